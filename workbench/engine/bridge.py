@@ -1,0 +1,79 @@
+"""The bounded, thread-safe buffer between the engine thread and whoever drains it (the UI).
+
+The engine pushes every event; the consumer drains them in batches (the UI about 30 times a
+second). Memory stays bounded under a flood: once the buffer holds `max_events` events or
+`max_bytes` of payload, further chunks of a connection are merged into its pending Data event,
+which keeps the exact byte count and chunk count but only a preview of the bytes. Sizes are
+never lost; the lossless record of the bytes is the transcript's job, not the view's.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+from workbench.engine.events import Data, Event
+
+DEFAULT_MAX_EVENTS = 20_000
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+PREVIEW_BYTES = 4096
+
+
+class EventBridge:
+    def __init__(
+        self, max_events: int = DEFAULT_MAX_EVENTS, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._events: list[Event] = []
+        self._held_bytes = 0
+        # Where each (cid, outgoing) pending Data event sits in _events; only events after the
+        # last non-Data event may be merged into, so data never jumps over an open or close.
+        self._merge_index: dict[tuple[str, bool], int] = {}
+
+    def push(self, event: Event) -> None:
+        with self._lock:
+            self._events.append(event)
+            self._merge_index.clear()
+            if len(self._events) == 1:
+                self._ready.notify_all()
+
+    def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> None:
+        """Record a chunk; copies at most what the view may keep, never the whole flood."""
+        size = len(chunk)
+        key = (cid, outgoing)
+        with self._lock:
+            events = self._events
+            pressured = len(events) >= self.max_events or self._held_bytes >= self.max_bytes
+            index = self._merge_index.get(key)
+            if pressured and index is not None:
+                pending = events[index]
+                assert isinstance(pending, Data)
+                room = PREVIEW_BYTES - len(pending.data)
+                extra = bytes(chunk[:room]) if room > 0 else b""
+                self._held_bytes += len(extra)
+                events[index] = replace(
+                    pending,
+                    data=pending.data + extra if extra else pending.data,
+                    size=pending.size + size,
+                    chunks=pending.chunks + 1,
+                )
+                return
+            kept = bytes(chunk if not pressured else chunk[:PREVIEW_BYTES])
+            self._held_bytes += len(kept)
+            self._merge_index[key] = len(events)
+            events.append(Data(ts, cid, outgoing, kept, size))
+            if len(events) == 1:
+                self._ready.notify_all()
+
+    def drain(self, timeout: float = 0.0) -> list[Event]:
+        """Take every pending event; wait up to `timeout` seconds for the first one."""
+        with self._lock:
+            if not self._events and timeout > 0:
+                self._ready.wait(timeout)
+            events, self._events = self._events, []
+            self._held_bytes = 0
+            self._merge_index.clear()
+            return events

@@ -1,0 +1,91 @@
+"""Events the engine reports. The UI builds all of its state from these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerOpened:
+    ts: float
+    lid: str
+    url: str
+    local: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerClosed:
+    ts: float
+    lid: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connecting:
+    ts: float
+    cid: str
+    remote: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOpened:
+    ts: float
+    cid: str
+    listener: str | None
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """Bytes received (`outgoing` False) or sent. Under load the bridge merges chunks of one
+    connection: `size` is then the exact total and `data` keeps only the first bytes."""
+
+    ts: float
+    cid: str
+    outgoing: bool
+    data: bytes
+    size: int
+    chunks: int = 1
+
+    @property
+    def truncated(self) -> int:
+        return self.size - len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class HalfClosed:
+    """One direction ended: the peer sent EOF (`outgoing` False) or we did."""
+
+    ts: float
+    cid: str
+    outgoing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    ts: float
+    cid: str
+    reason: str
+    error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReported:
+    """Something a user should read: `source` is the listener/connection id, or '' for global."""
+
+    ts: float
+    source: str
+    message: str
+
+
+Event = (
+    ListenerOpened
+    | ListenerClosed
+    | Connecting
+    | ConnectionOpened
+    | Data
+    | HalfClosed
+    | ConnectionClosed
+    | ErrorReported
+)

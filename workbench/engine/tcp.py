@@ -1,0 +1,115 @@
+"""A TCP connection: a thin asyncio BufferedProtocol that reports to its owner.
+
+The protocol reads into one buffer shared by every connection of the engine: reads happen
+one at a time on the engine's loop, and each read is handed on before the next one starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from typing import Protocol, cast
+
+from workbench.endpoints import format_sockname
+
+
+class ConnectionOwner(Protocol):
+    """What a connection reports to (the engine)."""
+
+    read_buffer: memoryview
+
+    def connection_opened(self, conn: TcpConnection) -> None: ...
+    def data_received(self, conn: TcpConnection, chunk: memoryview) -> None: ...
+    def eof_received(self, conn: TcpConnection) -> None: ...
+    def connection_closed(self, conn: TcpConnection, reason: str, error: bool) -> None: ...
+
+
+class TcpConnection(asyncio.BufferedProtocol):
+    def __init__(self, owner: ConnectionOwner, cid: str, listener: str | None) -> None:
+        self.owner = owner
+        self.cid = cid
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.local = ""
+        self.remote = ""
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.peer_eof = False
+        self.local_eof = False
+        self.closed = False
+        # Set when we close on purpose, so connection_lost can say who ended it.
+        self.close_reason: str | None = None
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have its API.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Typed lines must leave at once, not wait for Nagle.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.local = format_sockname(transport.get_extra_info("sockname"))
+        self.remote = format_sockname(transport.get_extra_info("peername"))
+        self.owner.connection_opened(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.owner.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.bytes_in += nbytes
+        self.owner.data_received(self, self.owner.read_buffer[:nbytes])
+
+    def eof_received(self) -> bool:
+        self.peer_eof = True
+        self.owner.eof_received(self)
+        # Keep the socket open for sending unless we already sent our EOF too.
+        return not self.local_eof
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.close_reason is not None:
+            reason, error = self.close_reason, False
+        elif isinstance(exc, ConnectionResetError):
+            reason, error = "reset by peer", True
+        elif isinstance(exc, BrokenPipeError):
+            reason, error = "closed by peer while sending (broken pipe)", True
+        elif exc is not None:
+            reason, error = f"connection lost: {exc}", True
+        elif self.peer_eof and self.local_eof:
+            reason, error = "closed by both sides", False
+        elif self.peer_eof:
+            reason, error = "closed by peer", False
+        else:
+            reason, error = "closed", False
+        self.owner.connection_closed(self, reason, error)
+
+    # actions
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+        self.bytes_out += len(data)
+
+    def half_close(self) -> None:
+        assert self.transport is not None
+        self.local_eof = True
+        self.transport.write_eof()
+        if self.peer_eof:
+            self.close("closed by both sides")
+
+    def close(self, reason: str = "closed by you") -> None:
+        if self.transport is not None and not self.closed:
+            self.close_reason = self.close_reason or reason
+            self.transport.close()
+
+    def reset(self) -> None:
+        """Close with RST: SO_LINGER 0 makes the kernel drop pending data and send a reset."""
+        if self.transport is None or self.closed:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_reason = "reset by you"
+        self.transport.abort()

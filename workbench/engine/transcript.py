@@ -1,0 +1,90 @@
+"""The lossless transcript: one JSON object per line for every event, with the exact bytes.
+
+Runs in the engine thread, called for each event before the bridge may merge anything, so it
+sees every chunk. Data records are formatted by hand: this is the hot path under a flood.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+from workbench import __version__
+
+FLUSH_BUFFER = 1024 * 1024
+
+
+class TranscriptWriter:
+    def __init__(self, path: str, on_error: Callable[[str], None] | None = None) -> None:
+        """Open `path` for appending (earlier sessions are kept); raises OSError if it can't."""
+        self.path = path
+        self._on_error = on_error
+        self._file: BinaryIO | None = open(path, "ab", buffering=FLUSH_BUFFER)  # noqa: SIM115
+        self.dirty = False
+        self.record("session", "", version=__version__)
+
+    @property
+    def active(self) -> bool:
+        return self._file is not None
+
+    def record(self, event: str, conn: str, ts: float | None = None, **fields: object) -> None:
+        line = {"ts": round(time.time() if ts is None else ts, 6), "event": event, "conn": conn}
+        line.update(fields)
+        self._write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+
+    def data(self, ts: float, conn: str, outgoing: bool, chunk: bytes | memoryview) -> None:
+        self._write(
+            b'{"ts":%.6f,"event":"data","conn":"%s","dir":"%s","size":%d,"data":"%s"}\n'
+            % (
+                ts,
+                conn.encode(),
+                b"out" if outgoing else b"in",
+                len(chunk),
+                binascii.b2a_base64(chunk, newline=False),
+            )
+        )
+
+    def flush(self) -> None:
+        if self._file is not None and self.dirty:
+            try:
+                self._file.flush()
+                self.dirty = False
+            except OSError as exc:
+                self._fail(exc)
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self.flush()
+        try:
+            if self._file is not None:
+                self._file.close()
+        except OSError as exc:
+            self._fail(exc)
+        self._file = None
+
+    def _write(self, line: bytes) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(line)
+            self.dirty = True
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        """Stop recording and say so once; the sockets keep working."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass
+        if self._on_error is not None:
+            self._on_error(
+                f"transcript {self.path} can no longer be written ({exc.strerror or exc}); "
+                "recording stopped, the connections go on"
+            )
