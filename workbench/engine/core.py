@@ -63,6 +63,7 @@ class Engine:
         self.listeners: dict[str, Listener] = {}
         self.connections: dict[str, TcpConnection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._listening: set[asyncio.Future[None]] = set()
 
     # --- thread-safe API (any thread) ---
 
@@ -148,7 +149,10 @@ class Engine:
     def _dispatch(self, command: cmd.Command) -> None:
         match command:
             case cmd.Listen(lid, endpoint):
-                asyncio.ensure_future(self._listen(lid, endpoint))
+                task = asyncio.ensure_future(self._listen(lid, endpoint))
+                # The loop keeps only weak references to tasks.
+                self._listening.add(task)
+                task.add_done_callback(self._listening.discard)
             case cmd.Connect(cid, endpoint, timeout):
                 self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, timeout))
             case cmd.Send(cid, data):

@@ -7,7 +7,9 @@ import socket
 
 _BY_ERRNO = {
     errno.EADDRINUSE: "{addr} is already in use (another socket is bound to it)",
-    errno.EACCES: "permission denied for {addr} (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+    errno.EACCES: (
+        "permission denied for {addr} (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+    ),
     errno.EPERM: "operation not permitted for {addr}",
     errno.EADDRNOTAVAIL: "{addr} is not an address of this machine",
     errno.ECONNREFUSED: "connection refused by {addr} (nothing is listening there)",

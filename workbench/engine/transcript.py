@@ -7,6 +7,7 @@ sees every chunk. Data records are formatted by hand: this is the hot path under
 from __future__ import annotations
 
 import binascii
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -79,10 +80,8 @@ class TranscriptWriter:
         """Stop recording and say so once; the sockets keep working."""
         file, self._file = self._file, None
         if file is not None:
-            try:
+            with contextlib.suppress(OSError):
                 file.close()
-            except OSError:
-                pass
         if self._on_error is not None:
             self._on_error(
                 f"transcript {self.path} can no longer be written ({exc.strerror or exc}); "
