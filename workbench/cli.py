@@ -1,0 +1,92 @@
+"""The `sockbench` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from workbench import __version__
+from workbench.endpoints import Endpoint, EndpointError, parse_url
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def listen_url(text: str) -> Endpoint:
+    try:
+        return parse_url(text, for_listen=True)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def connect_url(text: str) -> Endpoint:
+    try:
+        return parse_url(text, for_listen=False)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="sockbench",
+        description="An interactive socket workbench: listen, connect, type to peers and watch "
+        "all traffic in one terminal UI.",
+        epilog="URL form: tcp://HOST:PORT (IPv6: tcp://[::1]:PORT). "
+        "Example: sockbench --listen tcp://127.0.0.1:9000 --connect tcp://127.0.0.1:8080",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="URL",
+        action="append",
+        default=[],
+        type=listen_url,
+        help="open a listener at start-up (repeatable); port 0 picks a free port",
+    )
+    parser.add_argument(
+        "--connect",
+        metavar="URL",
+        action="append",
+        default=[],
+        type=connect_url,
+        help="open a connection at start-up (repeatable)",
+    )
+    parser.add_argument(
+        "--transcript",
+        metavar="FILE",
+        help="append a lossless JSON Lines record of every event and byte to FILE",
+    )
+    parser.add_argument("--version", action="version", version=f"sockbench {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported here so --help and usage errors answer without loading Textual.
+    from workbench.engine import Engine, EventBridge
+    from workbench.ui.app import SockbenchApp, StartupAction
+
+    bridge = EventBridge()
+    try:
+        engine = Engine(bridge, transcript_path=args.transcript)
+    except OSError as exc:
+        print(
+            f"sockbench: error: cannot write transcript {args.transcript}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    startup = [StartupAction("listen", e) for e in args.listen]
+    startup += [StartupAction("connect", e) for e in args.connect]
+    app = SockbenchApp(engine, bridge, startup)
+    try:
+        app.run()
+    finally:
+        engine.stop()
+    return app.return_code or 0

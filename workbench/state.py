@@ -1,0 +1,175 @@
+"""What the UI knows about listeners and connections, built only from engine events.
+
+Plain Python (no Textual), so it is easy to test and the UI stays a thin view over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from workbench.engine import events as ev
+
+MAX_CLOSED_CONNECTIONS = 100
+
+
+@dataclass
+class ConnectionInfo:
+    cid: str
+    listener: str | None
+    remote: str
+    local: str = ""
+    state: str = "connecting"
+    opened_at: float = 0.0
+    closed_at: float | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    chunks_in: int = 0
+    chunks_out: int = 0
+    peer_eof: bool = False
+    local_eof: bool = False
+    reason: str = ""
+    error: bool = False
+
+    @property
+    def outgoing(self) -> bool:
+        return self.listener is None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None and self.state != "connecting"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state == "connecting"
+
+    @property
+    def can_send(self) -> bool:
+        return self.is_open and not self.local_eof
+
+
+@dataclass
+class ListenerInfo:
+    lid: str
+    url: str
+    local: tuple[str, ...]
+    opened_at: float
+    is_open: bool = True
+    peers: list[str] = field(default_factory=list)
+    accepted: int = 0
+
+
+@dataclass
+class Changes:
+    """What one batch of events changed, so the UI updates only that."""
+
+    connections: set[str] = field(default_factory=set)
+    listeners: set[str] = field(default_factory=set)
+    # Rows were added or removed (not only updated): the panes rebuild their structure.
+    structure: bool = False
+    opened: list[str] = field(default_factory=list)
+    errors: list[ev.ErrorReported | ev.ConnectionClosed] = field(default_factory=list)
+
+
+class Session:
+    def __init__(self, max_closed: int = MAX_CLOSED_CONNECTIONS) -> None:
+        self.listeners: dict[str, ListenerInfo] = {}
+        self.connections: dict[str, ConnectionInfo] = {}
+        self.max_closed = max_closed
+        self._closed_order: list[str] = []
+
+    def apply(self, events: Iterable[ev.Event]) -> Changes:
+        changes = Changes()
+        for event in events:
+            self._apply_one(event, changes)
+        self._prune_closed(changes)
+        return changes
+
+    def _apply_one(self, event: ev.Event, changes: Changes) -> None:
+        match event:
+            case ev.Data(cid=cid, outgoing=outgoing, size=size, chunks=chunks):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    return
+                if outgoing:
+                    conn.bytes_out += size
+                    conn.chunks_out += chunks
+                else:
+                    conn.bytes_in += size
+                    conn.chunks_in += chunks
+                changes.connections.add(cid)
+            case ev.ConnectionOpened(ts, cid, listener, local, remote):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    conn = self.connections[cid] = ConnectionInfo(cid, listener, remote)
+                conn.local, conn.remote, conn.state, conn.opened_at = local, remote, "open", ts
+                if listener is not None and listener in self.listeners:
+                    owner = self.listeners[listener]
+                    owner.peers.append(cid)
+                    owner.accepted += 1
+                    changes.listeners.add(listener)
+                changes.connections.add(cid)
+                changes.opened.append(cid)
+                changes.structure = True
+            case ev.Connecting(ts, cid, remote):
+                self.connections[cid] = ConnectionInfo(cid, None, remote, opened_at=ts)
+                changes.connections.add(cid)
+                changes.structure = True
+            case ev.HalfClosed(cid=cid, outgoing=outgoing):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    return
+                if outgoing:
+                    conn.local_eof = True
+                else:
+                    conn.peer_eof = True
+                conn.state = half_closed_state(conn)
+                changes.connections.add(cid)
+            case ev.ConnectionClosed(ts, cid, reason, error):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    return
+                conn.state = "failed" if conn.is_pending else "closed"
+                conn.closed_at, conn.reason, conn.error = ts, reason, error
+                self._closed_order.append(cid)
+                changes.connections.add(cid)
+                if conn.listener in self.listeners:
+                    changes.listeners.add(conn.listener)
+                if error:
+                    changes.errors.append(event)
+            case ev.ListenerOpened(ts, lid, url, local):
+                self.listeners[lid] = ListenerInfo(lid, url, local, ts)
+                changes.listeners.add(lid)
+                changes.structure = True
+            case ev.ListenerClosed(lid=lid):
+                if lid in self.listeners:
+                    del self.listeners[lid]
+                    changes.listeners.add(lid)
+                    changes.structure = True
+            case ev.ErrorReported():
+                changes.errors.append(event)
+
+    def _prune_closed(self, changes: Changes) -> None:
+        """Keep the most recent closed connections; forget older ones (the Log keeps them)."""
+        excess = len(self._closed_order) - self.max_closed
+        if excess <= 0:
+            return
+        for cid in self._closed_order[:excess]:
+            conn = self.connections.pop(cid, None)
+            if conn is not None and conn.listener in self.listeners:
+                peers = self.listeners[conn.listener].peers
+                if cid in peers:
+                    peers.remove(cid)
+        del self._closed_order[:excess]
+        changes.structure = True
+
+    def open_connections(self) -> list[ConnectionInfo]:
+        return [c for c in self.connections.values() if c.is_open]
+
+
+def half_closed_state(conn: ConnectionInfo) -> str:
+    if conn.peer_eof and conn.local_eof:
+        return "EOF both ways"
+    if conn.peer_eof:
+        return "peer sent EOF"
+    return "you sent EOF"

@@ -1,0 +1,369 @@
+"""The Textual app: panes, Log and composer over an engine it starts and stops.
+
+The app never touches a socket: it sends commands to the engine and builds everything it
+shows from the engine's events, drained from the bridge about 30 times a second and handled
+as one message per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+
+from workbench import __version__
+from workbench.codec import EscapeError, parse_escapes, sanitize_text
+from workbench.endpoints import Endpoint
+from workbench.engine import Engine, EventBridge
+from workbench.engine import events as ev
+from workbench.state import ConnectionInfo, Session
+from workbench.ui.composer import Composer
+from workbench.ui.dialogs import ConfirmDialog, ConnectDialog, ConnectRequest, ListenDialog
+from workbench.ui.log_view import LogRecord, LogView
+from workbench.ui.panes import ConnectionsTable, ListenersTree
+
+DRAIN_INTERVAL = 1 / 30
+LINE_ENDING = b"\n"
+# A burst of failures (say 500 refused connects) shows a few toasts and a count, not 500.
+MAX_NOTIFICATIONS_PER_BATCH = 3
+
+
+@dataclass(frozen=True)
+class StartupAction:
+    kind: str  # "listen" or "connect"
+    endpoint: Endpoint
+
+
+class EngineEvents(Message, bubble=False):
+    """One batch of engine events."""
+
+    def __init__(self, events: list[ev.Event]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class SockbenchApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sockbench"
+    SUB_TITLE = f"socket workbench {__version__}"
+
+    BINDINGS = [
+        Binding("f2", "listen", "Listen"),
+        Binding("f3", "connect", "Connect"),
+        Binding("f4", "close", "Close"),
+        Binding("ctrl+d", "half_close", "Send EOF", priority=True),
+        Binding("f6", "reset", "Reset", show=False),
+        Binding("escape", "focus_composer", "Composer", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        bridge: EventBridge,
+        startup: Iterable[StartupAction] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+        time_format: Callable[[float], str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.bridge = bridge
+        self.startup = list(startup)
+        self.clock = clock
+        self.time_format = time_format
+        self.session = Session()
+        self.target: str | None = None
+
+    # --- layout ---
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="panes"):
+            yield ListenersTree(id="listeners")
+            yield ConnectionsTable(self.clock, id="connections")
+        yield LogView(time_format=self.time_format, id="log")
+        yield Static("", id="composer-error")
+        with Horizontal(id="composer-row"):
+            yield Static("", id="target")
+            yield Composer(id="composer")
+        yield Footer()
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one("#log", LogView)
+
+    @property
+    def listeners_tree(self) -> ListenersTree:
+        return self.query_one("#listeners", ListenersTree)
+
+    @property
+    def connections_table(self) -> ConnectionsTable:
+        return self.query_one("#connections", ConnectionsTable)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one("#composer", Composer)
+
+    def on_mount(self) -> None:
+        self.listeners_tree.border_title = "Listeners"
+        self.connections_table.border_title = "Connections"
+        self.log_view.border_title = "Log"
+        self.engine.start()
+        self.set_interval(DRAIN_INTERVAL, self.drain_engine)
+        self.set_interval(1.0, self.refresh_ages)
+        for action in self.startup:
+            if action.kind == "listen":
+                self.engine.listen(action.endpoint)
+            else:
+                self.engine.connect(action.endpoint)
+        self.show_target()
+        self.composer.focus()
+
+    def on_unmount(self) -> None:
+        self.engine.stop()
+
+    # --- events from the engine ---
+
+    def drain_engine(self) -> None:
+        events = self.bridge.drain()
+        if events:
+            self.post_message(EngineEvents(events))
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        changes = self.session.apply(message.events)
+        self.log_view.add_records(list(self.log_records(message.events)))
+        if changes.structure:
+            self.listeners_tree.rebuild(self.session)
+            self.connections_table.rebuild(self.session)
+        else:
+            self.listeners_tree.refresh_labels(
+                self.session, changes.listeners | changes.connections
+            )
+            self.connections_table.refresh_rows(self.session, changes.connections)
+        for cid in changes.opened:
+            if not self.target_usable():
+                self.target = cid
+        self.notify_errors(changes.errors)
+        self.show_target()
+
+    def log_records(self, events: list[ev.Event]) -> Iterator[LogRecord]:
+        for event in events:
+            match event:
+                case ev.Data(ts, cid, outgoing, data, size, chunks):
+                    yield LogRecord(ts, cid, "out" if outgoing else "in", data, size, chunks)
+                case ev.ConnectionOpened(ts, cid, listener, local, remote):
+                    text = (
+                        f"connected {local} → {remote}"
+                        if listener is None
+                        else f"accepted {remote} on {local} ({listener})"
+                    )
+                    yield LogRecord(ts, cid, "info", text=text)
+                case ev.Connecting(ts, cid, remote):
+                    yield LogRecord(ts, cid, "info", text=f"connecting to {remote}…")
+                case ev.HalfClosed(ts, cid, outgoing):
+                    text = (
+                        "you sent EOF (end of stream); still receiving"
+                        if outgoing
+                        else "closed by peer (EOF received); you can still send until you close"
+                    )
+                    yield LogRecord(ts, cid, "info", text=text)
+                case ev.ConnectionClosed(ts, cid, reason, error):
+                    yield LogRecord(ts, cid, "error" if error else "info", text=reason)
+                case ev.ListenerOpened(ts=ts, lid=lid, local=local):
+                    yield LogRecord(ts, lid, "info", text=f"listening on {', '.join(local)}")
+                case ev.ListenerClosed(ts, lid, reason):
+                    yield LogRecord(ts, lid, "info", text=f"listener closed ({reason})")
+                case ev.ErrorReported(ts, source, text):
+                    yield LogRecord(ts, source or "-", "error", text=text)
+
+    def notify_errors(self, errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> None:
+        for error in errors[:MAX_NOTIFICATIONS_PER_BATCH]:
+            if isinstance(error, ev.ErrorReported):
+                source, text = error.source, error.message
+            else:
+                source, text = error.cid, error.reason
+            title = sanitize_text(source) if source else "error"
+            self.notify(sanitize_text(text), title=title, severity="error", markup=False)
+        hidden = len(errors) - MAX_NOTIFICATIONS_PER_BATCH
+        if hidden > 0:
+            self.notify(f"and {hidden} more errors: see the Log", severity="error", markup=False)
+
+    def refresh_ages(self) -> None:
+        self.connections_table.refresh_ages(self.session)
+
+    # --- the target ---
+
+    def target_usable(self) -> bool:
+        conn = self.session.connections.get(self.target or "")
+        return conn is not None and conn.can_send
+
+    def show_target(self) -> None:
+        label = self.query_one("#target", Static)
+        conn = self.session.connections.get(self.target or "")
+        if conn is None:
+            label.update(Content("no target"))
+            label.set_class(True, "none")
+            return
+        state = "" if conn.can_send else f" ({conn.state})"
+        label.update(Content(sanitize_text(f"to {conn.cid} {conn.remote}{state}")))
+        label.set_class(not conn.can_send, "none")
+
+    def choose_target(self, cid: str) -> None:
+        if cid in self.session.connections:
+            self.target = cid
+            self.show_target()
+
+    @on(DataTable.RowSelected, "#connections")
+    def connection_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.choose_target(event.row_key.value)
+            self.composer.focus()
+
+    @on(Tree.NodeSelected, "#listeners")
+    def peer_selected(self, event: Tree.NodeSelected[str]) -> None:
+        if event.node.data in self.session.connections:
+            self.choose_target(event.node.data)
+            self.composer.focus()
+
+    # --- the composer ---
+
+    @on(Input.Submitted, "#composer")
+    def send_line(self, event: Input.Submitted) -> None:
+        try:
+            payload = parse_escapes(event.value) + LINE_ENDING
+        except EscapeError as exc:
+            self.show_composer_error(str(exc))
+            return
+        conn = self.session.connections.get(self.target or "")
+        if conn is None:
+            self.show_composer_error("no target: connect (f3) or wait for a peer, then type")
+            return
+        if not conn.can_send:
+            self.show_composer_error(f"{conn.cid} is {conn.state}: nothing sent")
+            return
+        self.engine.send(conn.cid, payload)
+        self.composer.remember(event.value)
+        self.composer.value = ""
+        self.show_composer_error("")
+
+    @on(Input.Changed, "#composer")
+    def clear_composer_error(self) -> None:
+        self.show_composer_error("")
+
+    def show_composer_error(self, text: str) -> None:
+        error = self.query_one("#composer-error", Static)
+        error.update(Content(sanitize_text(text)))
+        error.display = bool(text)
+
+    # --- actions ---
+
+    def action_focus_composer(self) -> None:
+        self.composer.focus()
+
+    def action_listen(self) -> None:
+        def opened(endpoint: object) -> None:
+            if isinstance(endpoint, Endpoint):
+                self.engine.listen(endpoint)
+            self.composer.focus()
+
+        self.push_screen(ListenDialog(), opened)
+
+    def action_connect(self) -> None:
+        def chosen(request: object) -> None:
+            if isinstance(request, ConnectRequest):
+                self.engine.connect(request.endpoint, request.timeout)
+            self.composer.focus()
+
+        self.push_screen(ConnectDialog(), chosen)
+
+    def selected_item(self) -> str | None:
+        """The id under the cursor of the focused pane, else the composer's target."""
+        focused = self.focused
+        if isinstance(focused, ListenersTree) and focused.cursor_node is not None:
+            return focused.cursor_node.data
+        if isinstance(focused, ConnectionsTable):
+            return focused.selected_id()
+        return self.target
+
+    def selected_connection(self, action: str) -> ConnectionInfo | None:
+        item = self.selected_item()
+        conn = self.session.connections.get(item or "")
+        if conn is None:
+            self.notify(f"nothing to {action}: no connection selected", severity="warning")
+        return conn
+
+    def action_close(self) -> None:
+        item = self.selected_item()
+        if item in self.session.listeners:
+            self.confirm_close_listener(item)
+            return
+        conn = self.selected_connection("close")
+        if conn is not None:
+            self.engine.close(conn.cid)
+
+    def action_half_close(self) -> None:
+        conn = self.selected_connection("send EOF to")
+        if conn is not None:
+            self.engine.half_close(conn.cid)
+
+    def action_reset(self) -> None:
+        conn = self.selected_connection("reset")
+        if conn is not None:
+            self.engine.reset(conn.cid)
+
+    def confirm_close_listener(self, lid: str) -> None:
+        listener = self.session.listeners[lid]
+        peers = [c for c in listener.peers if self.session.connections[c].is_open]
+        question = f"Close listener {lid} on {', '.join(listener.local)}"
+        question += f" and its {len(peers)} open peer{'s' if len(peers) != 1 else ''}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.engine.close_listener(lid)
+
+        self.push_screen(ConfirmDialog(sanitize_text(question), yes="Close"), answered)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Listen...", "Open a TCP listener", self.action_listen)
+        yield SystemCommand("Connect...", "Open a TCP connection", self.action_connect)
+        for listener in self.session.listeners.values():
+            where = sanitize_text(", ".join(listener.local))
+            yield SystemCommand(
+                f"Close listener {listener.lid} ({where})",
+                "Stop listening and close its peers (asks first)",
+                lambda lid=listener.lid: self.confirm_close_listener(lid),
+            )
+        for conn in self.session.connections.values():
+            if conn.is_open or conn.is_pending:
+                remote = sanitize_text(conn.remote)
+                yield SystemCommand(
+                    f"Target {conn.cid} ({remote})",
+                    "Type to this connection",
+                    lambda cid=conn.cid: self.choose_target(cid),
+                )
+                verb = "Cancel connect" if conn.is_pending else "Close"
+                yield SystemCommand(
+                    f"{verb} {conn.cid} ({remote})", "", lambda cid=conn.cid: self.engine.close(cid)
+                )
+                if conn.is_open:
+                    yield SystemCommand(
+                        f"Send EOF on {conn.cid} ({remote})",
+                        "Half-close: the peer sees end of stream, you keep receiving",
+                        lambda cid=conn.cid: self.engine.half_close(cid),
+                    )
+                    yield SystemCommand(
+                        f"Reset {conn.cid} ({remote})",
+                        "Abort with a TCP RST",
+                        lambda cid=conn.cid: self.engine.reset(cid),
+                    )

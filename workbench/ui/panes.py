@@ -1,0 +1,179 @@
+"""The Listeners tree and the Connections table: thin views over `state.Session`.
+
+Cells and labels are Rich `Text` built from sanitized strings: a plain `str` would be parsed
+as markup by these widgets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.widgets import DataTable, Tree
+from textual.widgets.tree import TreeNode
+
+from workbench.codec import format_size, sanitize_text
+from workbench.state import ConnectionInfo, ListenerInfo, Session
+
+
+def safe(text: str, style: str = "") -> Text:
+    return Text(sanitize_text(text), style=style, no_wrap=True, overflow="ellipsis")
+
+
+STATE_STYLE = {
+    "open": "green",
+    "connecting": "yellow",
+    "closed": "bright_black",
+    "failed": "red",
+}
+
+
+def format_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def connection_state_text(conn: ConnectionInfo) -> Text:
+    """The state, or for an ended connection why it ended ("reset by peer")."""
+    if conn.closed_at is not None:
+        return safe(conn.reason or conn.state, "red" if conn.error else "bright_black")
+    return safe(conn.state, STATE_STYLE.get(conn.state, "yellow"))
+
+
+class ListenersTree(Tree[str]):
+    """Each listener with the peers it accepted nested under it. Node data: the id."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("listeners", id=id)
+        self.show_root = False
+        self.guide_depth = 2
+
+    def rebuild(self, session: Session) -> None:
+        """Rebuild the nodes, keeping the cursor on the same id."""
+        selected = self.cursor_node.data if self.cursor_node is not None else None
+        self.clear()
+        cursor_line = -1
+        for listener in session.listeners.values():
+            node = self.root.add(self.listener_label(listener), data=listener.lid, expand=True)
+            if listener.lid == selected:
+                cursor_line = node.line
+            for cid in listener.peers:
+                conn = session.connections.get(cid)
+                if conn is not None:
+                    leaf = node.add_leaf(self.peer_label(conn), data=cid)
+                    if cid == selected:
+                        cursor_line = leaf.line
+        if cursor_line >= 0:
+            self.cursor_line = cursor_line
+
+    def refresh_labels(self, session: Session, ids: set[str]) -> None:
+        for node in self._nodes_with(ids):
+            key = node.data or ""
+            item = session.listeners.get(key) or session.connections.get(key)
+            if isinstance(item, ListenerInfo):
+                node.set_label(self.listener_label(item))
+            elif isinstance(item, ConnectionInfo):
+                node.set_label(self.peer_label(item))
+
+    def _nodes_with(self, ids: set[str]) -> list[TreeNode[str]]:
+        found = []
+        for listener in self.root.children:
+            if listener.data in ids:
+                found.append(listener)
+            found.extend(peer for peer in listener.children if peer.data in ids)
+        return found
+
+    @staticmethod
+    def listener_label(listener: ListenerInfo) -> Text:
+        label = Text.assemble(
+            (f"{listener.lid} ", "bold"),
+            safe(listener.url.split("://", 1)[0] + " ", "cyan"),
+            safe(", ".join(listener.local)),
+        )
+        live = f"  {len(listener.peers)} peer{'s' if len(listener.peers) != 1 else ''}"
+        label.append(live, style="bright_black")
+        return label
+
+    @staticmethod
+    def peer_label(conn: ConnectionInfo) -> Text:
+        return Text.assemble(
+            (f"{conn.cid} ", "bold"),
+            safe(conn.remote),
+            " ",
+            connection_state_text(conn),
+        )
+
+
+class ConnectionsTable(DataTable[Text]):
+    """Every connection, accepted or outgoing, open or recently closed."""
+
+    COLUMNS = (
+        ("id", "id"),
+        ("state", "state"),
+        ("via", "via"),
+        ("local", "local"),
+        ("remote", "remote"),
+        ("in", "in"),
+        ("out", "out"),
+        ("age", "age"),
+    )
+
+    def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._clock = clock
+
+    def on_mount(self) -> None:
+        for label, key in self.COLUMNS:
+            self.add_column(label, key=key)
+
+    def rebuild(self, session: Session) -> None:
+        selected = self.selected_id()
+        self.clear()
+        for conn in session.connections.values():
+            self.add_row(*self.cells(conn), key=conn.cid)
+        if selected is not None and selected in session.connections:
+            self.move_cursor(row=self.get_row_index(selected))
+
+    def refresh_rows(self, session: Session, ids: set[str]) -> None:
+        for cid in ids:
+            conn = session.connections.get(cid)
+            if conn is None or cid not in self.rows:
+                continue
+            for (_, key), value in zip(self.COLUMNS, self.cells(conn), strict=True):
+                self.update_cell(cid, key, value, update_width=True)
+
+    def refresh_ages(self, session: Session) -> None:
+        for conn in session.connections.values():
+            if conn.cid in self.rows and conn.closed_at is None:
+                self.update_cell(conn.cid, "age", self.age_text(conn))
+
+    def selected_id(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # cursor outside the table after a clear
+            return None
+        return key.value
+
+    def cells(self, conn: ConnectionInfo) -> tuple[Text, ...]:
+        via = conn.listener if conn.listener is not None else "out"
+        return (
+            Text(conn.cid, style="bold"),
+            connection_state_text(conn),
+            safe(via),
+            safe(conn.local or "-"),
+            safe(conn.remote),
+            Text(format_size(conn.bytes_in), justify="right"),
+            Text(format_size(conn.bytes_out), justify="right"),
+            self.age_text(conn),
+        )
+
+    def age_text(self, conn: ConnectionInfo) -> Text:
+        end = conn.closed_at if conn.closed_at is not None else self._clock()
+        return Text(format_age(end - conn.opened_at), justify="right")
