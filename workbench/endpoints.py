@@ -15,6 +15,9 @@ _HOSTNAME = re.compile(
 )
 
 
+_PORT = re.compile(r"^-?[0-9]+$")
+
+
 class EndpointError(ValueError):
     """A URL or address the user gave that sockbench cannot use; the message says why."""
 
@@ -75,10 +78,10 @@ def check_host(host: str) -> str:
 
 def check_port(text: str | int, *, allow_zero: bool) -> int:
     """Parse a port number; 0 means 'let the system pick', which only listeners may ask for."""
-    try:
-        port = int(text)
-    except (TypeError, ValueError):
-        raise EndpointError(f"port '{text}' is not a number") from None
+    # int() would also take "+80", "8_0" and non-ASCII digits: typos must not become ports.
+    if isinstance(text, str) and not _PORT.match(text):
+        raise EndpointError(f"port '{text}' is not a number")
+    port = int(text)
     if not 0 <= port <= 65535:
         raise EndpointError(f"port {port} is out of range (0-65535)")
     if port == 0 and not allow_zero:

@@ -42,6 +42,7 @@ class Listener:
     lid: str
     endpoint: Endpoint
     server: asyncio.Server | None = None
+    opening: asyncio.Future[None] | None = None
     peers: set[str] = field(default_factory=set)
 
 
@@ -63,7 +64,6 @@ class Engine:
         self.listeners: dict[str, Listener] = {}
         self.connections: dict[str, TcpConnection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
-        self._listening: set[asyncio.Future[None]] = set()
 
     # --- thread-safe API (any thread) ---
 
@@ -149,11 +149,12 @@ class Engine:
     def _dispatch(self, command: cmd.Command) -> None:
         match command:
             case cmd.Listen(lid, endpoint):
-                task = asyncio.ensure_future(self._listen(lid, endpoint))
-                # The loop keeps only weak references to tasks.
-                self._listening.add(task)
-                task.add_done_callback(self._listening.discard)
+                # Registered now, so a CloseListener right behind it finds it.
+                listener = self.listeners[lid] = Listener(lid, endpoint)
+                listener.opening = asyncio.ensure_future(self._listen(listener))
             case cmd.Connect(cid, endpoint, timeout):
+                # Reported now, so a Close right behind it has something to cancel.
+                self._emit(ev.Connecting(time.time(), cid, endpoint.address))
                 self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, timeout))
             case cmd.Send(cid, data):
                 self._send(cid, data)
@@ -164,7 +165,7 @@ class Engine:
                     self._half_closed(conn, outgoing=True)
             case cmd.Close(cid):
                 if cid not in self.connections and cid in self._pending:
-                    self._pending[cid].cancel()
+                    self._cancel_connect(cid, "connect cancelled")
                 elif (conn := self._open_connection(cid, "cannot close")) is not None:
                     conn.close()
             case cmd.Reset(cid):
@@ -175,15 +176,14 @@ class Engine:
 
     def _open_connection(self, cid: str, action: str) -> TcpConnection | None:
         conn = self.connections.get(cid)
-        if conn is None or conn.closed:
+        if conn is None or not conn.is_open:
             self._error(cid, f"{action}: {cid} is not open")
             return None
         return conn
 
-    async def _listen(self, lid: str, endpoint: Endpoint) -> None:
+    async def _listen(self, listener: Listener) -> None:
         loop = asyncio.get_running_loop()
-        listener = Listener(lid, endpoint)
-        self.listeners[lid] = listener
+        lid, endpoint = listener.lid, listener.endpoint
         try:
             listener.server = await loop.create_server(
                 lambda: TcpConnection(self, self.new_id("C"), lid),
@@ -193,10 +193,11 @@ class Engine:
                 reuse_address=True,
             )
         except OSError as exc:
-            del self.listeners[lid]
+            if self.listeners.get(lid) is listener:
+                del self.listeners[lid]
             self._error(lid, f"cannot listen: {describe(exc, endpoint.address)}")
             return
-        if lid not in self.listeners:  # closed while it was opening
+        if self.listeners.get(lid) is not listener:  # closed while it was opening
             listener.server.close()
             return
         local = tuple(format_sockname(s.getsockname()) for s in listener.server.sockets)
@@ -212,6 +213,8 @@ class Engine:
             return
         if listener.server is not None:
             listener.server.close()
+        elif listener.opening is not None:
+            listener.opening.cancel()
         if close_peers:
             for cid in list(listener.peers):
                 conn = self.connections.get(cid)
@@ -224,21 +227,25 @@ class Engine:
 
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
         loop = asyncio.get_running_loop()
-        self._emit(ev.Connecting(time.time(), cid, endpoint.address))
         try:
             async with asyncio.timeout(timeout):
                 await loop.create_connection(
                     lambda: TcpConnection(self, cid, None), endpoint.host, endpoint.port
                 )
         except asyncio.CancelledError:
-            if cid not in self.connections:  # else the connection reports its own close
-                self._connect_failed(cid, "connect cancelled", error=False)
+            pass  # reported by _cancel_connect, or the connection reports its own close
         except TimeoutError:
             self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
         except OSError as exc:
             self._connect_failed(cid, describe(exc, endpoint.address))
         finally:
             self._pending.pop(cid, None)
+
+    def _cancel_connect(self, cid: str, reason: str) -> None:
+        """Cancel a pending connect and report it now: a task cancelled before its first step
+        never runs its own handlers."""
+        self._pending.pop(cid).cancel()
+        self._connect_failed(cid, reason, error=False)
 
     def _connect_failed(self, cid: str, reason: str, error: bool = True) -> None:
         ts = time.time()
@@ -250,7 +257,7 @@ class Engine:
 
     def _send(self, cid: str, data: bytes) -> None:
         conn = self.connections.get(cid)
-        if conn is None or conn.closed:
+        if conn is None or not conn.is_open:
             self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
             return
         if conn.local_eof:
@@ -326,8 +333,9 @@ class Engine:
         self._emit(ev.ErrorReported(time.time(), "transcript", message))
 
     async def _shutdown(self) -> None:
-        for task in list(self._pending.values()):
-            task.cancel()
+        pending = list(self._pending.values())
+        for cid in list(self._pending):
+            self._cancel_connect(cid, "connect cancelled: sockbench quit")
         for lid in list(self.listeners):
             self._close_listener(lid, close_peers=False, reason="sockbench quit")
         conns = list(self.connections.values())
@@ -341,8 +349,8 @@ class Engine:
             if not conn.closed and conn.transport is not None:
                 conn.transport.abort()
         await asyncio.sleep(0.01)  # let connection_lost callbacks run
-        if self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         if self.transcript is not None:
             self.transcript.close()
         asyncio.get_running_loop().stop()

@@ -38,6 +38,8 @@ class TcpConnection(asyncio.BufferedProtocol):
         self.peer_eof = False
         self.local_eof = False
         self.closed = False
+        # Close or reset asked for: nothing more may be sent, even before connection_lost.
+        self.closing = False
         # Set when we close on purpose, so connection_lost can say who ended it.
         self.close_reason: str | None = None
 
@@ -99,8 +101,13 @@ class TcpConnection(asyncio.BufferedProtocol):
         if self.peer_eof:
             self.close("closed by both sides")
 
+    @property
+    def is_open(self) -> bool:
+        return not (self.closed or self.closing)
+
     def close(self, reason: str = "closed by you") -> None:
         if self.transport is not None and not self.closed:
+            self.closing = True
             self.close_reason = self.close_reason or reason
             self.transport.close()
 
@@ -111,5 +118,6 @@ class TcpConnection(asyncio.BufferedProtocol):
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.closing = True
         self.close_reason = "reset by you"
         self.transport.abort()

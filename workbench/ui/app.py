@@ -28,7 +28,7 @@ from workbench.engine import events as ev
 from workbench.state import ConnectionInfo, Session
 from workbench.ui.composer import Composer
 from workbench.ui.dialogs import ConfirmDialog, ConnectDialog, ConnectRequest, ListenDialog
-from workbench.ui.log_view import LogRecord, LogView
+from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogRecord, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
 
 DRAIN_INTERVAL = 1 / 30
@@ -74,6 +74,7 @@ class SockbenchApp(App[None]):
         *,
         clock: Callable[[], float] = time.time,
         time_format: Callable[[float], str] | None = None,
+        log_max_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -81,6 +82,7 @@ class SockbenchApp(App[None]):
         self.startup = list(startup)
         self.clock = clock
         self.time_format = time_format
+        self.log_max_rows = log_max_rows
         self.session = Session()
         self.target: str | None = None
 
@@ -91,7 +93,7 @@ class SockbenchApp(App[None]):
         with Horizontal(id="panes"):
             yield ListenersTree(id="listeners")
             yield ConnectionsTable(self.clock, id="connections")
-        yield LogView(time_format=self.time_format, id="log")
+        yield LogView(self.log_max_rows, time_format=self.time_format, id="log")
         yield Static("", id="composer-error")
         with Horizontal(id="composer-row"):
             yield Static("", id="target")

@@ -1,0 +1,52 @@
+"""Shared fixtures: a started Engine and the Collector draining its bridge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from peers import Collector
+
+from workbench.engine import Engine, EventBridge
+
+ENGINE_STOP_TIMEOUT = 5.0
+
+EngineFactory = Callable[..., tuple[Engine, Collector]]
+
+
+@pytest.fixture
+def make_engine() -> Iterator[EngineFactory]:
+    """Start engines with a given bridge or transcript path; all are stopped at teardown."""
+    started: list[Engine] = []
+
+    def start(
+        bridge: EventBridge | None = None, transcript_path: str | None = None
+    ) -> tuple[Engine, Collector]:
+        bridge = bridge or EventBridge()
+        engine = Engine(bridge, transcript_path=transcript_path)
+        engine.start()
+        started.append(engine)
+        return engine, Collector(bridge)
+
+    yield start
+    for engine in started:
+        engine.stop(timeout=ENGINE_STOP_TIMEOUT)
+        assert engine._thread is not None
+        assert not engine._thread.is_alive(), "the engine thread did not end"
+
+
+@pytest.fixture
+def engine_and_events(make_engine: EngineFactory) -> tuple[Engine, Collector]:
+    return make_engine()
+
+
+@pytest.fixture
+def engine(engine_and_events: tuple[Engine, Collector]) -> Engine:
+    """A started Engine (stopped at teardown); its events are in the `events` fixture."""
+    return engine_and_events[0]
+
+
+@pytest.fixture
+def events(engine_and_events: tuple[Engine, Collector]) -> Collector:
+    """The Collector draining the `engine` fixture's bridge."""
+    return engine_and_events[1]
