@@ -85,6 +85,7 @@ class SockbenchApp(App[None]):
         self.log_max_rows = log_max_rows
         self.session = Session()
         self.target: str | None = None
+        self._exit_requested = False
 
     # --- layout ---
 
@@ -99,6 +100,9 @@ class SockbenchApp(App[None]):
             yield Static("", id="target")
             yield Composer(id="composer")
         yield Footer()
+
+    def log_view_mounted(self) -> bool:
+        return bool(self.query("#log"))
 
     @property
     def log_view(self) -> LogView:
@@ -131,7 +135,12 @@ class SockbenchApp(App[None]):
         self.show_target()
         self.composer.focus()
 
+    async def action_quit(self) -> None:
+        self._exit_requested = True
+        await super().action_quit()
+
     def on_unmount(self) -> None:
+        self._exit_requested = True
         self.engine.stop()
 
     # --- events from the engine ---
@@ -142,6 +151,8 @@ class SockbenchApp(App[None]):
             self.post_message(EngineEvents(events))
 
     def on_engine_events(self, message: EngineEvents) -> None:
+        if self._exit_requested or not self.log_view_mounted():
+            return  # a batch queued while quitting: the widgets are already gone
         changes = self.session.apply(message.events)
         self.log_view.add_records(list(self.log_records(message.events)))
         if changes.structure:
@@ -210,6 +221,7 @@ class SockbenchApp(App[None]):
         return conn is not None and conn.can_send
 
     def show_target(self) -> None:
+        self.connections_table.set_target(self.target)
         label = self.query_one("#target", Static)
         conn = self.session.connections.get(self.target or "")
         if conn is None:
@@ -327,7 +339,10 @@ class SockbenchApp(App[None]):
         listener = self.session.listeners[lid]
         peers = [c for c in listener.peers if self.session.connections[c].is_open]
         question = f"Close listener {lid} on {', '.join(listener.local)}"
-        question += f" and its {len(peers)} open peer{'s' if len(peers) != 1 else ''}?"
+        if peers:
+            question += f" and its {len(peers)} open peer{'s' if len(peers) != 1 else ''}?"
+        else:
+            question += "? No peer is connected to it."
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -20,9 +20,11 @@ from workbench.codec import format_size, sanitize, sanitize_text
 from workbench.ring import Ring
 
 DEFAULT_MAX_ROWS = 100_000
-# What the view keeps of one record: enough for the rows it shows; the transcript has it all.
-VIEW_BYTES_PER_RECORD = 4096
-MAX_ROWS_PER_RECORD = 24
+# What the view shows of one record; the transcript has every byte. Rows keep only their
+# (bounded) text, so memory is bounded by max_rows whatever peers send.
+VIEW_BYTES_PER_RECORD = 64 * 1024
+MAX_ROWS_PER_RECORD = 500
+MAX_ROW_BYTES = 400
 LABEL_WIDTH = 5
 TAB_SIZE = 4
 
@@ -68,15 +70,20 @@ def record_rows(record: LogRecord) -> list[Row]:
     pieces = [line + b"\n" for line in lines[:-1]]
     if lines[-1] or not pieces:
         pieces.append(lines[-1])
-    rows = [
-        Row(record, sanitize(piece).expandtabs(TAB_SIZE), index == 0)
-        for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD])
-    ]
-    shown = sum(len(p) for p in pieces[:MAX_ROWS_PER_RECORD])
+    rows = []
+    shown = 0
+    for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD]):
+        row = Row(record, sanitize(piece[:MAX_ROW_BYTES]).expandtabs(TAB_SIZE), index == 0)
+        if len(piece) > MAX_ROW_BYTES:
+            row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
+        rows.append(row)
+        shown += len(piece)
     hidden = record.size - shown
     if hidden > 0:
         chunks = f" in {record.chunks:,} reads" if record.chunks > 1 else ""
-        rows[-1].note = f" … {format_size(hidden)} more ({format_size(record.size)}{chunks})"
+        rows[-1].note += f" … {format_size(hidden)} more ({format_size(record.size)}{chunks})"
+    # The rows hold what is shown; the bytes themselves are the transcript's to keep.
+    record.data = b""
     return rows
 
 
@@ -137,7 +144,8 @@ class LogView(ScrollView, can_focus=True):
     def _update_subtitle(self) -> None:
         dropped = self.rows.dropped
         note = f"  ·  {dropped:,} earlier rows dropped (the transcript keeps all)"
-        self.border_subtitle = f"{len(self.rows):,} rows{note if dropped else ''}"
+        rows = len(self.rows)
+        self.border_subtitle = f"{rows:,} row{'' if rows == 1 else 's'}{note if dropped else ''}"
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""

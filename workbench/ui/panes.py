@@ -95,8 +95,7 @@ class ListenersTree(Tree[str]):
             safe(listener.url.split("://", 1)[0] + " ", "cyan"),
             safe(", ".join(listener.local)),
         )
-        live = f"  {len(listener.peers)} peer{'s' if len(listener.peers) != 1 else ''}"
-        label.append(live, style="bright_black")
+        label.append(f" ({len(listener.peers)})", style="bright_black")
         return label
 
     @staticmethod
@@ -112,24 +111,39 @@ class ListenersTree(Tree[str]):
 class ConnectionsTable(DataTable[Text]):
     """Every connection, accepted or outgoing, open or recently closed."""
 
+    # (label, key, width): None sizes to content; the state column is bounded because a
+    # closed connection shows why it ended there, and the Log has the whole sentence.
     COLUMNS = (
-        ("id", "id"),
-        ("state", "state"),
-        ("via", "via"),
-        ("local", "local"),
-        ("remote", "remote"),
-        ("in", "in"),
-        ("out", "out"),
-        ("age", "age"),
+        ("id", "id", None),
+        ("state", "state", 14),
+        ("via", "via", None),
+        ("local", "local", None),
+        ("remote", "remote", None),
+        ("in", "in", None),
+        ("out", "out", None),
+        ("age", "age", None),
     )
 
     def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._clock = clock
+        self.target: str | None = None
+
+    def set_target(self, target: str | None) -> None:
+        """Mark the composer's target, so the user sees where typing goes."""
+        previous, self.target = self.target, target
+        for cid in {previous, target}:
+            if cid is not None and cid in self.rows:
+                self.update_cell(cid, "id", self.id_text(cid), update_width=True)
+
+    def id_text(self, cid: str) -> Text:
+        if cid == self.target:
+            return Text.assemble(("▶ ", "bold green"), (cid, "bold"))
+        return Text(f"  {cid}", style="bold")
 
     def on_mount(self) -> None:
-        for label, key in self.COLUMNS:
-            self.add_column(label, key=key)
+        for label, key, width in self.COLUMNS:
+            self.add_column(label, key=key, width=width)
 
     def rebuild(self, session: Session) -> None:
         selected = self.selected_id()
@@ -144,7 +158,7 @@ class ConnectionsTable(DataTable[Text]):
             conn = session.connections.get(cid)
             if conn is None or cid not in self.rows:
                 continue
-            for (_, key), value in zip(self.COLUMNS, self.cells(conn), strict=True):
+            for (_, key, _), value in zip(self.COLUMNS, self.cells(conn), strict=True):
                 self.update_cell(cid, key, value, update_width=True)
 
     def refresh_ages(self, session: Session) -> None:
@@ -164,7 +178,7 @@ class ConnectionsTable(DataTable[Text]):
     def cells(self, conn: ConnectionInfo) -> tuple[Text, ...]:
         via = conn.listener if conn.listener is not None else "out"
         return (
-            Text(conn.cid, style="bold"),
+            self.id_text(conn.cid),
             connection_state_text(conn),
             safe(via),
             safe(conn.local or "-"),

@@ -1,0 +1,116 @@
+"""Screen states a user sees, built with real traffic, for snapshot tests and screenshots.
+
+Snapshots must look the same on every run, so scenes use fixed ports below the ephemeral
+range (clients bind their source port too), a frozen clock, and wait for each step before
+the next so that ids and order never vary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+
+from peers import abort
+from textual.pilot import Pilot
+from textual.widgets import Input
+from ui_helpers import make_app, type_line, wait_log, wait_ui
+
+from workbench.endpoints import parse_url
+from workbench.ui.app import SockbenchApp
+
+FROZEN_TIME = "12:00:00.000"
+SCENE_HOST = "127.0.0.1"
+LISTEN_PORT = 19100
+ALICE_PORT = 19101
+BOB_PORT = 19102
+REFUSED_PORT = 19103
+CONFIRM_PORT = 19110
+
+
+def frozen_app(**options: object) -> SockbenchApp:
+    return make_app(clock=lambda: 0.0, time_format=lambda ts: FROZEN_TIME, **options)
+
+
+def client_from(source_port: int, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.settimeout(5)
+    sock.bind((SCENE_HOST, source_port))
+    sock.connect((SCENE_HOST, port))
+    return sock
+
+
+class TrafficScene:
+    """A listener with two peers, typed traffic both ways, a hostile line and a refused
+    connect. `sockets` are closed by `scene()` when the screen has been captured."""
+
+    app_options = {"listen": [f"tcp://{SCENE_HOST}:{LISTEN_PORT}"]}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    async def run(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+        alice = client_from(ALICE_PORT, LISTEN_PORT)
+        self.sockets.append(alice)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{ALICE_PORT}")
+        alice.sendall(b"hello from alice\n")
+        await wait_log(pilot, "hello from alice")
+        await type_line(pilot, "hi alice, welcome")
+        await wait_log(pilot, "hi alice, welcome")
+
+        bob = client_from(BOB_PORT, LISTEN_PORT)
+        self.sockets.append(bob)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{BOB_PORT}")
+        bob.sendall(b"GET /status HTTP/1.1\r\nHost: sockbench\r\nAccept: */*\r\n\r\n")
+        await wait_log(pilot, "Accept: */*")
+        bob.sendall(b"\x1b]2;pwned\x07\x1b[31mred\x1b[0m [bold]not markup[/bold] \xff\xfe\n")
+        await wait_log(pilot, "not markup")
+        app.choose_target("C2")
+        await type_line(pilot, r"HTTP/1.1 204 No Content\r\n\r")
+        await wait_log(pilot, "204 No Content")
+
+        app.engine.connect(parse_url(f"tcp://{SCENE_HOST}:{REFUSED_PORT}", for_listen=False))
+        await wait_log(pilot, "connection refused")
+        await pilot.pause(0.1)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            abort(sock)  # RST, not FIN: no TIME_WAIT left on the fixed ports for the next run
+
+
+@contextlib.contextmanager
+def traffic_scene() -> Iterator[tuple[SockbenchApp, TrafficScene]]:
+    scene = TrafficScene()
+    try:
+        yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()
+
+
+async def connect_dialog_with_error(pilot: Pilot[None]) -> None:
+    await pilot.press("f3")
+    dialog = pilot.app.screen
+    dialog.query_one("#host", Input).value = "no such host"
+    dialog.query_one("#port", Input).value = "80"
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def listen_dialog(pilot: Pilot[None]) -> None:
+    await pilot.press("f2")
+    await pilot.pause()
+
+
+async def confirm_close_listener(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, SockbenchApp)
+    await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+    tree = app.listeners_tree
+    tree.focus()
+    tree.move_cursor(tree.root.children[0])
+    await pilot.press("f4")
+    await pilot.pause()

@@ -1,0 +1,38 @@
+"""What a user sees, compared with reviewed SVG snapshots (update with --snapshot-update)."""
+
+from __future__ import annotations
+
+from scenes import (
+    CONFIRM_PORT,
+    SCENE_HOST,
+    confirm_close_listener,
+    connect_dialog_with_error,
+    frozen_app,
+    listen_dialog,
+    traffic_scene,
+)
+from ui_helpers import TERMINAL_SIZE
+
+
+def test_main_screen_with_traffic(snap_compare) -> None:
+    with traffic_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.run)
+
+
+def test_empty_main_screen(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=TERMINAL_SIZE)
+
+
+def test_listen_dialog(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=TERMINAL_SIZE, run_before=listen_dialog)
+
+
+def test_connect_dialog_with_an_error(snap_compare) -> None:
+    assert snap_compare(
+        frozen_app(), terminal_size=TERMINAL_SIZE, run_before=connect_dialog_with_error
+    )
+
+
+def test_confirm_close_listener_dialog(snap_compare) -> None:
+    app = frozen_app(listen=[f"tcp://{SCENE_HOST}:{CONFIRM_PORT}"])
+    assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=confirm_close_listener)
