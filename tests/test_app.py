@@ -24,7 +24,6 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (
     blocking,
-    log_contains,
     log_text,
     make_app,
     run_app,
