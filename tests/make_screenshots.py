@@ -1,0 +1,46 @@
+"""Regenerate the README's screenshots from the real app: `python tests/make_screenshots.py`.
+
+Each screenshot is a scene from tests/scenes.py (real sockets on loopback, frozen clock),
+exported as SVG into screenshots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from scenes import (
+    connect_dialog_with_error,
+    frozen_app,
+    traffic_scene,
+)
+from textual.pilot import Pilot
+from ui_helpers import TERMINAL_SIZE
+
+from workbench.ui.app import SockbenchApp
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def capture(
+    app: SockbenchApp, scene: Callable[[Pilot[None]], Awaitable[None]], name: str
+) -> Path:
+    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        await scene(pilot)
+        await pilot.pause(0.2)
+        svg = app.export_screenshot(title="sockbench")
+    path = SCREENSHOTS / f"{name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    return path
+
+
+async def main() -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with traffic_scene() as (app, scene):
+        print(await capture(app, scene.run, "main"))
+    print(await capture(frozen_app(), connect_dialog_with_error, "connect-dialog"))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
