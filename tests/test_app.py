@@ -329,7 +329,9 @@ def test_send_eof_keeps_reading_then_close() -> None:
         client.sendall(b"still talking\n")  # we keep reading after our EOF
         await wait_log(pilot, "← still talking\\n")
         await type_line(pilot, "too late")
-        assert "you sent EOF" in str(app.query_one("#composer-error").render())
+        assert "not sent: you already sent EOF on C1" in str(
+            app.query_one("#composer-error").render()
+        )
         await pilot.press("f4")
         await wait_log(pilot, "closed by you")
         assert app.session.connections["C1"].state == "closed"

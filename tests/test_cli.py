@@ -25,14 +25,13 @@ POLL_SECONDS = 0.1
 ENTRY_POINT = Path(sys.executable).with_name("sockbench")
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workbench", *args],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
         stdin=subprocess.DEVNULL,
-        cwd=cwd,
     )
 
 
@@ -124,6 +123,7 @@ class Tmux:
     def __init__(self, name: str) -> None:
         self.name = name
         self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        self.socket_path: Path | None = None
 
     def run(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(
@@ -154,12 +154,23 @@ class Tmux:
     def wait_screen(self, text: str, what: str) -> None:
         self.wait(lambda: text in self.screen(), what)
 
+    def start(self, config: Path, shell_command: str) -> None:
+        """One detached 120x36 session, `main`, running `shell_command`."""
+        self.run(
+            "-f", str(config),
+            "new-session", "-d", "-s", "main", "-x", "120", "-y", "36",
+            shell_command,
+        )  # fmt: skip
+        self.socket_path = Path(self.show("#{socket_path}"))
+
     def kill(self) -> None:
         self.run("kill-server", check=False)
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
+def tmux() -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux): the end-to-end test needs it")
     server = Tmux(f"sockbench-test-{os.getpid()}")
@@ -194,11 +205,7 @@ def test_real_app_in_tmux_shows_hostile_bytes_safely_and_records_them(
     shell_command = f"{shlex.join(command)}; echo $? > {shlex.quote(str(exit_status))}"
     config = tmp_path / "tmux.conf"
     config.write_text("set -g remain-on-exit on\n")  # keep the last screen for failure reports
-    tmux.run(
-        "-f", str(config),
-        "new-session", "-d", "-s", "main", "-x", "120", "-y", "36",
-        shell_command,
-    )  # fmt: skip
+    tmux.start(config, shell_command)
 
     tmux.wait_screen(f"listening on {LOCALHOST}:{port}", "the listener on the screen")
 

@@ -37,10 +37,11 @@ def connect_url(text: str) -> Endpoint:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="An interactive socket workbench: listen, connect, type to peers and watch "
         "all traffic in one terminal UI.",
-        epilog="URL form: tcp://HOST:PORT (IPv6: tcp://[::1]:PORT). "
-        "Example: sockbench --listen tcp://127.0.0.1:9000 --connect tcp://127.0.0.1:8080",
+        epilog="URL form: tcp://HOST:PORT (IPv6: tcp://[::1]:PORT)\n"
+        "example: sockbench --listen tcp://127.0.0.1:9000 --connect tcp://127.0.0.1:8080",
     )
     parser.add_argument(
         "--listen",

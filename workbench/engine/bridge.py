@@ -14,9 +14,12 @@ from dataclasses import replace
 
 from workbench.engine.events import Data, Event
 
-DEFAULT_MAX_EVENTS = 20_000
-DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+# Bounds per batch: what the UI must process in one drain stays small enough for ~30 Hz.
+DEFAULT_MAX_EVENTS = 5_000
+DEFAULT_MAX_BYTES = 1024 * 1024
 PREVIEW_BYTES = 4096
+# The most of one chunk worth carrying to a view (the Log shows less); the transcript has all.
+MAX_CHUNK_BYTES = 64 * 1024
 
 
 class EventBridge:
@@ -61,7 +64,7 @@ class EventBridge:
                     chunks=pending.chunks + 1,
                 )
                 return
-            kept = bytes(chunk if not pressured else chunk[:PREVIEW_BYTES])
+            kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
             self._held_bytes += len(kept)
             self._merge_index[key] = len(events)
             events.append(Data(ts, cid, outgoing, kept, size))

@@ -60,7 +60,7 @@ class SockbenchApp(App[None]):
         Binding("f2", "listen", "Listen"),
         Binding("f3", "connect", "Connect"),
         Binding("f4", "close", "Close"),
-        Binding("ctrl+d", "half_close", "Send EOF", priority=True),
+        Binding("ctrl+d", "half_close", "Send EOF"),
         Binding("f6", "reset", "Reset", show=False),
         Binding("escape", "focus_composer", "Composer", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -263,7 +263,7 @@ class SockbenchApp(App[None]):
             self.show_composer_error("no target: connect (f3) or wait for a peer, then type")
             return
         if not conn.can_send:
-            self.show_composer_error(f"{conn.cid} is {conn.state}: nothing sent")
+            self.show_composer_error(f"not sent: {why_not_sendable(conn)}")
             return
         self.engine.send(conn.cid, payload)
         self.composer.remember(event.value)
@@ -384,3 +384,11 @@ class SockbenchApp(App[None]):
                         "Abort with a TCP RST",
                         lambda cid=conn.cid: self.engine.reset(cid),
                     )
+
+
+def why_not_sendable(conn: ConnectionInfo) -> str:
+    if conn.is_pending:
+        return f"{conn.cid} is still connecting"
+    if conn.closed_at is not None:
+        return f"{conn.cid} is closed ({conn.reason})"
+    return f"you already sent EOF on {conn.cid}"

@@ -14,11 +14,13 @@ class Composer(Input):
     BINDINGS = [
         Binding("up", "history(-1)", "Previous line", show=False),
         Binding("down", "history(1)", "Next line", show=False),
+        # In a terminal ctrl+d means end of input: here it half-closes the target.
+        Binding("ctrl+d", "app.half_close", "Send EOF", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
-            placeholder=r"type to the target; Enter sends the line + LF; escapes: \r \n \t \0 \xNN",
+            placeholder=r"type to the target · Enter sends it + LF · \r \n \t \0 \e \\ \xNN \u{…}",
             id=id,
         )
         self.history: list[str] = []

@@ -59,7 +59,9 @@ class ListenersTree(Tree[str]):
         self.clear()
         cursor_line = -1
         for listener in session.listeners.values():
-            node = self.root.add(self.listener_label(listener), data=listener.lid, expand=True)
+            node = self.root.add(
+                self.listener_label(listener, session), data=listener.lid, expand=True
+            )
             if listener.lid == selected:
                 cursor_line = node.line
             for cid in listener.peers:
@@ -76,7 +78,7 @@ class ListenersTree(Tree[str]):
             key = node.data or ""
             item = session.listeners.get(key) or session.connections.get(key)
             if isinstance(item, ListenerInfo):
-                node.set_label(self.listener_label(item))
+                node.set_label(self.listener_label(item, session))
             elif isinstance(item, ConnectionInfo):
                 node.set_label(self.peer_label(item))
 
@@ -89,13 +91,14 @@ class ListenersTree(Tree[str]):
         return found
 
     @staticmethod
-    def listener_label(listener: ListenerInfo) -> Text:
+    def listener_label(listener: ListenerInfo, session: Session) -> Text:
         label = Text.assemble(
             (f"{listener.lid} ", "bold"),
             safe(listener.url.split("://", 1)[0] + " ", "cyan"),
             safe(", ".join(listener.local)),
         )
-        label.append(f" ({len(listener.peers)})", style="bright_black")
+        live = sum(1 for cid in listener.peers if session.connections[cid].is_open)
+        label.append(f" ({live} open)", style="bright_black")
         return label
 
     @staticmethod
