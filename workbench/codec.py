@@ -12,6 +12,7 @@ Pure functions, standard library only.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import unicodedata
@@ -67,15 +68,18 @@ def _build_text_table() -> dict[int, str]:
     return table
 
 
-# For str from outside: lone surrogates are shown as \udXXX.
-_TEXT_TABLE: dict[int, str] = _build_text_table()
+@functools.cache
+def _text_table() -> dict[int, str]:
+    """For str from outside: lone surrogates are shown as \\udXXX. Built on first use: the
+    scan of the code space takes ~0.1 s, which start-up should not pay."""
+    return _build_text_table()
 
-# For bytes: decoding with surrogateescape turns each invalid byte 0xNN into
-# U+DCNN, which must be shown as the raw byte \xNN so parse_escapes restores it.
-_BYTES_TABLE: dict[int, str] = {
-    **_TEXT_TABLE,
-    **{0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)},
-}
+
+@functools.cache
+def _bytes_table() -> dict[int, str]:
+    """For bytes: decoding with surrogateescape turns each invalid byte 0xNN into U+DCNN,
+    which must be shown as the raw byte \\xNN so parse_escapes restores it."""
+    return {**_text_table(), **{0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)}}
 
 # Anything outside printable ASCII (minus backslash) plus TAB needs the slow path.
 _NEEDS_WORK_BYTES = re.compile(rb"[^\x20-\x5b\x5d-\x7e\t]")
@@ -93,7 +97,7 @@ def sanitize(data: bytes) -> str:
     """
     if _NEEDS_WORK_BYTES.search(data) is None:
         return data.decode("ascii")
-    return data.decode("utf-8", "surrogateescape").translate(_BYTES_TABLE)
+    return data.decode("utf-8", "surrogateescape").translate(_bytes_table())
 
 
 def sanitize_text(text: str) -> str:
@@ -104,7 +108,7 @@ def sanitize_text(text: str) -> str:
     """
     if _NEEDS_WORK_TEXT.search(text) is None:
         return text
-    return text.translate(_TEXT_TABLE)
+    return text.translate(_text_table())
 
 
 class EscapeError(ValueError):
