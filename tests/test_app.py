@@ -478,3 +478,29 @@ def test_traffic_keeps_flowing_into_the_panes_while_a_dialog_is_open() -> None:
         client.close()
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
+def test_log_follows_new_rows_until_the_user_scrolls_up() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        log = app.log_view
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        client.sendall(b"".join(b"first %d\n" % i for i in range(200)))
+        await wait_log(pilot, "first 199")
+        await wait_ui(pilot, lambda: log.scroll_y == log.max_scroll_y > 0, "the Log at its end")
+        log.focus()
+        await pilot.press("home")
+        assert log.scroll_y == 0 and not log.following
+        client.sendall(b"".join(b"second %d\n" % i for i in range(200)))
+        await wait_log(pilot, "second 199")
+        await pilot.pause(0.1)
+        assert log.scroll_y == 0  # the user is reading: the view stays put
+        await pilot.press("end")
+        await wait_ui(pilot, lambda: log.following, "following again")
+        client.sendall(b"third\n")
+        await wait_log(pilot, "third")
+        await wait_ui(pilot, lambda: log.scroll_y == log.max_scroll_y, "the Log at its end")
+        client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)

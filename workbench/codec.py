@@ -81,6 +81,7 @@ def _bytes_table() -> dict[int, str]:
     which must be shown as the raw byte \\xNN so parse_escapes restores it."""
     return {**_text_table(), **{0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)}}
 
+
 # Anything outside printable ASCII (minus backslash) plus TAB needs the slow path.
 _NEEDS_WORK_BYTES = re.compile(rb"[^\x20-\x5b\x5d-\x7e\t]")
 _NEEDS_WORK_TEXT = re.compile(r"[^\x20-\x5b\x5d-\x7e\t]")

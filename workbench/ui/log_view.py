@@ -111,21 +111,23 @@ class LogView(ScrollView, can_focus=True):
         self.records_added = 0
         self._format_time = time_format or format_clock_time
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        # Follow new rows until the user scrolls up; reaching the end again resumes it.
+        self.following = True
 
     # --- content ---
 
     def add_records(self, records: list[LogRecord]) -> None:
         if not records:
             return
-        following = self.is_vertical_scroll_end
         dropped_before = self.rows.dropped
         for record in records:
             for row in record_rows(record):
                 self.rows.append(row)
         self.records_added += len(records)
         self.virtual_size = Size(self.size.width, len(self.rows))
-        if following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self.following:
+            # After the refresh: only then does the new height allow scrolling that far.
+            self.scroll_end(animate=False, x_axis=False)
         else:
             # Rows fell off the front: keep the same rows in view while the user reads.
             shifted = self.rows.dropped - dropped_before
@@ -134,9 +136,19 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
         self._update_subtitle()
 
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # Only a move up (the user reading history) stops following; rows arriving between
+        # a scroll and the next refresh must not.
+        if new_value < old_value:
+            self.following = False
+        elif new_value >= self.max_scroll_y:
+            self.following = True
+
     def clear(self) -> None:
         self.rows.clear()
         self._cache.clear()
+        self.following = True
         self.virtual_size = Size(self.size.width, 0)
         self.refresh()
         self._update_subtitle()
