@@ -74,7 +74,7 @@ def test_console_script_answers_version() -> None:
         (["--listen", "foo"], "'foo' is not a URL"),
         (["--connect", "tcp://127.0.0.1"], "has no port"),
         (["--connect", "tcp://127.0.0.1:0"], "port 0 can only be used to listen"),
-        (["--listen", "udp://x:1"], "unknown transport 'udp://'"),
+        (["--listen", "sctp://x:1"], "unknown transport 'sctp://'"),
         (["--connect", "tcp://[::1:80"], "needs [IPV6]:PORT"),
     ],
 )

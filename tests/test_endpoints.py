@@ -73,7 +73,11 @@ def test_check_host_takes_ipv6_with_or_without_brackets() -> None:
     [
         ("127.0.0.1:80", "'127.0.0.1:80' is not a URL; expected tcp://HOST:PORT"),
         ("", "'' is not a URL; expected tcp://HOST:PORT"),
-        ("udp://127.0.0.1:53", "unknown transport 'udp://' in 'udp://127.0.0.1:53'; known: tcp://"),
+        (
+            "sctp://127.0.0.1:53",
+            "unknown transport 'sctp://' in 'sctp://127.0.0.1:53'; "
+            "known: tcp://, udp://, unix://, unix-dgram://",
+        ),
         ("http://example.com:80", "unknown transport 'http://'"),
         ("tcp://127.0.0.1", "'tcp://127.0.0.1' has no port; expected HOST:PORT"),
         ("tcp://127.0.0.1:", "'tcp://127.0.0.1:' has no port; expected HOST:PORT"),

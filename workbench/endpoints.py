@@ -1,4 +1,6 @@
-"""Endpoint URLs (`tcp://HOST:PORT`) and address formatting. Pure functions, no I/O."""
+"""Endpoint URLs (`tcp://HOST:PORT`, `udp://...`, `unix:///path`) and address formatting.
+
+Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -6,7 +8,11 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-TRANSPORTS = ("tcp",)
+TRANSPORTS = ("tcp", "udp", "unix", "unix-dgram")
+UNIX_TRANSPORTS = ("unix", "unix-dgram")
+DATAGRAM_TRANSPORTS = ("udp", "unix-dgram")
+# sun_path holds 108 bytes on Linux, one of them the terminating NUL.
+UNIX_PATH_MAX = 107
 DEFAULT_HOST = "127.0.0.1"
 
 # A host name per RFC 1123 labels; IP literals are checked separately.
@@ -16,6 +22,7 @@ _HOSTNAME = re.compile(
 
 
 _PORT = re.compile(r"^-?[0-9]+$")
+_ALL_NUMERIC = re.compile(r"^[0-9.]+$")
 
 
 class EndpointError(ValueError):
@@ -23,18 +30,59 @@ class EndpointError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class SocketOptions:
+    """Options from a URL's query string (`udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304`)."""
+
+    broadcast: bool = False  # SO_BROADCAST: may send to broadcast addresses
+    join: bool = False  # a UDP listener on a multicast group joins it
+    interface: str | None = None  # the local IPv4 address (or IPv6 index) for multicast
+    ttl: int | None = None  # multicast TTL / hop limit for what is sent
+    loop: bool | None = None  # multicast loopback: receive what this host sends
+    rcvbuf: int | None = None  # SO_RCVBUF in bytes, against drops under load
+
+    def query(self) -> str:
+        parts = []
+        for name in ("broadcast", "join", "interface", "ttl", "loop", "rcvbuf"):
+            value = getattr(self, name)
+            if value is None or value is False:
+                continue
+            text = "1" if value is True else str(int(value) if isinstance(value, bool) else value)
+            parts.append(f"{'iface' if name == 'interface' else name}={text}")
+        return "&".join(parts)
+
+
+NO_OPTIONS = SocketOptions()
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     transport: str
-    host: str
-    port: int
+    host: str = ""
+    port: int = 0
+    # Unix sockets: a filesystem path, or "\0name" in Linux's abstract namespace.
+    path: str = ""
+    options: SocketOptions = NO_OPTIONS
+
+    @property
+    def is_unix(self) -> bool:
+        return self.transport in UNIX_TRANSPORTS
+
+    @property
+    def is_datagram(self) -> bool:
+        return self.transport in DATAGRAM_TRANSPORTS
 
     @property
     def address(self) -> str:
+        if self.is_unix:
+            return format_unix_path(self.path)
         return format_address(self.host, self.port)
 
     @property
     def url(self) -> str:
-        return f"{self.transport}://{self.address}"
+        if self.is_unix:
+            return f"{self.transport}://{self.address}"
+        query = self.options.query()
+        return f"{self.transport}://{self.address}{'?' + query if query else ''}"
 
     def __str__(self) -> str:
         return self.url
@@ -47,15 +95,28 @@ def format_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
+def format_unix_path(path: str | bytes) -> str:
+    """A Unix socket address as users write it: the path, or @name for an abstract one."""
+    if isinstance(path, bytes):
+        path = path.decode("utf-8", "backslashreplace")
+    if path.startswith("\0"):
+        return "@" + path[1:]
+    return path or "(unnamed)"
+
+
 def format_sockname(sockname: object) -> str:
     """Format what `socket.getsockname()`/`getpeername()` returned."""
     if isinstance(sockname, tuple) and len(sockname) >= 2:
         return format_address(str(sockname[0]), int(sockname[1]))
+    if isinstance(sockname, str | bytes):
+        return format_unix_path(sockname)
     return str(sockname)
 
 
 def check_host(host: str) -> str:
     """Return `host` without IPv6 brackets, or raise EndpointError if it cannot be a host."""
+    if host == "[]":
+        raise EndpointError("the host is empty")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
         try:
@@ -73,7 +134,18 @@ def check_host(host: str) -> str:
         return host
     if not _HOSTNAME.match(host):
         raise EndpointError(f"'{host}' is not a host name or IP address")
+    if _ALL_NUMERIC.match(host) and not _is_ipv4(host):
+        # "1.2.3" would reach the resolver, which reads it as 1.2.0.3: almost surely a typo.
+        raise EndpointError(f"'{host}' is not a valid IPv4 address")
     return host
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def check_port(text: str | int, *, allow_zero: bool) -> int:
@@ -90,7 +162,8 @@ def check_port(text: str | int, *, allow_zero: bool) -> int:
 
 
 def parse_url(text: str, *, for_listen: bool) -> Endpoint:
-    """Parse `tcp://HOST:PORT` (IPv6 as `tcp://[::1]:PORT`) into an Endpoint."""
+    """Parse `tcp://HOST:PORT`, `udp://HOST:PORT?opts`, `unix:///path`, `unix://@name` or
+    `unix-dgram:///path` into an Endpoint; IPv6 hosts go in brackets: `tcp://[::1]:PORT`."""
     scheme, sep, rest = text.strip().partition("://")
     if not sep:
         raise EndpointError(f"'{text}' is not a URL; expected tcp://HOST:PORT")
@@ -98,8 +171,69 @@ def parse_url(text: str, *, for_listen: bool) -> Endpoint:
     if transport not in TRANSPORTS:
         known = ", ".join(f"{t}://" for t in TRANSPORTS)
         raise EndpointError(f"unknown transport '{scheme}://' in '{text}'; known: {known}")
+    if transport in UNIX_TRANSPORTS:
+        return Endpoint(transport, path=check_unix_path(rest, text))
+    rest, _, query = rest.partition("?")
+    if query and transport != "udp":
+        raise EndpointError(f"'{text}': options (?...) are for udp:// only")
     host, port = split_host_port(rest, text)
-    return Endpoint(transport, check_host(host), check_port(port, allow_zero=for_listen))
+    host = check_host(host)
+    options = parse_options(query, text)
+    if options.join and not is_multicast(host):
+        raise EndpointError(f"'{text}': join=1 needs a multicast group address as the host")
+    return Endpoint(transport, host, check_port(port, allow_zero=for_listen), options=options)
+
+
+def check_unix_path(rest: str, original: str) -> str:
+    """`/abs/path` or `relative/path`, or `@name` for Linux's abstract namespace."""
+    if not rest or rest == "@":
+        raise EndpointError(f"'{original}' has no path; expected unix:///path or unix://@name")
+    if rest.startswith("@"):
+        path = "\0" + rest[1:]
+    else:
+        path = rest
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size > UNIX_PATH_MAX:
+        raise EndpointError(
+            f"unix socket path is too long: {size} bytes, the limit is {UNIX_PATH_MAX}"
+        )
+    if "\0" in path[1:]:
+        raise EndpointError(f"'{original}': a path cannot contain a NUL byte")
+    return path
+
+
+def is_multicast(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_multicast
+    except ValueError:
+        return False
+
+
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+def parse_options(query: str, original: str) -> SocketOptions:
+    values: dict[str, object] = {}
+    for item in filter(None, query.split("&")):
+        name, _, value = item.partition("=")
+        name = {"iface": "interface"}.get(name, name)
+        if name in ("broadcast", "join", "loop"):
+            if value.lower() not in _FLAG_VALUES:
+                raise EndpointError(f"'{original}': {name} takes 1 or 0, not '{value}'")
+            values[name] = _FLAG_VALUES[value.lower()]
+        elif name in ("ttl", "rcvbuf"):
+            if not value.isascii() or not value.isdigit():
+                raise EndpointError(f"'{original}': {name} takes a number, not '{value}'")
+            number = int(value)
+            if name == "ttl" and not 0 <= number <= 255:
+                raise EndpointError(f"'{original}': ttl must be 0-255")
+            values[name] = number
+        elif name == "interface":
+            values[name] = check_host(value) if value else None
+        else:
+            known = "broadcast, join, iface, ttl, loop, rcvbuf"
+            raise EndpointError(f"'{original}': unknown option '{name}'; known: {known}")
+    return SocketOptions(**values)  # type: ignore[arg-type]
 
 
 def split_host_port(rest: str, original: str) -> tuple[str, str]:
