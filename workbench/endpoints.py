@@ -188,10 +188,7 @@ def check_unix_path(rest: str, original: str) -> str:
     """`/abs/path` or `relative/path`, or `@name` for Linux's abstract namespace."""
     if not rest or rest == "@":
         raise EndpointError(f"'{original}' has no path; expected unix:///path or unix://@name")
-    if rest.startswith("@"):
-        path = "\0" + rest[1:]
-    else:
-        path = rest
+    path = "\0" + rest[1:] if rest.startswith("@") else rest
     size = len(path.encode("utf-8", "surrogateescape"))
     if size > UNIX_PATH_MAX:
         raise EndpointError(

@@ -53,4 +53,12 @@ class Reset:
     cid: str
 
 
-Command = Listen | CloseListener | Connect | Send | HalfClose | Close | Reset
+@dataclass(frozen=True, slots=True)
+class AddPeer:
+    """Make an address a peer of a datagram listener, to send to it ("Send to...")."""
+
+    lid: str
+    endpoint: Endpoint
+
+
+Command = Listen | CloseListener | Connect | Send | HalfClose | Close | Reset | AddPeer

@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
-from workbench.endpoints import Endpoint, format_sockname
+from workbench.endpoints import Endpoint
 from workbench.engine import commands as cmd
 from workbench.engine import events as ev
 from workbench.engine.bridge import EventBridge
-from workbench.engine.errors import describe
+from workbench.engine.datagram import (
+    DatagramPeer,
+    DatagramSendError,
+    DatagramSocket,
+    describe_datagram_error,
+)
+from workbench.engine.errors import describe, describe_failure
 from workbench.engine.limits import raise_open_files_limit
-from workbench.engine.tcp import TcpConnection
+from workbench.engine.opening import OpenedListener, open_connection, open_listener
+from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript import TranscriptWriter
+from workbench.engine.unix import remove_own_socket
 
 READ_BUFFER_BYTES = 256 * 1024
-LISTEN_BACKLOG = 4096
 TRANSCRIPT_FLUSH_SECONDS = 0.25
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -41,9 +49,25 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 class Listener:
     lid: str
     endpoint: Endpoint
-    server: asyncio.Server | None = None
+    opened: OpenedListener | None = None
     opening: asyncio.Future[None] | None = None
     peers: set[str] = field(default_factory=set)
+
+    def close(self, peers_reason: str) -> None:
+        opened = self.opened
+        if opened is None:
+            if self.opening is not None:
+                self.opening.cancel()
+            return
+        if opened.server is not None:
+            opened.server.close()
+        if opened.datagram is not None:
+            opened.datagram.close(peers_reason)
+        if self.endpoint.is_unix:
+            remove_own_socket(self.endpoint.path, opened.unix_identity)
+
+
+Connection = StreamConnection | DatagramPeer
 
 
 class Engine:
@@ -62,8 +86,9 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self.listeners: dict[str, Listener] = {}
-        self.connections: dict[str, TcpConnection] = {}
+        self.connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Future[None]] = set()
 
     # --- thread-safe API (any thread) ---
 
@@ -123,6 +148,11 @@ class Engine:
     def close_listener(self, lid: str, close_peers: bool = True) -> None:
         self.submit(cmd.CloseListener(lid, close_peers))
 
+    def add_peer(self, lid: str, endpoint: Endpoint) -> None:
+        """Make `endpoint` a peer of datagram listener `lid` ("Send to..."): a PeerResolved
+        event names its connection id."""
+        self.submit(cmd.AddPeer(lid, endpoint))
+
     # --- engine thread ---
 
     def _run(self, ready: threading.Event) -> None:
@@ -139,6 +169,9 @@ class Engine:
 
     def _emit(self, event: ev.Event) -> None:
         self.bridge.push(event)
+
+    def _info(self, source: str, message: str) -> None:
+        self._emit(ev.Note(time.time(), source, message))
 
     def _error(self, source: str, message: str) -> None:
         ts = time.time()
@@ -159,7 +192,7 @@ class Engine:
             case cmd.Send(cid, data):
                 self._send(cid, data)
             case cmd.HalfClose(cid):
-                conn = self._open_connection(cid, "cannot send EOF")
+                conn = self._stream_connection(cid, "cannot send EOF")
                 if conn is not None and not conn.local_eof:
                     conn.half_close()
                     self._half_closed(conn, outgoing=True)
@@ -167,58 +200,71 @@ class Engine:
                 if cid not in self.connections and cid in self._pending:
                     self._cancel_connect(cid, "connect cancelled")
                 elif (conn := self._open_connection(cid, "cannot close")) is not None:
-                    conn.close()
+                    if isinstance(conn, DatagramPeer):
+                        conn.socket.forget(conn)
+                    else:
+                        conn.close()
             case cmd.Reset(cid):
-                if (conn := self._open_connection(cid, "cannot reset")) is not None:
+                if (conn := self._stream_connection(cid, "cannot reset")) is not None:
                     conn.reset()
             case cmd.CloseListener(lid, close_peers):
                 self._close_listener(lid, close_peers, "closed by you")
+            case cmd.AddPeer(lid, endpoint):
+                task = asyncio.ensure_future(self._add_peer(lid, endpoint))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
 
-    def _open_connection(self, cid: str, action: str) -> TcpConnection | None:
+    def _open_connection(self, cid: str, action: str) -> Connection | None:
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
             self._error(cid, f"{action}: {cid} is not open")
             return None
         return conn
 
+    def _stream_connection(self, cid: str, action: str) -> StreamConnection | None:
+        conn = self._open_connection(cid, action)
+        if isinstance(conn, DatagramPeer):
+            self._error(cid, f"{action}: {cid} is a datagram peer, which has no stream to end")
+            return None
+        return conn
+
     async def _listen(self, listener: Listener) -> None:
-        loop = asyncio.get_running_loop()
         lid, endpoint = listener.lid, listener.endpoint
         try:
-            listener.server = await loop.create_server(
-                lambda: TcpConnection(self, self.new_id("C"), lid),
-                endpoint.host,
-                endpoint.port,
-                backlog=LISTEN_BACKLOG,
-                reuse_address=True,
+            listener.opened = await open_listener(
+                endpoint, lid, lambda: StreamConnection(self, self.new_id("C"), lid), self
             )
         except OSError as exc:
             if self.listeners.get(lid) is listener:
                 del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe(exc, endpoint.address)}")
+            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint)}")
             return
         if self.listeners.get(lid) is not listener:  # closed while it was opening
-            listener.server.close()
+            listener.close("closed while opening")
             return
-        local = tuple(format_sockname(s.getsockname()) for s in listener.server.sockets)
+        opened = listener.opened
         ts = time.time()
         if self.transcript is not None:
-            self.transcript.record("listen", lid, ts, transport="tcp", local=list(local))
-        self._emit(ev.ListenerOpened(ts, lid, endpoint.url, local))
+            self.transcript.record(
+                "listen",
+                lid,
+                ts,
+                transport=endpoint.transport,
+                local=list(opened.local),
+                notes=opened.notes,
+            )
+        self._emit(ev.ListenerOpened(ts, lid, endpoint.url, opened.local, tuple(opened.notes)))
 
     def _close_listener(self, lid: str, close_peers: bool, reason: str) -> None:
         listener = self.listeners.pop(lid, None)
         if listener is None:
             self._error(lid, f"cannot close listener {lid}: it is not open")
             return
-        if listener.server is not None:
-            listener.server.close()
-        elif listener.opening is not None:
-            listener.opening.cancel()
+        listener.close(f"closed with listener {lid}")
         if close_peers:
             for cid in list(listener.peers):
                 conn = self.connections.get(cid)
-                if conn is not None:
+                if isinstance(conn, StreamConnection):
                     conn.close(f"closed with listener {lid}")
         ts = time.time()
         if self.transcript is not None:
@@ -226,20 +272,48 @@ class Engine:
         self._emit(ev.ListenerClosed(ts, lid, reason))
 
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                await loop.create_connection(
-                    lambda: TcpConnection(self, cid, None), endpoint.host, endpoint.port
+                notes = await open_connection(
+                    endpoint, cid, lambda: StreamConnection(self, cid, None), self
                 )
         except asyncio.CancelledError:
             pass  # reported by _cancel_connect, or the connection reports its own close
         except TimeoutError:
             self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
         except OSError as exc:
-            self._connect_failed(cid, describe(exc, endpoint.address))
+            self._connect_failed(cid, describe_failure(exc, endpoint))
+        else:
+            for note in notes:
+                self._info(cid, note)
         finally:
             self._pending.pop(cid, None)
+
+    async def _add_peer(self, lid: str, endpoint: Endpoint) -> None:
+        """ "Send to...": make `endpoint` a peer of datagram listener `lid` and report it."""
+        listener = self.listeners.get(lid)
+        sock = listener.opened.datagram if listener and listener.opened else None
+        if sock is None or sock.closed:
+            self._error(
+                lid, f"cannot send to {endpoint.address}: {lid} is not an open datagram listener"
+            )
+            return
+        try:
+            if endpoint.is_unix:
+                address: object = endpoint.path
+            else:
+                loop = asyncio.get_running_loop()
+                infos = await loop.getaddrinfo(
+                    endpoint.host, endpoint.port, family=sock.family, type=socket.SOCK_DGRAM
+                )
+                address = infos[0][4]
+        except OSError as exc:
+            self._error(
+                lid, f"cannot send to {endpoint.address}: {describe(exc, endpoint.address)}"
+            )
+            return
+        peer = sock.add_peer(address)
+        self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
 
     def _cancel_connect(self, cid: str, reason: str) -> None:
         """Cancel a pending connect and report it now: a task cancelled before its first step
@@ -260,24 +334,34 @@ class Engine:
         if conn is None or not conn.is_open:
             self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
             return
-        if conn.local_eof:
+        if isinstance(conn, DatagramPeer):
+            try:
+                conn.socket.send(conn, data)
+            except DatagramSendError as exc:
+                self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
+                return
+        elif conn.local_eof:
             self._error(cid, f"not sent ({len(data)} bytes): you already sent EOF on {cid}")
             return
-        conn.send(data)
+        else:
+            conn.send(data)
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, cid, True, data)
         self.bridge.push_data(ts, cid, True, data)
 
-    def _half_closed(self, conn: TcpConnection, outgoing: bool) -> None:
+    def _half_closed(self, conn: StreamConnection, outgoing: bool) -> None:
         ts = time.time()
         if self.transcript is not None:
             self.transcript.record("eof", conn.cid, ts, dir="out" if outgoing else "in")
         self._emit(ev.HalfClosed(ts, conn.cid, outgoing))
 
-    # ConnectionOwner: called by TcpConnection on the engine thread
+    # ConnectionOwner: called by StreamConnection on the engine thread
 
-    def connection_opened(self, conn: TcpConnection) -> None:
+    def connection_opened(self, conn: StreamConnection) -> None:
+        self._opened(conn, "unix" if conn.is_unix else "tcp")
+
+    def _opened(self, conn: Connection, transport: str) -> None:
         self.connections[conn.cid] = conn
         if conn.listener is not None and conn.listener in self.listeners:
             self.listeners[conn.listener].peers.add(conn.cid)
@@ -287,23 +371,50 @@ class Engine:
                 "open",
                 conn.cid,
                 ts,
-                transport="tcp",
+                transport=transport,
                 listener=conn.listener,
                 local=conn.local,
                 remote=conn.remote,
             )
-        self._emit(ev.ConnectionOpened(ts, conn.cid, conn.listener, conn.local, conn.remote))
+        self._emit(
+            ev.ConnectionOpened(ts, conn.cid, conn.listener, conn.local, conn.remote, transport)
+        )
 
-    def data_received(self, conn: TcpConnection, chunk: memoryview) -> None:
+    def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, conn.cid, False, chunk)
         self.bridge.push_data(ts, conn.cid, False, chunk)
 
-    def eof_received(self, conn: TcpConnection) -> None:
+    def eof_received(self, conn: StreamConnection) -> None:
         self._half_closed(conn, outgoing=False)
 
-    def connection_closed(self, conn: TcpConnection, reason: str, error: bool) -> None:
+    # DatagramOwner: called by DatagramSocket on the engine thread
+
+    def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
+        self._opened(peer, sock.transport_name)
+
+    def datagram_received(self, sock: DatagramSocket, peer: DatagramPeer, data: bytes) -> None:
+        ts = time.time()
+        if self.transcript is not None:
+            self.transcript.data(ts, peer.cid, False, data)
+        self.bridge.push_data(ts, peer.cid, False, data)
+
+    def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
+        source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
+        self._error(source, describe_datagram_error(exc, peer.remote if peer else sock.local))
+
+    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None:
+        self.connection_closed(peer, reason, error)
+
+    def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None:
+        listener = self.listeners.get(sock.lid or "")
+        if listener is not None and listener.opened and listener.opened.datagram is sock:
+            # Closed by an error rather than by the user: the listener is gone too.
+            reason = f"socket error: {exc}" if exc else "closed"
+            self._close_listener(listener.lid, close_peers=True, reason=reason)
+
+    def connection_closed(self, conn: Connection, reason: str, error: bool) -> None:
         self.connections.pop(conn.cid, None)
         listener = self.listeners.get(conn.listener) if conn.listener else None
         if listener is not None:
@@ -338,9 +449,11 @@ class Engine:
             self._cancel_connect(cid, "connect cancelled: sockbench quit")
         for lid in list(self.listeners):
             self._close_listener(lid, close_peers=False, reason="sockbench quit")
-        conns = list(self.connections.values())
+        conns = [c for c in self.connections.values() if isinstance(c, StreamConnection)]
         for conn in conns:
             conn.close("closed: sockbench quit")
+        for sock in {c.socket for c in self.connections.values() if isinstance(c, DatagramPeer)}:
+            sock.close("closed: sockbench quit")
         # Give pending writes a moment to leave, then drop whatever a stuck peer would not take.
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         while any(not c.closed for c in conns) and time.monotonic() < deadline:

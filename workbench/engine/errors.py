@@ -5,6 +5,9 @@ from __future__ import annotations
 import errno
 import socket
 
+from workbench.endpoints import Endpoint
+from workbench.engine.unix import UnixPathError, describe_unix_error
+
 _BY_ERRNO = {
     errno.EADDRINUSE: "{addr} is already in use (another socket is bound to it)",
     errno.EACCES: (
@@ -39,3 +42,12 @@ def describe(exc: BaseException, addr: str) -> str:
             return f"could not connect to any address of {addr}: {text.partition(': ')[2]}"
         return f"{addr}: {exc.strerror or text}"
     return f"{addr}: {exc}"
+
+
+def describe_failure(exc: OSError, endpoint: Endpoint) -> str:
+    """Plain words for a failed listen or connect on any transport."""
+    if isinstance(exc, UnixPathError):
+        return str(exc)
+    if endpoint.is_unix:
+        return describe_unix_error(exc, endpoint.path)
+    return describe(exc, endpoint.address)

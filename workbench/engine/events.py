@@ -11,6 +11,7 @@ class ListenerOpened:
     lid: str
     url: str
     local: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # options that took effect, e.g. "dual-stack: accepts IPv4 too"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class ConnectionOpened:
     listener: str | None
     local: str
     remote: str
+    transport: str = "tcp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,24 @@ class ConnectionClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerResolved:
+    """The address asked for with AddPeer is connection `cid` of listener `lid`."""
+
+    ts: float
+    lid: str
+    cid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something worth a line in the Log that is not an error."""
+
+    ts: float
+    source: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorReported:
     """Something a user should read: `source` is the listener/connection id, or '' for global."""
 
@@ -87,5 +107,7 @@ Event = (
     | Data
     | HalfClosed
     | ConnectionClosed
+    | PeerResolved
+    | Note
     | ErrorReported
 )

@@ -1,4 +1,4 @@
-"""A TCP connection: a thin asyncio BufferedProtocol that reports to its owner.
+"""A stream connection (TCP or Unix): a thin asyncio BufferedProtocol reporting to its owner.
 
 The protocol reads into one buffer shared by every connection of the engine: reads happen
 one at a time on the engine's loop, and each read is handed on before the next one starts.
@@ -19,18 +19,19 @@ class ConnectionOwner(Protocol):
 
     read_buffer: memoryview
 
-    def connection_opened(self, conn: TcpConnection) -> None: ...
-    def data_received(self, conn: TcpConnection, chunk: memoryview) -> None: ...
-    def eof_received(self, conn: TcpConnection) -> None: ...
-    def connection_closed(self, conn: TcpConnection, reason: str, error: bool) -> None: ...
+    def connection_opened(self, conn: StreamConnection) -> None: ...
+    def data_received(self, conn: StreamConnection, chunk: memoryview) -> None: ...
+    def eof_received(self, conn: StreamConnection) -> None: ...
+    def connection_closed(self, conn: StreamConnection, reason: str, error: bool) -> None: ...
 
 
-class TcpConnection(asyncio.BufferedProtocol):
+class StreamConnection(asyncio.BufferedProtocol):
     def __init__(self, owner: ConnectionOwner, cid: str, listener: str | None) -> None:
         self.owner = owner
         self.cid = cid
         self.listener = listener
         self.transport: asyncio.Transport | None = None
+        self.family: int | None = None
         self.local = ""
         self.remote = ""
         self.bytes_in = 0
@@ -49,6 +50,7 @@ class TcpConnection(asyncio.BufferedProtocol):
         # uvloop's transports are not asyncio.Transport subclasses, but have its API.
         self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
+        self.family = sock.family if sock is not None else None
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Typed lines must leave at once, not wait for Nagle.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -100,6 +102,10 @@ class TcpConnection(asyncio.BufferedProtocol):
         self.transport.write_eof()
         if self.peer_eof:
             self.close("closed by both sides")
+
+    @property
+    def is_unix(self) -> bool:
+        return self.family == socket.AF_UNIX
 
     @property
     def is_open(self) -> bool:

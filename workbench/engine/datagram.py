@@ -1,0 +1,206 @@
+"""A datagram socket (UDP or Unix datagram) and the peers it talks to.
+
+A listener learns a peer from each new source address (a bounded table: the least recently
+heard peer is forgotten first); a client has the one peer it is connected to. Each peer has
+its own connection id, so the UI treats it like any connection: select it and type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from workbench.endpoints import format_sockname
+
+DEFAULT_MAX_PEERS = 1000
+# What one datagram can carry: 65,535 minus the IP and UDP headers.
+MAX_UDP_PAYLOAD = {socket.AF_INET: 65_507, socket.AF_INET6: 65_527}
+
+
+class DatagramOwner(Protocol):
+    """What a datagram socket reports to (the engine)."""
+
+    def new_id(self, kind: str) -> str: ...
+    def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None: ...
+    def datagram_received(self, sock: DatagramSocket, peer: DatagramPeer, data: bytes) -> None: ...
+    def datagram_error(
+        self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError
+    ) -> None: ...
+    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None: ...
+    def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None: ...
+
+
+class DatagramSendError(Exception):
+    """A datagram that cannot be sent; the message says why in plain words."""
+
+
+@dataclass(eq=False)
+class DatagramPeer:
+    cid: str
+    socket: DatagramSocket
+    address: Any  # what sendto takes: (host, port[, flow, scope]) or a Unix path
+    remote: str
+    bytes_in: int = 0
+    bytes_out: int = 0
+    last_seen: float = field(default_factory=time.time)
+    closed: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed
+
+    @property
+    def listener(self) -> str | None:
+        return self.socket.lid
+
+    @property
+    def local(self) -> str:
+        return self.socket.local
+
+
+def peer_key(address: Any) -> Any:
+    """IPv6 addresses come with flow info and scope id; the peer is host and port."""
+    if isinstance(address, tuple):
+        return address[:2]
+    return address
+
+
+class DatagramSocket(asyncio.DatagramProtocol):
+    def __init__(
+        self,
+        owner: DatagramOwner,
+        transport_name: str,
+        lid: str | None = None,
+        client_cid: str | None = None,
+        max_peers: int = DEFAULT_MAX_PEERS,
+    ) -> None:
+        self.owner = owner
+        self.transport_name = transport_name  # "udp" or "unix-dgram"
+        self.lid = lid
+        self.client_cid = client_cid
+        self.max_peers = max_peers
+        self.transport: asyncio.DatagramTransport | None = None
+        self.family = socket.AF_INET
+        self.local = ""
+        self.peers: OrderedDict[Any, DatagramPeer] = OrderedDict()
+        self.forgotten = 0  # peers dropped from a full table
+        self.closing_reason: str | None = None
+        self.closed = False
+        # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
+        self._last_sent_to: DatagramPeer | None = None
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.family = sock.family
+        self.local = format_sockname(transport.get_extra_info("sockname"))
+        if self.client_cid is not None:
+            remote = transport.get_extra_info("peername")
+            self._add(self.client_cid, remote)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.client_cid is not None:
+            peer = next(iter(self.peers.values()))
+        else:
+            key = peer_key(addr)
+            found = self.peers.get(key)
+            if found is None:
+                peer = self._add(self.owner.new_id("C"), addr)
+            else:
+                peer = found
+                self.peers.move_to_end(key)
+        peer.bytes_in += len(data)
+        peer.last_seen = time.time()
+        self.owner.datagram_received(self, peer, data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.owner.datagram_error(self, self._last_sent_to, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reason = self.closing_reason or (f"socket error: {exc}" if exc else "closed")
+        for peer in list(self.peers.values()):
+            self._close_peer(peer, reason, error=exc is not None)
+        self.owner.datagram_socket_closed(self, exc)
+
+    # peers
+
+    def add_peer(self, address: Any) -> DatagramPeer:
+        """A peer to send to before it sent anything ("Send to...")."""
+        found = self.peers.get(peer_key(address))
+        return found if found is not None else self._add(self.owner.new_id("C"), address)
+
+    def _add(self, cid: str, address: Any) -> DatagramPeer:
+        peer = DatagramPeer(cid, self, address, format_sockname(address))
+        self.peers[peer_key(address)] = peer
+        self.owner.peer_opened(self, peer)
+        while len(self.peers) > self.max_peers:
+            _, oldest = self.peers.popitem(last=False)
+            self.forgotten += 1
+            self._close_peer(
+                oldest, f"forgotten: peer table full ({self.max_peers}), least recently heard"
+            )
+        return peer
+
+    def forget(self, peer: DatagramPeer, reason: str = "forgotten by you") -> None:
+        if self.client_cid is not None:
+            self.close(reason="closed by you")
+            return
+        if self.peers.get(peer_key(peer.address)) is peer:
+            del self.peers[peer_key(peer.address)]
+        self._close_peer(peer, reason)
+
+    def _close_peer(self, peer: DatagramPeer, reason: str, error: bool = False) -> None:
+        if peer.closed:
+            return
+        peer.closed = True
+        if self._last_sent_to is peer:
+            self._last_sent_to = None
+        self.owner.peer_closed(peer, reason, error)
+
+    # actions
+
+    def send(self, peer: DatagramPeer, data: bytes) -> None:
+        """Send one datagram; DatagramSendError if it cannot go (nothing is sent then)."""
+        if self.transport is None or self.closed:
+            raise DatagramSendError(f"{peer.cid} is not open")
+        limit = MAX_UDP_PAYLOAD.get(self.family) if self.transport_name == "udp" else None
+        if limit is not None and len(data) > limit:
+            family = "IPv6" if self.family == socket.AF_INET6 else "IPv4"
+            raise DatagramSendError(
+                f"datagram too large: {len(data):,} bytes, UDP over {family} carries at most "
+                f"{limit:,}"
+            )
+        if self.transport_name == "unix-dgram" and not peer.address and self.client_cid is None:
+            raise DatagramSendError(
+                f"{peer.cid} has no address (its socket is not bound), so replies cannot reach it"
+            )
+        self._last_sent_to = peer
+        self.transport.sendto(data, None if self.client_cid is not None else peer.address)
+        peer.bytes_out += len(data)
+
+    def close(self, reason: str = "closed by you") -> None:
+        if self.transport is not None and not self.closed:
+            self.closing_reason = self.closing_reason or reason
+            self.transport.close()
+
+
+def describe_datagram_error(exc: OSError, remote: str) -> str:
+    if exc.errno == errno.ECONNREFUSED:
+        return f"port unreachable: nothing listens at {remote} (ICMP)"
+    if exc.errno == errno.EMSGSIZE:
+        return f"datagram too large for the socket or path to {remote}"
+    if exc.errno == errno.EACCES:
+        return f"permission denied sending to {remote} (broadcast needs ?broadcast=1)"
+    if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return f"no route to {remote}"
+    return f"{remote}: {exc.strerror or exc}"
