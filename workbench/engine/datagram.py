@@ -70,6 +70,16 @@ def peer_key(address: Any) -> Any:
     return address
 
 
+def normalize_address(address: Any) -> Any:
+    """Abstract Unix addresses may arrive padded with NULs to the full sun_path; the name is
+    only the part before them (what the sender bound, and what a reply must go to)."""
+    if isinstance(address, bytes):
+        address = address.decode("utf-8", "surrogateescape")
+    if isinstance(address, str) and address.startswith("\0"):
+        return "\0" + address[1:].rstrip("\0")
+    return address
+
+
 class DatagramSocket(asyncio.DatagramProtocol):
     def __init__(
         self,
@@ -93,6 +103,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.closed = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
+        # Unix datagrams are sent through our own duplicate of the socket: uvloop's sendto
+        # pads abstract addresses (@name) to the full sun_path, so replies never arrive.
+        self.direct_sender: socket.socket | None = None
 
     # asyncio callbacks
 
@@ -101,12 +114,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.family = sock.family
-        self.local = format_sockname(transport.get_extra_info("sockname"))
+        self.local = format_sockname(normalize_address(transport.get_extra_info("sockname")))
         if self.client_cid is not None:
-            remote = transport.get_extra_info("peername")
+            remote = normalize_address(transport.get_extra_info("peername"))
             self._add(self.client_cid, remote)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        addr = normalize_address(addr)
         if self.client_cid is not None:
             peer = next(iter(self.peers.values()))
         else:
@@ -127,6 +141,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.direct_sender is not None:
+            self.direct_sender.close()
         reason = self.closing_reason or (f"socket error: {exc}" if exc else "closed")
         for peer in list(self.peers.values()):
             self._close_peer(peer, reason, error=exc is not None)
@@ -185,8 +201,24 @@ class DatagramSocket(asyncio.DatagramProtocol):
                 f"{peer.cid} has no address (its socket is not bound), so replies cannot reach it"
             )
         self._last_sent_to = peer
-        self.transport.sendto(data, None if self.client_cid is not None else peer.address)
+        address = None if self.client_cid is not None else peer.address
+        if self.direct_sender is not None:
+            self._send_direct(self.direct_sender, data, address, peer)
+        else:
+            self.transport.sendto(data, address)
         peer.bytes_out += len(data)
+
+    @staticmethod
+    def _send_direct(sender: socket.socket, data: bytes, address: Any, peer: DatagramPeer) -> None:
+        try:
+            if address is None:
+                sender.send(data)
+            else:
+                sender.sendto(data, address)
+        except BlockingIOError:
+            raise DatagramSendError(f"{peer.remote} is not reading: its queue is full") from None
+        except OSError as exc:
+            raise DatagramSendError(describe_datagram_error(exc, peer.remote)) from None
 
     def close(self, reason: str = "closed by you") -> None:
         if self.transport is not None and not self.closed:

@@ -7,6 +7,7 @@ addresses, and notes in plain words about options that took effect.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,10 +104,14 @@ async def open_datagram(
     factory: Callable[[], DatagramSocket],
 ) -> OpenedListener:
     try:
-        _, protocol = await loop.create_datagram_endpoint(factory, sock=sock)
+        transport, protocol = await loop.create_datagram_endpoint(factory, sock=sock)
     except BaseException:
         sock.close()
         raise
+    if protocol.transport_name == "unix-dgram":
+        fd = transport.get_extra_info("socket").fileno()
+        protocol.direct_sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM, fileno=os.dup(fd))
+        protocol.direct_sender.setblocking(False)
     return OpenedListener(datagram=protocol, local=(protocol.local,), notes=notes)
 
 
