@@ -613,3 +613,206 @@ def _accepts(port: int, host: str = LOCALHOST) -> bool:
             return True
     except OSError:
         return False
+
+
+# --- datagram and Unix socket peers (UDP, AF_UNIX stream and datagram) ---
+
+
+def udp_socket(host: str = LOCALHOST, timeout: float = DEFAULT_TIMEOUT) -> socket.socket:
+    """A UDP socket bound to `host` on a free port, with a timeout on every operation."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(timeout)
+    return sock
+
+
+def closed_udp_port(host: str = LOCALHOST) -> int:
+    """A UDP port on which nothing is bound (datagrams sent there draw ICMP port unreachable)."""
+    with udp_socket(host) as probe:
+        return probe.getsockname()[1]
+
+
+def recv_nothing(sock: socket.socket, wait: float = 0.2) -> bytes | None:
+    """What arrives on `sock` within `wait` seconds (None when nothing does)."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(1 << 16)
+    except (TimeoutError, BlockingIOError):
+        return None
+    finally:
+        sock.settimeout(DEFAULT_TIMEOUT)
+
+
+def udp_drops(port: int) -> int | None:
+    """Datagrams the kernel dropped at the UDP socket bound to `port` (its receive queue was
+    full), from /proc/net/udp and /proc/net/udp6; None when no such socket is listed."""
+    total = None
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as rows:
+                lines = rows.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in lines:
+            fields = row.split()
+            if fields[1].endswith(f":{port:04X}"):
+                total = (total or 0) + int(fields[-1])
+    return total
+
+
+class _ServingThread:
+    """A socket served by one thread until `stop`; subclasses implement `serve_once`, called
+    in a loop (it should block at most ~0.1 s). Use as a context manager."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.settimeout(0.1)
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(DEFAULT_TIMEOUT)
+        self.sock.close()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.serve_once()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if not self._stopping.is_set():
+                    self.errors.append(exc)
+                return
+
+    def serve_once(self) -> None:
+        raise NotImplementedError
+
+
+class UdpEchoServer(_ServingThread):
+    """A UDP server on loopback (port 0) that sends each datagram back to its sender, prefixed
+    with `prefix`, and records (datagram, sender) in `received`."""
+
+    def __init__(self, host: str = LOCALHOST, prefix: bytes = b"") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        super().__init__(sock)
+        self.host = host
+        self.prefix = prefix
+        self.port: int = sock.getsockname()[1]
+        self.received: list[tuple[bytes, Any]] = []
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"udp://{host}:{self.port}"
+
+    def serve_once(self) -> None:
+        data, sender = self.sock.recvfrom(1 << 16)
+        with self._lock:
+            self.received.append((data, sender))
+        self.sock.sendto(self.prefix + data, sender)
+
+    def datagrams(self) -> list[bytes]:
+        with self._lock:
+            return [data for data, _ in self.received]
+
+    def wait_for_datagrams(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> list[bytes]:
+        wait_until(lambda: len(self.datagrams()) >= count, timeout, f"{count} datagrams")
+        return self.datagrams()
+
+
+class UnixDgramServer(_ServingThread):
+    """An AF_UNIX datagram server bound at `path` that answers each datagram with `prefix` +
+    datagram, and records (datagram, sender address) in `received`."""
+
+    def __init__(self, path: str, prefix: bytes = b"reply: ") -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        super().__init__(sock)
+        self.path = path
+        self.prefix = prefix
+        self.received: list[tuple[bytes, Any]] = []
+
+    def serve_once(self) -> None:
+        data, sender = self.sock.recvfrom(1 << 16)
+        with self._lock:
+            self.received.append((data, sender))
+        if sender:
+            self.sock.sendto(self.prefix + data, sender)
+
+    def wait_for_datagrams(
+        self, count: int, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[tuple[bytes, Any]]:
+        def enough() -> list[tuple[bytes, Any]] | None:
+            with self._lock:
+                return list(self.received) if len(self.received) >= count else None
+
+        return wait_until(enough, timeout, f"{count} datagrams at {self.path}")
+
+
+class UnixEchoServer(_ServingThread):
+    """An AF_UNIX stream server at `path`: each connection gets its bytes echoed back (one
+    connection at a time, which is all the tests need) and EOF answered with EOF."""
+
+    def __init__(self, path: str) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(path)
+        sock.listen(16)
+        super().__init__(sock)
+        self.path = path
+        self.connections = 0
+
+    def serve_once(self) -> None:
+        conn, _ = self.sock.accept()
+        with self._lock:
+            self.connections += 1
+        with conn:
+            conn.settimeout(0.1)
+            while not self._stopping.is_set():
+                try:
+                    chunk = conn.recv(1 << 16)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    conn.shutdown(socket.SHUT_WR)
+                    return
+                conn.sendall(chunk)
+
+
+@contextlib.contextmanager
+def short_temp_dir(prefix: str = "sb-") -> Iterator[Path]:
+    """A fresh directory directly under /tmp: pytest's tmp_path can be too long for a Unix
+    socket path (107 bytes). Removed afterwards with everything in it."""
+    directory = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    try:
+        yield Path(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def socat_udp_client(
+    port: int, host: str = LOCALHOST
+) -> contextlib.AbstractContextManager[ProcessPeer]:
+    """`socat - UDP:host:port`: each write to stdin is one datagram; replies go to stdout."""
+    address = f"UDP6:[{host}]:{port}" if ":" in host else f"UDP4:{host}:{port}"
+    return process_peer(["socat", "-", address])
+
+
+def ncat_udp_client(
+    port: int, host: str = LOCALHOST
+) -> contextlib.AbstractContextManager[ProcessPeer]:
+    """`ncat -u host port`: each line on stdin is one datagram; replies go to stdout."""
+    return process_peer(["ncat", "-u", host, str(port)])

@@ -43,6 +43,23 @@ def the_app(pilot: Pilot[None]) -> SockbenchApp:
     return pilot.app
 
 
+async def put_tree_cursor_on(pilot: Pilot[None], tree, item: str) -> None:
+    """Move the Listeners tree's cursor to `item`, as arrow keys would. A label refresh
+    invalidates the tree's line numbers until its next layout, so retry until it lands."""
+
+    def landed() -> bool:
+        node = next(
+            n
+            for listener in tree.root.children
+            for n in (listener, *listener.children)
+            if n.data == item
+        )
+        tree.move_cursor(node)
+        return tree.cursor_node is not None and tree.cursor_node.data == item
+
+    await wait_ui(pilot, landed, f"the tree cursor on {item}")
+
+
 def peer_client_for_this_machine():  # pragma: no cover - chooses what is installed
     if shutil.which("socat"):
         return socat_client
@@ -187,8 +204,7 @@ def test_two_clients_on_one_listener_type_to_each_in_turn() -> None:
             for conn, sock in ((first, first_sock), (second, second_sock)):
                 # Choose the peer in the Listeners tree.
                 tree.focus()
-                node = next(n for n in tree.root.children[0].children if n.data == conn.cid)
-                tree.move_cursor(node)
+                await put_tree_cursor_on(pilot, tree, conn.cid)
                 await pilot.press("enter")
                 assert app.target == conn.cid
                 line = f"turn {turn} for {conn.cid}"
@@ -378,7 +394,7 @@ def test_close_listener_asks_first_then_closes_its_peers() -> None:
         await wait_open_connection(pilot)
         tree = app.listeners_tree
         tree.focus()
-        tree.move_cursor(tree.root.children[0])
+        await put_tree_cursor_on(pilot, tree, "L1")
         await pilot.press("f4")
         assert isinstance(app.screen, ConfirmDialog)
         assert "1 open peer" in app.screen.question
@@ -488,10 +504,14 @@ def test_log_follows_new_rows_until_the_user_scrolls_up() -> None:
         client = connect_client(port)
         client.sendall(b"".join(b"first %d\n" % i for i in range(200)))
         await wait_log(pilot, "first 199")
-        await wait_ui(pilot, lambda: log.scroll_y == log.max_scroll_y > 0, "the Log at its end")
+        try:
+            await wait_ui(pilot, lambda: log.scroll_y == log.max_scroll_y > 0, "the end")
+        except AssertionError:
+            raise AssertionError(f"{log.following=} {log.scroll_y=} {log.max_scroll_y=}") from None
         log.focus()
         await pilot.press("home")
-        assert log.scroll_y == 0 and not log.following
+        await wait_ui(pilot, lambda: log.scroll_y == 0, "the Log at its start")
+        assert not log.following
         client.sendall(b"".join(b"second %d\n" % i for i in range(200)))
         await wait_log(pilot, "second 199")
         await pilot.pause(0.1)

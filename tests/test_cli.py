@@ -207,7 +207,7 @@ def test_real_app_in_tmux_shows_hostile_bytes_safely_and_records_them(
     config.write_text("set -g remain-on-exit on\n")  # keep the last screen for failure reports
     tmux.start(config, shell_command)
 
-    tmux.wait_screen(f"listening on {LOCALHOST}:{port}", "the listener on the screen")
+    tmux.wait_screen(f"listening on tcp {LOCALHOST}:{port}", "the listener on the screen")
 
     with socket.create_connection((LOCALHOST, port), timeout=SCREEN_TIMEOUT) as peer:
         peer.sendall(b"hello\x1b]2;pwned\x07\n")

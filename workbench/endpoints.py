@@ -110,6 +110,8 @@ def format_sockname(sockname: object) -> str:
         return format_address(str(sockname[0]), int(sockname[1]))
     if isinstance(sockname, str | bytes):
         return format_unix_path(sockname)
+    if sockname is None:  # an unbound Unix socket, as uvloop reports it
+        return "(unnamed)"
     return str(sockname)
 
 

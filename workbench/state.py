@@ -30,6 +30,12 @@ class ConnectionInfo:
     local_eof: bool = False
     reason: str = ""
     error: bool = False
+    transport: str = "tcp"
+    last_activity: float = 0.0
+
+    @property
+    def is_datagram(self) -> bool:
+        return self.transport in ("udp", "unix-dgram")
 
     @property
     def outgoing(self) -> bool:
@@ -57,6 +63,16 @@ class ListenerInfo:
     is_open: bool = True
     peers: list[str] = field(default_factory=list)
     accepted: int = 0
+    notes: tuple[str, ...] = ()
+    forgotten: int = 0  # datagram peers dropped from a full peer table
+
+    @property
+    def transport(self) -> str:
+        return self.url.split("://", 1)[0]
+
+    @property
+    def is_datagram(self) -> bool:
+        return self.transport in ("udp", "unix-dgram")
 
 
 @dataclass
@@ -97,12 +113,16 @@ class Session:
                 else:
                     conn.bytes_in += size
                     conn.chunks_in += chunks
+                conn.last_activity = event.ts
                 changes.connections.add(cid)
-            case ev.ConnectionOpened(ts, cid, listener, local, remote):
+                if conn.is_datagram and conn.listener is not None:
+                    changes.listeners.add(conn.listener)  # the tree shows datagram counts
+            case ev.ConnectionOpened(ts, cid, listener, local, remote, transport):
                 conn = self.connections.get(cid)
                 if conn is None:
                     conn = self.connections[cid] = ConnectionInfo(cid, listener, remote)
                 conn.local, conn.remote, conn.state, conn.opened_at = local, remote, "open", ts
+                conn.transport, conn.last_activity = transport, ts
                 if listener is not None and listener in self.listeners:
                     owner = self.listeners[listener]
                     owner.peers.append(cid)
@@ -111,8 +131,10 @@ class Session:
                 changes.connections.add(cid)
                 changes.opened.append(cid)
                 changes.structure = True
-            case ev.Connecting(ts, cid, remote):
-                self.connections[cid] = ConnectionInfo(cid, None, remote, opened_at=ts)
+            case ev.Connecting(ts, cid, remote, transport):
+                self.connections[cid] = ConnectionInfo(
+                    cid, None, remote, opened_at=ts, transport=transport
+                )
                 changes.connections.add(cid)
                 changes.structure = True
             case ev.HalfClosed(cid=cid, outgoing=outgoing):
@@ -135,10 +157,12 @@ class Session:
                 changes.connections.add(cid)
                 if conn.listener in self.listeners:
                     changes.listeners.add(conn.listener)
+                    if reason.startswith("forgotten: peer table full"):
+                        self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
-            case ev.ListenerOpened(ts, lid, url, local):
-                self.listeners[lid] = ListenerInfo(lid, url, local, ts)
+            case ev.ListenerOpened(ts, lid, url, local, notes):
+                self.listeners[lid] = ListenerInfo(lid, url, local, ts, notes=notes)
                 changes.listeners.add(lid)
                 changes.structure = True
             case ev.ListenerClosed(lid=lid):

@@ -187,7 +187,7 @@ class Engine:
                 listener.opening = asyncio.ensure_future(self._listen(listener))
             case cmd.Connect(cid, endpoint, timeout):
                 # Reported now, so a Close right behind it has something to cancel.
-                self._emit(ev.Connecting(time.time(), cid, endpoint.address))
+                self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
                 self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, timeout))
             case cmd.Send(cid, data):
                 self._send(cid, data)

@@ -103,8 +103,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.closed = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
-        # Unix datagrams are sent through our own duplicate of the socket: uvloop's sendto
-        # pads abstract addresses (@name) to the full sun_path, so replies never arrive.
+        # Unix datagrams, and empty UDP datagrams, are sent through our own duplicate of the
+        # socket: uvloop's sendto pads abstract addresses (@name) to the full sun_path, so
+        # replies never arrive, and silently drops empty datagrams.
         self.direct_sender: socket.socket | None = None
 
     # asyncio callbacks
@@ -202,7 +203,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
             )
         self._last_sent_to = peer
         address = None if self.client_cid is not None else peer.address
-        if self.direct_sender is not None:
+        if self.direct_sender is not None and (self.transport_name == "unix-dgram" or not data):
             self._send_direct(self.direct_sender, data, address, peer)
         else:
             self.transport.sendto(data, address)

@@ -48,6 +48,8 @@ def describe_failure(exc: OSError, endpoint: Endpoint) -> str:
     """Plain words for a failed listen or connect on any transport."""
     if isinstance(exc, UnixPathError):
         return str(exc)
+    if endpoint.transport == "udp" and exc.errno == errno.EACCES:
+        return f"permission denied for {endpoint.address} (broadcast addresses need ?broadcast=1)"
     if endpoint.is_unix:
         return describe_unix_error(exc, endpoint.path)
     return describe(exc, endpoint.address)

@@ -26,6 +26,7 @@ class Connecting:
     ts: float
     cid: str
     remote: str
+    transport: str = "tcp"
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,10 +108,11 @@ async def open_datagram(
     except BaseException:
         sock.close()
         raise
-    if protocol.transport_name == "unix-dgram":
-        fd = transport.get_extra_info("socket").fileno()
-        protocol.direct_sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM, fileno=os.dup(fd))
-        protocol.direct_sender.setblocking(False)
+    raw = transport.get_extra_info("socket")
+    protocol.direct_sender = socket.socket(
+        raw.family, socket.SOCK_DGRAM, fileno=os.dup(raw.fileno())
+    )
+    protocol.direct_sender.setblocking(False)
     return OpenedListener(datagram=protocol, local=(protocol.local,), notes=notes)
 
 
@@ -125,7 +126,15 @@ async def open_connection(
             await loop.create_connection(stream_factory, endpoint.host, endpoint.port)
             return []
         case "unix":
-            await loop.create_unix_connection(stream_factory, endpoint.path)
+            # Connected here, not by create_unix_connection: uvloop's refuses abstract names.
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, endpoint.path)
+                await loop.create_unix_connection(stream_factory, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
             return []
         case "udp":
             info = await resolve(loop, endpoint)

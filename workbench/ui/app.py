@@ -27,7 +27,14 @@ from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
 from workbench.state import ConnectionInfo, Session
 from workbench.ui.composer import Composer
-from workbench.ui.dialogs import ConfirmDialog, ConnectDialog, ConnectRequest, ListenDialog
+from workbench.ui.dialogs import (
+    ConfirmDialog,
+    ConnectDialog,
+    ConnectRequest,
+    ListenDialog,
+    SendToDialog,
+    SendToRequest,
+)
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogRecord, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
 
@@ -60,6 +67,7 @@ class SockbenchApp(App[None]):
         Binding("f2", "listen", "Listen"),
         Binding("f3", "connect", "Connect"),
         Binding("f4", "close", "Close"),
+        Binding("f5", "send_to", "Send to"),
         Binding("ctrl+d", "half_close", "Send EOF"),
         Binding("f6", "reset", "Reset", show=False),
         Binding("escape", "focus_composer", "Composer", show=False),
@@ -92,7 +100,7 @@ class SockbenchApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="panes"):
-            yield ListenersTree(id="listeners")
+            yield ListenersTree(self.clock, id="listeners")
             yield ConnectionsTable(self.clock, id="connections")
         yield LogView(self.log_max_rows, time_format=self.time_format, id="log")
         yield Static("", id="composer-error")
@@ -166,6 +174,10 @@ class SockbenchApp(App[None]):
         for cid in changes.opened:
             if not self.target_usable():
                 self.target = cid
+        for event in message.events:
+            if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
+                self.target = event.cid
+                self.composer.focus()
         self.notify_errors(changes.errors)
         self.show_target()
 
@@ -174,15 +186,12 @@ class SockbenchApp(App[None]):
             match event:
                 case ev.Data(ts, cid, outgoing, data, size, chunks):
                     yield LogRecord(ts, cid, "out" if outgoing else "in", data, size, chunks)
-                case ev.ConnectionOpened(ts, cid, listener, local, remote):
-                    text = (
-                        f"connected {local} → {remote}"
-                        if listener is None
-                        else f"accepted {remote} on {local} ({listener})"
-                    )
-                    yield LogRecord(ts, cid, "info", text=text)
-                case ev.Connecting(ts, cid, remote):
-                    yield LogRecord(ts, cid, "info", text=f"connecting to {remote}…")
+                case ev.ConnectionOpened(ts=ts, cid=cid):
+                    yield LogRecord(ts, cid, "info", text=opened_text(event))
+                case ev.Connecting(ts, cid, remote, transport):
+                    yield LogRecord(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
+                case ev.Note(ts, source, text):
+                    yield LogRecord(ts, source, "info", text=text)
                 case ev.HalfClosed(ts, cid, outgoing):
                     text = (
                         "you sent EOF (end of stream); still receiving"
@@ -192,8 +201,12 @@ class SockbenchApp(App[None]):
                     yield LogRecord(ts, cid, "info", text=text)
                 case ev.ConnectionClosed(ts, cid, reason, error):
                     yield LogRecord(ts, cid, "error" if error else "info", text=reason)
-                case ev.ListenerOpened(ts=ts, lid=lid, local=local):
-                    yield LogRecord(ts, lid, "info", text=f"listening on {', '.join(local)}")
+                case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
+                    transport = url.split("://", 1)[0]
+                    text = f"listening on {transport} {', '.join(local)}"
+                    yield LogRecord(
+                        ts, lid, "info", text=text + (f" ({'; '.join(notes)})" if notes else "")
+                    )
                 case ev.ListenerClosed(ts, lid, reason):
                     yield LogRecord(ts, lid, "info", text=f"listener closed ({reason})")
                 case ev.ErrorReported(ts, source, text):
@@ -213,6 +226,7 @@ class SockbenchApp(App[None]):
 
     def refresh_ages(self) -> None:
         self.connections_table.refresh_ages(self.session)
+        self.listeners_tree.refresh_datagram_peers(self.session)
 
     # --- the target ---
 
@@ -229,7 +243,8 @@ class SockbenchApp(App[None]):
             label.set_class(True, "none")
             return
         state = "" if conn.can_send else f" ({conn.state})"
-        label.update(Content(sanitize_text(f"to {conn.cid} {conn.remote}{state}")))
+        where = f"{conn.transport} {conn.remote}" if conn.transport != "tcp" else conn.remote
+        label.update(Content(sanitize_text(f"to {conn.cid} {where}{state}")))
         label.set_class(not conn.can_send, "none")
 
     def choose_target(self, cid: str) -> None:
@@ -300,6 +315,30 @@ class SockbenchApp(App[None]):
 
         self.push_screen(ConnectDialog(), chosen)
 
+    def action_send_to(self) -> None:
+        listeners = [
+            (lid, info.transport, f"{lid} {info.transport} {', '.join(info.local)}")
+            for lid, info in self.session.listeners.items()
+            if info.is_datagram
+        ]
+        if not listeners:
+            self.notify(
+                "Send to needs a UDP or Unix datagram listener: open one with f2 (port 0 is fine)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        item = self.selected_item()
+        conn = self.session.connections.get(item or "")
+        selected = conn.listener if conn is not None else item
+
+        def chosen(request: object) -> None:
+            if isinstance(request, SendToRequest):
+                self.engine.add_peer(request.lid, request.endpoint)
+            self.composer.focus()
+
+        self.push_screen(SendToDialog(listeners, selected), chosen)
+
     def selected_item(self) -> str | None:
         """The id under the cursor of the focused pane, else the composer's target."""
         focused = self.focused
@@ -352,8 +391,13 @@ class SockbenchApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Listen...", "Open a TCP listener", self.action_listen)
-        yield SystemCommand("Connect...", "Open a TCP connection", self.action_connect)
+        yield SystemCommand("Listen...", "Open a TCP, UDP or Unix listener", self.action_listen)
+        yield SystemCommand("Connect...", "Open a TCP, UDP or Unix connection", self.action_connect)
+        yield SystemCommand(
+            "Send to...",
+            "Send datagrams from a UDP or Unix datagram listener to an address",
+            self.action_send_to,
+        )
         for listener in self.session.listeners.values():
             where = sanitize_text(", ".join(listener.local))
             yield SystemCommand(
@@ -392,3 +436,12 @@ def why_not_sendable(conn: ConnectionInfo) -> str:
     if conn.closed_at is not None:
         return f"{conn.cid} is closed ({conn.reason})"
     return f"you already sent EOF on {conn.cid}"
+
+
+def opened_text(event: ev.ConnectionOpened) -> str:
+    kind = "" if event.transport == "tcp" else f"{event.transport} "
+    if event.listener is None:
+        return f"connected {kind}{event.local} → {event.remote}"
+    if event.transport in ("udp", "unix-dgram"):
+        return f"new {kind}peer {event.remote} on {event.local} ({event.listener})"
+    return f"accepted {kind}{event.remote} on {event.local} ({event.listener})"

@@ -1,4 +1,5 @@
-"""Modal dialogs: Listen, Connect, and a yes/no confirmation. Each returns a typed result."""
+"""Modal dialogs: Listen, Connect, Send to, and a yes/no confirmation. Each returns a typed
+result."""
 
 from __future__ import annotations
 
@@ -10,10 +11,23 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
-from workbench.endpoints import DEFAULT_HOST, Endpoint, EndpointError, check_host, check_port
+from workbench.endpoints import (
+    DEFAULT_HOST,
+    UNIX_TRANSPORTS,
+    Endpoint,
+    EndpointError,
+    parse_url,
+)
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
+
+TRANSPORT_CHOICES = [
+    ("TCP", "tcp"),
+    ("UDP", "udp"),
+    ("Unix stream", "unix"),
+    ("Unix datagram", "unix-dgram"),
+]
 
 
 @dataclass(frozen=True)
@@ -22,8 +36,26 @@ class ConnectRequest:
     timeout: float
 
 
+@dataclass(frozen=True)
+class SendToRequest:
+    lid: str
+    endpoint: Endpoint
+
+
+def build_url(transport: str, host: str, port: str, path: str, options: str) -> str:
+    """What the fields say, as a URL, so that the dialogs validate exactly as --listen does."""
+    if transport in UNIX_TRANSPORTS:
+        return f"{transport}://{path.strip()}"
+    host = host.strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    query = options.strip().lstrip("?")
+    return f"{transport}://{host}:{port.strip()}" + (f"?{query}" if query else "")
+
+
 class EndpointDialog(ModalScreen[object]):
-    """Host and port fields with inline validation; subclasses say what the result is."""
+    """Transport, then host and port (or a Unix path), with inline validation; subclasses
+    say what the result is."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     TITLE = ""
@@ -32,14 +64,40 @@ class EndpointDialog(ModalScreen[object]):
     DEFAULT_PORT = ""
     for_listen = False
 
+    def __init__(self, transport: str = "tcp") -> None:
+        super().__init__()
+        self.initial_transport = transport
+
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as dialog:
             dialog.border_title = self.TITLE
             with Grid(id="fields"):
-                yield Label("Host", classes="field-label")
-                yield Input(DEFAULT_HOST, id="host")
-                yield Label("Port", classes="field-label")
-                yield Input(self.DEFAULT_PORT, id="port", placeholder="1-65535", type="integer")
+                yield from self.leading_fields()
+                yield Label("Transport", classes="field-label")
+                yield Select(
+                    TRANSPORT_CHOICES,
+                    value=self.initial_transport,
+                    allow_blank=False,
+                    id="transport",
+                )
+                yield Label("Host", classes="field-label inet")
+                yield Input(DEFAULT_HOST, id="host", classes="inet")
+                yield Label("Port", classes="field-label inet")
+                yield Input(
+                    self.DEFAULT_PORT,
+                    id="port",
+                    placeholder="1-65535",
+                    type="integer",
+                    classes="inet",
+                )
+                yield Label("Path", classes="field-label unix")
+                yield Input(
+                    id="path", placeholder="/tmp/app.sock, or @name (abstract)", classes="unix"
+                )
+                yield Label("Options", classes="field-label udp")
+                yield Input(
+                    id="options", placeholder="broadcast=1&rcvbuf=4194304&ttl=2", classes="udp"
+                )
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
             yield Static("", id="error")
@@ -47,16 +105,42 @@ class EndpointDialog(ModalScreen[object]):
                 yield Button(self.ACTION, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
+    def leading_fields(self) -> ComposeResult:
+        yield from ()
+
     def extra_fields(self) -> ComposeResult:
         yield from ()
 
     def on_mount(self) -> None:
+        self.show_fields(self.initial_transport)
         self.query_one("#port" if not self.for_listen else "#host", Input).focus()
 
+    @on(Select.Changed, "#transport")
+    def transport_changed(self, event: Select.Changed) -> None:
+        self.show_fields(str(event.value))
+
+    def show_fields(self, transport: str) -> None:
+        unix = transport in UNIX_TRANSPORTS
+        for widget in self.query(".inet"):
+            widget.display = not unix
+        for widget in self.query(".unix"):
+            widget.display = unix
+        for widget in self.query(".udp"):
+            widget.display = transport == "udp"
+
+    @property
+    def transport(self) -> str:
+        return str(self.query_one("#transport", Select).value)
+
     def endpoint(self) -> Endpoint:
-        host = check_host(self.query_one("#host", Input).value.strip())
-        port = check_port(self.query_one("#port", Input).value.strip(), allow_zero=self.for_listen)
-        return Endpoint("tcp", host, port)
+        url = build_url(
+            self.transport,
+            self.query_one("#host", Input).value,
+            self.query_one("#port", Input).value,
+            self.query_one("#path", Input).value,
+            self.query_one("#options", Input).value,
+        )
+        return parse_url(url, for_listen=self.for_listen)
 
     def result(self) -> object:
         return self.endpoint()
@@ -77,7 +161,7 @@ class EndpointDialog(ModalScreen[object]):
 
 
 class ListenDialog(EndpointDialog):
-    TITLE = "Listen on TCP"
+    TITLE = "Listen"
     ACTION = "Listen"
     HELP = "Port 0 picks a free port. 0.0.0.0 or :: listens on every interface."
     DEFAULT_PORT = "0"
@@ -85,7 +169,7 @@ class ListenDialog(EndpointDialog):
 
 
 class ConnectDialog(EndpointDialog):
-    TITLE = "Connect over TCP"
+    TITLE = "Connect"
     ACTION = "Connect"
     HELP = "IPv6 addresses go without brackets here, e.g. ::1."
 
@@ -103,6 +187,50 @@ class ConnectDialog(EndpointDialog):
         if not 0 < timeout <= 3600:
             raise EndpointError("the timeout must be more than 0 and at most 3600 seconds")
         return ConnectRequest(endpoint, timeout)
+
+
+class SendToDialog(EndpointDialog):
+    """Pick a datagram listener and an address: the address becomes a peer to type to."""
+
+    TITLE = "Send to"
+    ACTION = "Send to"
+    HELP = "Sends from the chosen socket; the address becomes a peer you can type to."
+
+    def __init__(self, listeners: list[tuple[str, str, str]], selected: str | None) -> None:
+        """`listeners`: (lid, transport, label) of each open datagram listener."""
+        self.listeners = listeners
+        self.selected = selected if any(lid == selected for lid, _, _ in listeners) else None
+        first = self.selected or listeners[0][0]
+        transport = next(t for lid, t, _ in listeners if lid == first)
+        super().__init__("udp" if transport == "udp" else "unix-dgram")
+
+    def leading_fields(self) -> ComposeResult:
+        yield Label("From", classes="field-label")
+        yield Select(
+            [(Content(label), lid) for lid, _, label in self.listeners],
+            value=self.selected or self.listeners[0][0],
+            allow_blank=False,
+            id="source",
+        )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#transport", Select).disabled = True
+        for widget in self.query(".udp"):
+            widget.display = False
+        focus = "#path" if self.initial_transport == "unix-dgram" else "#port"
+        self.query_one(focus, Input).focus()
+
+    @on(Select.Changed, "#source")
+    def source_changed(self, event: Select.Changed) -> None:
+        transport = next(t for lid, t, _ in self.listeners if lid == event.value)
+        self.query_one("#transport", Select).value = transport
+        self.show_fields(transport)
+        for widget in self.query(".udp"):
+            widget.display = False
+
+    def result(self) -> SendToRequest:
+        return SendToRequest(str(self.query_one("#source", Select).value), self.endpoint())
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -96,7 +96,7 @@ def label_style(source: str) -> Style:
 
 class LogView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    LogView { background: $surface; }
+    LogView { background: $surface; overflow-x: hidden; }
     """
 
     def __init__(
@@ -126,8 +126,10 @@ class LogView(ScrollView, can_focus=True):
         self.records_added += len(records)
         self.virtual_size = Size(self.size.width, len(self.rows))
         if self.following:
-            # After the refresh: only then does the new height allow scrolling that far.
-            self.scroll_end(animate=False, x_axis=False)
+            # Forced: until the next layout the scrollbar (and so scrolling) is not yet
+            # allowed; and once more after it, when the height is final.
+            self._scroll_to_end()
+            self.call_after_refresh(self._scroll_to_end)
         else:
             # Rows fell off the front: keep the same rows in view while the user reads.
             shifted = self.rows.dropped - dropped_before
@@ -135,6 +137,10 @@ class LogView(ScrollView, can_focus=True):
                 self.scroll_to(y=max(0, self.scroll_y - shifted), animate=False, immediate=True)
         self.refresh()
         self._update_subtitle()
+
+    def _scroll_to_end(self) -> None:
+        if self.following:  # the user may have scrolled up in between
+            self.scroll_end(animate=False, immediate=True, force=True, x_axis=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

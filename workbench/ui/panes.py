@@ -21,6 +21,8 @@ def safe(text: str, style: str = "") -> Text:
     return Text(sanitize_text(text), style=style, no_wrap=True, overflow="ellipsis")
 
 
+PROTO_LABEL = {"tcp": "tcp", "udp": "udp", "unix": "unix", "unix-dgram": "udgm"}
+
 STATE_STYLE = {
     "open": "green",
     "connecting": "yellow",
@@ -48,10 +50,11 @@ def connection_state_text(conn: ConnectionInfo) -> Text:
 class ListenersTree(Tree[str]):
     """Each listener with the peers it accepted nested under it. Node data: the id."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
         super().__init__("listeners", id=id)
         self.show_root = False
         self.guide_depth = 2
+        self._clock = clock
 
     def rebuild(self, session: Session) -> None:
         """Rebuild the nodes, keeping the cursor on the same id."""
@@ -98,17 +101,31 @@ class ListenersTree(Tree[str]):
             safe(", ".join(listener.local)),
         )
         live = sum(1 for cid in listener.peers if session.connections[cid].is_open)
-        label.append(f" ({live} open)", style="bright_black")
+        kind = "peers" if listener.is_datagram else "open"
+        forgotten = f", {listener.forgotten:,} forgotten" if listener.forgotten else ""
+        label.append(f" ({live} {kind}{forgotten})", style="bright_black")
         return label
 
-    @staticmethod
-    def peer_label(conn: ConnectionInfo) -> Text:
+    def peer_label(self, conn: ConnectionInfo) -> Text:
+        if conn.is_datagram and conn.is_open:
+            # A datagram peer is an address heard from: how much, and how long ago.
+            seen = format_age(self._clock() - conn.last_activity)
+            counts = f"{conn.chunks_in}↓ {conn.chunks_out}↑ · {seen} ago"
+            return Text.assemble(
+                (f"{conn.cid} ", "bold"), safe(conn.remote), (f" {counts}", "green")
+            )
         return Text.assemble(
             (f"{conn.cid} ", "bold"),
             safe(conn.remote),
             " ",
             connection_state_text(conn),
         )
+
+    def refresh_datagram_peers(self, session: Session) -> None:
+        """Once a second: keep "seen N s ago" true."""
+        ids = {c.cid for c in session.connections.values() if c.is_datagram and c.is_open}
+        if ids:
+            self.refresh_labels(session, ids)
 
 
 class ConnectionsTable(DataTable[Text]):
@@ -118,8 +135,8 @@ class ConnectionsTable(DataTable[Text]):
     # closed connection shows why it ended there, and the Log has the whole sentence.
     COLUMNS = (
         ("id", "id", None),
-        ("state", "state", 14),
-        ("via", "via", None),
+        ("proto", "proto", None),
+        ("state", "state", 12),
         ("local", "local", None),
         ("remote", "remote", None),
         ("in", "in", None),
@@ -179,11 +196,10 @@ class ConnectionsTable(DataTable[Text]):
         return key.value
 
     def cells(self, conn: ConnectionInfo) -> tuple[Text, ...]:
-        via = conn.listener if conn.listener is not None else "out"
         return (
             self.id_text(conn.cid),
+            Text(PROTO_LABEL.get(conn.transport, conn.transport), style="cyan"),
             connection_state_text(conn),
-            safe(via),
             safe(conn.local or "-"),
             safe(conn.remote),
             Text(format_size(conn.bytes_in), justify="right"),
