@@ -8,12 +8,13 @@ the next so that ids and order never vary.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from collections.abc import Iterator
 
 from peers import abort
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Select
 from ui_helpers import make_app, type_line, wait_log, wait_ui
 
 from workbench.endpoints import parse_url
@@ -26,6 +27,7 @@ ALICE_PORT = 19101
 BOB_PORT = 19102
 REFUSED_PORT = 19103
 CONFIRM_PORT = 19110
+SEND_TO_PORT = 19130
 
 
 def frozen_app(**options: object) -> SockbenchApp:
@@ -113,4 +115,70 @@ async def confirm_close_listener(pilot: Pilot[None]) -> None:
     tree.focus()
     tree.move_cursor(tree.root.children[0])
     await pilot.press("f4")
+    await pilot.pause()
+
+
+UDP_PORT = 19120
+UDP_PEER_PORTS = (19121, 19122)
+UNIX_PATH = "/tmp/sockbench-snapshot.sock"
+
+
+class DatagramScene:
+    """A UDP listener with two peers and a Unix stream listener with one client."""
+
+    app_options = {"listen": [f"udp://{SCENE_HOST}:{UDP_PORT}", f"unix://{UNIX_PATH}"]}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    async def run(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: len(app.session.listeners) == 2, "both listeners")
+        for index, source in enumerate(UDP_PEER_PORTS):
+            peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            peer.bind((SCENE_HOST, source))
+            self.sockets.append(peer)
+            peer.sendto(b"sensor %d: temp=21.%d\n" % (index + 1, index), (SCENE_HOST, UDP_PORT))
+            await wait_log(pilot, f"sensor {index + 1}")
+        await type_line(pilot, "ack 1")
+        await wait_log(pilot, "ack 1")
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sockets.append(client)
+        client.connect(UNIX_PATH)
+        await wait_log(pilot, "accepted unix")
+        client.sendall(b'{"method": "status"}\n')
+        await wait_log(pilot, "status")
+        await pilot.pause(0.1)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+@contextlib.contextmanager
+def datagram_scene() -> Iterator[tuple[SockbenchApp, DatagramScene]]:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(UNIX_PATH)
+    scene = DatagramScene()
+    try:
+        yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()
+
+
+async def listen_dialog_udp(pilot: Pilot[None]) -> None:
+    await pilot.press("f2")
+    dialog = pilot.app.screen
+    dialog.query_one("#transport", Select).value = "udp"
+    dialog.query_one("#options", Input).value = "broadcast=1&rcvbuf=4194304"
+    await pilot.pause()
+
+
+async def send_to_dialog(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, SockbenchApp)
+    await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+    await pilot.press("f5")
     await pilot.pause()

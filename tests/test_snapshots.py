@@ -5,10 +5,14 @@ from __future__ import annotations
 from scenes import (
     CONFIRM_PORT,
     SCENE_HOST,
+    SEND_TO_PORT,
     confirm_close_listener,
     connect_dialog_with_error,
+    datagram_scene,
     frozen_app,
     listen_dialog,
+    listen_dialog_udp,
+    send_to_dialog,
     traffic_scene,
 )
 from ui_helpers import TERMINAL_SIZE
@@ -36,3 +40,17 @@ def test_connect_dialog_with_an_error(snap_compare) -> None:
 def test_confirm_close_listener_dialog(snap_compare) -> None:
     app = frozen_app(listen=[f"tcp://{SCENE_HOST}:{CONFIRM_PORT}"])
     assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=confirm_close_listener)
+
+
+def test_udp_and_unix_endpoints(snap_compare) -> None:
+    with datagram_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.run)
+
+
+def test_listen_dialog_for_udp_with_options(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=TERMINAL_SIZE, run_before=listen_dialog_udp)
+
+
+def test_send_to_dialog(snap_compare) -> None:
+    app = frozen_app(listen=[f"udp://{SCENE_HOST}:{SEND_TO_PORT}"])
+    assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=send_to_dialog)

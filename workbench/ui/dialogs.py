@@ -63,6 +63,7 @@ class EndpointDialog(ModalScreen[object]):
     HELP = ""
     DEFAULT_PORT = ""
     for_listen = False
+    show_options = True
 
     def __init__(self, transport: str = "tcp") -> None:
         super().__init__()
@@ -126,7 +127,7 @@ class EndpointDialog(ModalScreen[object]):
         for widget in self.query(".unix"):
             widget.display = unix
         for widget in self.query(".udp"):
-            widget.display = transport == "udp"
+            widget.display = self.show_options and transport == "udp"
 
     @property
     def transport(self) -> str:
@@ -195,6 +196,7 @@ class SendToDialog(EndpointDialog):
     TITLE = "Send to"
     ACTION = "Send to"
     HELP = "Sends from the chosen socket; the address becomes a peer you can type to."
+    show_options = False  # the options belong to the socket, set when it was opened
 
     def __init__(self, listeners: list[tuple[str, str, str]], selected: str | None) -> None:
         """`listeners`: (lid, transport, label) of each open datagram listener."""
@@ -216,8 +218,6 @@ class SendToDialog(EndpointDialog):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#transport", Select).disabled = True
-        for widget in self.query(".udp"):
-            widget.display = False
         focus = "#path" if self.initial_transport == "unix-dgram" else "#port"
         self.query_one(focus, Input).focus()
 
@@ -226,8 +226,6 @@ class SendToDialog(EndpointDialog):
         transport = next(t for lid, t, _ in self.listeners if lid == event.value)
         self.query_one("#transport", Select).value = transport
         self.show_fields(transport)
-        for widget in self.query(".udp"):
-            widget.display = False
 
     def result(self) -> SendToRequest:
         return SendToRequest(str(self.query_one("#source", Select).value), self.endpoint())

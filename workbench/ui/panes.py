@@ -31,6 +31,11 @@ STATE_STYLE = {
 }
 
 
+def id_number(item_id: str) -> int:
+    digits = item_id.lstrip("LC")
+    return int(digits) if digits.isdigit() else 0
+
+
 def format_age(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 60:
@@ -61,7 +66,8 @@ class ListenersTree(Tree[str]):
         selected = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         cursor_line = -1
-        for listener in session.listeners.values():
+        # In id order: listeners open concurrently, and L1 should stay above L2.
+        for listener in sorted(session.listeners.values(), key=lambda item: id_number(item.lid)):
             node = self.root.add(
                 self.listener_label(listener, session), data=listener.lid, expand=True
             )
