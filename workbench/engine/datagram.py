@@ -103,9 +103,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.closed = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
-        # Unix datagrams, and empty UDP datagrams, are sent through our own duplicate of the
-        # socket: uvloop's sendto pads abstract addresses (@name) to the full sun_path, so
-        # replies never arrive, and silently drops empty datagrams.
+        # Datagrams are sent through our own duplicate of the socket: uvloop's sendto pads
+        # abstract Unix addresses (@name) to the full sun_path, so replies never arrive,
+        # drops empty datagrams silently, and reports refusals only later.
         self.direct_sender: socket.socket | None = None
 
     # asyncio callbacks
@@ -203,23 +203,33 @@ class DatagramSocket(asyncio.DatagramProtocol):
             )
         self._last_sent_to = peer
         address = None if self.client_cid is not None else peer.address
-        if self.direct_sender is not None and (self.transport_name == "unix-dgram" or not data):
-            self._send_direct(self.direct_sender, data, address, peer)
-        else:
+        if self.direct_sender is None:
             self.transport.sendto(data, address)
+        else:
+            self._send_direct(self.direct_sender, data, address, peer)
         peer.bytes_out += len(data)
 
-    @staticmethod
-    def _send_direct(sender: socket.socket, data: bytes, address: Any, peer: DatagramPeer) -> None:
+    def _send_direct(
+        self, sender: socket.socket, data: bytes, address: Any, peer: DatagramPeer
+    ) -> None:
+        """Sent now, so a refusal (no route, broadcast not allowed) is known before the
+        datagram is recorded as sent; a full buffer queues it in the transport instead."""
         try:
             if address is None:
                 sender.send(data)
             else:
                 sender.sendto(data, address)
         except BlockingIOError:
-            raise DatagramSendError(f"{peer.remote} is not reading: its queue is full") from None
+            if self.transport_name == "unix-dgram":
+                raise DatagramSendError(
+                    f"{peer.remote} is not reading: its queue is full"
+                ) from None
+            assert self.transport is not None
+            self.transport.sendto(data, address)
         except OSError as exc:
-            raise DatagramSendError(describe_datagram_error(exc, peer.remote)) from None
+            raise DatagramSendError(
+                describe_datagram_error(exc, peer.remote, self.transport_name)
+            ) from None
 
     def close(self, reason: str = "closed by you") -> None:
         if self.transport is not None and not self.closed:
@@ -227,9 +237,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
             self.transport.close()
 
 
-def describe_datagram_error(exc: OSError, remote: str) -> str:
+def describe_datagram_error(exc: OSError, remote: str, transport: str = "udp") -> str:
     if exc.errno == errno.ECONNREFUSED:
+        if transport == "unix-dgram":
+            return f"nothing is bound at {remote} any more (connection refused)"
         return f"port unreachable: nothing listens at {remote} (ICMP)"
+    if exc.errno == errno.ENOENT:
+        return f"no such socket: {remote}"
     if exc.errno == errno.EMSGSIZE:
         return f"datagram too large for the socket or path to {remote}"
     if exc.errno == errno.EACCES:

@@ -185,7 +185,10 @@ class SockbenchApp(App[None]):
         for event in events:
             match event:
                 case ev.Data(ts, cid, outgoing, data, size, chunks):
-                    yield LogRecord(ts, cid, "out" if outgoing else "in", data, size, chunks)
+                    conn = self.session.connections.get(cid)
+                    unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
+                    kind = "out" if outgoing else "in"
+                    yield LogRecord(ts, cid, kind, data, size, chunks, unit=unit)
                 case ev.ConnectionOpened(ts=ts, cid=cid):
                     yield LogRecord(ts, cid, "info", text=opened_text(event))
                 case ev.Connecting(ts, cid, remote, transport):
@@ -417,7 +420,7 @@ class SockbenchApp(App[None]):
                 yield SystemCommand(
                     f"{verb} {conn.cid} ({remote})", "", lambda cid=conn.cid: self.engine.close(cid)
                 )
-                if conn.is_open:
+                if conn.is_open and not conn.is_datagram:
                     yield SystemCommand(
                         f"Send EOF on {conn.cid} ({remote})",
                         "Half-close: the peer sees end of stream, you keep receiving",
@@ -425,7 +428,7 @@ class SockbenchApp(App[None]):
                     )
                     yield SystemCommand(
                         f"Reset {conn.cid} ({remote})",
-                        "Abort with a TCP RST",
+                        "Abort at once, dropping unsent data (TCP sends a RST)",
                         lambda cid=conn.cid: self.engine.reset(cid),
                     )
 

@@ -51,6 +51,7 @@ class LogRecord:
     size: int = 0  # the whole payload's size
     chunks: int = 1
     text: str = ""  # info and error lines: already plain text
+    unit: str = "reads"  # what one chunk is: "reads" (streams) or "datagrams"
 
 
 @dataclass(slots=True)
@@ -80,7 +81,7 @@ def record_rows(record: LogRecord) -> list[Row]:
         shown += len(piece)
     hidden = record.size - shown
     if hidden > 0:
-        chunks = f" in {record.chunks:,} reads" if record.chunks > 1 else ""
+        chunks = f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
         rows[-1].note += f" … {format_size(hidden)} more ({format_size(record.size)}{chunks})"
     # The rows hold what is shown; the bytes themselves are the transcript's to keep.
     record.data = b""
