@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scenes import (
     connect_dialog_with_error,
+    datagram_scene,
     frozen_app,
     traffic_scene,
 )
@@ -39,6 +40,8 @@ async def main() -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     with traffic_scene() as (app, scene):
         print(await capture(app, scene.run, "main"))
+    with datagram_scene() as (app, scene):
+        print(await capture(app, scene.run, "datagrams"))
     print(await capture(frozen_app(), connect_dialog_with_error, "connect-dialog"))
 
 
