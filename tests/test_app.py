@@ -509,6 +509,7 @@ def test_log_follows_new_rows_until_the_user_scrolls_up() -> None:
         except AssertionError:
             raise AssertionError(f"{log.following=} {log.scroll_y=} {log.max_scroll_y=}") from None
         log.focus()
+        await wait_ui(pilot, lambda: app.focused is log, "the Log focused")
         await pilot.press("home")
         await wait_ui(pilot, lambda: log.scroll_y == 0, "the Log at its start")
         assert not log.following
