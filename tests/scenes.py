@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from peers import abort
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from ui_helpers import make_app, type_line, wait_log, wait_ui
+from ui_helpers import focus, make_app, type_line, wait_log, wait_ui
 
 from workbench.endpoints import parse_url
 from workbench.ui.app import SockbenchApp
@@ -112,7 +112,7 @@ async def confirm_close_listener(pilot: Pilot[None]) -> None:
     assert isinstance(app, SockbenchApp)
     await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
     tree = app.listeners_tree
-    tree.focus()
+    await focus(pilot, tree)
     tree.move_cursor(tree.root.children[0])
     await pilot.press("f4")
     await pilot.pause()

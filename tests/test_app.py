@@ -24,6 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (
     blocking,
+    focus,
     log_text,
     make_app,
     run_app,
@@ -106,7 +107,7 @@ def test_listen_dialog_python_and_socat_clients_type_to_each() -> None:
 
             # Choose the other peer in the Connections pane, type to it.
             table = app.connections_table
-            table.focus()
+            await focus(pilot, table)
             table.move_cursor(row=table.get_row_index(second.cid))
             await pilot.press("enter")
             assert app.target == second.cid
@@ -203,7 +204,7 @@ def test_two_clients_on_one_listener_type_to_each_in_turn() -> None:
         for turn in range(2):
             for conn, sock in ((first, first_sock), (second, second_sock)):
                 # Choose the peer in the Listeners tree.
-                tree.focus()
+                await focus(pilot, tree)
                 await put_tree_cursor_on(pilot, tree, conn.cid)
                 await pilot.press("enter")
                 assert app.target == conn.cid
@@ -324,7 +325,7 @@ def test_cancel_a_pending_connect() -> None:
             app = the_app(pilot)
             await wait_ui(pilot, lambda: "C1" in app.session.connections, "connecting C1")
             assert app.session.connections["C1"].state == "connecting"
-            app.connections_table.focus()
+            await focus(pilot, app.connections_table)
             await pilot.press("f4")
             await wait_log(pilot, "connect cancelled")
             assert app.session.connections["C1"].state == "failed"
@@ -393,7 +394,7 @@ def test_close_listener_asks_first_then_closes_its_peers() -> None:
         client = connect_client(port)
         await wait_open_connection(pilot)
         tree = app.listeners_tree
-        tree.focus()
+        await focus(pilot, tree)
         await put_tree_cursor_on(pilot, tree, "L1")
         await pilot.press("f4")
         assert isinstance(app.screen, ConfirmDialog)
@@ -508,8 +509,7 @@ def test_log_follows_new_rows_until_the_user_scrolls_up() -> None:
             await wait_ui(pilot, lambda: log.scroll_y == log.max_scroll_y > 0, "the end")
         except AssertionError:
             raise AssertionError(f"{log.following=} {log.scroll_y=} {log.max_scroll_y=}") from None
-        log.focus()
-        await wait_ui(pilot, lambda: app.focused is log, "the Log focused")
+        await focus(pilot, log)
         await pilot.press("home")
         await wait_ui(pilot, lambda: log.scroll_y == 0, "the Log at its start")
         assert not log.following

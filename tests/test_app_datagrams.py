@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from ui_helpers import (
     blocking,
+    focus,
     make_app,
     run_app,
     type_line,
@@ -59,7 +60,7 @@ def test_udp_listener_with_two_peers_replies_reach_the_right_one() -> None:
             assert await blocking(recv_datagram, alice) == b"reply to alice\n"
 
             table = app.connections_table
-            table.focus()
+            await focus(pilot, table)
             table.move_cursor(row=table.get_row_index(second.cid))
             await pilot.press("enter")
             assert app.target == second.cid
@@ -137,7 +138,7 @@ def test_unix_listener_from_the_dialog() -> None:
             await pilot.pause()
             assert not dialog.query_one("#host", Input).display
             dialog.query_one("#path", Input).value = path
-            dialog.query_one("#path", Input).focus()
+            await focus(pilot, dialog.query_one("#path", Input))
             await pilot.press("enter")
             await wait_log(pilot, f"listening on unix {path}")
             with socket.socket(socket.AF_UNIX) as client:

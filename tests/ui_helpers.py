@@ -90,10 +90,16 @@ async def wait_open_connection(
     return await wait_ui(pilot, find, "an open connection")
 
 
+async def focus(pilot: Pilot[None], widget: Any) -> None:
+    """Focus `widget` and wait until it has the focus, so that the next key goes to it."""
+    widget.focus()
+    await wait_ui(pilot, lambda: pilot.app.focused is widget, f"focus on {widget!r}")
+
+
 async def type_line(pilot: Pilot[None], text: str) -> None:
     """Put `text` in the composer and press Enter, as a user would."""
     app: SockbenchApp = pilot.app  # type: ignore[assignment]
-    app.composer.focus()
+    await focus(pilot, app.composer)
     app.composer.value = text
     await pilot.press("enter")
 
