@@ -61,4 +61,12 @@ class AddPeer:
     endpoint: Endpoint
 
 
-Command = Listen | CloseListener | Connect | Send | HalfClose | Close | Reset | AddPeer
+@dataclass(frozen=True, slots=True)
+class SendFile:
+    """Send a file's bytes: a stream in chunks with flow control, a datagram whole."""
+
+    cid: str
+    path: str
+
+
+Command = Listen | CloseListener | Connect | Send | HalfClose | Close | Reset | AddPeer | SendFile

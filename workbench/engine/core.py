@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 from workbench.endpoints import Endpoint
@@ -24,6 +26,7 @@ from workbench.engine.datagram import (
     describe_datagram_error,
 )
 from workbench.engine.errors import describe, describe_failure
+from workbench.engine.file_sender import send_file_over_stream
 from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.opening import OpenedListener, open_connection, open_listener
 from workbench.engine.stream import StreamConnection
@@ -34,6 +37,8 @@ READ_BUFFER_BYTES = 256 * 1024
 TRANSCRIPT_FLUSH_SECONDS = 0.25
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0
+# A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
+MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -149,6 +154,9 @@ class Engine:
     def close_listener(self, lid: str, close_peers: bool = True) -> None:
         self.submit(cmd.CloseListener(lid, close_peers))
 
+    def send_file(self, cid: str, path: str) -> None:
+        self.submit(cmd.SendFile(cid, path))
+
     def add_peer(self, lid: str, endpoint: Endpoint) -> None:
         """Make `endpoint` a peer of datagram listener `lid` ("Send to..."): a PeerResolved
         event names its connection id."""
@@ -211,9 +219,15 @@ class Engine:
             case cmd.CloseListener(lid, close_peers):
                 self._close_listener(lid, close_peers, "closed by you")
             case cmd.AddPeer(lid, endpoint):
-                task = asyncio.ensure_future(self._add_peer(lid, endpoint))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+                self._in_background(self._add_peer(lid, endpoint))
+            case cmd.SendFile(cid, path):
+                self._in_background(self._send_file(cid, path))
+
+    def _in_background(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(work)
+        # The loop keeps only weak references to tasks.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _open_connection(self, cid: str, action: str) -> Connection | None:
         conn = self.connections.get(cid)
@@ -326,26 +340,71 @@ class Engine:
             self.transcript.record("close", cid, ts, reason=reason)
         self._emit(ev.ConnectionClosed(ts, cid, reason, error))
 
-    def _send(self, cid: str, data: bytes) -> None:
+    def _send(self, cid: str, data: bytes) -> bool:
+        """Send and record `data`; report and return False if it cannot be sent."""
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
             self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
-            return
+            return False
         if isinstance(conn, DatagramPeer):
             try:
                 conn.socket.send(conn, data)
             except DatagramSendError as exc:
                 self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
-                return
+                return False
         elif conn.local_eof:
             self._error(cid, f"not sent ({len(data)} bytes): you already sent EOF on {cid}")
-            return
+            return False
         else:
             conn.send(data)
+        self._record_sent(cid, data)
+        return True
+
+    def _record_sent(self, cid: str, data: bytes) -> None:
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, cid, True, data)
         self.bridge.push_data(ts, cid, True, data)
+
+    async def _send_file(self, cid: str, path: str) -> None:
+        conn = self._open_connection(cid, f"cannot send {path}")
+        if conn is None:
+            return
+        try:
+            total = os.path.getsize(path)
+        except OSError as exc:
+            self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
+            return
+
+        def progress(sent: int, total: int, finished: bool, error: str) -> None:
+            self._emit(ev.FileProgress(time.time(), cid, path, sent, total, finished, error))
+            if error:
+                self._error(cid, f"file {path}: {error}")
+
+        if isinstance(conn, DatagramPeer):
+            # One file, one datagram: what a datagram tool is asked to do with a file.
+            if total > MAX_DATAGRAM_FILE_BYTES:
+                self._error(cid, f"not sent: {path} ({total:,} bytes) is too large for a datagram")
+                return
+            try:
+                with open(path, "rb") as file:
+                    data = file.read()
+            except OSError as exc:
+                self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
+                return
+            if self._send(cid, data):
+                progress(len(data), total, True, "")
+            return
+        if conn.local_eof:
+            self._error(cid, f"not sent: you already sent EOF on {cid}")
+            return
+
+        def send(chunk: bytes) -> None:
+            conn.send(chunk)
+            self._record_sent(cid, chunk)
+
+        progress(0, total, False, "")
+        await send_file_over_stream(conn, path, total, send, progress)
 
     def _half_closed(self, conn: StreamConnection, outgoing: bool) -> None:
         ts = time.time()

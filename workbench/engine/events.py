@@ -83,6 +83,19 @@ class PeerResolved:
 
 
 @dataclass(frozen=True, slots=True)
+class FileProgress:
+    """How far sending a file got; `finished` once it is all sent or has stopped (`error`)."""
+
+    ts: float
+    cid: str
+    path: str
+    sent: int
+    total: int
+    finished: bool = False
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Something worth a line in the Log that is not an error."""
 
@@ -109,6 +122,7 @@ Event = (
     | HalfClosed
     | ConnectionClosed
     | PeerResolved
+    | FileProgress
     | Note
     | ErrorReported
 )

@@ -43,6 +43,9 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.closing = False
         # Set when we close on purpose, so connection_lost can say who ended it.
         self.close_reason: str | None = None
+        # Cleared while the kernel's send buffer and asyncio's are full (flow control).
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     # asyncio callbacks
 
@@ -71,8 +74,15 @@ class StreamConnection(asyncio.BufferedProtocol):
         # Keep the socket open for sending unless we already sent our EOF too.
         return not self.local_eof
 
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.writable.set()  # wake a file sender waiting for room
         if self.close_reason is not None:
             reason, error = self.close_reason, False
         elif isinstance(exc, ConnectionResetError):

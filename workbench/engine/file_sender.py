@@ -1,0 +1,46 @@
+"""Sending a file over a stream connection: in chunks, waiting for room when the peer reads
+slowly, so memory stays bounded whatever the file's size."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from workbench.engine.stream import StreamConnection
+
+FILE_CHUNK_BYTES = 256 * 1024
+PROGRESS_SECONDS = 0.25
+
+Progress = Callable[[int, int, bool, str], None]  # sent, total, finished, error
+
+
+async def send_file_over_stream(
+    conn: StreamConnection,
+    path: str,
+    total: int,
+    send: Callable[[bytes], None],
+    progress: Progress,
+) -> None:
+    """`send` writes one chunk (and records it); `progress` is told how far it got."""
+    sent = 0
+    last_report = time.monotonic()
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(FILE_CHUNK_BYTES):
+                await conn.writable.wait()
+                if not conn.is_open:
+                    progress(
+                        sent, total, True, f"stopped after {sent:,} bytes: the connection closed"
+                    )
+                    return
+                send(chunk)
+                sent += len(chunk)
+                if time.monotonic() - last_report >= PROGRESS_SECONDS:
+                    last_report = time.monotonic()
+                    progress(sent, total, False, "")
+                await asyncio.sleep(0)  # let reads and other connections run between chunks
+    except OSError as exc:
+        progress(sent, total, True, f"cannot read {path}: {exc.strerror or exc}")
+        return
+    progress(sent, total, True, "")
