@@ -6,6 +6,8 @@ could interpret (C0/C1 controls, DEL) and none that can silently reorder or
 hide text (bidi overrides, zero-width and other format characters, line and
 paragraph separators). `parse_escapes` is its inverse for the composer, so
 anything shown in the log can be copied back and sent byte-for-byte.
+`decode_for_display`/`encode_text` are the same pair for other encodings, and
+`parse_hex`/`format_hex`/`hexdump` serve the hex views and hex composer.
 
 Pure functions, standard library only.
 """
@@ -16,11 +18,19 @@ import functools
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 
 __all__ = [
+    "ENCODINGS",
     "EscapeError",
+    "HexError",
+    "decode_for_display",
+    "encode_text",
+    "format_hex",
     "format_size",
+    "hexdump",
     "parse_escapes",
+    "parse_hex",
     "sanitize",
     "sanitize_text",
 ]
@@ -124,13 +134,14 @@ class EscapeError(ValueError):
         self.position = position
 
 
-_SIMPLE_ESCAPES: dict[str, bytes] = {
-    "r": b"\r",
-    "n": b"\n",
-    "t": b"\t",
-    "0": b"\x00",
-    "\\": b"\\",
-    "e": b"\x1b",
+# The code point each short escape names (encoded like any other character).
+_SIMPLE_ESCAPES: dict[str, str] = {
+    "r": "\r",
+    "n": "\n",
+    "t": "\t",
+    "0": "\x00",
+    "\\": "\\",
+    "e": "\x1b",
 }
 
 # Explicit ASCII classes: int(..., 16) alone would also accept "_", spaces,
@@ -177,15 +188,25 @@ def parse_escapes(text: str) -> bytes:
     ``\\UHHHHHHHH`` (a code point, UTF-8 encoded). Anything else after a
     backslash raises `EscapeError`.
     """
+    return _parse_composer(text, _encode_literal, _encode_code_point)
+
+
+def _parse_composer(
+    text: str,
+    encode_literal: Callable[[str, int], bytes],
+    encode_code_point: Callable[[int, str, int], bytes],
+) -> bytes:
+    # Shared by parse_escapes and encode_text so both accept exactly the same
+    # escape syntax; only how characters become bytes differs.
     out = bytearray()
     i = 0
     n = len(text)
     while True:
         j = text.find("\\", i)
         if j < 0:
-            out += _encode_literal(text[i:], i)
+            out += encode_literal(text[i:], i)
             return bytes(out)
-        out += _encode_literal(text[i:j], i)
+        out += encode_literal(text[i:j], i)
         col = j + 1
         if j + 1 >= n:
             raise EscapeError(
@@ -194,7 +215,8 @@ def parse_escapes(text: str) -> bytes:
         kind = text[j + 1]
         simple = _SIMPLE_ESCAPES.get(kind)
         if simple is not None:
-            out += simple
+            # Always ASCII, so encodable in every supported encoding.
+            out += encode_literal(simple, j)
             i = j + 2
         elif kind == "x":
             m = _HEX2.match(text, j + 2)
@@ -205,10 +227,10 @@ def parse_escapes(text: str) -> bytes:
         elif kind == "u":
             if (m := _BRACED.match(text, j + 2)) is not None:
                 cp = int(m.group(1), 16)
-                out += _encode_code_point(cp, f"\\u{{{m.group(1)}}}", j)
+                out += encode_code_point(cp, f"\\u{{{m.group(1)}}}", j)
             elif (m := _HEX4.match(text, j + 2)) is not None:
                 cp = int(m.group(), 16)
-                out += _encode_code_point(cp, f"\\u{m.group()}", j)
+                out += encode_code_point(cp, f"\\u{m.group()}", j)
             else:
                 raise EscapeError(
                     "\\u needs four hex digits (like \\u00e9) or one to six in braces "
@@ -223,7 +245,7 @@ def parse_escapes(text: str) -> bytes:
                     f"\\U needs eight hex digits (like \\U0001f600) at column {col}", j
                 )
             cp = int(m.group(), 16)
-            out += _encode_code_point(cp, f"\\U{m.group()}", j)
+            out += encode_code_point(cp, f"\\U{m.group()}", j)
             i = m.end()
         else:
             shown = sanitize_text(kind)
@@ -249,3 +271,202 @@ def format_size(n: int) -> str:
         value /= 1024
         unit += 1
     return f"{value:.1f} {_UNITS[unit]}"
+
+
+# ---------------------------------------------------------------- hex mode
+
+
+class HexError(ValueError):
+    """Hex-mode composer input that is not a sequence of bytes.
+
+    `position` is the 0-based index in the input of the offending character;
+    the message uses 1-based columns for people.
+    """
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+_HEX_SEPARATORS = re.compile(r"[ \t:,\-]*")
+# One group: an optional 0x prefix, then hex digits up to the next separator.
+_HEX_GROUP = re.compile(r"(0[xX])?([0-9A-Fa-f]*)")
+
+
+def parse_hex(text: str) -> bytes:
+    """Convert hex-mode composer text to bytes.
+
+    Accepts ``de ad be ef``, ``deadbeef``, ``de:ad:be:ef``, ``de-ad``,
+    ``de,ad``, ``DE AD``, ``0xde 0xad`` and ``0xdeadbeef``: groups of an even
+    number of hex digits, each optionally prefixed by ``0x``, separated by runs
+    of space, tab, colon, dash or comma. Raises `HexError` otherwise.
+    """
+    out = bytearray()
+    n = len(text)
+    i = _HEX_SEPARATORS.match(text).end()
+    while i < n:
+        m = _HEX_GROUP.match(text, i)
+        assert m is not None  # the pattern can match empty
+        digits_start, end = m.start(2), m.end()
+        if end < n and _HEX_SEPARATORS.match(text, end).end() == end:
+            # Neither a digit nor a separator: name it (made safe to display).
+            raise HexError(
+                f"'{sanitize_text(text[end])}' is not a hex digit at column {end + 1}", end
+            )
+        count = end - digits_start
+        if count == 0:
+            raise HexError(f"0x must be followed by hex digits (column {i + 1})", i)
+        if count % 2:
+            # Which digit lacks a partner is ambiguous inside a group, so
+            # point at the group's last digit.
+            last = end - 1
+            if count == 1:
+                raise HexError(f"a byte needs two hex digits (column {last + 1})", last)
+            raise HexError(
+                f"odd number of hex digits: the last byte needs two (column {last + 1})", last
+            )
+        out += bytes.fromhex(text[digits_start:end])
+        i = _HEX_SEPARATORS.match(text, end).end()
+    return bytes(out)
+
+
+def format_hex(data: bytes) -> str:
+    """``de ad be ef``: lowercase, single spaces; `parse_hex` reads it back."""
+    return data.hex(" ")
+
+
+# Printable ASCII stays, everything else (controls, DEL, high bytes) is '.'.
+_DUMP_ASCII = bytes(b if 0x20 <= b <= 0x7E else 0x2E for b in range(256))
+
+
+def hexdump(data: bytes, start_offset: int = 0, width: int = 16) -> list[str]:
+    """Lines in the style of ``hexdump -C -v``, without its final offset line.
+
+    ``00000000  48 65 6c 6c 6f 0a 00 ff  41 42 43 44 45 46 47 48  |Hello...ABCDEFGH|``
+    An extra space follows every eighth byte; a short last line is padded so
+    the ``|`` column lines up. `start_offset` labels the first byte.
+    """
+    if width < 1:
+        raise ValueError(f"width must be at least 1, not {width}")
+    if start_offset < 0:
+        raise ValueError(f"start_offset must not be negative, not {start_offset}")
+    lines = []
+    for row in range(0, len(data), width):
+        chunk = data[row : row + width]
+        cells = [f"{b:02x} " for b in chunk] + ["   "] * (width - len(chunk))
+        for k in range(8, width, 8):
+            cells[k - 1] += " "
+        text = bytes(chunk).translate(_DUMP_ASCII).decode("ascii")
+        lines.append(f"{start_offset + row:08x}  {''.join(cells)} |{text}|")
+    return lines
+
+
+# ---------------------------------------------------------------- encodings
+
+# The names the UI offers, mapped to Python codec names.
+_CODECS = {
+    "utf-8": "utf-8",
+    "latin-1": "latin-1",
+    "ascii": "ascii",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+}
+ENCODINGS: tuple[str, ...] = tuple(_CODECS)
+
+
+def _check_encoding(encoding: str) -> str:
+    try:
+        return _CODECS[encoding]
+    except KeyError:
+        raise ValueError(
+            f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}"
+        ) from None
+
+
+@functools.cache
+def _utf16_table(big_endian: bool) -> dict[int, str]:
+    table = dict(_text_table())
+    # In UTF-16 "\x01" typed back would send one raw byte, not the character
+    # U+0001 (two bytes), so controls shown as \xNN elsewhere use \u00NN here.
+    for cp in (*range(0x20), 0x7F):
+        if cp not in (0x09, 0x0A, 0x0D):
+            table[cp] = f"\\u{cp:04x}"
+    # An unpaired surrogate is not a character: show its two raw bytes.
+    for cp in range(0xD800, 0xE000):
+        pair = cp.to_bytes(2, "big" if big_endian else "little")
+        table[cp] = f"\\x{pair[0]:02x}\\x{pair[1]:02x}"
+    return table
+
+
+def decode_for_display(data: bytes, encoding: str) -> str:
+    """Like `sanitize`, but decoding `data` with `encoding` (one of `ENCODINGS`).
+
+    Bytes that are invalid in the encoding are shown as ``\\xNN`` (for UTF-16
+    a trailing odd byte, and each unpaired surrogate as the ``\\xNN\\xNN`` of
+    its two bytes). In UTF-16 the C0 controls and DEL are shown as ``\\u00NN``
+    so that ``encode_text(decode_for_display(b, e), e) == b`` for every
+    encoding. Never raises for any data.
+    """
+    codec = _check_encoding(encoding)
+    if encoding == "utf-8":
+        return sanitize(data)
+    if encoding in ("latin-1", "ascii"):
+        if _NEEDS_WORK_BYTES.search(data) is None:
+            return bytes(data).decode("ascii")
+        if encoding == "latin-1":
+            # Every byte is a character (0x80-0x9f are the C1 controls).
+            return bytes(data).decode("latin-1").translate(_text_table())
+        # surrogateescape maps each byte >= 0x80 to U+DC80..U+DCFF, which the
+        # bytes table shows as \xNN, exactly as for invalid UTF-8.
+        return bytes(data).decode("ascii", "surrogateescape").translate(_bytes_table())
+    even = len(data) - len(data) % 2
+    # surrogatepass keeps unpaired surrogates as lone code points (valid
+    # pairs still combine) so the table can show them as raw bytes.
+    text = bytes(data[:even]).decode(codec, "surrogatepass")
+    shown = text.translate(_utf16_table(encoding == "utf-16be"))
+    if even < len(data):
+        shown += f"\\x{data[-1]:02x}"
+    return shown
+
+
+def encode_text(text: str, encoding: str) -> bytes:
+    """Convert composer text to bytes in `encoding` (one of `ENCODINGS`).
+
+    Same escapes as `parse_escapes`: ``\\xNN`` is one raw byte; the code
+    points named by the other escapes, and all other characters, are encoded
+    with `encoding`. A character the encoding cannot represent raises
+    `EscapeError`. For ``"utf-8"`` this is exactly `parse_escapes`.
+    """
+    codec = _check_encoding(encoding)
+    if encoding == "utf-8":
+        return parse_escapes(text)
+
+    def encode_literal(chunk: str, start: int) -> bytes:
+        try:
+            return chunk.encode(codec)
+        except UnicodeEncodeError as exc:
+            pos = start + exc.start
+            shown = sanitize_text(chunk[exc.start])  # may be a lone surrogate
+            raise EscapeError(
+                f"'{shown}' cannot be sent as {encoding} (column {pos + 1})", pos
+            ) from None
+
+    def encode_code_point(cp: int, escape: str, pos: int) -> bytes:
+        col = pos + 1
+        if cp > 0x10FFFF:
+            raise EscapeError(
+                f"{escape} is beyond U+10FFFF, the largest code point, at column {col}", pos
+            )
+        if 0xD800 <= cp <= 0xDFFF:
+            raise EscapeError(
+                f"{escape} is a surrogate, which cannot be sent as {encoding}; "
+                f"use \\xNN for raw bytes (column {col})",
+                pos,
+            )
+        try:
+            return chr(cp).encode(codec)
+        except UnicodeEncodeError:
+            message = f"{escape} cannot be sent as {encoding} (column {col})"
+            raise EscapeError(message, pos) from None
+
+    return _parse_composer(text, encode_literal, encode_code_point)
