@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from workbench import __version__
+from workbench.codec import ENCODINGS
 from workbench.endpoints import Endpoint, EndpointError, parse_url
+from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 
 EXIT_USAGE = 2
 
@@ -71,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="append a lossless JSON Lines record of every event and byte to FILE",
     )
+    parser.add_argument(
+        "--line-ending",
+        choices=LINE_ENDING_NAMES,
+        default=DEFAULT_LINE_ENDING,
+        help="what Enter adds to a typed line in text mode (default: lf)",
+    )
+    parser.add_argument(
+        "--encoding",
+        choices=ENCODINGS,
+        default=DEFAULT_ENCODING,
+        help="how typed text is encoded and received bytes are shown (default: utf-8)",
+    )
     parser.add_argument("--version", action="version", version=f"sockbench {__version__}")
     return parser
 
@@ -79,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Imported here so --help and usage errors answer without loading Textual.
     from workbench.engine import Engine, EventBridge
+    from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
 
     bridge = EventBridge()
@@ -92,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     startup = [StartupAction("listen", e) for e in args.listen]
     startup += [StartupAction("connect", e) for e in args.connect]
-    app = SockbenchApp(engine, bridge, startup)
+    settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
+    app = SockbenchApp(engine, bridge, startup, default_settings=settings)
     try:
         app.run()
     finally:

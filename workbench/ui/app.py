@@ -7,9 +7,10 @@ as one message per batch.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -21,10 +22,19 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from workbench import __version__
-from workbench.codec import EscapeError, parse_escapes, sanitize_text
+from workbench.codec import format_size, sanitize_text
 from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
+from workbench.payloads import (
+    ENCODING_NAMES,
+    LINE_ENDING_NAMES,
+    MODES,
+    FilePayload,
+    SendSettings,
+    build_payload,
+    next_in,
+)
 from workbench.state import ConnectionInfo, Session
 from workbench.ui.composer import Composer
 from workbench.ui.dialogs import (
@@ -36,10 +46,14 @@ from workbench.ui.dialogs import (
     SendToRequest,
 )
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogRecord, LogView
-from workbench.ui.panes import ConnectionsTable, ListenersTree
+from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
 
 DRAIN_INTERVAL = 1 / 30
-LINE_ENDING = b"\n"
+MODE_PLACEHOLDERS = {
+    "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
+    "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
+    "file": "path of a file to send; Enter sends its bytes",
+}
 # A burst of failures (say 500 refused connects) shows a few toasts and a count, not 500.
 MAX_NOTIFICATIONS_PER_BATCH = 3
 
@@ -70,6 +84,9 @@ class SockbenchApp(App[None]):
         Binding("f5", "send_to", "Send to"),
         Binding("ctrl+d", "half_close", "Send EOF"),
         Binding("f6", "reset", "Reset", show=False),
+        Binding("ctrl+t", "cycle_mode", "Mode", priority=True),
+        Binding("f7", "cycle_line_ending", "EOL"),
+        Binding("f8", "cycle_encoding", "Encoding"),
         Binding("escape", "focus_composer", "Composer", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -83,6 +100,7 @@ class SockbenchApp(App[None]):
         clock: Callable[[], float] = time.time,
         time_format: Callable[[float], str] | None = None,
         log_max_rows: int = DEFAULT_MAX_ROWS,
+        default_settings: SendSettings | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -93,6 +111,11 @@ class SockbenchApp(App[None]):
         self.log_max_rows = log_max_rows
         self.session = Session()
         self.target: str | None = None
+        self.mode = "text"
+        self.default_settings = default_settings or SendSettings()
+        self.send_settings: dict[str, SendSettings] = {}
+        self.marked: set[str] = set()
+        self.transfers: dict[str, ev.FileProgress] = {}
         self._exit_requested = False
 
     # --- layout ---
@@ -104,8 +127,10 @@ class SockbenchApp(App[None]):
             yield ConnectionsTable(self.clock, id="connections")
         yield LogView(self.log_max_rows, time_format=self.time_format, id="log")
         yield Static("", id="composer-error")
+        yield Static("", id="progress")
         with Horizontal(id="composer-row"):
             yield Static("", id="target")
+            yield Static("", id="mode")
             yield Composer(id="composer")
         yield Footer()
 
@@ -188,7 +213,15 @@ class SockbenchApp(App[None]):
                     conn = self.session.connections.get(cid)
                     unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
                     kind = "out" if outgoing else "in"
-                    yield LogRecord(ts, cid, kind, data, size, chunks, unit=unit)
+                    encoding = self.settings_for(cid).encoding
+                    yield LogRecord(ts, cid, kind, data, size, chunks, unit=unit, encoding=encoding)
+                case ev.FileProgress(ts, cid, path, sent, total, finished, error):
+                    self.show_progress(event)
+                    if sent == 0 and not finished:
+                        text = f"sending file {path} ({format_size(total)})…"
+                        yield LogRecord(ts, cid, "info", text=text)
+                    elif finished and not error:
+                        yield LogRecord(ts, cid, "info", text=f"sent file {path}: {sent:,} bytes")
                 case ev.ConnectionOpened(ts=ts, cid=cid):
                     yield LogRecord(ts, cid, "info", text=opened_text(event))
                 case ev.Connecting(ts, cid, remote, transport):
@@ -227,6 +260,21 @@ class SockbenchApp(App[None]):
         if hidden > 0:
             self.notify(f"and {hidden} more errors: see the Log", severity="error", markup=False)
 
+    def show_progress(self, progress: ev.FileProgress) -> None:
+        if progress.finished:
+            self.transfers.pop(progress.cid, None)
+        else:
+            self.transfers[progress.cid] = progress
+        label = self.query_one("#progress", Static)
+        parts = [
+            f"{p.cid}: sending {os.path.basename(p.path)} "
+            f"{format_size(p.sent)} of {format_size(p.total)}"
+            f" ({100 * p.sent // max(p.total, 1)}%)"
+            for p in self.transfers.values()
+        ]
+        label.update(Content(sanitize_text("   ".join(parts))))
+        label.display = bool(parts)
+
     def refresh_ages(self) -> None:
         self.connections_table.refresh_ages(self.session)
         self.listeners_tree.refresh_datagram_peers(self.session)
@@ -239,7 +287,18 @@ class SockbenchApp(App[None]):
 
     def show_target(self) -> None:
         self.connections_table.set_target(self.target)
+        self.connections_table.set_marked(self.marked)
+        settings = self.settings_for(self.target) if self.target else self.default_settings
+        self.query_one("#mode", Static).update(
+            Content(f"{self.mode} · {settings.describe()}" if self.mode == "text" else self.mode)
+        )
+        self.composer.placeholder = MODE_PLACEHOLDERS[self.mode]
         label = self.query_one("#target", Static)
+        marked = [c for c in self.marked if c in self.session.connections]
+        if marked:
+            label.update(Content(f"to {len(marked)} marked"))
+            label.set_class(False, "none")
+            return
         conn = self.session.connections.get(self.target or "")
         if conn is None:
             label.update(Content("no target"))
@@ -269,21 +328,45 @@ class SockbenchApp(App[None]):
 
     # --- the composer ---
 
+    def recipients(self) -> list[ConnectionInfo]:
+        """The marked connections that are still there, else the target."""
+        marked = [self.session.connections[c] for c in self.marked if c in self.session.connections]
+        if marked:
+            return sorted(marked, key=lambda conn: id_number(conn.cid))
+        conn = self.session.connections.get(self.target or "")
+        return [conn] if conn is not None else []
+
+    def settings_for(self, cid: str) -> SendSettings:
+        if cid not in self.send_settings:
+            self.send_settings[cid] = replace(self.default_settings)
+        return self.send_settings[cid]
+
     @on(Input.Submitted, "#composer")
     def send_line(self, event: Input.Submitted) -> None:
-        try:
-            payload = parse_escapes(event.value) + LINE_ENDING
-        except EscapeError as exc:
-            self.show_composer_error(str(exc))
-            return
-        conn = self.session.connections.get(self.target or "")
-        if conn is None:
+        recipients = self.recipients()
+        if not recipients:
             self.show_composer_error("no target: connect (f3) or wait for a peer, then type")
             return
-        if not conn.can_send:
-            self.show_composer_error(f"not sent: {why_not_sendable(conn)}")
+        blocked = [conn for conn in recipients if not conn.can_send]
+        if blocked:
+            self.show_composer_error(f"not sent: {why_not_sendable(blocked[0])}")
             return
-        self.engine.send(conn.cid, payload)
+        try:
+            payloads = [
+                (conn.cid, build_payload(self.mode, event.value, self.settings_for(conn.cid)))
+                for conn in recipients
+            ]
+        except ValueError as exc:  # EscapeError, HexError: they say where
+            self.show_composer_error(str(exc))
+            return
+        for cid, payload in payloads:
+            if isinstance(payload, FilePayload):
+                if not os.path.isfile(payload.path):
+                    self.show_composer_error(f"not sent: no such file: {payload.path}")
+                    return
+                self.engine.send_file(cid, payload.path)
+            else:
+                self.engine.send(cid, payload)
         self.composer.remember(event.value)
         self.composer.value = ""
         self.show_composer_error("")
@@ -298,6 +381,38 @@ class SockbenchApp(App[None]):
         error.display = bool(text)
 
     # --- actions ---
+
+    def action_cycle_mode(self) -> None:
+        self.mode = next_in(MODES, self.mode)
+        self.show_target()
+        self.show_composer_error("")
+
+    def action_cycle_line_ending(self) -> None:
+        self.cycle_setting("line_ending", LINE_ENDING_NAMES)
+
+    def action_cycle_encoding(self) -> None:
+        self.cycle_setting("encoding", ENCODING_NAMES)
+
+    def cycle_setting(self, name: str, choices: tuple[str, ...]) -> None:
+        """Act on the recipients (the marked connections, else the target); with none, on
+        the default for connections that open later."""
+        recipients = self.recipients()
+        subjects = [self.settings_for(conn.cid) for conn in recipients] or [self.default_settings]
+        value = next_in(choices, getattr(subjects[0], name))
+        for settings in subjects:
+            setattr(settings, name, value)
+        self.show_target()
+
+    def toggle_mark(self, cid: str) -> None:
+        if cid in self.marked:
+            self.marked.discard(cid)
+        elif cid in self.session.connections:
+            self.marked.add(cid)
+        self.show_target()
+
+    @on(ConnectionsTable.ToggleMark)
+    def mark_toggled(self, message: ConnectionsTable.ToggleMark) -> None:
+        self.toggle_mark(message.cid)
 
     def action_focus_composer(self) -> None:
         self.composer.focus()

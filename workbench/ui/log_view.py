@@ -16,7 +16,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workbench.codec import format_size, sanitize, sanitize_text
+from workbench.codec import decode_for_display, format_size, sanitize_text
 from workbench.ring import Ring
 
 DEFAULT_MAX_ROWS = 100_000
@@ -52,6 +52,7 @@ class LogRecord:
     chunks: int = 1
     text: str = ""  # info and error lines: already plain text
     unit: str = "reads"  # what one chunk is: "reads" (streams) or "datagrams"
+    encoding: str = "utf-8"  # how the connection's bytes are shown
 
 
 @dataclass(slots=True)
@@ -72,14 +73,15 @@ def record_rows(record: LogRecord) -> list[Row]:
     if lines[-1] or not pieces:
         pieces.append(lines[-1])
     rows = []
-    shown = 0
+    total_shown = 0
     for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD]):
-        row = Row(record, sanitize(piece[:MAX_ROW_BYTES]).expandtabs(TAB_SIZE), index == 0)
+        shown = decode_for_display(piece[:MAX_ROW_BYTES], record.encoding)
+        row = Row(record, shown.expandtabs(TAB_SIZE), index == 0)
         if len(piece) > MAX_ROW_BYTES:
             row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
         rows.append(row)
-        shown += len(piece)
-    hidden = record.size - shown
+        total_shown += len(piece)
+    hidden = record.size - total_shown
     if hidden > 0:
         chunks = f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
         rows[-1].note += f" … {format_size(hidden)} more ({format_size(record.size)}{chunks})"

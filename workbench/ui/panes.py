@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Tree
 from textual.widgets.tree import TreeNode
 
@@ -154,6 +156,28 @@ class ConnectionsTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._clock = clock
         self.target: str | None = None
+        self.marked: set[str] = set()
+
+    class ToggleMark(Message):
+        """Space on a row: mark or unmark it for sending to several at once."""
+
+        def __init__(self, cid: str) -> None:
+            super().__init__()
+            self.cid = cid
+
+    BINDINGS = [Binding("space", "toggle_mark", "Mark", show=True)]
+
+    def action_toggle_mark(self) -> None:
+        cid = self.selected_id()
+        if cid is not None:
+            self.post_message(self.ToggleMark(cid))
+
+    def set_marked(self, marked: set[str]) -> None:
+        changed = self.marked ^ marked
+        self.marked = set(marked)
+        for cid in changed:
+            if cid in self.rows:
+                self.update_cell(cid, "id", self.id_text(cid), update_width=True)
 
     def set_target(self, target: str | None) -> None:
         """Mark the composer's target, so the user sees where typing goes."""
@@ -163,9 +187,10 @@ class ConnectionsTable(DataTable[Text]):
                 self.update_cell(cid, "id", self.id_text(cid), update_width=True)
 
     def id_text(self, cid: str) -> Text:
+        mark = ("●", "bold yellow") if cid in self.marked else (" ", "")
         if cid == self.target:
-            return Text.assemble(("▶ ", "bold green"), (cid, "bold"))
-        return Text(f"  {cid}", style="bold")
+            return Text.assemble(mark, ("▶", "bold green"), (cid, "bold"))
+        return Text.assemble(mark, " ", (cid, "bold"))
 
     def on_mount(self) -> None:
         for label, key, width in self.COLUMNS:
