@@ -13,6 +13,53 @@ from workbench.engine import events as ev
 MAX_CLOSED_CONNECTIONS = 100
 
 
+RATE_WINDOW_SECONDS = 60
+
+
+class RateHistory:
+    """Bytes per second over the last minute, in and out: for the current rate and a
+    sparkline. One bucket per whole second, so memory is fixed per connection."""
+
+    __slots__ = ("_buckets", "_last_second")
+
+    def __init__(self) -> None:
+        self._buckets: list[list[int]] = [[0, 0] for _ in range(RATE_WINDOW_SECONDS)]
+        self._last_second = 0
+
+    def add(self, ts: float, size: int, outgoing: bool) -> None:
+        second = int(ts)
+        self._advance(second)
+        if second > self._last_second - RATE_WINDOW_SECONDS:
+            self._buckets[second % RATE_WINDOW_SECONDS][1 if outgoing else 0] += size
+
+    def _advance(self, second: int) -> None:
+        if second <= self._last_second:
+            return
+        # Zero the buckets of the seconds that passed without traffic.
+        for skipped in range(
+            max(self._last_second + 1, second - RATE_WINDOW_SECONDS + 1), second + 1
+        ):
+            self._buckets[skipped % RATE_WINDOW_SECONDS] = [0, 0]
+        self._last_second = second
+
+    def series(self, now: float, outgoing: bool | None = None) -> list[int]:
+        """Bytes per second, oldest first, ending with the last whole second before `now`."""
+        self._advance(int(now))
+        end = int(now)
+        values = []
+        for second in range(end - RATE_WINDOW_SECONDS + 1, end + 1):
+            if not self._last_second - RATE_WINDOW_SECONDS < second <= self._last_second:
+                values.append(0)  # outside what the buckets hold (a clock set back)
+                continue
+            bucket = self._buckets[second % RATE_WINDOW_SECONDS]
+            values.append(sum(bucket) if outgoing is None else bucket[1 if outgoing else 0])
+        return values
+
+    def rate(self, now: float, outgoing: bool) -> int:
+        """Bytes in the last whole second."""
+        return self.series(now, outgoing)[-2]
+
+
 @dataclass
 class ConnectionInfo:
     cid: str
@@ -32,6 +79,7 @@ class ConnectionInfo:
     error: bool = False
     transport: str = "tcp"
     last_activity: float = 0.0
+    history: RateHistory = field(default_factory=RateHistory)
 
     @property
     def is_datagram(self) -> bool:
@@ -114,6 +162,7 @@ class Session:
                     conn.bytes_in += size
                     conn.chunks_in += chunks
                 conn.last_activity = event.ts
+                conn.history.add(event.ts, size, outgoing)
                 changes.connections.add(cid)
                 if conn.is_datagram and conn.listener is not None:
                     changes.listeners.add(conn.listener)  # the tree shows datagram counts

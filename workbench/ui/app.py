@@ -47,6 +47,7 @@ from workbench.ui.dialogs import (
 )
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogRecord, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
+from workbench.ui.stats import StatsBar
 
 DRAIN_INTERVAL = 1 / 30
 MODE_PLACEHOLDERS = {
@@ -125,6 +126,7 @@ class SockbenchApp(App[None]):
         with Horizontal(id="panes"):
             yield ListenersTree(self.clock, id="listeners")
             yield ConnectionsTable(self.clock, id="connections")
+        yield StatsBar(id="stats")
         yield LogView(self.log_max_rows, time_format=self.time_format, id="log")
         yield Static("", id="composer-error")
         yield Static("", id="progress")
@@ -205,6 +207,8 @@ class SockbenchApp(App[None]):
                 self.composer.focus()
         self.notify_errors(changes.errors)
         self.show_target()
+        if self.target in changes.connections:
+            self.show_stats()
 
     def log_records(self, events: list[ev.Event]) -> Iterator[LogRecord]:
         for event in events:
@@ -275,7 +279,11 @@ class SockbenchApp(App[None]):
         label.update(Content(sanitize_text("   ".join(parts))))
         label.display = bool(parts)
 
+    def show_stats(self) -> None:
+        self.query_one(StatsBar).show(self.session.connections.get(self.target or ""), self.clock())
+
     def refresh_ages(self) -> None:
+        self.show_stats()
         self.connections_table.refresh_ages(self.session)
         self.listeners_tree.refresh_datagram_peers(self.session)
 
@@ -313,6 +321,7 @@ class SockbenchApp(App[None]):
         if cid in self.session.connections:
             self.target = cid
             self.show_target()
+            self.show_stats()
 
     @on(DataTable.RowSelected, "#connections")
     def connection_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,0 +1,80 @@
+"""The detail view of one Log record: all it holds, as text and as a hex dump, with copy."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from workbench.codec import decode_for_display, format_hex, format_size, hexdump, sanitize_text
+from workbench.logmodel import Record
+from workbench.state import ConnectionInfo
+
+DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}
+
+
+def describe_record(record: Record, conn: ConnectionInfo | None) -> list[str]:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.ts))
+    lines = [
+        f"{record.source}  {DIRECTION[record.kind]}  at {when}.{int(record.ts * 1000) % 1000:03d}",
+    ]
+    if conn is not None:
+        lines.append(f"{conn.transport}  local {conn.local or '-'}  remote {conn.remote}")
+    if record.is_data:
+        merged = f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
+        held = (
+            f"; the Log holds the first {format_size(len(record.data))} (the transcript has all)"
+            if record.missing
+            else ""
+        )
+        lines.append(f"{record.size:,} bytes{merged}{held}  ·  shown as {record.encoding}")
+    return lines
+
+
+class RecordDetail(ModalScreen[None]):
+    """Everything one record holds. `c` copies its bytes as hex, `t` as displayed text."""
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close"),
+        Binding("c", "copy_hex", "Copy hex"),
+        Binding("t", "copy_text", "Copy text"),
+    ]
+
+    def __init__(self, record: Record, conn: ConnectionInfo | None) -> None:
+        super().__init__()
+        self.record = record
+        self.conn = conn
+
+    def compose(self) -> ComposeResult:
+        record = self.record
+        with Vertical(id="detail") as box:
+            box.border_title = f"Record {record.source} #{record.seq}"
+            yield Static(Content(sanitize_text("\n".join(describe_record(record, self.conn)))))
+            with VerticalScroll(id="detail-body"):
+                if record.is_data:
+                    yield Static(Content("text"), classes="detail-heading")
+                    yield Static(Content(self.display_text()), id="detail-text")
+                    yield Static(Content("hex dump"), classes="detail-heading")
+                    dump = "\n".join(hexdump(record.data)) or "(no bytes)"
+                    yield Static(Content(dump), id="detail-hex")
+                else:
+                    yield Static(Content(sanitize_text(record.text)), id="detail-text")
+        yield Footer()
+
+    def display_text(self) -> str:
+        # One line per received line, as the Log shows them, with \n kept visible.
+        shown = decode_for_display(self.record.data, self.record.encoding)
+        return shown.replace("\\n", "\\n\n").expandtabs(4) or "(empty)"
+
+    def action_copy_hex(self) -> None:
+        self.app.copy_to_clipboard(format_hex(self.record.data))
+        self.notify(f"copied {len(self.record.data):,} bytes as hex", markup=False)
+
+    def action_copy_text(self) -> None:
+        self.app.copy_to_clipboard(decode_for_display(self.record.data, self.record.encoding))
+        self.notify("copied the text as shown (escapes included)", markup=False)

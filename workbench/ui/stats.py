@@ -1,0 +1,43 @@
+"""One line about the target connection: its current rates and a minute of throughput."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Sparkline, Static
+
+from workbench.codec import format_size, sanitize_text
+from workbench.state import RATE_WINDOW_SECONDS, ConnectionInfo
+
+
+class StatsBar(Horizontal):
+    DEFAULT_CSS = """
+    StatsBar { height: 1; padding: 0 1; }
+    StatsBar > #stats-text { width: auto; color: $text-muted; }
+    StatsBar > Sparkline { width: 60; margin-left: 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="stats-text")
+        yield Sparkline([0] * RATE_WINDOW_SECONDS, summary_function=max, id="stats-spark")
+
+    def show(self, conn: ConnectionInfo | None, now: float) -> None:
+        text = self.query_one("#stats-text", Static)
+        spark = self.query_one("#stats-spark", Sparkline)
+        if conn is None:
+            text.update(Content("no target: its throughput shows here"))
+            spark.data = [0] * RATE_WINDOW_SECONDS
+            return
+        rate_in = conn.history.rate(now, outgoing=False)
+        rate_out = conn.history.rate(now, outgoing=True)
+        summary = (
+            f"{conn.cid}  in {format_size(rate_in)}/s  out {format_size(rate_out)}/s  "
+            f"·  {conn.chunks_in:,} {unit(conn)} in, {conn.chunks_out:,} out  ·  last minute:"
+        )
+        text.update(Content(sanitize_text(summary)))
+        spark.data = conn.history.series(now)
+
+
+def unit(conn: ConnectionInfo) -> str:
+    return "datagrams" if conn.is_datagram else "reads"
