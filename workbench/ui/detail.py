@@ -68,8 +68,10 @@ class RecordDetail(ModalScreen[None]):
 
     def display_text(self) -> str:
         # One line per received line, as the Log shows them, with \n kept visible.
-        shown = decode_for_display(self.record.data, self.record.encoding)
-        return shown.replace("\\n", "\\n\n").expandtabs(4) or "(empty)"
+        pieces = self.record.data.split(b"\n")
+        lines = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+        shown = [decode_for_display(line, self.record.encoding) for line in lines]
+        return "\n".join(shown).expandtabs(4) or "(empty)"
 
     def action_copy_hex(self) -> None:
         self.app.copy_to_clipboard(format_hex(self.record.data))
