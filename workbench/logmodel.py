@@ -1,13 +1,50 @@
 """The Log's model: held records (with their bytes, bounded), how they are framed, filtered
-and laid out as rows. Pure Python, no Textual: the LogView widget only draws rows."""
+and laid out as rows. Pure Python, no Textual: the LogView widget only draws rows.
+
+Every row's text comes from `codec.decode_for_display`, `codec.sanitize_text`,
+`codec.format_hex` or `codec.hexdump`, so nothing a peer sends reaches the terminal as is.
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from workbench.codec import decode_for_display, format_size, hexdump, sanitize_text
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RECORDS",
+    "MAX_HELD_BYTES",
+    "LineFramer",
+    "LogModel",
+    "Record",
+    "RecordStore",
+    "Row",
+    "ViewSettings",
+    "compile_filter",
+    "layout",
+]
 
 # What one record keeps of its bytes for the view (the detail view shows these);
 # the transcript keeps every byte.
 MAX_HELD_BYTES = 64 * 1024
+
+DEFAULT_MAX_RECORDS = 100_000
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+# Layout caps: what the view shows of one record (the detail view and transcript have more).
+MAX_ROWS_PER_RECORD = 500
+MAX_ROW_BYTES = 400
+TAB_SIZE = 4
+HEX_WIDTH = 16
+
+DISPLAYS = ("text", "hex", "both")
+FRAMINGS = ("raw", "lines")
+DIRECTIONS = ("both", "in", "out")
 
 
 @dataclass(slots=True)
@@ -22,6 +59,8 @@ class Record:
     unit: str = "reads"  # "reads" (streams) or "datagrams"
     encoding: str = "utf-8"
     text: str = ""  # info and error records: plain text (from outside: sanitize to show)
+    # Line framing only: this piece of an over-long line is followed by more of the line.
+    continues: bool = False
 
     @property
     def is_data(self) -> bool:
@@ -31,3 +70,621 @@ class Record:
     def missing(self) -> int:
         """Bytes of the payload this record does not hold."""
         return self.size - len(self.data)
+
+    def display_text(self) -> str:
+        """The whole record as the text view shows it (before rows and tab expansion)."""
+        if self.is_data:
+            return decode_for_display(self.data, self.encoding)
+        return sanitize_text(self.text)
+
+
+# ---------------------------------------------------------------- ring
+
+T = TypeVar("T")
+
+
+class _Ring(Generic[T]):
+    """A bounded FIFO with O(1) append, popleft and indexing (a deque indexes in O(n)).
+
+    The backing list grows by doubling up to `capacity`, so a small log costs little.
+    """
+
+    __slots__ = ("_items", "_len", "_start", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self.capacity = capacity
+        self._items: list[T | None] = []
+        self._start = 0
+        self._len = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def append(self, item: T) -> T | None:
+        """Add `item` at the end; when full, the oldest item is overwritten and returned."""
+        items = self._items
+        size = len(items)
+        n = self._len
+        if n == size:
+            if size == self.capacity:
+                old = items[self._start]
+                items[self._start] = item
+                self._start = (self._start + 1) % size
+                return old
+            # Grow by doubling (unrolled so the order is 0..n-1): amortised O(1).
+            grown = min(self.capacity, max(16, size * 2))
+            start = self._start
+            items = items[start:] + items[:start] + [None] * (grown - size)
+            self._items = items
+            self._start = 0
+            size = grown
+        items[(self._start + n) % size] = item
+        self._len = n + 1
+        return None
+
+    def popleft(self) -> T:
+        if not self._len:
+            raise IndexError("pop from an empty ring")
+        items = self._items
+        item = items[self._start]
+        items[self._start] = None  # let it be freed
+        self._start = (self._start + 1) % len(items)
+        self._len -= 1
+        return item  # type: ignore[return-value]
+
+    def __getitem__(self, index: int) -> T:
+        n = self._len
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        items = self._items
+        return items[(self._start + index) % len(items)]  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[T]:
+        items = self._items
+        start, end = self._start, self._start + self._len
+        if end <= len(items):
+            yield from items[start:end]  # type: ignore[misc]
+        else:
+            yield from items[start:]  # type: ignore[misc]
+            yield from items[: end - len(items)]  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._items = []
+        self._start = 0
+        self._len = 0
+
+
+# ---------------------------------------------------------------- store
+
+
+class RecordStore:
+    """The raw records the Log holds, oldest first, bounded by count and by held bytes.
+
+    Records must be appended with consecutive `seq` values (the session numbers every
+    record it logs, and all of them come here), so a seq maps to an index by subtraction.
+    After `clear()` the next record may start anywhere.
+    """
+
+    def __init__(
+        self, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must not be negative, not {max_bytes}")
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self._ring: _Ring[Record] = _Ring(max_records)
+        self.bytes = 0  # sum of len(record.data) over the records held
+        self.dropped = 0
+        self.dropped_bytes = 0
+        self._next_seq: int | None = None
+
+    def append(self, record: Record) -> None:
+        if self._next_seq is not None and record.seq != self._next_seq:
+            raise ValueError(
+                f"record seq {record.seq} does not follow {self._next_seq - 1}: "
+                "records must be appended with consecutive seq values"
+            )
+        self._next_seq = record.seq + 1
+        ring = self._ring
+        size = len(record.data)
+        self.bytes += size
+        old = ring.append(record)
+        if old is not None:
+            self._account_drop(old)
+        # The newest record is always held, even alone over max_bytes, so the view can show it.
+        while self.bytes > self.max_bytes and len(ring) > 1:
+            self._account_drop(ring.popleft())
+
+    def _account_drop(self, old: Record) -> None:
+        size = len(old.data)
+        self.bytes -= size
+        self.dropped += 1
+        self.dropped_bytes += size
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def __getitem__(self, index: int) -> Record:
+        return self._ring[index]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._ring)
+
+    def clear(self) -> None:
+        """Forget every record held (a user's choice, so not counted as dropped)."""
+        self._ring.clear()
+        self.bytes = 0
+        self._next_seq = None
+
+    @property
+    def first_seq(self) -> int | None:
+        """The seq of the oldest record held (None when empty)."""
+        return self._ring[0].seq if len(self._ring) else None
+
+    def get_by_seq(self, seq: int) -> Record | None:
+        ring = self._ring
+        if not len(ring):
+            return None
+        index = seq - ring[0].seq
+        if 0 <= index < len(ring):
+            return ring[index]
+        return None
+
+
+# ---------------------------------------------------------------- settings and filters
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    display: str = "text"  # "text", "hex" or "both" (hexdump -C style)
+    framing: str = "raw"  # "raw" (records as read) or "lines" (reassembled at LF)
+    relative_time: bool = False
+    sources: frozenset[str] | None = None  # None: every source
+    direction: str = "both"  # "both", "in" or "out"; info and error records always pass
+    text: str = ""  # case-insensitive, matched against the record's display text
+    regex: bool = False  # `text` is a regular expression
+    hex_pattern: bytes = b""  # records whose held bytes contain this
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (
+            ("display", self.display, DISPLAYS),
+            ("framing", self.framing, FRAMINGS),
+            ("direction", self.direction, DIRECTIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _accept_all(record: Record) -> bool:
+    return True
+
+
+def compile_search(pattern: str, regex: bool) -> Callable[[str], bool]:
+    """A case-insensitive "does this text contain the pattern" test (for filters and find).
+
+    Raises ValueError with a plain message for an invalid regular expression.
+    """
+    if regex:
+        try:
+            compiled = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
+            raise ValueError(f"invalid regular expression: {exc.msg}{where}") from None
+        search = compiled.search
+        return lambda text: search(text) is not None
+    folded = pattern.casefold()
+    return lambda text: folded in text.casefold()
+
+
+def compile_filter(settings: ViewSettings) -> Callable[[Record], bool]:
+    """The test a (framed) record must pass to be shown. Raises ValueError for a bad regex."""
+    tests: list[Callable[[Record], bool]] = []
+    sources = settings.sources
+    if sources is not None:
+        tests.append(lambda record: record.source in sources)
+    if settings.direction != "both":
+        direction = settings.direction
+        tests.append(lambda record: record.kind == direction or not record.is_data)
+    if settings.hex_pattern:
+        pattern = settings.hex_pattern
+        # Info and error records hold no bytes, so they cannot contain the pattern.
+        tests.append(lambda record: record.is_data and pattern in record.data)
+    if settings.text:
+        # Last: decoding is the costly test, so cheaper ones reject first.
+        contains = compile_search(settings.text, settings.regex)
+        tests.append(lambda record: contains(record.display_text()))
+    if not tests:
+        return _accept_all
+    if len(tests) == 1:
+        return tests[0]
+    return lambda record: all(test(record) for test in tests)
+
+
+# ---------------------------------------------------------------- framing
+
+
+@dataclass(slots=True)
+class _Tail:
+    parts: list[bytes]
+    size: int
+    chunks: int  # raw records that contributed
+    last: Record  # the latest of them: its seq, ts, unit and encoding label the tail
+
+
+class LineFramer:
+    """Reassembles the data of each (source, kind) into lines ending in LF, across records.
+
+    A CRLF line is one line (the CR is just part of it). A line longer than `max_line`
+    bytes is emitted in `max_line` pieces marked `continues`, so what is held stays
+    bounded. A record that does not hold all its bytes (`missing`) ends the line it is
+    in: the line is emitted with that gap counted in its size, and the next bytes start
+    a new line.
+    """
+
+    def __init__(self, max_line: int = MAX_HELD_BYTES) -> None:
+        if max_line < 1:
+            raise ValueError(f"max_line must be at least 1, not {max_line}")
+        self.max_line = max_line
+        self._tails: dict[tuple[str, str], _Tail] = {}
+
+    def feed(self, record: Record) -> list[Record]:
+        """The lines `record` completes, oldest first.
+
+        An info or error record first flushes the unfinished lines of its source (so a
+        partial line is shown before "closed by peer"), then is returned unchanged.
+        """
+        if not record.is_data:
+            out = self.flush(record.source)
+            out.append(record)
+            return out
+        key = (record.source, record.kind)
+        tail = self._tails.pop(key, None)
+        data = record.data
+        out: list[Record] = []
+        limit = self.max_line
+        pos, n = 0, len(data)
+        while pos < n:
+            room = limit - (tail.size if tail is not None else 0)
+            nl = data.find(b"\n", pos, pos + room)
+            if nl >= 0:
+                out.append(_line(record, tail, data[pos : nl + 1]))
+                tail = None
+                pos = nl + 1
+            elif n - pos <= room:
+                piece = data[pos:]
+                if tail is None:
+                    tail = _Tail([piece], len(piece), 1, record)
+                else:
+                    tail.parts.append(piece)
+                    tail.size += len(piece)
+                    tail.chunks += 1
+                    tail.last = record
+                pos = n
+            else:
+                # No line end within the room left: emit a full piece; the line goes on.
+                out.append(_line(record, tail, data[pos : pos + room], continues=True))
+                tail = None
+                pos += room
+        missing = record.missing
+        if missing > 0:
+            # The unheld bytes may hold line ends we cannot see: end the line here.
+            if tail is None:
+                out.append(Record(*_labels(record), b"", missing, 1, record.unit, record.encoding))
+            else:
+                chunks = tail.chunks + (tail.last is not record)
+                gap = _tail_record(tail, record, chunks)
+                gap.size += missing
+                out.append(gap)
+                tail = None
+        if tail is not None:
+            self._tails[key] = tail
+        return out
+
+    def flush(self, source: str | None = None) -> list[Record]:
+        """Emit and forget the unfinished lines of `source` (all sources when None)."""
+        keys = [key for key in self._tails if source is None or key[0] == source]
+        out = []
+        for key in keys:
+            tail = self._tails.pop(key)
+            out.append(_tail_record(tail, tail.last, tail.chunks))
+        return out
+
+    def pending(self) -> list[Record]:
+        """The unfinished lines, as records, without forgetting them (for display)."""
+        out = []
+        for tail in self._tails.values():
+            if len(tail.parts) > 1:
+                # Joined once, so repeated display of a growing line stays linear.
+                tail.parts = [b"".join(tail.parts)]
+            out.append(_tail_record(tail, tail.last, tail.chunks))
+        return out
+
+    def clear(self) -> None:
+        self._tails.clear()
+
+
+def _labels(record: Record) -> tuple[int, float, str, str]:
+    return record.seq, record.ts, record.source, record.kind
+
+
+def _line(record: Record, tail: _Tail | None, piece: bytes, continues: bool = False) -> Record:
+    if tail is None:
+        data, chunks = piece, 1
+    else:
+        tail.parts.append(piece)
+        data, chunks = b"".join(tail.parts), tail.chunks + 1
+    return Record(
+        *_labels(record), data, len(data), chunks, record.unit, record.encoding,
+        continues=continues,
+    )  # fmt: skip
+
+
+def _tail_record(tail: _Tail, last: Record, chunks: int) -> Record:
+    data = b"".join(tail.parts)
+    return Record(*_labels(last), data, len(data), chunks, last.unit, last.encoding)
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass(slots=True)
+class Row:
+    record: Record
+    text: str  # safe to draw: sanitized, tabs expanded
+    first: bool  # the record's first row (the one with time, source and direction)
+    note: str = ""  # e.g. " … 12.0 KiB more"
+
+
+def _in_chunks(record: Record) -> str:
+    return f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
+
+
+CONTINUES_NOTE = " … the line goes on below"
+
+
+def _text_rows(record: Record) -> list[Row]:
+    data = record.data
+    n = len(data)
+    # Fast path: the common small record that is at most one line.
+    if n <= MAX_ROW_BYTES and record.size == n and not record.continues:
+        nl = data.find(b"\n")
+        if nl < 0 or nl == n - 1:
+            text = decode_for_display(data, record.encoding)
+            if "\t" in text:
+                text = text.expandtabs(TAB_SIZE)
+            return [Row(record, text, True)]
+    lines = data.split(b"\n")
+    pieces = [line + b"\n" for line in lines[:-1]]
+    if lines[-1] or not pieces:
+        pieces.append(lines[-1])
+    rows = []
+    total_shown = 0
+    encoding = record.encoding
+    for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD]):
+        shown = decode_for_display(piece[:MAX_ROW_BYTES], encoding)
+        row = Row(record, shown.expandtabs(TAB_SIZE), index == 0)
+        if len(piece) > MAX_ROW_BYTES:
+            row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
+        rows.append(row)
+        total_shown += len(piece)
+    hidden = record.size - total_shown
+    if hidden > 0:
+        size = format_size(record.size)
+        rows[-1].note += f" … {format_size(hidden)} more ({size}{_in_chunks(record)})"
+    if record.continues:
+        rows[-1].note += CONTINUES_NOTE
+    return rows
+
+
+def _hex_rows(record: Record, dump: bool) -> list[Row]:
+    shown = record.data[: MAX_ROWS_PER_RECORD * HEX_WIDTH]
+    if dump:
+        texts = hexdump(shown, 0, HEX_WIDTH)
+    else:
+        texts = [
+            f"{offset:04x}  {shown[offset : offset + HEX_WIDTH].hex(' ')}"
+            for offset in range(0, len(shown), HEX_WIDTH)
+        ]
+    # An empty payload still gets a row, so the record is seen.
+    rows = [Row(record, text, index == 0) for index, text in enumerate(texts or [""])]
+    hidden = record.size - len(shown)
+    if hidden > 0:
+        rows[-1].note = f" … {hidden:,} more bytes ({record.size:,} bytes{_in_chunks(record)})"
+    if record.continues:
+        rows[-1].note += CONTINUES_NOTE
+    return rows
+
+
+def layout(record: Record, settings: ViewSettings) -> list[Row]:
+    """The rows that show `record` under `settings` (at most MAX_ROWS_PER_RECORD)."""
+    if not record.is_data:
+        return [Row(record, sanitize_text(record.text).expandtabs(TAB_SIZE), True)]
+    if settings.display == "text":
+        return _text_rows(record)
+    return _hex_rows(record, settings.display == "both")
+
+
+# ---------------------------------------------------------------- model
+
+_DEFAULT_SETTINGS = ViewSettings()
+PENDING_NOTE = " … (line not finished yet)"
+
+
+@dataclass(slots=True)
+class _Stage:
+    """What turns raw records into rows under one set of settings."""
+
+    settings: ViewSettings
+    accept: Callable[[Record], bool]
+    framer: LineFramer | None = None
+
+    @property
+    def fast(self) -> bool:
+        # Text display, raw framing, no filter: each record is laid out directly.
+        return (
+            self.framer is None and self.accept is _accept_all and (self.settings.display == "text")
+        )
+
+
+def _stage(settings: ViewSettings) -> _Stage:
+    accept = compile_filter(settings)  # first: a bad regex must change nothing
+    framer = LineFramer() if settings.framing == "lines" else None
+    return _Stage(settings, accept, framer)
+
+
+class LogModel:
+    """Raw records (bounded), and the rows they make under the current ViewSettings.
+
+    `rows` only show records the store still holds: when the store drops a record, its
+    rows go too, so memory is bounded by the store's limits plus `max_rows` rows.
+    `rows_dropped + i` identifies row i until the next `apply()` or `clear()`, which
+    increment `generation` (so a widget knows to drop its cached lines).
+    """
+
+    def __init__(
+        self, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.store = RecordStore(max_records, max_bytes)
+        self.max_rows = max_records * 2
+        self.rows: _Ring[Row] = _Ring(self.max_rows)
+        self.rows_dropped = 0
+        self.generation = 0
+        self._stage = _stage(_DEFAULT_SETTINGS)
+        # Relative times count from the session's first record, even once it is dropped.
+        self.session_start: float | None = None
+
+    @property
+    def settings(self) -> ViewSettings:
+        return self._stage.settings
+
+    @property
+    def records_dropped(self) -> int:
+        return self.store.dropped
+
+    def append(self, records: Iterable[Record]) -> int:
+        """Hold `records` and add their rows; returns how many rows were added."""
+        store_append = self.store.append
+        rows_append = self.rows.append
+        dropped = 0
+        added = 0
+        stage = self._stage
+        if self.session_start is None:
+            records = list(records)
+            if records:
+                self.session_start = records[0].ts
+        if stage.fast:
+            for record in records:
+                store_append(record)
+                for row in _text_rows(record) if record.is_data else layout(record, stage.settings):
+                    if rows_append(row) is not None:
+                        dropped += 1
+                    added += 1
+        else:
+            for record in records:
+                store_append(record)
+                new = self._rows_for(record, stage)
+                for row in new:
+                    if rows_append(row) is not None:
+                        dropped += 1
+                added += len(new)
+        self.rows_dropped += dropped
+        self._drop_rows_of_dropped_records()
+        return added
+
+    def _rows_for(self, record: Record, stage: _Stage) -> list[Row]:
+        framed = stage.framer.feed(record) if stage.framer is not None else (record,)
+        accept = stage.accept
+        settings = stage.settings
+        rows: list[Row] = []
+        for item in framed:
+            if accept(item):
+                rows += layout(item, settings)
+        return rows
+
+    def _drop_rows_of_dropped_records(self) -> None:
+        first = self.store.first_seq
+        rows = self.rows
+        if first is None:
+            self.rows_dropped += len(rows)
+            rows.clear()
+            return
+        while len(rows) and rows[0].record.seq < first:
+            rows.popleft()
+            self.rows_dropped += 1
+
+    def apply(self, settings: ViewSettings) -> None:
+        """Lay out every held record again under `settings` (a mode or filter changed).
+
+        Raises ValueError (changing nothing) for an invalid regular expression.
+        """
+        stage = _stage(settings)
+        self._stage = stage
+        self._reset_rows()
+        rows_append = self.rows.append
+        dropped = 0
+        for record in self.store:
+            for row in self._rows_for(record, stage):
+                if rows_append(row) is not None:
+                    dropped += 1
+        self.rows_dropped = dropped
+
+    def _reset_rows(self) -> None:
+        self.rows = _Ring(self.max_rows)
+        self.rows_dropped = 0
+        self.generation += 1
+
+    def clear(self) -> None:
+        """Forget all records and rows (the settings and session start stay)."""
+        self.store.clear()
+        self._reset_rows()
+        if self._stage.framer is not None:
+            self._stage.framer.clear()
+
+    def pending_tail_rows(self) -> list[Row]:
+        """Rows for the lines not finished yet (line framing), to show after `rows`."""
+        stage = self._stage
+        if stage.framer is None:
+            return []
+        rows: list[Row] = []
+        for record in stage.framer.pending():
+            if stage.accept(record):
+                new = layout(record, stage.settings)
+                new[-1].note += PENDING_NOTE
+                rows += new
+        return rows
+
+    def find(
+        self, pattern: str, start_row: int, backwards: bool = False, regex: bool = False
+    ) -> int | None:
+        """The index of the next row after (or before) `start_row` whose text contains
+        `pattern` (case-insensitive), wrapping around; `start_row` itself is tried last.
+        None when no row matches. Raises ValueError for an invalid regular expression.
+        """
+        n = len(self.rows)
+        if not pattern or not n:
+            return None
+        contains = compile_search(pattern, regex)
+        step = -1 if backwards else 1
+        rows = self.rows
+        index = start_row
+        for _ in range(n):
+            index = (index + step) % n
+            if contains(rows[index].text):
+                return index
+        return None
+
+    def time_text(self, record: Record) -> str:
+        """`HH:MM:SS.mmm` local time, or `+12.345s` since the session's first record."""
+        if self.settings.relative_time:
+            start = self.session_start if self.session_start is not None else record.ts
+            return f"{record.ts - start:+.3f}s"
+        return format_clock_time(record.ts)
+
+
+def format_clock_time(ts: float) -> str:
+    """Local wall-clock time with milliseconds."""
+    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"

@@ -154,6 +154,24 @@ class Engine:
     def close_listener(self, lid: str, close_peers: bool = True) -> None:
         self.submit(cmd.CloseListener(lid, close_peers))
 
+    @property
+    def transcript_path(self) -> str | None:
+        return self.transcript.path if self.transcript is not None else None
+
+    def flush_transcript(self, timeout: float = 2.0) -> bool:
+        """Flush the transcript now (for an export that reads it); True once done."""
+        loop, transcript = self._loop, self.transcript
+        if loop is None or transcript is None:
+            return False
+        done = threading.Event()
+
+        def flush() -> None:
+            transcript.flush()
+            done.set()
+
+        loop.call_soon_threadsafe(flush)
+        return done.wait(timeout)
+
     def send_file(self, cid: str, path: str) -> None:
         self.submit(cmd.SendFile(cid, path))
 

@@ -26,6 +26,8 @@ from workbench.codec import format_size, sanitize_text
 from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
+from workbench.export import export_connection, save_lines
+from workbench.logmodel import Record, ViewSettings
 from workbench.payloads import (
     ENCODING_NAMES,
     LINE_ENDING_NAMES,
@@ -37,6 +39,7 @@ from workbench.payloads import (
 )
 from workbench.state import ConnectionInfo, Session
 from workbench.ui.composer import Composer
+from workbench.ui.detail import RecordDetail
 from workbench.ui.dialogs import (
     ConfirmDialog,
     ConnectDialog,
@@ -45,7 +48,8 @@ from workbench.ui.dialogs import (
     SendToDialog,
     SendToRequest,
 )
-from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogRecord, LogView
+from workbench.ui.log_dialogs import FilterDialog, PathDialog
+from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
 from workbench.ui.stats import StatsBar
 
@@ -117,6 +121,7 @@ class SockbenchApp(App[None]):
         self.send_settings: dict[str, SendSettings] = {}
         self.marked: set[str] = set()
         self.transfers: dict[str, ev.FileProgress] = {}
+        self._seq = 0  # records' sequence numbers
         self._exit_requested = False
 
     # --- layout ---
@@ -127,6 +132,7 @@ class SockbenchApp(App[None]):
             yield ListenersTree(self.clock, id="listeners")
             yield ConnectionsTable(self.clock, id="connections")
         yield StatsBar(id="stats")
+        yield Input(placeholder="search the Log (Enter finds, n/N next/previous)", id="search")
         yield LogView(self.log_max_rows, time_format=self.time_format, id="log")
         yield Static("", id="composer-error")
         yield Static("", id="progress")
@@ -210,7 +216,11 @@ class SockbenchApp(App[None]):
         if self.target in changes.connections:
             self.show_stats()
 
-    def log_records(self, events: list[ev.Event]) -> Iterator[LogRecord]:
+    def new_record(self, ts: float, source: str, kind: str, *args: object, **kw: object) -> Record:
+        self._seq += 1
+        return Record(self._seq, ts, source, kind, *args, **kw)  # type: ignore[arg-type]
+
+    def log_records(self, events: list[ev.Event]) -> Iterator[Record]:
         for event in events:
             match event:
                 case ev.Data(ts, cid, outgoing, data, size, chunks):
@@ -218,39 +228,45 @@ class SockbenchApp(App[None]):
                     unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
                     kind = "out" if outgoing else "in"
                     encoding = self.settings_for(cid).encoding
-                    yield LogRecord(ts, cid, kind, data, size, chunks, unit=unit, encoding=encoding)
+                    yield self.new_record(
+                        ts, cid, kind, data, size, chunks, unit=unit, encoding=encoding
+                    )
                 case ev.FileProgress(ts, cid, path, sent, total, finished, error):
                     self.show_progress(event)
                     if sent == 0 and not finished:
                         text = f"sending file {path} ({format_size(total)})…"
-                        yield LogRecord(ts, cid, "info", text=text)
+                        yield self.new_record(ts, cid, "info", text=text)
                     elif finished and not error:
-                        yield LogRecord(ts, cid, "info", text=f"sent file {path}: {sent:,} bytes")
+                        yield self.new_record(
+                            ts, cid, "info", text=f"sent file {path}: {sent:,} bytes"
+                        )
                 case ev.ConnectionOpened(ts=ts, cid=cid):
-                    yield LogRecord(ts, cid, "info", text=opened_text(event))
+                    yield self.new_record(ts, cid, "info", text=opened_text(event))
                 case ev.Connecting(ts, cid, remote, transport):
-                    yield LogRecord(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
+                    yield self.new_record(
+                        ts, cid, "info", text=f"connecting to {transport}://{remote}…"
+                    )
                 case ev.Note(ts, source, text):
-                    yield LogRecord(ts, source, "info", text=text)
+                    yield self.new_record(ts, source, "info", text=text)
                 case ev.HalfClosed(ts, cid, outgoing):
                     text = (
                         "you sent EOF (end of stream); still receiving"
                         if outgoing
                         else "closed by peer (EOF received); you can still send until you close"
                     )
-                    yield LogRecord(ts, cid, "info", text=text)
+                    yield self.new_record(ts, cid, "info", text=text)
                 case ev.ConnectionClosed(ts, cid, reason, error):
-                    yield LogRecord(ts, cid, "error" if error else "info", text=reason)
+                    yield self.new_record(ts, cid, "error" if error else "info", text=reason)
                 case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
                     transport = url.split("://", 1)[0]
                     text = f"listening on {transport} {', '.join(local)}"
-                    yield LogRecord(
+                    yield self.new_record(
                         ts, lid, "info", text=text + (f" ({'; '.join(notes)})" if notes else "")
                     )
                 case ev.ListenerClosed(ts, lid, reason):
-                    yield LogRecord(ts, lid, "info", text=f"listener closed ({reason})")
+                    yield self.new_record(ts, lid, "info", text=f"listener closed ({reason})")
                 case ev.ErrorReported(ts, source, text):
-                    yield LogRecord(ts, source or "-", "error", text=text)
+                    yield self.new_record(ts, source or "-", "error", text=text)
 
     def notify_errors(self, errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> None:
         for error in errors[:MAX_NOTIFICATIONS_PER_BATCH]:
@@ -423,7 +439,108 @@ class SockbenchApp(App[None]):
     def mark_toggled(self, message: ConnectionsTable.ToggleMark) -> None:
         self.toggle_mark(message.cid)
 
+    # --- the Log's view ---
+
+    def view_settings(self) -> ViewSettings:
+        return self.log_view.model.settings
+
+    def action_log_display(self) -> None:
+        modes = ("text", "hex", "both")
+        settings = self.view_settings()
+        self.log_view.apply(replace(settings, display=next_in(modes, settings.display)))
+
+    def action_log_framing(self) -> None:
+        settings = self.view_settings()
+        framing = "lines" if settings.framing == "raw" else "raw"
+        self.log_view.apply(replace(settings, framing=framing))
+
+    def action_log_time(self) -> None:
+        settings = self.view_settings()
+        self.log_view.apply(replace(settings, relative_time=not settings.relative_time))
+
+    def action_log_filter(self) -> None:
+        def chosen(settings: ViewSettings | None) -> None:
+            if settings is not None:
+                self.log_view.apply(settings)
+            self.log_view.focus()
+
+        self.push_screen(FilterDialog(self.view_settings(), self.target), chosen)
+
+    def action_log_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.value = self.log_view.search_pattern
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        self.log_view.focus()
+        if event.value and not self.log_view.search(event.value):
+            self.notify(f"not found: {event.value}", markup=False)
+
+    def action_log_save(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                try:
+                    count = save_lines(self.log_view.row_texts(), path)
+                except OSError as exc:
+                    self.notify(
+                        f"cannot save {path}: {exc.strerror or exc}", severity="error", markup=False
+                    )
+                    return
+                self.notify(f"saved {count:,} rows to {path}", markup=False)
+
+        help_text = "Saves the rows the Log shows now (with the current view and filter)."
+        self.push_screen(PathDialog("Save the Log", "sockbench-log.txt", help_text), chosen)
+
+    def action_log_export(self) -> None:
+        item = self.selected_item()
+        conn = self.session.connections.get(item or "")
+        if conn is None:
+            self.notify("nothing to export: choose a connection first", severity="warning")
+            return
+
+        def chosen(prefix: str | None) -> None:
+            if prefix:
+                self.export_connection(conn.cid, prefix)
+
+        help_text = (
+            f"Writes PREFIX.in.bin and PREFIX.out.bin: the bytes {conn.cid} received and sent."
+        )
+        self.push_screen(
+            PathDialog(f"Export {conn.cid}", f"sockbench-{conn.cid}", help_text), chosen
+        )
+
+    def export_connection(self, cid: str, prefix: str) -> None:
+        transcript = self.engine.transcript_path
+        if transcript is not None:
+            self.engine.flush_transcript()
+        model = self.log_view.model
+        try:
+            done = export_connection(cid, prefix, model.store, transcript, model.records_dropped)
+        except OSError as exc:
+            self.notify(f"cannot export: {exc.strerror or exc}", severity="error", markup=False)
+            return
+        note = (
+            ""
+            if done.complete
+            else " (incomplete: the Log no longer holds every byte; use --transcript)"
+        )
+        self.notify(
+            f"wrote {done.received} ({done.received_bytes:,} bytes) and {done.sent} "
+            f"({done.sent_bytes:,} bytes) from the {done.source}{note}",
+            severity="information" if done.complete else "warning",
+            markup=False,
+        )
+
+    @on(LogView.DetailsRequested)
+    def show_details(self, message: LogView.DetailsRequested) -> None:
+        record = message.record
+        self.push_screen(RecordDetail(record, self.session.connections.get(record.source)))
+
     def action_focus_composer(self) -> None:
+        self.query_one("#search", Input).display = False
         self.composer.focus()
 
     def action_listen(self) -> None:

@@ -1,32 +1,28 @@
-"""The live Log: a virtual view that renders only the visible rows of a bounded ring.
+"""The live Log: a virtual view that draws only the visible rows of the Log's model.
 
-Every row's text comes from peer bytes through `codec.sanitize`, and is drawn as plain
-Segments (never markup, never ANSI parsing), so nothing a peer sends reaches the terminal.
+Every row's text comes from peer bytes through the codec's sanitizing decoders, and is drawn
+as plain Segments (never markup, never ANSI parsing), so nothing a peer sends reaches the
+terminal. The model (workbench.logmodel) holds, frames, filters and lays out the records.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from workbench.codec import decode_for_display, format_size, sanitize_text
-from workbench.ring import Ring
+from workbench.logmodel import LogModel, Record, Row, ViewSettings
 
 DEFAULT_MAX_ROWS = 100_000
-# What the view shows of one record; the transcript has every byte. Rows keep only their
-# (bounded) text, so memory is bounded by max_rows whatever peers send.
-VIEW_BYTES_PER_RECORD = 64 * 1024
-MAX_ROWS_PER_RECORD = 500
-MAX_ROW_BYTES = 400
 LABEL_WIDTH = 5
-TAB_SIZE = 4
 
 KIND_SYMBOL = {"in": "←", "out": "→", "info": "•", "error": "!"}
 KIND_STYLE = {
@@ -39,55 +35,9 @@ TIME_STYLE = Style(color="bright_black")
 NOTE_STYLE = Style(color="yellow", italic=True)
 INFO_TEXT_STYLE = Style(italic=True)
 ERROR_TEXT_STYLE = Style(color="red")
+CURSOR_STYLE = Style(bgcolor="grey23")
+MATCH_STYLE = Style(bgcolor="yellow", color="black")
 LABEL_COLORS = ("magenta", "blue", "yellow", "cyan", "green", "bright_magenta", "bright_blue")
-
-
-@dataclass(slots=True)
-class LogRecord:
-    ts: float
-    source: str  # connection or listener id
-    kind: str  # "in", "out", "info" or "error"
-    data: bytes = b""  # the start of the payload (in/out)
-    size: int = 0  # the whole payload's size
-    chunks: int = 1
-    text: str = ""  # info and error lines: already plain text
-    unit: str = "reads"  # what one chunk is: "reads" (streams) or "datagrams"
-    encoding: str = "utf-8"  # how the connection's bytes are shown
-
-
-@dataclass(slots=True)
-class Row:
-    record: LogRecord
-    text: str  # sanitized, tabs expanded
-    first: bool
-    note: str = ""  # e.g. "... 12.0 KiB more"
-
-
-def record_rows(record: LogRecord) -> list[Row]:
-    """Split a record into display rows: one per line of payload (LF kept visible as \\n)."""
-    if record.kind not in ("in", "out"):
-        return [Row(record, sanitize_text(record.text).expandtabs(TAB_SIZE), True)]
-    data = record.data[:VIEW_BYTES_PER_RECORD]
-    lines = data.split(b"\n")
-    pieces = [line + b"\n" for line in lines[:-1]]
-    if lines[-1] or not pieces:
-        pieces.append(lines[-1])
-    rows = []
-    total_shown = 0
-    for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD]):
-        shown = decode_for_display(piece[:MAX_ROW_BYTES], record.encoding)
-        row = Row(record, shown.expandtabs(TAB_SIZE), index == 0)
-        if len(piece) > MAX_ROW_BYTES:
-            row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
-        rows.append(row)
-        total_shown += len(piece)
-    hidden = record.size - total_shown
-    if hidden > 0:
-        chunks = f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
-        rows[-1].note += f" … {format_size(hidden)} more ({format_size(record.size)}{chunks})"
-    # The rows hold what is shown; the bytes themselves are the transcript's to keep.
-    record.data = b""
-    return rows
 
 
 def label_style(source: str) -> Style:
@@ -102,42 +52,78 @@ class LogView(ScrollView, can_focus=True):
     LogView { background: $surface; overflow-x: hidden; }
     """
 
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor_page(-1)", "Page up", show=False),
+        Binding("pagedown", "cursor_page(1)", "Page down", show=False),
+        Binding("home", "cursor_home", "First", show=False),
+        Binding("end", "cursor_end", "Last", show=False),
+        Binding("enter", "details", "Details"),
+        Binding("m", "app.log_display", "Text/hex"),
+        Binding("l", "app.log_framing", "Lines"),
+        Binding("r", "app.log_time", "Rel. time"),
+        Binding("f", "app.log_filter", "Filter"),
+        Binding("slash", "app.log_search", "Search"),
+        Binding("n", "search(False)", "Next", show=False),
+        Binding("N", "search(True)", "Previous", show=False),
+        Binding("s", "app.log_save", "Save"),
+        Binding("e", "app.log_export", "Export"),
+    ]
+
+    class DetailsRequested(Message):
+        def __init__(self, record: Record) -> None:
+            super().__init__()
+            self.record = record
+
     def __init__(
         self,
         max_rows: int = DEFAULT_MAX_ROWS,
-        time_format: object = None,
+        time_format: Callable[[float], str] | None = None,
         *,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
-        self.rows: Ring[Row] = Ring(max_rows)
-        self.records_added = 0
-        self._format_time = time_format or format_clock_time
-        self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self.model = LogModel(max_records=max_rows)
+        self._format_time = time_format
+        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+        self._generation = 0  # bumped when every row changes (new settings, search)
         # Follow new rows until the user scrolls up; reaching the end again resumes it.
         self.following = True
+        self.cursor: int | None = None  # a row the user moved to, for details
+        self.search_pattern = ""
 
     # --- content ---
 
-    def add_records(self, records: list[LogRecord]) -> None:
+    def add_records(self, records: list[Record]) -> None:
         if not records:
             return
-        dropped_before = self.rows.dropped
-        for record in records:
-            for row in record_rows(record):
-                self.rows.append(row)
-        self.records_added += len(records)
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        dropped_before = self.model.rows_dropped
+        self.model.append(records)
+        self._rows_changed(self.model.rows_dropped - dropped_before)
+
+    def apply(self, settings: ViewSettings) -> None:
+        """Show the whole history again under new settings (mode, framing, filter)."""
+        self.model.apply(settings)
+        self._generation += 1
+        self._cache.clear()
+        self.cursor = None
+        self.following = True
+        self._rows_changed(0)
+
+    def _rows_changed(self, shifted: int) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.rows))
+        if self.cursor is not None:
+            self.cursor -= shifted
+            if self.cursor < 0:
+                self.cursor = None
         if self.following:
-            # Forced: until the next layout the scrollbar (and so scrolling) is not yet
-            # allowed; and once more after it, when the height is final.
             self._scroll_to_end()
+            # Once more after the layout that makes room for the new rows.
             self.call_after_refresh(self._scroll_to_end)
-        else:
+        elif shifted:
             # Rows fell off the front: keep the same rows in view while the user reads.
-            shifted = self.rows.dropped - dropped_before
-            if shifted:
-                self.scroll_to(y=max(0, self.scroll_y - shifted), animate=False, immediate=True)
+            self.scroll_to(y=max(0, self.scroll_y - shifted), animate=False, immediate=True)
         self.refresh()
         self._update_subtitle()
 
@@ -154,67 +140,166 @@ class LogView(ScrollView, can_focus=True):
         elif new_value >= self.max_scroll_y:
             self.following = True
 
-    def clear(self) -> None:
-        self.rows.clear()
-        self._cache.clear()
-        self.following = True
-        self.virtual_size = Size(self.size.width, 0)
-        self.refresh()
-        self._update_subtitle()
-
     def _update_subtitle(self) -> None:
-        dropped = self.rows.dropped
-        note = f"  ·  {dropped:,} earlier rows dropped (the transcript keeps all)"
-        rows = len(self.rows)
-        self.border_subtitle = f"{rows:,} row{'' if rows == 1 else 's'}{note if dropped else ''}"
+        model = self.model
+        parts = [f"{len(model.rows):,} row{'' if len(model.rows) == 1 else 's'}"]
+        settings = model.settings
+        view = [settings.display]
+        if settings.framing == "lines":
+            view.append("lines")
+        if settings.relative_time:
+            view.append("relative time")
+        if filter_active(settings):
+            view.append("filtered")
+        parts.append(" · ".join(view))
+        if model.records_dropped:
+            parts.append(
+                f"{model.records_dropped:,} earlier records dropped (the transcript keeps all)"
+            )
+        if self.search_pattern:
+            parts.append(f"search: {self.search_pattern}")
+        self.border_subtitle = "  ·  ".join(parts)
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""
-        return [self._row_plain(self.rows[i]) for i in range(len(self.rows))]
+        return [self._row_plain(row) for row in self.model.rows]
+
+    # --- cursor, details, search ---
+
+    def action_cursor(self, step: int) -> None:
+        rows = len(self.model.rows)
+        if not rows:
+            return
+        start = (
+            self.cursor
+            if self.cursor is not None
+            else self.first_visible_row() + (self.size.height - 1 if step > 0 else 0)
+        )
+        self.move_cursor(start + step if self.cursor is not None else start)
+
+    def action_cursor_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 1))
+
+    def action_cursor_home(self) -> None:
+        self.move_cursor(0)
+
+    def action_cursor_end(self) -> None:
+        self.cursor = None
+        self.following = True
+        self._scroll_to_end()
+        self.refresh()
+
+    def first_visible_row(self) -> int:
+        return int(self.scroll_offset.y)
+
+    def move_cursor(self, row: int) -> None:
+        rows = len(self.model.rows)
+        if not rows:
+            return
+        self.cursor = max(0, min(rows - 1, row))
+        top = self.first_visible_row()
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.size.height:
+            self.scroll_to(y=self.cursor - self.size.height + 1, animate=False, immediate=True)
+        self.following = False
+        self.refresh()
+
+    def action_details(self) -> None:
+        row = self.cursor if self.cursor is not None else len(self.model.rows) - 1
+        if 0 <= row < len(self.model.rows):
+            self.post_message(self.DetailsRequested(self.model.rows[row].record))
+
+    def search(self, pattern: str, backwards: bool = False) -> bool:
+        """Move the cursor to the next (or previous) row containing `pattern`."""
+        self.search_pattern = pattern
+        self._generation += 1
+        self._cache.clear()
+        self._update_subtitle()
+        if not pattern:
+            self.refresh()
+            return False
+        start = self.cursor if self.cursor is not None else len(self.model.rows) - 1
+        found = self.model.find(pattern, start, backwards=backwards)
+        if found is None:
+            self.refresh()
+            return False
+        self.move_cursor(found)
+        return True
+
+    def action_search(self, backwards: bool) -> None:
+        if self.search_pattern and not self.search(self.search_pattern, backwards):
+            self.notify(f"not found: {self.search_pattern}", markup=False)
 
     # --- rendering ---
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.rows))
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.rows))
         self._cache.clear()
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.size.width
         base = self.rich_style
-        if index >= len(self.rows):
+        rows = self.model.rows
+        if index >= len(rows):
             return Strip.blank(width, base)
-        key = (self.rows.dropped + index, width)
+        key = (self.model.rows_dropped + index, width, self._generation)
         strip = self._cache.get(key)
         if strip is None:
-            strip = Strip(self._row_segments(self.rows[index])).crop_extend(0, width, base)
+            strip = Strip(self._row_segments(rows[index])).crop_extend(0, width, base)
             strip = strip.apply_style(base)
             self._cache[key] = strip
+        if index == self.cursor:
+            return strip.apply_style(CURSOR_STYLE)
         return strip
 
-    def _prefix(self, row: Row) -> str:
-        record = row.record
-        return f"{self._format_time(record.ts)} {record.source:<{LABEL_WIDTH}} "
+    def _time(self, record: Record) -> str:
+        if self._format_time is not None and not self.model.settings.relative_time:
+            return self._format_time(record.ts)
+        return self.model.time_text(record)
 
     def _row_segments(self, row: Row) -> list[Segment]:
         record = row.record
+        stamp = self._time(record)
         if not row.first:
-            indent = " " * (len(self._prefix(row)) + 2)
-            segments = [Segment(indent)]
+            segments = [Segment(" " * (len(stamp) + LABEL_WIDTH + 4))]
         else:
             segments = [
-                Segment(f"{self._format_time(record.ts)} ", TIME_STYLE),
+                Segment(f"{stamp} ", TIME_STYLE),
                 Segment(f"{record.source:<{LABEL_WIDTH}} ", label_style(record.source)),
                 Segment(f"{KIND_SYMBOL[record.kind]} ", KIND_STYLE[record.kind]),
             ]
         text_style = {"info": INFO_TEXT_STYLE, "error": ERROR_TEXT_STYLE}.get(record.kind)
-        segments.append(Segment(row.text, text_style))
+        segments += highlighted(row.text, self.search_pattern, text_style)
         if row.note:
             segments.append(Segment(row.note, NOTE_STYLE))
         return segments
 
     def _row_plain(self, row: Row) -> str:
         return "".join(segment.text for segment in self._row_segments(row)).rstrip()
+
+
+def highlighted(text: str, pattern: str, style: Style | None) -> list[Segment]:
+    """`text` with every case-insensitive occurrence of `pattern` marked."""
+    if not pattern:
+        return [Segment(text, style)]
+    segments = []
+    lower, needle = text.lower(), pattern.lower()
+    start = 0
+    while (found := lower.find(needle, start)) >= 0:
+        if found > start:
+            segments.append(Segment(text[start:found], style))
+        segments.append(Segment(text[found : found + len(needle)], MATCH_STYLE))
+        start = found + len(needle)
+    segments.append(Segment(text[start:], style))
+    return segments
+
+
+def filter_active(settings: ViewSettings) -> bool:
+    return bool(
+        settings.sources or settings.direction != "both" or settings.text or settings.hex_pattern
+    )
 
 
 def format_clock_time(ts: float) -> str:
