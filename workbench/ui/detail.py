@@ -54,7 +54,8 @@ class RecordDetail(ModalScreen[None]):
         record = self.record
         with Vertical(id="detail") as box:
             box.border_title = f"Record {record.source} #{record.seq}"
-            yield Static(Content(sanitize_text("\n".join(describe_record(record, self.conn)))))
+            lines = describe_record(record, self.conn)
+            yield Static(Content("\n".join(sanitize_text(line) for line in lines)))
             with VerticalScroll(id="detail-body"):
                 if record.is_data:
                     yield Static(Content("text"), classes="detail-heading")
