@@ -34,7 +34,7 @@ __all__ = [
 MAX_HELD_BYTES = 64 * 1024
 
 DEFAULT_MAX_RECORDS = 100_000
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 # Layout caps: what the view shows of one record (the detail view and transcript have more).
 MAX_ROWS_PER_RECORD = 500
