@@ -154,3 +154,17 @@ def test_mark_several_connections_and_send_to_all() -> None:
             client.close()
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
+def test_changing_the_encoding_shows_history_in_the_new_one() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        await wait_open_connection(pilot)
+        client.sendall("café\n".encode("latin-1"))
+        await wait_log(pilot, "← caf\\xe9\\n")  # not UTF-8: shown as the raw byte
+        await pilot.press("f8")  # utf-8 -> latin-1, for the target C1
+        await wait_log(pilot, "← café\\n")
+        client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)

@@ -36,6 +36,12 @@ def connect_url(text: str) -> Endpoint:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
@@ -85,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_ENCODING,
         help="how typed text is encoded and received bytes are shown (default: utf-8)",
     )
+    parser.add_argument(
+        "--log-records",
+        metavar="N",
+        type=positive_int,
+        default=100_000,
+        help="how many recent records the Log keeps (default: 100000; the transcript keeps all)",
+    )
     parser.add_argument("--version", action="version", version=f"sockbench {__version__}")
     return parser
 
@@ -108,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     startup = [StartupAction("listen", e) for e in args.listen]
     startup += [StartupAction("connect", e) for e in args.connect]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
-    app = SockbenchApp(engine, bridge, startup, default_settings=settings)
+    app = SockbenchApp(
+        engine, bridge, startup, default_settings=settings, log_max_rows=args.log_records
+    )
     try:
         app.run()
     finally:

@@ -417,6 +417,13 @@ class SockbenchApp(App[None]):
 
     def action_cycle_encoding(self) -> None:
         self.cycle_setting("encoding", ENCODING_NAMES)
+        # Show what the Log holds of these connections in the new encoding too.
+        cids = {conn.cid for conn in self.recipients()}
+        if cids:
+            for record in self.log_view.model.store:
+                if record.source in cids:
+                    record.encoding = self.settings_for(record.source).encoding
+            self.log_view.apply(self.view_settings())
 
     def cycle_setting(self, name: str, choices: tuple[str, ...]) -> None:
         """Act on the recipients (the marked connections, else the target); with none, on
