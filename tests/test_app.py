@@ -28,6 +28,7 @@ from ui_helpers import (
     log_text,
     make_app,
     run_app,
+    the_app,
     type_line,
     wait_listener_port,
     wait_log,
@@ -35,13 +36,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.ui.app import SockbenchApp
 from workbench.ui.dialogs import ConfirmDialog, ConnectDialog, ListenDialog
-
-
-def the_app(pilot: Pilot[None]) -> SockbenchApp:
-    assert isinstance(pilot.app, SockbenchApp)
-    return pilot.app
 
 
 async def put_tree_cursor_on(pilot: Pilot[None], tree, item: str) -> None:

@@ -17,6 +17,7 @@ from ui_helpers import (
     focus,
     make_app,
     run_app,
+    the_app,
     type_line,
     wait_listener_port,
     wait_log,
@@ -24,13 +25,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.ui.app import SockbenchApp
 from workbench.ui.dialogs import ListenDialog, SendToDialog
-
-
-def the_app(pilot: Pilot[None]) -> SockbenchApp:
-    assert isinstance(pilot.app, SockbenchApp)
-    return pilot.app
 
 
 def recv_datagram(sock: socket.socket) -> bytes:

@@ -12,6 +12,7 @@ from ui_helpers import (
     focus,
     make_app,
     run_app,
+    the_app,
     type_line,
     wait_listener_port,
     wait_log,
@@ -20,12 +21,6 @@ from ui_helpers import (
 )
 
 from workbench.payloads import SendSettings
-from workbench.ui.app import SockbenchApp
-
-
-def the_app(pilot: Pilot[None]) -> SockbenchApp:
-    assert isinstance(pilot.app, SockbenchApp)
-    return pilot.app
 
 
 def test_hex_mode_sends_exact_bytes_and_rejects_bad_hex_inline() -> None:

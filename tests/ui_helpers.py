@@ -20,6 +20,12 @@ TERMINAL_SIZE = (120, 36)
 T = TypeVar("T")
 
 
+def the_app(pilot: Pilot[None]) -> SockbenchApp:
+    """The app a Pilot drives, typed."""
+    assert isinstance(pilot.app, SockbenchApp)
+    return pilot.app
+
+
 def make_app(
     listen: Iterable[str] = (),
     connect: Iterable[str] = (),
