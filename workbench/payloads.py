@@ -35,7 +35,11 @@ def build_payload(mode: str, text: str, settings: SendSettings) -> bytes | FileP
 
     Text mode appends the connection's line ending; hex and file send exactly their bytes."""
     if mode == "text":
-        return encode_text(text, settings.encoding) + LINE_ENDINGS[settings.line_ending]
+        # The line ending is text too: in UTF-16 a LF is two bytes.
+        ending = LINE_ENDINGS[settings.line_ending].decode("ascii")
+        return encode_text(text, settings.encoding) + encode_text(
+            ending.replace("\r", "\\r").replace("\n", "\\n"), settings.encoding
+        )
     if mode == "hex":
         return parse_hex(text)
     if mode == "file":

@@ -89,7 +89,7 @@ class SockbenchApp(App[None]):
         Binding("f5", "send_to", "Send to"),
         Binding("ctrl+d", "half_close", "Send EOF"),
         Binding("f6", "reset", "Reset", show=False),
-        Binding("ctrl+t", "cycle_mode", "Mode", priority=True),
+        Binding("ctrl+t", "cycle_mode", "Mode"),
         Binding("f7", "cycle_line_ending", "EOL"),
         Binding("f8", "cycle_encoding", "Encoding"),
         Binding("escape", "focus_composer", "Composer", show=False),
@@ -483,7 +483,8 @@ class SockbenchApp(App[None]):
     def search_submitted(self, event: Input.Submitted) -> None:
         event.input.display = False
         self.log_view.focus()
-        if event.value and not self.log_view.search(event.value):
+        # An empty search clears the pattern and its highlights.
+        if not self.log_view.search(event.value) and event.value:
             self.notify(f"not found: {event.value}", markup=False)
 
     def action_log_save(self) -> None:
@@ -502,7 +503,11 @@ class SockbenchApp(App[None]):
         self.push_screen(PathDialog("Save the Log", "sockbench-log.txt", help_text), chosen)
 
     def action_log_export(self) -> None:
-        item = self.selected_item()
+        log = self.log_view
+        if self.focused is log and log.cursor is not None:
+            item: str | None = log.model.rows[log.cursor].record.source
+        else:
+            item = self.selected_item()
         conn = self.session.connections.get(item or "")
         if conn is None:
             self.notify("nothing to export: choose a connection first", severity="warning")
