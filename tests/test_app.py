@@ -519,3 +519,21 @@ def test_log_follows_new_rows_until_the_user_scrolls_up() -> None:
         client.close()
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
+def test_lines_view_shows_a_prompt_that_has_no_line_feed_yet() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        await wait_open_connection(pilot)
+        await focus(pilot, app.log_view)
+        await pilot.press("l")
+        client.sendall(b"welcome\nlogin: ")
+        await wait_log(pilot, "← welcome\\n")
+        await wait_log(pilot, "login: ")  # the prompt, though its line is not finished
+        client.sendall(b"\n")
+        await wait_ui(pilot, lambda: log_text(app)[-1].endswith("← login: \\n"), "the whole line")
+        client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)

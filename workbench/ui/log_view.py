@@ -92,6 +92,8 @@ class LogView(ScrollView, can_focus=True):
         self.following = True
         self.cursor: int | None = None  # a row the user moved to, for details
         self.search_pattern = ""
+        # Lines view: lines without their LF yet (a prompt), shown after the finished rows.
+        self.tail: list[Row] = []
 
     # --- content ---
 
@@ -111,8 +113,17 @@ class LogView(ScrollView, can_focus=True):
         self.following = True
         self._rows_changed(0)
 
+    def row_count(self) -> int:
+        return len(self.model.rows) + len(self.tail)
+
+    def row_at(self, index: int) -> Row:
+        rows = self.model.rows
+        return rows[index] if index < len(rows) else self.tail[index - len(rows)]
+
     def _rows_changed(self, shifted: int) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.rows))
+        self.tail = self.model.pending_tail_rows()
+        self._generation += bool(self.tail)  # tail rows change in place: redraw them
+        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count())
         if self.cursor is not None:
             self.cursor -= shifted
             if self.cursor < 0:
@@ -162,7 +173,7 @@ class LogView(ScrollView, can_focus=True):
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""
-        return [self._row_plain(row) for row in self.model.rows]
+        return [self._row_plain(self.row_at(i)) for i in range(self.row_count())]
 
     # --- cursor, details, search ---
 
@@ -234,20 +245,19 @@ class LogView(ScrollView, can_focus=True):
     # --- rendering ---
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.rows))
+        self.virtual_size = Size(self.scrollable_content_region.width, self.row_count())
         self._cache.clear()
 
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.size.width
         base = self.rich_style
-        rows = self.model.rows
-        if index >= len(rows):
+        if index >= self.row_count():
             return Strip.blank(width, base)
         key = (self.model.rows_dropped + index, width, self._generation)
         strip = self._cache.get(key)
         if strip is None:
-            strip = Strip(self._row_segments(rows[index])).crop_extend(0, width, base)
+            strip = Strip(self._row_segments(self.row_at(index))).crop_extend(0, width, base)
             strip = strip.apply_style(base)
             self._cache[key] = strip
         if index == self.cursor:
