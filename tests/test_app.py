@@ -470,7 +470,9 @@ def test_log_is_a_bounded_virtual_view() -> None:
         assert "202 earlier records dropped" in str(log.border_subtitle)
         assert log_text(app)[-1].endswith("← line 299\\n")
 
-    run_app(make_app(listen=["udp://127.0.0.1:0"], log_max_rows=100), scenario)
+    # A large receive buffer: 300 datagrams at once must not overflow the default one.
+    app = make_app(listen=["udp://127.0.0.1:0?rcvbuf=4194304"], log_max_rows=100)
+    run_app(app, scenario)
 
 
 def test_traffic_keeps_flowing_into_the_panes_while_a_dialog_is_open() -> None:

@@ -299,6 +299,8 @@ class SockbenchApp(App[None]):
         self.query_one(StatsBar).show(self.session.connections.get(self.target or ""), self.clock())
 
     def refresh_ages(self) -> None:
+        if self._exit_requested or not self.log_view_mounted():
+            return  # a tick while quitting: the widgets are already gone
         self.show_stats()
         self.connections_table.refresh_ages(self.session)
         self.listeners_tree.refresh_datagram_peers(self.session)
