@@ -182,3 +182,104 @@ async def send_to_dialog(pilot: Pilot[None]) -> None:
     await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
     await pilot.press("f5")
     await pilot.pause()
+
+
+LOG_LISTEN_PORT = 19140
+LOG_ALICE_PORT = 19141
+LOG_BOB_PORT = 19142
+FROZEN_DETAIL_TIME = "2025-01-01 12:00:00.000"
+
+
+class LogScene:
+    """A listener with two peers, text and binary traffic both ways, for the Log's display
+    modes, filter, search and detail view. `sockets` are closed (RST) by `log_scene()`."""
+
+    app_options = {"listen": [f"tcp://{SCENE_HOST}:{LOG_LISTEN_PORT}"]}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    async def traffic(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+        alice = client_from(LOG_ALICE_PORT, LOG_LISTEN_PORT)
+        self.sockets.append(alice)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{LOG_ALICE_PORT}")
+        alice.sendall(b"Hello\x00\xff\n")
+        await wait_log(pilot, "Hello\\x00\\xff\\n")
+        await type_line(pilot, "hi alice, where is the needle?")
+        await wait_log(pilot, "where is the needle?")
+
+        bob = client_from(LOG_BOB_PORT, LOG_LISTEN_PORT)
+        self.sockets.append(bob)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{LOG_BOB_PORT}")
+        bob.sendall(b"GET /needle HTTP/1.1\r\nHost: sockbench\r\n\r\n")
+        await wait_log(pilot, "Host: sockbench")
+        alice.sendall(b"\x01\x02\x03 status=ok needle=\xca\xfe\xba\xbe\n")
+        await wait_log(pilot, "status=ok")
+        await focus(pilot, app.log_view)
+
+    async def hex_mode(self, pilot: Pilot[None]) -> None:
+        await self.traffic(pilot)
+        await pilot.press("m")
+        await pilot.pause(0.1)
+
+    async def both_mode(self, pilot: Pilot[None]) -> None:
+        await self.traffic(pilot)
+        await pilot.press("m", "m")
+        await pilot.pause(0.1)
+
+    async def filtered(self, pilot: Pilot[None]) -> None:
+        await self.traffic(pilot)
+        app = pilot.app
+        await pilot.press("f")
+        await wait_ui(pilot, lambda: app.screen.query("#text"), "the filter dialog")
+        app.screen.query_one("#text", Input).value = "needle"
+        await pilot.press("enter")
+        await wait_ui(pilot, lambda: not app.screen.query("#text"), "the filter applied")
+        await pilot.pause(0.1)
+
+    async def details(self, pilot: Pilot[None]) -> None:
+        await self.traffic(pilot)
+        app = pilot.app
+        # Rows: listening, accepted alice, Hello, the reply, accepted bob, then bob's request.
+        await pilot.press("home", *["down"] * 5, "enter")
+        await wait_ui(pilot, lambda: app.screen.query("#detail-hex"), "the detail view")
+        await pilot.pause(0.1)
+
+    async def search_open(self, pilot: Pilot[None]) -> None:
+        await self.traffic(pilot)
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await pilot.press("slash", *"needle", "enter")
+        await wait_ui(pilot, lambda: app.log_view.cursor is not None, "the cursor on a match")
+        await pilot.press("slash")  # open again: it shows the pattern, the match stays lit
+        await wait_ui(pilot, lambda: app.query_one("#search").has_focus, "the search bar")
+        await pilot.pause(0.1)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            abort(sock)
+
+
+@contextlib.contextmanager
+def log_scene() -> Iterator[tuple[SockbenchApp, LogScene]]:
+    from unittest import mock
+
+    from workbench.ui import detail
+
+    original = detail.describe_record
+
+    def frozen_describe_record(record, conn):  # type: ignore[no-untyped-def]
+        # The detail header shows the record's real time; the frozen clock does not reach it.
+        lines = original(record, conn)
+        head, _, _ = lines[0].rpartition(" at ")
+        return [f"{head} at {FROZEN_DETAIL_TIME}", *lines[1:]]
+
+    scene = LogScene()
+    try:
+        with mock.patch.object(detail, "describe_record", frozen_describe_record):
+            yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()
