@@ -187,7 +187,6 @@ async def send_to_dialog(pilot: Pilot[None]) -> None:
 LOG_LISTEN_PORT = 19140
 LOG_ALICE_PORT = 19141
 LOG_BOB_PORT = 19142
-FROZEN_DETAIL_TIME = "2025-01-01 12:00:00.000"
 
 
 class LogScene:
@@ -265,21 +264,9 @@ class LogScene:
 
 @contextlib.contextmanager
 def log_scene() -> Iterator[tuple[SockbenchApp, LogScene]]:
-    from unittest import mock
-
-    from workbench.ui import detail
-
-    original = detail.describe_record
-
-    def frozen_describe_record(record, conn):  # type: ignore[no-untyped-def]
-        # The detail header shows the record's real time; the frozen clock does not reach it.
-        lines = original(record, conn)
-        head, _, _ = lines[0].rpartition(" at ")
-        return [f"{head} at {FROZEN_DETAIL_TIME}", *lines[1:]]
 
     scene = LogScene()
     try:
-        with mock.patch.object(detail, "describe_record", frozen_describe_record):
-            yield frozen_app(**scene.app_options), scene
+        yield frozen_app(**scene.app_options), scene
     finally:
         scene.close()

@@ -551,7 +551,8 @@ class SockbenchApp(App[None]):
     @on(LogView.DetailsRequested)
     def show_details(self, message: LogView.DetailsRequested) -> None:
         record = message.record
-        self.push_screen(RecordDetail(record, self.session.connections.get(record.source)))
+        conn = self.session.connections.get(record.source)
+        self.push_screen(RecordDetail(record, conn, self.time_format))
 
     def action_focus_composer(self) -> None:
         self.query_one("#search", Input).display = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,11 +19,14 @@ from workbench.state import ConnectionInfo
 DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}
 
 
-def describe_record(record: Record, conn: ConnectionInfo | None) -> list[str]:
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.ts))
-    lines = [
-        f"{record.source}  {DIRECTION[record.kind]}  at {when}.{int(record.ts * 1000) % 1000:03d}",
-    ]
+def format_date_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+
+
+def describe_record(
+    record: Record, conn: ConnectionInfo | None, format_time: Callable[[float], str]
+) -> list[str]:
+    lines = [f"{record.source}  {DIRECTION[record.kind]}  at {format_time(record.ts)}"]
     if conn is not None:
         lines.append(f"{conn.transport}  local {conn.local or '-'}  remote {conn.remote}")
     if record.is_data:
@@ -45,16 +49,22 @@ class RecordDetail(ModalScreen[None]):
         Binding("t", "copy_text", "Copy text"),
     ]
 
-    def __init__(self, record: Record, conn: ConnectionInfo | None) -> None:
+    def __init__(
+        self,
+        record: Record,
+        conn: ConnectionInfo | None,
+        format_time: Callable[[float], str] | None = None,
+    ) -> None:
         super().__init__()
         self.record = record
         self.conn = conn
+        self.format_time = format_time or format_date_time
 
     def compose(self) -> ComposeResult:
         record = self.record
         with Vertical(id="detail") as box:
             box.border_title = f"Record {record.source} #{record.seq}"
-            lines = describe_record(record, self.conn)
+            lines = describe_record(record, self.conn, self.format_time)
             yield Static(Content("\n".join(sanitize_text(line) for line in lines)))
             with VerticalScroll(id="detail-body"):
                 if record.is_data:
