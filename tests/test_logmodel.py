@@ -519,3 +519,18 @@ def test_time_text_absolute_and_relative() -> None:
     assert model.store.first_seq == 2
     assert model.time_text(records[3]) == "+4.500s"
     assert model.time_text(records[0]) == "+0.000s"
+
+
+def test_utf16_text_rows_end_at_whole_line_feeds() -> None:
+    from workbench.logmodel import split_lines
+
+    data = "one\ntwo\nthr\u0a41".encode("utf-16le")  # U+0A41 holds a 0x0a byte, not a LF
+    assert split_lines(data, "utf-16le") == [
+        "one\n".encode("utf-16le"),
+        "two\n".encode("utf-16le"),
+        "thr\u0a41".encode("utf-16le"),
+    ]
+    record = Record(1, 0.0, "C1", "in", data, len(data), encoding="utf-16le")
+    assert [row.text for row in layout(record, ViewSettings())] == ["one\\n", "two\\n", "thr\u0a41"]
+    big_endian = "a\nb".encode("utf-16be")
+    assert split_lines(big_endian, "utf-16be") == ["a\n".encode("utf-16be"), "b".encode("utf-16be")]

@@ -446,21 +446,41 @@ def _in_chunks(record: Record) -> str:
 CONTINUES_NOTE = " … the line goes on below"
 
 
+# A line feed as each encoding writes it: rows end there, not at any 0x0a byte.
+LINE_FEEDS = {"utf-16le": b"\n\x00", "utf-16be": b"\x00\n"}
+
+
+def split_lines(data: bytes, encoding: str) -> list[bytes]:
+    """`data` cut after each line feed of `encoding` (UTF-16 only at whole code units)."""
+    feed = LINE_FEEDS.get(encoding, b"\n")
+    if len(feed) == 1:
+        lines = data.split(feed)
+        pieces = [line + feed for line in lines[:-1]]
+        if lines[-1] or not pieces:
+            pieces.append(lines[-1])
+        return pieces
+    pieces, start = [], 0
+    for unit in range(0, len(data) - 1, 2):
+        if data[unit : unit + 2] == feed:
+            pieces.append(data[start : unit + 2])
+            start = unit + 2
+    if start < len(data) or not pieces:
+        pieces.append(data[start:])
+    return pieces
+
+
 def _text_rows(record: Record) -> list[Row]:
     data = record.data
     n = len(data)
     # Fast path: the common small record that is at most one line.
     if n <= MAX_ROW_BYTES and record.size == n and not record.continues:
         nl = data.find(b"\n")
-        if nl < 0 or nl == n - 1:
+        if record.encoding not in LINE_FEEDS and (nl < 0 or nl == n - 1):
             text = decode_for_display(data, record.encoding)
             if "\t" in text:
                 text = text.expandtabs(TAB_SIZE)
             return [Row(record, text, True)]
-    lines = data.split(b"\n")
-    pieces = [line + b"\n" for line in lines[:-1]]
-    if lines[-1] or not pieces:
-        pieces.append(lines[-1])
+    pieces = split_lines(data, record.encoding)
     rows = []
     total_shown = 0
     encoding = record.encoding

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from workbench.codec import decode_for_display, format_hex, format_size, hexdump, sanitize_text
-from workbench.logmodel import Record
+from workbench.logmodel import Record, split_lines
 from workbench.state import ConnectionInfo
 
 DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}
@@ -79,9 +79,8 @@ class RecordDetail(ModalScreen[None]):
 
     def display_text(self) -> str:
         # One line per received line, as the Log shows them, with \n kept visible.
-        pieces = self.record.data.split(b"\n")
-        lines = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
-        shown = [decode_for_display(line, self.record.encoding) for line in lines]
+        lines = split_lines(self.record.data, self.record.encoding)
+        shown = [decode_for_display(line, self.record.encoding) for line in lines if line]
         return "\n".join(shown).expandtabs(4) or "(empty)"
 
     def action_copy_hex(self) -> None:
