@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
@@ -296,7 +297,11 @@ class SockbenchApp(App[None]):
         label.display = bool(parts)
 
     def show_stats(self) -> None:
-        self.query_one(StatsBar).show(self.session.connections.get(self.target or ""), self.clock())
+        try:
+            bar = self.query_one(StatsBar)
+            bar.show(self.session.connections.get(self.target or ""), self.clock())
+        except NoMatches:
+            pass  # quitting: widgets are being removed, in an order we do not choose
 
     def refresh_ages(self) -> None:
         if self._exit_requested or not self.log_view_mounted():
