@@ -110,7 +110,6 @@ class ListenerInfo:
     opened_at: float
     is_open: bool = True
     peers: list[str] = field(default_factory=list)
-    accepted: int = 0
     notes: tuple[str, ...] = ()
     forgotten: int = 0  # datagram peers dropped from a full peer table
 
@@ -175,7 +174,6 @@ class Session:
                 if listener is not None and listener in self.listeners:
                     owner = self.listeners[listener]
                     owner.peers.append(cid)
-                    owner.accepted += 1
                     changes.listeners.add(listener)
                 changes.connections.add(cid)
                 changes.opened.append(cid)

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from workbench.endpoints import format_sockname
@@ -47,7 +46,6 @@ class DatagramPeer:
     remote: str
     bytes_in: int = 0
     bytes_out: int = 0
-    last_seen: float = field(default_factory=time.time)
     closed: bool = False
 
     @property
@@ -133,7 +131,6 @@ class DatagramSocket(asyncio.DatagramProtocol):
                 peer = found
                 self.peers.move_to_end(key)
         peer.bytes_in += len(data)
-        peer.last_seen = time.time()
         self.owner.datagram_received(self, peer, data)
 
     def error_received(self, exc: Exception) -> None:

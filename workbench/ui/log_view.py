@@ -181,12 +181,13 @@ class LogView(ScrollView, can_focus=True):
         rows = len(self.model.rows)
         if not rows:
             return
-        start = (
-            self.cursor
-            if self.cursor is not None
-            else self.first_visible_row() + (self.size.height - 1 if step > 0 else 0)
-        )
-        self.move_cursor(start + step if self.cursor is not None else start)
+        if self.cursor is not None:
+            self.move_cursor(self.cursor + step)
+            return
+        # No cursor yet: up starts at the newest row on screen, down at the oldest.
+        top = self.first_visible_row()
+        bottom = min(rows - 1, top + self.size.height - 1)
+        self.move_cursor(bottom if step < 0 else top)
 
     def action_cursor_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.size.height - 1))
