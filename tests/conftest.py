@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from peers import Collector
+from tmux_helpers import Tmux, tmux_server
 
 from workbench.engine import Engine, EventBridge
 
@@ -50,3 +51,10 @@ def engine(engine_and_events: tuple[Engine, Collector]) -> Engine:
 def events(engine_and_events: tuple[Engine, Collector]) -> Collector:
     """The Collector draining the `engine` fixture's bridge."""
     return engine_and_events[1]
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    """A private tmux server for the real command (skips when tmux is not installed)."""
+    with tmux_server() as server:
+        yield server
