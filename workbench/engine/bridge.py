@@ -14,6 +14,8 @@ from dataclasses import replace
 
 from workbench.engine.events import Data, Event
 
+# How often the UI drains the bridge: one batch per frame at ~30 frames a second.
+DRAIN_INTERVAL_SECONDS = 1 / 30
 # Bounds per batch: what the UI must process in one drain stays small enough for ~30 Hz.
 DEFAULT_MAX_EVENTS = 5_000
 DEFAULT_MAX_BYTES = 1024 * 1024

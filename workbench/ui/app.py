@@ -27,6 +27,7 @@ from workbench.codec import format_size, sanitize_text
 from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
+from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.export import export_connection, save_lines
 from workbench.logmodel import Record, ViewSettings
 from workbench.payloads import (
@@ -54,7 +55,6 @@ from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
 from workbench.ui.stats import StatsBar
 
-DRAIN_INTERVAL = 1 / 30
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
@@ -167,7 +167,7 @@ class SockbenchApp(App[None]):
         self.connections_table.border_title = "Connections"
         self.log_view.border_title = "Log"
         self.engine.start()
-        self.set_interval(DRAIN_INTERVAL, self.drain_engine)
+        self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, self.refresh_ages)
         for action in self.startup:
             if action.kind == "listen":
