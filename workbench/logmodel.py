@@ -431,12 +431,46 @@ def _tail_record(tail: _Tail, last: Record, chunks: int) -> Record:
 # ---------------------------------------------------------------- layout
 
 
-@dataclass(slots=True)
 class Row:
-    record: Record
-    text: str  # safe to draw: sanitized, tabs expanded
-    first: bool  # the record's first row (the one with time, source and direction)
-    note: str = ""  # e.g. " … 12.0 KiB more"
+    """One line of the view. A data row keeps its raw bytes and decodes them on first use:
+    under a flood most rows are never drawn, and sanitizing is the costly part of a row."""
+
+    __slots__ = ("_raw", "_text", "first", "note", "record")
+
+    def __init__(self, record: Record, text: str | None, first: bool, note: str = "") -> None:
+        self.record = record
+        self._text = text
+        self._raw = b""
+        self.first = first  # the record's first row (the one with time, source and direction)
+        self.note = note  # e.g. " … 12.0 KiB more"
+
+    @classmethod
+    def of_bytes(cls, record: Record, raw: bytes, first: bool) -> Row:
+        row = cls(record, None, first)
+        row._raw = raw
+        return row
+
+    @property
+    def text(self) -> str:
+        """Safe to draw: sanitized, tabs expanded."""
+        text = self._text
+        if text is None:
+            text = decode_for_display(self._raw, self.record.encoding)
+            if "\t" in text:
+                text = text.expandtabs(TAB_SIZE)
+            self._text, self._raw = text, b""
+        return text
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.record, self.text, self.first, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (the note grows), like a dataclass
+
+    def __repr__(self) -> str:
+        return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
 def _in_chunks(record: Record) -> str:
@@ -450,21 +484,25 @@ CONTINUES_NOTE = " … the line goes on below"
 LINE_FEEDS = {"utf-16le": b"\n\x00", "utf-16be": b"\x00\n"}
 
 
-def split_lines(data: bytes, encoding: str) -> list[bytes]:
-    """`data` cut after each line feed of `encoding` (UTF-16 only at whole code units)."""
+def split_lines(data: bytes, encoding: str, limit: int | None = None) -> list[bytes]:
+    """`data` cut after each line feed of `encoding` (UTF-16 only at whole code units); with
+    `limit`, only the first `limit` pieces (the rest is not split, nor returned)."""
     feed = LINE_FEEDS.get(encoding, b"\n")
     if len(feed) == 1:
-        lines = data.split(feed)
+        lines = data.split(feed) if limit is None else data.split(feed, limit)
+        more = limit is not None and len(lines) > limit
         pieces = [line + feed for line in lines[:-1]]
-        if lines[-1] or not pieces:
+        if (lines[-1] or not pieces) and not more:
             pieces.append(lines[-1])
         return pieces
     pieces, start = [], 0
     for unit in range(0, len(data) - 1, 2):
+        if limit is not None and len(pieces) == limit:
+            return pieces
         if data[unit : unit + 2] == feed:
             pieces.append(data[start : unit + 2])
             start = unit + 2
-    if start < len(data) or not pieces:
+    if (start < len(data) or not pieces) and (limit is None or len(pieces) < limit):
         pieces.append(data[start:])
     return pieces
 
@@ -476,17 +514,12 @@ def _text_rows(record: Record) -> list[Row]:
     if n <= MAX_ROW_BYTES and record.size == n and not record.continues:
         nl = data.find(b"\n")
         if record.encoding not in LINE_FEEDS and (nl < 0 or nl == n - 1):
-            text = decode_for_display(data, record.encoding)
-            if "\t" in text:
-                text = text.expandtabs(TAB_SIZE)
-            return [Row(record, text, True)]
-    pieces = split_lines(data, record.encoding)
+            return [Row.of_bytes(record, data, True)]
+    pieces = split_lines(data, record.encoding, MAX_ROWS_PER_RECORD)
     rows = []
     total_shown = 0
-    encoding = record.encoding
-    for index, piece in enumerate(pieces[:MAX_ROWS_PER_RECORD]):
-        shown = decode_for_display(piece[:MAX_ROW_BYTES], encoding)
-        row = Row(record, shown.expandtabs(TAB_SIZE), index == 0)
+    for index, piece in enumerate(pieces):
+        row = Row.of_bytes(record, piece[:MAX_ROW_BYTES], index == 0)
         if len(piece) > MAX_ROW_BYTES:
             row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
         rows.append(row)
