@@ -24,6 +24,17 @@ PREVIEW_BYTES = 4096
 MAX_CHUNK_BYTES = 64 * 1024
 
 
+class _Merged:
+    """What later chunks added to a pending Data event, applied once when it is drained."""
+
+    __slots__ = ("chunks", "preview", "size")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.chunks = 0
+        self.preview = bytearray()
+
+
 class EventBridge:
     def __init__(
         self, max_events: int = DEFAULT_MAX_EVENTS, max_bytes: int = DEFAULT_MAX_BYTES
@@ -37,6 +48,9 @@ class EventBridge:
         # Where each (cid, outgoing) pending Data event sits in _events; only events after the
         # last non-Data event may be merged into, so data never jumps over an open or close.
         self._merge_index: dict[tuple[str, bool], int] = {}
+        # Merges are counted here and applied at drain time: rebuilding a frozen event per
+        # merged chunk cost more than receiving the chunk.
+        self._merged: dict[int, _Merged] = {}
 
     def push(self, event: Event) -> None:
         with self._lock:
@@ -54,17 +68,15 @@ class EventBridge:
             pressured = len(events) >= self.max_events or self._held_bytes >= self.max_bytes
             index = self._merge_index.get(key)
             if pressured and index is not None:
-                pending = events[index]
-                assert isinstance(pending, Data)
-                room = PREVIEW_BYTES - len(pending.data)
-                extra = bytes(chunk[:room]) if room > 0 else b""
-                self._held_bytes += len(extra)
-                events[index] = replace(
-                    pending,
-                    data=pending.data + extra if extra else pending.data,
-                    size=pending.size + size,
-                    chunks=pending.chunks + 1,
-                )
+                merged = self._merged.get(index)
+                if merged is None:
+                    merged = self._merged[index] = _Merged()
+                room = PREVIEW_BYTES - len(events[index].data) - len(merged.preview)  # type: ignore[union-attr]
+                if room > 0:
+                    merged.preview += chunk[:room]
+                    self._held_bytes += min(room, size)
+                merged.size += size
+                merged.chunks += 1
                 return
             kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
             self._held_bytes += len(kept)
@@ -79,6 +91,16 @@ class EventBridge:
             if not self._events and timeout > 0:
                 self._ready.wait(timeout)
             events, self._events = self._events, []
+            merged, self._merged = self._merged, {}
             self._held_bytes = 0
             self._merge_index.clear()
-            return events
+        for index, more in merged.items():
+            pending = events[index]
+            assert isinstance(pending, Data)
+            events[index] = replace(
+                pending,
+                data=pending.data + bytes(more.preview),
+                size=pending.size + more.size,
+                chunks=pending.chunks + more.chunks,
+            )
+        return events

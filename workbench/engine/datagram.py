@@ -105,6 +105,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
         # abstract Unix addresses (@name) to the full sun_path, so replies never arrive,
         # drops empty datagrams silently, and reports refusals only later.
         self.direct_sender: socket.socket | None = None
+        # The peer of the last datagram and its raw address: a flood comes from one peer, and
+        # finding it again this way costs a tuple comparison instead of four steps.
+        self._recent: tuple[Any, DatagramPeer | None] = (None, None)
 
     # asyncio callbacks
 
@@ -119,6 +122,12 @@ class DatagramSocket(asyncio.DatagramProtocol):
             self._add(self.client_cid, remote)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
+        recent_addr, peer = self._recent
+        if peer is not None and addr == recent_addr:
+            peer.bytes_in += len(data)
+            self.owner.datagram_received(self, peer, data)
+            return
+        raw_addr = addr
         addr = normalize_address(addr)
         if self.client_cid is not None:
             peer = next(iter(self.peers.values()))
@@ -130,6 +139,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
             else:
                 peer = found
                 self.peers.move_to_end(key)
+        self._recent = (raw_addr, peer)
         peer.bytes_in += len(data)
         self.owner.datagram_received(self, peer, data)
 
@@ -156,6 +166,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
     def _add(self, cid: str, address: Any) -> DatagramPeer:
         peer = DatagramPeer(cid, self, address, format_sockname(address))
         self.peers[peer_key(address)] = peer
+        self._recent = (None, None)  # the recent peer is no longer the last in LRU order
         self.owner.peer_opened(self, peer)
         while len(self.peers) > self.max_peers:
             _, oldest = self.peers.popitem(last=False)
@@ -177,6 +188,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if peer.closed:
             return
         peer.closed = True
+        if self._recent[1] is peer:
+            self._recent = (None, None)
         if self._last_sent_to is peer:
             self._last_sent_to = None
         self.owner.peer_closed(peer, reason, error)

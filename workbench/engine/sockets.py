@@ -60,6 +60,10 @@ def udp_socket(
             note = dual_stack_note(sock) if is_unspecified_ipv6(endpoint.host) else None
             if note:
                 notes.append(note)
+        if listen and not options.rcvbuf:
+            # The default (~208 KiB) holds about 2 ms of 100-byte datagrams at 100k/s; a busy
+            # moment of the UI thread then drops datagrams. Linux caps this at rmem_max.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, DEFAULT_LISTEN_RCVBUF)
         notes += apply_udp_options(sock, options, endpoint.host)
         if not listen:
             sock.connect(address)
@@ -68,6 +72,9 @@ def udp_socket(
         sock.close()
         raise
     return sock, notes
+
+
+DEFAULT_LISTEN_RCVBUF = 4 * 1024 * 1024
 
 
 def apply_udp_options(sock: socket.socket, options: SocketOptions, host: str) -> list[str]:
