@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=100_000,
         help="how many recent records the Log keeps (default: 100000; the transcript keeps all)",
     )
+    # For `sockbench bench`, which measures the app from outside.
+    parser.add_argument("--stats-file", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"sockbench {__version__}")
     return parser
 
@@ -122,7 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     startup += [StartupAction("connect", e) for e in args.connect]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
-        engine, bridge, startup, default_settings=settings, log_max_rows=args.log_records
+        engine,
+        bridge,
+        startup,
+        default_settings=settings,
+        log_max_rows=args.log_records,
+        stats_path=args.stats_file,
     )
     try:
         app.run()

@@ -54,6 +54,7 @@ from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
 from workbench.ui.stats import StatsBar
+from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
@@ -107,6 +108,7 @@ class SockbenchApp(App[None]):
         time_format: Callable[[float], str] | None = None,
         log_max_rows: int = DEFAULT_MAX_ROWS,
         default_settings: SendSettings | None = None,
+        stats_path: str | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -124,6 +126,7 @@ class SockbenchApp(App[None]):
         self.transfers: dict[str, ev.FileProgress] = {}
         self._seq = 0  # records' sequence numbers
         self._exit_requested = False
+        self.stats_file = StatsFile(stats_path) if stats_path else None
 
     # --- layout ---
 
@@ -169,6 +172,8 @@ class SockbenchApp(App[None]):
         self.engine.start()
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, self.refresh_ages)
+        if self.stats_file is not None:
+            self.set_interval(STATS_SECONDS, self.write_stats)
         for action in self.startup:
             if action.kind == "listen":
                 self.engine.listen(action.endpoint)
@@ -184,6 +189,13 @@ class SockbenchApp(App[None]):
     def on_unmount(self) -> None:
         self._exit_requested = True
         self.engine.stop()
+        if self.stats_file is not None:
+            self.stats_file.close()
+
+    def write_stats(self) -> None:
+        if self.stats_file is not None and not self._exit_requested:
+            listening = [a for lis in self.session.listeners.values() for a in lis.local]
+            self.stats_file.write(self._seq, self.connections_table.row_count, listening)
 
     # --- events from the engine ---
 

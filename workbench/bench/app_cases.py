@@ -1,0 +1,234 @@
+"""Cases that run the real app (`python -m workbench`) in a pseudo-terminal: start-up, an
+accept storm, and the UI under a flood. The app reports records and listed connections
+through `--stats-file`; frames, key echo and memory are measured from outside."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from workbench.bench.pty_app import PtyApp
+from workbench.bench.rounds import SOCKBENCH, Case, Figures, Goal, Metric, Variant
+from workbench.bench.tools import BenchError, end, python_peer, rss_bytes, spawn
+
+STARTUP_SECONDS = 20.0
+MINIMAL = "minimal Textual app"
+MINIMAL_MARKER = "sockbench-bench-minimal-app"
+MINIMAL_APP = f"""
+from textual.app import App
+from textual.widgets import Static
+
+class Minimal(App):
+    def compose(self):
+        yield Static("{MINIMAL_MARKER}")
+
+Minimal().run()
+"""
+# What sockbench's first screen surely shows: the Listeners pane's title.
+FIRST_SCREEN = b"Listeners"
+MB = 1_000_000
+
+
+def sockbench_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workbench", *args]
+
+
+class StatsReader:
+    """Reads the JSON lines the app writes with --stats-file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._offset = 0
+        self.lines: list[dict[str, object]] = []
+
+    def poll(self) -> dict[str, object] | None:
+        """Read what was added; the newest line, if any."""
+        try:
+            with open(self.path, encoding="utf-8") as file:
+                file.seek(self._offset)
+                text = file.read()
+        except FileNotFoundError:
+            return None
+        complete = text[: text.rfind("\n") + 1]
+        self._offset += len(complete.encode())
+        self.lines += [json.loads(line) for line in complete.splitlines() if line]
+        return self.lines[-1] if self.lines else None
+
+    def wait(self, what: str, ok: object, timeout: float) -> dict[str, object]:
+        """The first line (read from now on) for which ok(line) is true."""
+        assert callable(ok)
+        deadline = time.monotonic() + timeout
+        seen = len(self.lines)
+        while time.monotonic() < deadline:
+            self.poll()
+            for line in self.lines[seen:]:
+                if ok(line):
+                    return line
+            seen = len(self.lines)
+            time.sleep(0.02)
+        raise BenchError(f"the app did not report {what} within {timeout:g} s")
+
+
+@contextmanager
+def app_with_stats(*args: str) -> Iterator[tuple[PtyApp, StatsReader, int]]:
+    """The real app listening (args), in a pty; yields it, its stats, and the listening port."""
+    with tempfile.TemporaryDirectory(prefix="sockbench-bench-") as folder:
+        stats = StatsReader(os.path.join(folder, "stats.jsonl"))
+        argv = sockbench_argv(*args, "--stats-file", stats.path)
+        with PtyApp(argv) as app:
+            line = stats.wait("a listener", lambda s: s["listening"], STARTUP_SECONDS)
+            port = int(str(line["listening"][0]).rsplit(":", 1)[1])  # type: ignore[index]
+            yield app, stats, port
+
+
+# --- start-up ---
+
+
+def startup() -> Case:
+    def first_screen(argv: list[str], marker: bytes) -> Figures:
+        with PtyApp(argv, first_screen=marker) as app:
+            return {"seconds": app.first_screen_seconds(STARTUP_SECONDS)}
+
+    return Case(
+        "start-up",
+        "from launch to the first screen in a terminal, vs a one-widget Textual app",
+        [Metric("seconds", "s", higher_is_better=False, digits=3)],
+        [Goal("seconds", 1.5, MINIMAL)],
+        [
+            Variant(SOCKBENCH, lambda: first_screen(sockbench_argv(), FIRST_SCREEN)),
+            Variant(
+                MINIMAL,
+                lambda: first_screen([sys.executable, "-c", MINIMAL_APP], MINIMAL_MARKER.encode()),
+            ),
+        ],
+    )
+
+
+# --- accept storm ---
+
+
+def accept_storm(count: int) -> Case:
+    def storm() -> Figures:
+        with app_with_stats("--listen", "tcp://127.0.0.1:0") as (_, stats, port):
+            peer = spawn(python_peer("connect-storm", str(port), str(count), "60"), stdin=-1, stdout=-1)
+            try:
+                assert peer.stdout is not None
+                started = json.loads(peer.stdout.readline() or "{}").get("started")
+                if started is None:
+                    raise BenchError("the connecting peer did not start")
+                listed = stats.wait(
+                    f"{count:,} connections listed", lambda s: s["listed"] >= count, 30
+                )
+            finally:
+                end(peer)
+        return {"seconds": float(listed["t"]) - float(started)}  # type: ignore[arg-type]
+
+    return Case(
+        "accept storm",
+        f"{count:,} simultaneous connections to one listener of the real app",
+        [Metric("seconds", "s", higher_is_better=False, digits=2)],
+        [Goal("seconds", 1.0)],
+        [Variant(SOCKBENCH, storm)],
+    )
+
+
+# --- the UI under a flood ---
+
+
+KEY_INTERVAL = 0.05
+KEY_TIMEOUT = 2.0  # a key not shown by then counts as this late
+
+
+@dataclass
+class FloodPlan:
+    records: int  # how many records must reach the Log
+    seconds: float  # at most this long
+
+
+def key_marker(index: int) -> bytes:
+    """A different CJK character for every key: the flood (ASCII) never contains one, and no
+    earlier key can be mistaken for this one."""
+    return chr(0x4E00 + index % 20000).encode()
+
+
+def ui_flood(plan: FloodPlan) -> Case:
+    def flood() -> Figures:
+        with app_with_stats("--listen", "udp://127.0.0.1:0") as (app, stats, port):
+            time.sleep(0.5)  # let the first screen settle
+            base = stats.poll() or {}
+            base_records = int(base.get("records", 0))  # type: ignore[call-overload]
+            rss_before = rss_bytes(app.pid)
+            sender = spawn(
+                python_peer("datagrams", str(port), "0", str(plan.seconds), str(plan.records * 4))
+            )
+            keys: list[tuple[float, object]] = []
+            frames_before = app.frames
+            started = time.monotonic()
+            try:
+                index = 0
+                while time.monotonic() - started < plan.seconds:
+                    line = stats.poll() or base
+                    if int(line["records"]) - base_records >= plan.records:  # type: ignore[call-overload]
+                        break
+                    marker = key_marker(index)
+                    watch = app.watch(marker)
+                    app.write(marker)
+                    keys.append((time.monotonic(), watch))
+                    index += 1
+                    time.sleep(KEY_INTERVAL)
+                rss_after = rss_bytes(app.pid)
+            finally:
+                end(sender)
+            elapsed = time.monotonic() - started
+            frames = app.frames - frames_before
+            time.sleep(KEY_TIMEOUT)  # the last keys' echo
+            latencies = [
+                (w.seen_at - sent) if w.found.is_set() else KEY_TIMEOUT  # type: ignore[attr-defined]
+                for sent, w in keys
+            ]
+            first = next(s for s in stats.lines if int(s["records"]) > base_records)  # type: ignore[call-overload]
+            last = stats.lines[-1]
+            records = int(last["records"]) - base_records  # type: ignore[call-overload]
+        if records < plan.records:
+            raise BenchError(f"only {records:,} records reached the Log in {plan.seconds:g} s")
+        span = float(last["t"]) - float(first["t"])  # type: ignore[arg-type]
+        return {
+            "records": records / span if span > 0 else 0.0,
+            "fps": frames / elapsed,
+            "key_p99": 1000 * percentile(latencies, 99),
+            "memory": (rss_after - rss_before) / MB,
+        }
+
+    return Case(
+        "UI under flood",
+        f"the real app in a pty, 100-byte datagrams at full speed until {plan.records:,} "
+        f"records reached the Log; a key every {KEY_INTERVAL * 1000:.0f} ms",
+        [
+            Metric("records", "records/s"),
+            Metric("fps", "frames/s", digits=1),
+            Metric("key_p99", "ms", higher_is_better=False),
+            Metric("memory", "MB", higher_is_better=False, digits=1),
+        ],
+        [
+            Goal("records", 100_000),
+            Goal("fps", 20),
+            Goal("key_p99", 100),
+            Goal("memory", 100),
+        ],
+        [Variant(SOCKBENCH, flood)],
+    )
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        raise BenchError("no key press was measured")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
