@@ -53,6 +53,7 @@ from workbench.ui.dialogs import (
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
+from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 
 MODE_PLACEHOLDERS = {
@@ -663,7 +664,7 @@ class SockbenchApp(App[None]):
             self.action_send_to,
         )
         for listener in self.session.listeners.values():
-            where = sanitize_text(", ".join(listener.local))
+            where = literal_markup(", ".join(listener.local))  # palette titles are markup
             yield SystemCommand(
                 f"Close listener {listener.lid} ({where})",
                 "Stop listening and close its peers (asks first)",
@@ -671,7 +672,7 @@ class SockbenchApp(App[None]):
             )
         for conn in self.session.connections.values():
             if conn.is_open or conn.is_pending:
-                remote = sanitize_text(conn.remote)
+                remote = literal_markup(conn.remote)  # a peer's name: palette titles are markup
                 yield SystemCommand(
                     f"Target {conn.cid} ({remote})",
                     "Type to this connection",

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from workbench.codec import sanitize_text
 from workbench.endpoints import (
     DEFAULT_HOST,
     UNIX_TRANSPORTS,
@@ -152,7 +153,8 @@ class EndpointDialog(ModalScreen[object]):
         try:
             result = self.result()
         except EndpointError as exc:
-            self.query_one("#error", Static).update(Content(str(exc)))
+            # The message quotes what was typed or pasted: show it with visible escapes.
+            self.query_one("#error", Static).update(Content(sanitize_text(str(exc))))
             return
         self.dismiss(result)
 
