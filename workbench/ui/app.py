@@ -213,6 +213,11 @@ class SockbenchApp(App[None]):
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
                 self.target = event.cid
                 self.composer.focus()
+            elif isinstance(event, ev.ListenerOpened):
+                for note in event.notes:
+                    if note.startswith("warning:"):  # e.g. listening on every interface
+                        text = sanitize_text(f"{event.lid}: {note.removeprefix('warning: ')}")
+                        self.notify(text, severity="warning", markup=False)
         self.notify_errors(changes.errors)
         self.show_target()
         if self.target in changes.connections:
@@ -693,6 +698,12 @@ class SockbenchApp(App[None]):
                         "Abort at once, dropping unsent data (TCP sends a RST)",
                         lambda cid=conn.cid: self.engine.reset(cid),
                     )
+                    if conn.queued:
+                        yield SystemCommand(
+                            f"Abort {format_size(conn.queued)} queued on {conn.cid} ({remote})",
+                            "Drop what the peer has not taken, by resetting the connection (f6)",
+                            lambda cid=conn.cid: self.engine.reset(cid),
+                        )
 
 
 def why_not_sendable(conn: ConnectionInfo) -> str:
