@@ -39,11 +39,17 @@ def make_app(
     return SockbenchApp(engine, bridge, startup, **options)
 
 
-def run_app(app: SockbenchApp, scenario: Callable[[Pilot[None]], Awaitable[None]]) -> None:
-    """Run `scenario` against the app in a headless terminal; the engine stops on exit."""
+def run_app(
+    app: SockbenchApp,
+    scenario: Callable[[Pilot[None]], Awaitable[None]],
+    size: tuple[int, int] = TERMINAL_SIZE,
+    notifications: bool = False,
+) -> None:
+    """Run `scenario` against the app in a headless terminal; the engine stops on exit.
+    `notifications`: show them as toasts on the screen (off by default in run_test)."""
 
     async def main() -> None:
-        async with app.run_test(size=TERMINAL_SIZE) as pilot:
+        async with app.run_test(size=size, notifications=notifications) as pilot:
             await scenario(pilot)
         assert not app.engine._thread or not app.engine._thread.is_alive()
 

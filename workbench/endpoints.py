@@ -39,16 +39,42 @@ class SocketOptions:
     ttl: int | None = None  # multicast TTL / hop limit for what is sent
     loop: bool | None = None  # multicast loopback: receive what this host sends
     rcvbuf: int | None = None  # SO_RCVBUF in bytes, against drops under load
+    # Stream options (tcp://, and unix:// through the command line):
+    max_connections: int | None = None  # a listener's connections at most (default 100)
+    idle: float | None = None  # close a connection after this many seconds without traffic
 
     def query(self) -> str:
         parts = []
-        for name in ("broadcast", "join", "interface", "ttl", "loop", "rcvbuf"):
+        for name in _OPTION_ORDER:
             value = getattr(self, name)
             if value is None or value is False:
                 continue
-            text = "1" if value is True else str(int(value) if isinstance(value, bool) else value)
-            parts.append(f"{'iface' if name == 'interface' else name}={text}")
+            if value is True:
+                text = "1"
+            elif isinstance(value, float):
+                text = f"{value:g}"
+            else:
+                text = str(value)
+            parts.append(f"{_URL_NAMES.get(name, name)}={text}")
         return "&".join(parts)
+
+
+_OPTION_ORDER = (
+    "broadcast",
+    "join",
+    "interface",
+    "ttl",
+    "loop",
+    "rcvbuf",
+    "max_connections",
+    "idle",
+)
+# Names in URLs that differ from the field's.
+_URL_NAMES = {"interface": "iface", "max_connections": "max"}
+UDP_OPTIONS = ("broadcast", "join", "iface", "ttl", "loop", "rcvbuf")
+TCP_OPTIONS = ("max", "idle")
+MAX_IDLE_SECONDS = 7 * 24 * 3600
+MAX_CONNECTIONS_LIMIT = 1_000_000
 
 
 NO_OPTIONS = SocketOptions()
@@ -176,11 +202,9 @@ def parse_url(text: str, *, for_listen: bool) -> Endpoint:
     if transport in UNIX_TRANSPORTS:
         return Endpoint(transport, path=check_unix_path(rest, text))
     rest, _, query = rest.partition("?")
-    if query and transport != "udp":
-        raise EndpointError(f"'{text}': options (?...) are for udp:// only")
     host, port = split_host_port(rest, text)
     host = check_host(host)
-    options = parse_options(query, text)
+    options = parse_options(query, text, transport, for_listen)
     if options.join and not is_multicast(host):
         raise EndpointError(f"'{text}': join=1 needs a multicast group address as the host")
     return Endpoint(transport, host, check_port(port, allow_zero=for_listen), options=options)
@@ -211,11 +235,32 @@ def is_multicast(host: str) -> bool:
 _FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
-def parse_options(query: str, original: str) -> SocketOptions:
+def parse_options(
+    query: str, original: str, transport: str = "udp", for_listen: bool = True
+) -> SocketOptions:
     values: dict[str, object] = {}
+    known_names = UDP_OPTIONS if transport == "udp" else TCP_OPTIONS
     for item in filter(None, query.split("&")):
         name, _, value = item.partition("=")
-        name = {"iface": "interface"}.get(name, name)
+        if name not in known_names and not (transport == "udp" and name == "interface"):
+            known = ", ".join(known_names)
+            raise EndpointError(
+                f"'{original}': unknown option '{name}' for {transport}://; known: {known}"
+            )
+        name = {"iface": "interface", "max": "max_connections"}.get(name, name)
+        if name == "max_connections":
+            if not for_listen:
+                raise EndpointError(f"'{original}': max is for listeners (the most connections)")
+            if not value.isascii() or not value.isdigit():
+                raise EndpointError(f"'{original}': max takes a number, not '{value}'")
+            number = int(value)
+            if not 1 <= number <= MAX_CONNECTIONS_LIMIT:
+                raise EndpointError(f"'{original}': max must be 1-{MAX_CONNECTIONS_LIMIT:,}")
+            values[name] = number
+            continue
+        if name == "idle":
+            values[name] = parse_idle(value, original)
+            continue
         if name in ("broadcast", "join", "loop"):
             if value.lower() not in _FLAG_VALUES:
                 raise EndpointError(f"'{original}': {name} takes 1 or 0, not '{value}'")
@@ -230,10 +275,21 @@ def parse_options(query: str, original: str) -> SocketOptions:
         elif name == "interface":
             # An IPv4 address, or for IPv6 an interface name or index (lo, 1).
             values[name] = value if value.isdigit() else (check_host(value) if value else None)
-        else:
-            known = "broadcast, join, iface, ttl, loop, rcvbuf"
-            raise EndpointError(f"'{original}': unknown option '{name}'; known: {known}")
     return SocketOptions(**values)  # type: ignore[arg-type]
+
+
+_SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def parse_idle(value: str, original: str = "") -> float:
+    """Seconds without traffic after which a connection is closed (idle=30, idle=0.5)."""
+    where = f"'{original}': " if original else ""
+    if not _SECONDS.match(value):
+        raise EndpointError(f"{where}idle takes a number of seconds, not '{value}'")
+    seconds = float(value)
+    if not 0 < seconds <= MAX_IDLE_SECONDS:
+        raise EndpointError(f"{where}idle must be more than 0 and at most {MAX_IDLE_SECONDS:,} s")
+    return seconds
 
 
 def split_host_port(rest: str, original: str) -> tuple[str, str]:

@@ -79,6 +79,7 @@ class ConnectionInfo:
     error: bool = False
     transport: str = "tcp"
     last_activity: float = 0.0
+    queued: int = 0  # bytes sent that the peer has not taken yet (a stream's send queue)
     history: RateHistory = field(default_factory=RateHistory)
 
     @property
@@ -112,6 +113,8 @@ class ListenerInfo:
     peers: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
     forgotten: int = 0  # datagram peers dropped from a full peer table
+    max_connections: int = 0  # a stream listener's maximum of open connections
+    refused: int = 0  # connections it closed at once because it was at its maximum
 
     @property
     def transport(self) -> str:
@@ -200,6 +203,7 @@ class Session:
                     return
                 conn.state = "failed" if conn.is_pending else "closed"
                 conn.closed_at, conn.reason, conn.error = ts, reason, error
+                conn.queued = 0
                 self._closed_order.append(cid)
                 changes.connections.add(cid)
                 if conn.listener in self.listeners:
@@ -208,10 +212,21 @@ class Session:
                         self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
-            case ev.ListenerOpened(ts, lid, url, local, notes):
-                self.listeners[lid] = ListenerInfo(lid, url, local, ts, notes=notes)
+            case ev.ListenerOpened(ts, lid, url, local, notes, maximum):
+                self.listeners[lid] = ListenerInfo(
+                    lid, url, local, ts, notes=notes, max_connections=maximum
+                )
                 changes.listeners.add(lid)
                 changes.structure = True
+            case ev.ListenerRefused(lid=lid, refused=refused):
+                if lid in self.listeners:
+                    self.listeners[lid].refused = refused
+                    changes.listeners.add(lid)
+            case ev.SendQueue(cid=cid, queued=queued):
+                conn = self.connections.get(cid)
+                if conn is not None and conn.closed_at is None:
+                    conn.queued = queued
+                    changes.connections.add(cid)
             case ev.ListenerClosed(lid=lid):
                 if lid in self.listeners:
                     del self.listeners[lid]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,7 +118,8 @@ def startup() -> Case:
 def accept_storm(count: int) -> Case:
     def storm() -> Figures:
         with app_with_stats("--listen", "tcp://127.0.0.1:0") as (_, stats, port):
-            peer = spawn(python_peer("connect-storm", str(port), str(count), "60"), stdin=-1, stdout=-1)
+            argv = python_peer("connect-storm", str(port), str(count), "60")
+            peer = spawn(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             try:
                 assert peer.stdout is not None
                 started = json.loads(peer.stdout.readline() or "{}").get("started")

@@ -5,11 +5,17 @@ second). Memory stays bounded under a flood: once the buffer holds `max_events` 
 `max_bytes` of payload, further chunks of a connection are merged into its pending Data event,
 which keeps the exact byte count and chunk count but only a preview of the bytes. Sizes are
 never lost; the lossless record of the bytes is the transcript's job, not the view's.
+
+Merging bounds a flood from one connection; events that cannot merge (opens, closes, data of
+many connections between them) could still pile up while the consumer is behind. Past a
+backlog bound the bridge is `saturated`: the engine then pauses reading on the connections
+that push more, and resumes them when `on_drained` says the consumer caught up.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from workbench.engine.events import Data, Event
@@ -22,6 +28,8 @@ DEFAULT_MAX_BYTES = 1024 * 1024
 PREVIEW_BYTES = 4096
 # The most of one chunk worth carrying to a view (the Log shows less); the transcript has all.
 MAX_CHUNK_BYTES = 64 * 1024
+# The backlog past which the engine pauses reading, as a multiple of the per-batch bounds.
+BACKLOG_FACTOR = 4
 
 
 class _Merged:
@@ -41,6 +49,12 @@ class EventBridge:
     ) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.max_backlog_events = max_events * BACKLOG_FACTOR
+        # Above what merging alone holds: max_bytes, one whole chunk, and previews.
+        self.max_backlog_bytes = max_bytes * BACKLOG_FACTOR + MAX_CHUNK_BYTES
+        # Called (on the draining thread) after a drain that emptied a saturated bridge.
+        self.on_drained: Callable[[], None] | None = None
+        self._was_saturated = False
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._events: list[Event] = []
@@ -59,8 +73,21 @@ class EventBridge:
             if len(self._events) == 1:
                 self._ready.notify_all()
 
-    def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> None:
-        """Record a chunk; copies at most what the view may keep, never the whole flood."""
+    @property
+    def saturated(self) -> bool:
+        """The consumer is far behind: whoever pushes more should stop reading for now."""
+        with self._lock:
+            full = (
+                len(self._events) >= self.max_backlog_events
+                or self._held_bytes >= self.max_backlog_bytes
+            )
+            self._was_saturated = self._was_saturated or full
+            return full
+
+    def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
+        """Record a chunk; copies at most what the view may keep, never the whole flood.
+        Returns True if the bridge is under pressure (merging), so the caller may check
+        `saturated`."""
         size = len(chunk)
         key = (cid, outgoing)
         with self._lock:
@@ -71,19 +98,22 @@ class EventBridge:
                 merged = self._merged.get(index)
                 if merged is None:
                     merged = self._merged[index] = _Merged()
-                room = PREVIEW_BYTES - len(events[index].data) - len(merged.preview)  # type: ignore[union-attr]
+                pending = events[index]
+                assert isinstance(pending, Data)
+                room = PREVIEW_BYTES - len(pending.data) - len(merged.preview)
                 if room > 0:
                     merged.preview += chunk[:room]
                     self._held_bytes += min(room, size)
                 merged.size += size
                 merged.chunks += 1
-                return
+                return True
             kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
             self._held_bytes += len(kept)
             self._merge_index[key] = len(events)
             events.append(Data(ts, cid, outgoing, kept, size))
             if len(events) == 1:
                 self._ready.notify_all()
+            return pressured
 
     def drain(self, timeout: float = 0.0) -> list[Event]:
         """Take every pending event; wait up to `timeout` seconds for the first one."""
@@ -94,6 +124,7 @@ class EventBridge:
             merged, self._merged = self._merged, {}
             self._held_bytes = 0
             self._merge_index.clear()
+            was_saturated, self._was_saturated = self._was_saturated, False
         for index, more in merged.items():
             pending = events[index]
             assert isinstance(pending, Data)
@@ -103,4 +134,6 @@ class EventBridge:
                 size=pending.size + more.size,
                 chunks=pending.chunks + more.chunks,
             )
+        if was_saturated and self.on_drained is not None:
+            self.on_drained()
         return events

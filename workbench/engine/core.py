@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from workbench.endpoints import Endpoint
 from workbench.engine import commands as cmd
 from workbench.engine import events as ev
+from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.bridge import EventBridge
 from workbench.engine.datagram import (
     DatagramPeer,
@@ -28,8 +29,13 @@ from workbench.engine.datagram import (
 )
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.file_sender import send_file_over_stream
-from workbench.engine.limits import raise_open_files_limit
-from workbench.engine.opening import OpenedListener, open_connection, open_listener
+from workbench.engine.limits import open_files_limit, raise_open_files_limit
+from workbench.engine.opening import (
+    OpenedListener,
+    max_connections,
+    open_connection,
+    open_listener,
+)
 from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript import TranscriptWriter
 from workbench.engine.unix import remove_own_socket
@@ -41,6 +47,13 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 GIL_SWITCH_SECONDS = 0.0002
 # A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
 MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
+# What sockbench holds for one stream connection whose peer does not read (asyncio's buffer
+# grows without bound otherwise); sends beyond it are refused and reported as not sent.
+MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
+# How often queued bytes and refused-connection counts are reported while they change.
+COUNTS_SECONDS = 0.25
+# Running out of file descriptors is reported once per this many seconds, with a count.
+DESCRIPTORS_REPORT_SECONDS = 2.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -60,6 +73,8 @@ class Listener:
     opened: OpenedListener | None = None
     opening: asyncio.Future[None] | None = None
     peers: set[str] = field(default_factory=set)
+    refused: int = 0  # connections closed at once because the listener was at its maximum
+    refused_reported: int = 0
 
     def close(self, peers_reason: str) -> None:
         opened = self.opened
@@ -67,8 +82,8 @@ class Listener:
             if self.opening is not None:
                 self.opening.cancel()
             return
-        if opened.server is not None:
-            opened.server.close()
+        if opened.acceptor is not None:
+            opened.acceptor.close()
         if opened.datagram is not None:
             opened.datagram.close(peers_reason)
         if self.endpoint.is_unix:
@@ -97,6 +112,17 @@ class Engine:
         self.connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Future[None]] = set()
+        self._spare: SpareDescriptor | None = None
+        # Connections whose queued bytes are being reported (see _report_counts).
+        self._queue_watch: dict[str, StreamConnection] = {}
+        self._counts_timer: asyncio.TimerHandle | None = None
+        # Out of file descriptors: connections shed per listener since the last report.
+        self._shed: dict[str, int] = {}
+        self._shed_since = 0.0
+        self._shed_reported: set[str] = set()
+        # Connections paused because the bridge's consumer is behind (see _bridge_drained).
+        self._read_paused: dict[str, StreamConnection] = {}
+        self._resume_scheduled = False
 
     # --- thread-safe API (any thread) ---
 
@@ -193,12 +219,15 @@ class Engine:
         loop = new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
+        self._spare = SpareDescriptor()
+        self.bridge.on_drained = self._bridge_drained
         loop.call_soon(ready.set)
         if self.transcript is not None:
             loop.call_soon(self._flush_transcript_periodically)
         try:
             loop.run_forever()
         finally:
+            self._spare.close()
             loop.close()
 
     def _emit(self, event: ev.Event) -> None:
@@ -239,6 +268,7 @@ class Engine:
                     else:
                         conn.close()
             case cmd.Reset(cid):
+                # Also how the user aborts queued data: see StreamConnection.reset.
                 if (conn := self._stream_connection(cid, "cannot reset")) is not None:
                     conn.reset()
             case cmd.CloseListener(lid, close_peers):
@@ -270,9 +300,15 @@ class Engine:
 
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
+        idle = endpoint.options.idle
+        assert self._spare is not None
         try:
             listener.opened = await open_listener(
-                endpoint, lid, lambda: StreamConnection(self, self.new_id("C"), lid), self
+                endpoint,
+                lid,
+                lambda: StreamConnection(self, self.new_id("C"), lid, idle),
+                self,
+                self._spare,
             )
         except OSError as exc:
             if self.listeners.get(lid) is listener:
@@ -293,7 +329,10 @@ class Engine:
                 local=list(opened.local),
                 notes=opened.notes,
             )
-        self._emit(ev.ListenerOpened(ts, lid, endpoint.url, opened.local, tuple(opened.notes)))
+        maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
+        self._emit(
+            ev.ListenerOpened(ts, lid, endpoint.url, opened.local, tuple(opened.notes), maximum)
+        )
 
     def _close_listener(self, lid: str, close_peers: bool, reason: str) -> None:
         listener = self.listeners.pop(lid, None)
@@ -315,7 +354,10 @@ class Engine:
         try:
             async with asyncio.timeout(timeout):
                 notes = await open_connection(
-                    endpoint, cid, lambda: StreamConnection(self, cid, None), self
+                    endpoint,
+                    cid,
+                    lambda: StreamConnection(self, cid, None, endpoint.options.idle),
+                    self,
                 )
         except asyncio.CancelledError:
             pass  # reported by _cancel_connect, or the connection reports its own close
@@ -380,10 +422,23 @@ class Engine:
         elif conn.local_eof:
             self._error(cid, f"not sent ({len(data)} bytes): you already sent EOF on {cid}")
             return False
+        elif (buffered := conn.buffered()) and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
+            self._queue_full(conn, len(data))
+            return False
         else:
             conn.send(data)
         self._record_sent(cid, data)
         return True
+
+    def _queue_full(self, conn: StreamConnection, size: int) -> None:
+        queued = conn.queued()
+        self._error(
+            conn.cid,
+            f"not sent ({size:,} bytes): {conn.cid} already has {queued // 1024:,} KiB queued "
+            f"that the peer has not taken (is it reading?); wait, or reset {conn.cid} "
+            "to drop them",
+        )
+        self._watch_queue(conn)
 
     def _record_sent(self, cid: str, data: bytes) -> None:
         ts = time.time()
@@ -465,10 +520,121 @@ class Engine:
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, conn.cid, False, chunk)
-        self.bridge.push_data(ts, conn.cid, False, chunk)
+        if self.bridge.push_data(ts, conn.cid, False, chunk):
+            self._check_backlog(conn)
 
     def eof_received(self, conn: StreamConnection) -> None:
         self._half_closed(conn, outgoing=False)
+
+    def write_paused(self, conn: StreamConnection) -> None:
+        self._watch_queue(conn)
+
+    # queued bytes and refused connections, reported a few times a second while they change
+
+    def _watch_queue(self, conn: StreamConnection) -> None:
+        self._queue_watch[conn.cid] = conn
+        self._schedule_counts()
+
+    def _schedule_counts(self) -> None:
+        if self._counts_timer is None and self._loop is not None:
+            self._counts_timer = self._loop.call_later(COUNTS_SECONDS, self._report_counts)
+
+    def _report_counts(self) -> None:
+        self._counts_timer = None
+        ts = time.time()
+        for cid, conn in list(self._queue_watch.items()):
+            queued = conn.queued()
+            if queued != conn.reported_queue:
+                conn.reported_queue = queued
+                self._emit(ev.SendQueue(ts, cid, queued))
+            if queued == 0:
+                del self._queue_watch[cid]
+        for listener in self.listeners.values():
+            if listener.refused != listener.refused_reported:
+                listener.refused_reported = listener.refused
+                self._emit(ev.ListenerRefused(ts, listener.lid, listener.refused))
+        if self._queue_watch:
+            self._schedule_counts()
+
+    # AcceptOwner: called by a listener's Acceptor on the engine thread
+
+    def live_peers(self, lid: str) -> int:
+        listener = self.listeners.get(lid)
+        return len(listener.peers) if listener is not None else 0
+
+    def refused_at_maximum(self, lid: str) -> None:
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        listener.refused += 1
+        if listener.refused == 1:
+            maximum = max_connections(listener.endpoint)
+            self._info(
+                lid,
+                f"{lid} has its maximum of {maximum:,} connections open: further ones are "
+                "closed at once and counted (the URL option ?max=N sets the maximum)",
+            )
+        self._schedule_counts()
+
+    def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:
+        if not self._shed:
+            self._shed_since = time.monotonic()
+            assert self._loop is not None
+            self._loop.call_later(DESCRIPTORS_REPORT_SECONDS, self._report_shed)
+        self._shed[lid] = self._shed.get(lid, 0) + count
+
+    def _report_shed(self) -> None:
+        """One error per listener and period, however many connections failed."""
+        seconds = time.monotonic() - self._shed_since
+        limit = open_files_limit()
+        why = (
+            f"out of file descriptors (this process may open {limit:,})"
+            if limit
+            else ("out of file descriptors")
+        )
+        for lid, count in self._shed.items():
+            if lid not in self.listeners:
+                continue
+            if count:
+                what = (
+                    f"{count:,} connection{'s' if count != 1 else ''} to {lid} could not be "
+                    f"accepted in the last {seconds:.0f} s and {'were' if count != 1 else 'was'} "
+                    "closed at once"
+                )
+            else:
+                what = f"{lid} cannot accept connections for now; they wait"
+            self._error(lid, f"{why}: {what}; close some connections to accept more")
+            self._shed_reported.add(lid)
+        self._shed.clear()
+
+    def accepted_again(self, lid: str) -> None:
+        if lid in self._shed_reported and lid not in self._shed:
+            self._shed_reported.discard(lid)
+            self._info(lid, f"{lid} accepts connections again: file descriptors are free")
+
+    def accept_failed(self, lid: str, exc: OSError) -> None:
+        self._error(lid, f"could not accept a connection: {exc.strerror or exc}")
+
+    # flow control toward the UI: pause reading while the bridge's consumer is behind
+
+    def _check_backlog(self, conn: StreamConnection) -> None:
+        if self.bridge.saturated:
+            conn.pause_reading()
+            self._read_paused[conn.cid] = conn
+
+    def _bridge_drained(self) -> None:
+        """Called by the bridge (on the consumer's thread) after a drain that emptied it
+        while it was saturated."""
+        loop = self._loop
+        if loop is not None and not self._resume_scheduled:
+            self._resume_scheduled = True
+            loop.call_soon_threadsafe(self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume_scheduled = False
+        paused, self._read_paused = self._read_paused, {}
+        for conn in paused.values():
+            conn.resume_reading()
 
     # DatagramOwner: called by DatagramSocket on the engine thread
 
@@ -498,6 +664,8 @@ class Engine:
 
     def connection_closed(self, conn: Connection, reason: str, error: bool) -> None:
         self.connections.pop(conn.cid, None)
+        self._read_paused.pop(conn.cid, None)
+        self._queue_watch.pop(conn.cid, None)
         listener = self.listeners.get(conn.listener) if conn.listener else None
         if listener is not None:
             listener.peers.discard(conn.cid)

@@ -12,6 +12,27 @@ class ListenerOpened:
     url: str
     local: tuple[str, ...]
     notes: tuple[str, ...] = ()  # options that took effect, e.g. "dual-stack: accepts IPv4 too"
+    max_connections: int = 0  # a stream listener's maximum of open connections (0: none)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerRefused:
+    """A stream listener at its maximum closed `refused` connections at once so far (a running
+    total, reported a few times a second at most)."""
+
+    ts: float
+    lid: str
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendQueue:
+    """Bytes sent on `cid` that the peer has not taken yet (sockbench's buffer and the
+    system's), reported while it is not zero and once when it drains."""
+
+    ts: float
+    cid: str
+    queued: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +137,8 @@ class ErrorReported:
 
 Event = (
     ListenerOpened
+    | ListenerRefused
+    | SendQueue
     | ListenerClosed
     | Connecting
     | ConnectionOpened

@@ -19,3 +19,13 @@ def raise_open_files_limit() -> tuple[int, int] | None:
         except (ValueError, OSError):
             pass
     return soft, hard
+
+
+def open_files_limit() -> int | None:
+    """The soft RLIMIT_NOFILE: how many descriptors this process may open (None: unknown)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft

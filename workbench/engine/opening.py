@@ -7,12 +7,15 @@ addresses, and notes in plain words about options that took effect.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from workbench.endpoints import Endpoint, format_sockname
+from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bind_stream_sockets
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
 from workbench.engine.sockets import (
     dual_stack_note,
@@ -24,39 +27,78 @@ from workbench.engine.stream import StreamConnection
 from workbench.engine.unix import bound_identity, dgram_client_socket, prepare_listen_path
 
 LISTEN_BACKLOG = 4096
+UNIX_CONNECT_RETRY_SECONDS = 0.05
+# A listener's connections at most, unless its URL says (?max=N): like ncat's --max-conns.
+DEFAULT_MAX_CONNECTIONS = 100
+ALL_INTERFACES_WARNING = (
+    "warning: listening on every interface: other machines can reach it, "
+    "not only this one (use 127.0.0.1 for this machine only)"
+)
 
 StreamFactory = Callable[[], StreamConnection]
 
 
+class ListenOwner(DatagramOwner, AcceptOwner, Protocol):
+    """What a listener reports to (the engine)."""
+
+
 @dataclass
 class OpenedListener:
-    server: asyncio.Server | None = None
+    acceptor: Acceptor | None = None
     datagram: DatagramSocket | None = None
     local: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     unix_identity: tuple[int, int] | None = None
 
 
+def max_connections(endpoint: Endpoint) -> int:
+    return endpoint.options.max_connections or DEFAULT_MAX_CONNECTIONS
+
+
+def all_interfaces(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_unspecified
+    except ValueError:
+        return False
+
+
 async def open_listener(
-    endpoint: Endpoint, lid: str, stream_factory: StreamFactory, owner: DatagramOwner
+    endpoint: Endpoint,
+    lid: str,
+    stream_factory: StreamFactory,
+    owner: ListenOwner,
+    spare: SpareDescriptor,
 ) -> OpenedListener:
     loop = asyncio.get_running_loop()
+
+    def acceptor(sockets: list[socket.socket]) -> Acceptor:
+        return Acceptor(sockets, stream_factory, owner, lid, max_connections(endpoint), spare)
+
     match endpoint.transport:
         case "tcp":
-            return await open_tcp_listener(loop, endpoint, stream_factory)
+            return await open_tcp_listener(loop, endpoint, acceptor)
         case "unix":
             prepare_listen_path(endpoint.path, "stream")
-            server = await loop.create_unix_server(
-                stream_factory, endpoint.path, backlog=LISTEN_BACKLOG
-            )
-            return OpenedListener(
-                server=server,
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(endpoint.path)
+                sock.listen(LISTEN_BACKLOG)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+            opened = OpenedListener(
+                acceptor=acceptor([sock]),
                 local=(endpoint.address,),
                 unix_identity=bound_identity(endpoint.path),
             )
+            opened.acceptor.start()  # type: ignore[union-attr]
+            return opened
         case "udp":
             info = await resolve(loop, endpoint)
             sock, notes = udp_socket(endpoint, info, listen=True)
+            if all_interfaces(endpoint.host):
+                notes.append(ALL_INTERFACES_WARNING)
             return await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, "udp", lid))
         case "unix-dgram":
             prepare_listen_path(endpoint.path, "dgram")
@@ -77,24 +119,26 @@ async def open_listener(
 
 
 async def open_tcp_listener(
-    loop: asyncio.AbstractEventLoop, endpoint: Endpoint, stream_factory: StreamFactory
+    loop: asyncio.AbstractEventLoop,
+    endpoint: Endpoint,
+    make_acceptor: Callable[[list[socket.socket]], Acceptor],
 ) -> OpenedListener:
     notes = []
     if is_unspecified_ipv6(endpoint.host):
         # asyncio would make [::] IPv6-only; users listening on "all" expect IPv4 too.
-        sock = tcp_dual_stack_listener(endpoint.port, LISTEN_BACKLOG)
-        notes.append(dual_stack_note(sock) or "")
-        server = await loop.create_server(stream_factory, sock=sock, backlog=LISTEN_BACKLOG)
+        sockets = [tcp_dual_stack_listener(endpoint.port, LISTEN_BACKLOG)]
+        notes.append(dual_stack_note(sockets[0]) or "")
     else:
-        server = await loop.create_server(
-            stream_factory,
-            endpoint.host,
-            endpoint.port,
-            backlog=LISTEN_BACKLOG,
-            reuse_address=True,
+        infos = await loop.getaddrinfo(
+            endpoint.host, endpoint.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
-    local = tuple(format_sockname(s.getsockname()) for s in server.sockets)
-    return OpenedListener(server=server, local=local, notes=[n for n in notes if n])
+        sockets = bind_stream_sockets(infos, LISTEN_BACKLOG)
+    if all_interfaces(endpoint.host):
+        notes.append(ALL_INTERFACES_WARNING)
+    acceptor = make_acceptor(sockets)
+    acceptor.start()
+    local = tuple(format_sockname(s.getsockname()) for s in sockets)
+    return OpenedListener(acceptor=acceptor, local=local, notes=[n for n in notes if n])
 
 
 async def open_datagram(
@@ -130,7 +174,7 @@ async def open_connection(
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.setblocking(False)
-                await loop.sock_connect(sock, endpoint.path)
+                await unix_connect(sock, endpoint.path)
                 await loop.create_unix_connection(stream_factory, sock=sock)
             except BaseException:
                 sock.close()
@@ -148,6 +192,19 @@ async def open_connection(
             )
             return []
     raise ValueError(f"unknown transport {endpoint.transport}")
+
+
+async def unix_connect(sock: socket.socket, path: str) -> None:
+    """Connect a non-blocking Unix stream socket. When the listener's backlog is full, Linux
+    answers EAGAIN and nothing tells when there is room (asyncio's sock_connect takes EAGAIN
+    for "in progress" and hands over a socket that is not connected): try again until the
+    caller's timeout."""
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(UNIX_CONNECT_RETRY_SECONDS)
 
 
 async def resolve(

@@ -9,9 +9,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 from typing import Protocol, cast
 
 from workbench.endpoints import format_sockname
+
+try:  # the bytes in a socket's send queue that the peer has not acknowledged (Linux)
+    import fcntl
+    import termios
+
+    SIOCOUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):
+    SIOCOUTQ = None
 
 
 class ConnectionOwner(Protocol):
@@ -23,13 +32,26 @@ class ConnectionOwner(Protocol):
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None: ...
     def eof_received(self, conn: StreamConnection) -> None: ...
     def connection_closed(self, conn: StreamConnection, reason: str, error: bool) -> None: ...
+    def write_paused(self, conn: StreamConnection) -> None: ...
 
 
 class StreamConnection(asyncio.BufferedProtocol):
-    def __init__(self, owner: ConnectionOwner, cid: str, listener: str | None) -> None:
+    def __init__(
+        self,
+        owner: ConnectionOwner,
+        cid: str,
+        listener: str | None,
+        idle: float | None = None,
+    ) -> None:
         self.owner = owner
         self.cid = cid
         self.listener = listener
+        # Close after this many seconds without traffic either way (None: never).
+        self.idle = idle
+        self.last_activity = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self.reading_paused = False  # by the engine, while its events are not drained
+        self.reported_queue = 0  # the last SendQueue value the engine reported
         self.transport: asyncio.Transport | None = None
         self.family: int | None = None
         self.local = ""
@@ -60,12 +82,17 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
         self.owner.connection_opened(self)
+        if self.idle is not None:
+            self.last_activity = time.monotonic()
+            self._idle_timer = asyncio.get_running_loop().call_later(self.idle, self._idle_check)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.owner.read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
         self.bytes_in += nbytes
+        if self.idle is not None:
+            self.last_activity = time.monotonic()
         self.owner.data_received(self, self.owner.read_buffer[:nbytes])
 
     def eof_received(self) -> bool:
@@ -76,12 +103,15 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.writable.clear()
+        self.owner.write_paused(self)
 
     def resume_writing(self) -> None:
         self.writable.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         self.writable.set()  # wake a file sender waiting for room
         if self.close_reason is not None:
             reason, error = self.close_reason, False
@@ -105,6 +135,54 @@ class StreamConnection(asyncio.BufferedProtocol):
         assert self.transport is not None
         self.transport.write(data)
         self.bytes_out += len(data)
+        if self.idle is not None:
+            self.last_activity = time.monotonic()
+
+    def buffered(self) -> int:
+        """Bytes waiting in asyncio's buffer: sockbench's memory, which the engine bounds."""
+        if self.transport is None or self.closed:
+            return 0
+        return self.transport.get_write_buffer_size()
+
+    def queued(self) -> int:
+        """Bytes sent that the peer has not taken yet: asyncio's buffer, and the kernel's
+        send queue (data not yet acknowledged by the peer)."""
+        total = self.buffered()
+        if SIOCOUTQ is None or self.transport is None or self.closed:
+            return total
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return total
+        try:
+            answer = fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0")
+        except OSError:
+            return total
+        return total + struct.unpack("i", answer)[0]
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.closed and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed and self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    def _idle_check(self) -> None:
+        if self.closed or self.closing or self.idle is None:
+            return
+        quiet = time.monotonic() - self.last_activity
+        if quiet < self.idle:
+            loop = asyncio.get_running_loop()
+            self._idle_timer = loop.call_later(self.idle - quiet, self._idle_check)
+            return
+        reason = f"idle for {self.idle:g} s"
+        if self.buffered():
+            # A graceful close would wait for the peer to take what is queued: it never will.
+            self.reset(reason)
+        else:
+            self.close(reason)
 
     def half_close(self) -> None:
         assert self.transport is not None
@@ -127,13 +205,21 @@ class StreamConnection(asyncio.BufferedProtocol):
             self.close_reason = self.close_reason or reason
             self.transport.close()
 
-    def reset(self) -> None:
-        """Close with RST: SO_LINGER 0 makes the kernel drop pending data and send a reset."""
+    def reset(self, reason: str = "reset by you") -> None:
+        """Close with RST: SO_LINGER 0 makes the kernel drop pending data and send a reset.
+
+        This is also how queued data is aborted: asyncio cannot drop part of its buffer. The
+        transcript recorded those bytes as sent when they were handed to the socket; the
+        reason (in the Log and the transcript's close record) says how many of them the peer
+        never took."""
         if self.transport is None or self.closed:
             return
+        unsent = self.queued()
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.closing = True
-        self.close_reason = "reset by you"
+        if unsent:
+            reason += f": {unsent:,} bytes queued were not sent"
+        self.close_reason = reason
         self.transport.abort()

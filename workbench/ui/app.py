@@ -53,6 +53,7 @@ from workbench.ui.dialogs import (
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
+from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
@@ -224,6 +225,11 @@ class SockbenchApp(App[None]):
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
                 self.target = event.cid
                 self.composer.focus()
+            elif isinstance(event, ev.ListenerOpened):
+                for note in event.notes:
+                    if note.startswith("warning:"):  # e.g. listening on every interface
+                        text = sanitize_text(f"{event.lid}: {note.removeprefix('warning: ')}")
+                        self.notify(text, severity="warning", markup=False)
         self.notify_errors(changes.errors)
         self.show_target()
         if self.target in changes.connections:
@@ -675,7 +681,7 @@ class SockbenchApp(App[None]):
             self.action_send_to,
         )
         for listener in self.session.listeners.values():
-            where = sanitize_text(", ".join(listener.local))
+            where = literal_markup(", ".join(listener.local))  # palette titles are markup
             yield SystemCommand(
                 f"Close listener {listener.lid} ({where})",
                 "Stop listening and close its peers (asks first)",
@@ -683,7 +689,7 @@ class SockbenchApp(App[None]):
             )
         for conn in self.session.connections.values():
             if conn.is_open or conn.is_pending:
-                remote = sanitize_text(conn.remote)
+                remote = literal_markup(conn.remote)  # a peer's name: palette titles are markup
                 yield SystemCommand(
                     f"Target {conn.cid} ({remote})",
                     "Type to this connection",
@@ -704,6 +710,12 @@ class SockbenchApp(App[None]):
                         "Abort at once, dropping unsent data (TCP sends a RST)",
                         lambda cid=conn.cid: self.engine.reset(cid),
                     )
+                    if conn.queued:
+                        yield SystemCommand(
+                            f"Abort {format_size(conn.queued)} queued on {conn.cid} ({remote})",
+                            "Drop what the peer has not taken, by resetting the connection (f6)",
+                            lambda cid=conn.cid: self.engine.reset(cid),
+                        )
 
 
 def why_not_sendable(conn: ConnectionInfo) -> str:

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from workbench.codec import sanitize_text
 from workbench.endpoints import (
     DEFAULT_HOST,
     UNIX_TRANSPORTS,
@@ -64,6 +65,8 @@ class EndpointDialog(ModalScreen[object]):
     DEFAULT_PORT = ""
     for_listen = False
     show_options = True
+    # What the Options field suggests, per transport (see the URL options in the README).
+    OPTION_PLACEHOLDERS = {"udp": "broadcast=1&rcvbuf=4194304&ttl=2", "tcp": "idle=30"}
 
     def __init__(self, transport: str = "tcp") -> None:
         super().__init__()
@@ -95,10 +98,8 @@ class EndpointDialog(ModalScreen[object]):
                 yield Input(
                     id="path", placeholder="/tmp/app.sock, or @name (abstract)", classes="unix"
                 )
-                yield Label("Options", classes="field-label udp")
-                yield Input(
-                    id="options", placeholder="broadcast=1&rcvbuf=4194304&ttl=2", classes="udp"
-                )
+                yield Label("Options", classes="field-label options")
+                yield Input(id="options", classes="options")
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
             yield Static("", id="error")
@@ -126,8 +127,9 @@ class EndpointDialog(ModalScreen[object]):
             widget.display = not unix
         for widget in self.query(".unix"):
             widget.display = unix
-        for widget in self.query(".udp"):
-            widget.display = self.show_options and transport == "udp"
+        for widget in self.query(".options"):
+            widget.display = self.show_options and transport in self.OPTION_PLACEHOLDERS
+        self.query_one("#options", Input).placeholder = self.OPTION_PLACEHOLDERS.get(transport, "")
 
     @property
     def transport(self) -> str:
@@ -152,7 +154,8 @@ class EndpointDialog(ModalScreen[object]):
         try:
             result = self.result()
         except EndpointError as exc:
-            self.query_one("#error", Static).update(Content(str(exc)))
+            # The message quotes what was typed or pasted: show it with visible escapes.
+            self.query_one("#error", Static).update(Content(sanitize_text(str(exc))))
             return
         self.dismiss(result)
 
@@ -164,9 +167,13 @@ class EndpointDialog(ModalScreen[object]):
 class ListenDialog(EndpointDialog):
     TITLE = "Listen"
     ACTION = "Listen"
-    HELP = "Port 0 picks a free port. 0.0.0.0 or :: listens on every interface."
+    HELP = (
+        "Port 0 picks a free port. 0.0.0.0 or :: listens on every interface: other machines "
+        "can connect. TCP options: max=N connections (default 100), idle=S seconds."
+    )
     DEFAULT_PORT = "0"
     for_listen = True
+    OPTION_PLACEHOLDERS = {"udp": "broadcast=1&rcvbuf=4194304", "tcp": "max=100&idle=30"}
 
 
 class ConnectDialog(EndpointDialog):

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from workbench.codec import HexError, format_hex, parse_hex
+from workbench.codec import HexError, format_hex, parse_hex, sanitize_text
 from workbench.logmodel import ViewSettings
 
 SOURCE_CHOICES = [("every connection", "all"), ("the target only", "target")]
@@ -89,7 +89,8 @@ class FilterDialog(ModalScreen[ViewSettings | None]):
         try:
             settings = self.result()
         except (ValueError, HexError) as exc:
-            self.query_one("#error", Static).update(Content(str(exc)))
+            # A regex error quotes the pattern: show it with visible escapes.
+            self.query_one("#error", Static).update(Content(sanitize_text(str(exc))))
             return
         self.dismiss(settings)
 

@@ -14,11 +14,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.content import Content
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from workbench.codec import sanitize_text
 from workbench.logmodel import LogModel, Record, Row, ViewSettings
 
 DEFAULT_MAX_ROWS = 100_000
@@ -169,7 +171,8 @@ class LogView(ScrollView, can_focus=True):
             )
         if self.search_pattern:
             parts.append(f"search: {self.search_pattern}")
-        self.border_subtitle = "  ·  ".join(parts)
+        # Content, not a str: a str title is markup, and the pattern is often a peer's text.
+        self.border_subtitle = Content(sanitize_text("  ·  ".join(parts)))
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""

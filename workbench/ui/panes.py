@@ -48,9 +48,12 @@ def format_age(seconds: float) -> str:
 
 
 def connection_state_text(conn: ConnectionInfo) -> Text:
-    """The state, or for an ended connection why it ended ("reset by peer")."""
+    """The state, or for an ended connection why it ended ("reset by peer"); while the peer
+    does not take what was sent, how much waits ("1.5 MiB queued")."""
     if conn.closed_at is not None:
         return safe(conn.reason or conn.state, "red" if conn.error else "bright_black")
+    if conn.queued:
+        return safe(f"{format_size(conn.queued)} queued", "bold yellow")
     return safe(conn.state, STATE_STYLE.get(conn.state, "yellow"))
 
 
@@ -111,6 +114,8 @@ class ListenersTree(Tree[str]):
         live = sum(1 for cid in listener.peers if session.connections[cid].is_open)
         kind = "peers" if listener.is_datagram else "open"
         forgotten = f", {listener.forgotten:,} forgotten" if listener.forgotten else ""
+        if listener.refused:
+            forgotten += f", {listener.refused:,} refused at max {listener.max_connections:,}"
         label.append(f" ({live} {kind}{forgotten})", style="bright_black")
         return label
 
@@ -144,7 +149,7 @@ class ConnectionsTable(DataTable[Text]):
     COLUMNS = (
         ("id", "id", None),
         ("proto", "proto", None),
-        ("state", "state", 12),
+        ("state", "state", 16),
         ("local", "local", None),
         ("remote", "remote", None),
         ("in", "in", None),

@@ -1,0 +1,61 @@
+"""Helpers shared by the fault tests (test_faults_*.py): opening things on a real Engine and
+reading a transcript back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from peers import Collector, connect_client, port_of
+
+from workbench.endpoints import Endpoint, format_sockname, parse_url
+from workbench.engine import Engine
+from workbench.engine import events as ev
+
+
+def endpoint(url: str, listen: bool = False) -> Endpoint:
+    return parse_url(url, for_listen=listen)
+
+
+def listen(engine: Engine, events: Collector, url: str = "tcp://127.0.0.1:0") -> tuple[str, int]:
+    """Open a listener; return its id and port."""
+    lid = engine.listen(endpoint(url, listen=True))
+    opened = events.wait_for(lambda e: isinstance(e, ev.ListenerOpened) and e.lid == lid)
+    return lid, port_of(opened.local[0])
+
+
+def accept(events: Collector, lid: str, port: int) -> tuple[socket.socket, str]:
+    """A plain client of the engine's listener, and the engine's id for it."""
+    client = connect_client(port)
+    me = format_sockname(client.getsockname())
+    opened = events.wait_for(
+        lambda e: isinstance(e, ev.ConnectionOpened) and e.listener == lid and e.remote == me
+    )
+    return client, opened.cid
+
+
+def connect(engine: Engine, events: Collector, url: str) -> str:
+    cid = engine.connect(endpoint(url))
+    events.wait_opened(cid)
+    return cid
+
+
+def transcript_records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def transcript_streams(path: Path) -> dict[tuple[str, str], bytes]:
+    """{(connection id, "in" or "out"): bytes} from a one-session transcript."""
+    found: dict[tuple[str, str], bytearray] = defaultdict(bytearray)
+    for record in transcript_records(path):
+        if record["event"] == "data":
+            found[record["conn"], record["dir"]] += base64.b64decode(record["data"])
+    return {key: bytes(value) for key, value in found.items()}
+
+
+def transcript_close(path: Path, cid: str) -> dict[str, Any]:
+    return next(r for r in transcript_records(path) if r["event"] == "close" and r["conn"] == cid)

@@ -1,0 +1,46 @@
+"""TCP URL options: max= (a listener's maximum of connections) and idle= (seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.endpoints import EndpointError, parse_url
+
+
+def test_tcp_options_parse_and_show_in_the_url() -> None:
+    endpoint = parse_url("tcp://127.0.0.1:9000?max=500&idle=30", for_listen=True)
+    assert endpoint.options.max_connections == 500
+    assert endpoint.options.idle == 30.0
+    assert endpoint.url == "tcp://127.0.0.1:9000?max=500&idle=30"
+    assert parse_url("tcp://[::1]:1?idle=0.5", for_listen=False).options.idle == 0.5
+    assert parse_url("tcp://127.0.0.1:1", for_listen=True).options.max_connections is None
+
+
+@pytest.mark.parametrize(
+    ("url", "listen", "message"),
+    [
+        ("tcp://127.0.0.1:1?max=5", False, "max is for listeners"),
+        ("tcp://127.0.0.1:1?max=0", True, "max must be 1-1,000,000"),
+        ("tcp://127.0.0.1:1?max=lots", True, "max takes a number, not 'lots'"),
+        ("tcp://127.0.0.1:1?idle=0", True, "idle must be more than 0"),
+        ("tcp://127.0.0.1:1?idle=-1", True, "idle takes a number of seconds, not '-1'"),
+        ("tcp://127.0.0.1:1?idle=1e3", True, "idle takes a number of seconds"),
+        ("tcp://127.0.0.1:1?rcvbuf=1", True, "unknown option 'rcvbuf' for tcp://; known: max"),
+        ("udp://127.0.0.1:1?idle=3", True, "unknown option 'idle' for udp://; known: broadcast"),
+    ],
+)
+def test_bad_options_are_refused_in_words(url: str, listen: bool, message: str) -> None:
+    with pytest.raises(EndpointError, match=message.replace("?", r"\?")):
+        parse_url(url, for_listen=listen)
+
+
+def test_udp_options_unchanged() -> None:
+    endpoint = parse_url("udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304", for_listen=True)
+    assert endpoint.url == "udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304"
+    assert parse_url("udp://239.1.2.3:5000?join=1&interface=127.0.0.1", for_listen=True).url == (
+        "udp://239.1.2.3:5000?join=1&iface=127.0.0.1"
+    )
+
+
+def test_a_question_mark_in_a_unix_path_is_part_of_the_path() -> None:
+    assert parse_url("unix:///tmp/a?max=3", for_listen=True).path == "/tmp/a?max=3"

@@ -1,0 +1,198 @@
+"""Accepting stream connections with our own accept loop, instead of `loop.create_server`.
+
+Why: uvloop 0.23 (libuv) treats running out of file descriptors badly for a workbench. libuv
+first tries its "EMFILE trick" (it frees a spare descriptor, accepts and closes the waiting
+connections) and says nothing; when that fails, uvloop's listen callback calls `_fatal_error`,
+which closes the listening socket for good, also without a word (an OSError is not even
+logged). asyncio's own loop logs every failure and retries every second. Here every accept is
+ours: extra connections beyond the listener's maximum are closed at once and counted, and
+when descriptors run out the waiting connections are shed the same way (with a spare
+descriptor, like libuv) and counted, so the engine can report the condition once, in words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import socket
+from collections.abc import Callable
+from typing import Protocol
+
+from workbench.engine.stream import StreamConnection
+
+# Accepts per readiness callback: other sockets get their turn during an accept storm.
+ACCEPT_BATCH = 128
+# Out of descriptors and no spare to shed with: look again after this long.
+RETRY_SECONDS = 0.25
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class AcceptOwner(Protocol):
+    """What an acceptor reports to (the engine)."""
+
+    def live_peers(self, lid: str) -> int: ...
+    def refused_at_maximum(self, lid: str) -> None: ...
+    def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
+    def accepted_again(self, lid: str) -> None: ...
+    def accept_failed(self, lid: str, exc: OSError) -> None: ...
+
+
+class SpareDescriptor:
+    """One descriptor held in reserve: freeing it lets us accept (and close) a connection
+    when the process is out of descriptors, so waiting clients are not left hanging."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+        self.take()
+
+    def take(self) -> None:
+        if self.fd is None:
+            with contextlib.suppress(OSError):
+                self.fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def release(self) -> bool:
+        if self.fd is None:
+            return False
+        os.close(self.fd)
+        self.fd = None
+        return True
+
+    def close(self) -> None:
+        self.release()
+
+
+class Acceptor:
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        factory: Callable[[], StreamConnection],
+        owner: AcceptOwner,
+        lid: str,
+        max_connections: int,
+        spare: SpareDescriptor,
+    ) -> None:
+        self.sockets = sockets
+        self.factory = factory
+        self.owner = owner
+        self.lid = lid
+        self.max_connections = max_connections
+        self.spare = spare
+        self.attaching = 0  # accepted, transport not made yet: they count against the maximum
+        self.starved = False  # out of descriptors since the last successful accept
+        self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        for sock in self.sockets:
+            self._loop.add_reader(sock.fileno(), self._ready, sock)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for sock in self.sockets:
+            with contextlib.suppress(ValueError, OSError):
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+
+    def _ready(self, sock: socket.socket) -> None:
+        for _ in range(ACCEPT_BATCH):
+            if self.closed:
+                return
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue  # the client gave up while waiting: nothing to do
+            except OSError as exc:
+                if exc.errno in OUT_OF_DESCRIPTORS:
+                    self._shed(sock, exc)
+                else:
+                    self.owner.accept_failed(self.lid, exc)
+                    self._pause(sock)
+                return
+            if self.starved:
+                self.starved = False
+                self.owner.accepted_again(self.lid)
+            live = self.owner.live_peers(self.lid) + self.attaching
+            if live >= self.max_connections:
+                conn.close()
+                self.owner.refused_at_maximum(self.lid)
+                continue
+            self._attach(conn)
+
+    def _attach(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        self.attaching += 1
+        task = self._loop.create_task(self._connect(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self.factory, conn)
+        except OSError as exc:  # the client reset before we got to it, say
+            conn.close()
+            self.owner.accept_failed(self.lid, exc)
+        finally:
+            self.attaching -= 1
+
+    def _shed(self, sock: socket.socket, exc: OSError) -> None:
+        """Out of descriptors: accept the waiting connections with the spare descriptor and
+        close them at once, counting them; without a spare, wait and look again."""
+        self.starved = True
+        shed = 0
+        if self.spare.release():
+            try:
+                for _ in range(ACCEPT_BATCH):
+                    try:
+                        conn, _ = sock.accept()
+                    except OSError:
+                        break
+                    conn.close()
+                    shed += 1
+            finally:
+                self.spare.take()
+        self.owner.shed_for_descriptors(self.lid, max(shed, 1), exc)
+        if shed == 0:
+            self._pause(sock)
+
+    def _pause(self, sock: socket.socket) -> None:
+        """Stop watching `sock` for a moment: it stays readable, and would spin the loop."""
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(sock.fileno())
+
+        def resume() -> None:
+            if not self.closed:
+                self._loop.add_reader(sock.fileno(), self._ready, sock)
+
+        self._loop.call_later(RETRY_SECONDS, resume)
+
+
+def bind_stream_sockets(infos: list[tuple], backlog: int) -> list[socket.socket]:
+    """Listening sockets for each distinct address in `infos` (from getaddrinfo), as asyncio's
+    create_server binds them: SO_REUSEADDR, IPv6 sockets IPv6-only."""
+    sockets: list[socket.socket] = []
+    seen: set[tuple[int, object]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
