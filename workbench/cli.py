@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  unix://@name                Unix stream socket in Linux's abstract namespace\n"
         "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
         "udp options: broadcast=1, join=1&iface=ADDR, ttl=N, loop=1|0, rcvbuf=BYTES\n"
-        "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000",
+        "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
+        "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
     )
     parser.add_argument(
         "--listen",
@@ -105,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["bench"]:
+        from workbench.bench.command import main as bench
+
+        return bench(arguments[1:])
+    args = build_parser().parse_args(arguments)
     # Imported here so --help and usage errors answer without loading Textual.
     from workbench.engine import Engine, EventBridge
     from workbench.payloads import SendSettings

@@ -21,8 +21,8 @@ from workbench.bench.tools import (
 )
 from workbench.state import ConnectionInfo
 
-LOST = Metric("lost", "%", higher_is_better=False, digits=3)
-KERNEL_DROPS = Metric("kernel_drops", "datagrams", higher_is_better=False)
+LOST = Metric("lost", "% lost", higher_is_better=False, digits=3)
+KERNEL_DROPS = Metric("kernel_drops", "dropped by the kernel", higher_is_better=False)
 SETTLE_SECONDS = 0.3  # no datagram counted for this long: the rest is lost
 
 
