@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from peers import Collector
+from textual.pilot import Pilot
+from textual.widgets import Input
 from tmux_helpers import Tmux, tmux_server
 
 from workbench.engine import Engine, EventBridge
@@ -58,3 +62,26 @@ def tmux() -> Iterator[Tmux]:
     """A private tmux server for the real command (skips when tmux is not installed)."""
     with tmux_server() as server:
         yield server
+
+
+@pytest.fixture
+def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
+    """pytest-textual-snapshot's snap_compare with every text cursor held still: a blinking
+    cursor made a snapshot depend on when, within half a second, it was taken."""
+
+    def compare(
+        app: Any, *, run_before: Callable[[Pilot[Any]], Any] | None = None, **kw: Any
+    ) -> bool:
+        async def then_steady(pilot: Pilot[Any]) -> None:
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            for screen in pilot.app.screen_stack:
+                for text_input in screen.query(Input):
+                    text_input.cursor_blink = False
+            await pilot.pause()
+
+        return snap_compare(app, run_before=then_steady, **kw)
+
+    return compare

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 from collections.abc import Callable
 
@@ -53,43 +52,53 @@ def _escape_code_point(cp: int) -> str:
     return f"\\U{cp:08x}"
 
 
-def _build_text_table() -> dict[int, str]:
-    # Derived from unicodedata over the whole code space rather than a hand
-    # list, so new format characters are covered when Python's Unicode
-    # database is updated.
-    category = unicodedata.category
-    table = {
-        cp: _escape_code_point(cp)
-        for cp in range(sys.maxunicode + 1)
-        if category(chr(cp)) in _UNSAFE_CATEGORIES
-    }
-    for block in _IGNORABLE_UNASSIGNED:
-        for cp in block:
-            if category(chr(cp)) == "Cn":
-                table[cp] = _escape_code_point(cp)
-    # Escape the escape character itself so "\x1b" typed by a peer stays
-    # distinguishable from a real ESC byte.
-    table[0x5C] = "\\\\"
-    # LF and CR get their familiar short forms; TAB stays literal because it
-    # is harmless and common in text protocols.
-    table[0x0A] = "\\n"
-    table[0x0D] = "\\r"
-    del table[0x09]
-    return table
+# Bounds the cache of code points already looked up: a peer sending every code point must
+# not grow it without end (the unsafe ones are always kept; there are few).
+_MAX_CACHED_SAFE = 100_000
+
+
+class _EscapeTable(dict[int, str]):
+    """Code point -> how it is shown, for `str.translate`. Filled as code points are first
+    seen, from Python's Unicode database (so new format characters are covered when it is
+    updated): scanning the whole code space up front cost about half a second of start-up."""
+
+    def __missing__(self, cp: int) -> str:
+        shown = _shown_as(cp)
+        if shown != chr(cp) or len(self) < _MAX_CACHED_SAFE:
+            self[cp] = shown
+        return shown
+
+
+def _shown_as(cp: int) -> str:
+    # The escape character itself is escaped, so "\x1b" typed by a peer stays
+    # distinguishable from a real ESC byte. LF and CR get their familiar short forms; TAB
+    # stays literal because it is harmless and common in text protocols.
+    special = _SPECIAL.get(cp)
+    if special is not None:
+        return special
+    character = chr(cp)
+    category = unicodedata.category(character)
+    if category in _UNSAFE_CATEGORIES or (
+        category == "Cn" and any(cp in block for block in _IGNORABLE_UNASSIGNED)
+    ):
+        return _escape_code_point(cp)
+    return character
+
+
+_SPECIAL = {0x5C: "\\\\", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\t"}
 
 
 @functools.cache
 def _text_table() -> dict[int, str]:
-    """For str from outside: lone surrogates are shown as \\udXXX. Built on first use: the
-    scan of the code space takes ~0.1 s, which start-up should not pay."""
-    return _build_text_table()
+    """For str from outside: lone surrogates are shown as \\udXXX."""
+    return _EscapeTable()
 
 
 @functools.cache
 def _bytes_table() -> dict[int, str]:
     """For bytes: decoding with surrogateescape turns each invalid byte 0xNN into U+DCNN,
     which must be shown as the raw byte \\xNN so parse_escapes restores it."""
-    return {**_text_table(), **{0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)}}
+    return _EscapeTable({0xDC00 + b: f"\\x{b:02x}" for b in range(0x80, 0x100)})
 
 
 # Anything outside printable ASCII (minus backslash) plus TAB needs the slow path.
@@ -391,7 +400,7 @@ def _check_encoding(encoding: str) -> str:
 
 @functools.cache
 def _utf16_table(big_endian: bool) -> dict[int, str]:
-    table = dict(_text_table())
+    table = _EscapeTable()
     # In UTF-16 "\x01" typed back would send one raw byte, not the character
     # U+0001 (two bytes), so controls shown as \xNN elsewhere use \u00NN here.
     for cp in (*range(0x20), 0x7F):

@@ -210,14 +210,14 @@ class SockbenchApp(App[None]):
             return  # a batch queued while quitting: the widgets are already gone
         changes = self.session.apply(message.events)
         self.log_view.add_records(list(self.log_records(message.events)))
+        added: set[str] = set()
         if changes.structure:
-            self.listeners_tree.rebuild(self.session)
-            self.connections_table.rebuild(self.session)
-        else:
-            self.listeners_tree.refresh_labels(
-                self.session, changes.listeners | changes.connections
-            )
-            self.connections_table.refresh_rows(self.session, changes.connections)
+            self.listeners_tree.sync(self.session)
+            added = self.connections_table.sync(self.session)
+        self.listeners_tree.refresh_labels(
+            self.session, (changes.listeners | changes.connections) - added
+        )
+        self.connections_table.refresh_rows(self.session, changes.connections - added)
         for cid in changes.opened:
             if not self.target_usable():
                 self.target = cid

@@ -7,12 +7,13 @@ as markup by these widgets.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Tree
+from textual.widgets.data_table import CellKey, RowKey
 from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
@@ -65,27 +66,67 @@ class ListenersTree(Tree[str]):
         self.show_root = False
         self.guide_depth = 2
         self._clock = clock
+        self._node_of: dict[str, TreeNode[str]] = {}  # listener and peer ids -> their nodes
 
     def rebuild(self, session: Session) -> None:
         """Rebuild the nodes, keeping the cursor on the same id."""
         selected = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
+        self._node_of = {}
         cursor_line = -1
         # In id order: listeners open concurrently, and L1 should stay above L2.
         for listener in sorted(session.listeners.values(), key=lambda item: id_number(item.lid)):
-            node = self.root.add(
-                self.listener_label(listener, session), data=listener.lid, expand=True
-            )
+            node = self._add_listener(listener, session)
             if listener.lid == selected:
                 cursor_line = node.line
             for cid in listener.peers:
                 conn = session.connections.get(cid)
                 if conn is not None:
-                    leaf = node.add_leaf(self.peer_label(conn), data=cid)
+                    leaf = self._add_peer(node, conn)
                     if cid == selected:
                         cursor_line = leaf.line
         if cursor_line >= 0:
             self.cursor_line = cursor_line
+
+    def sync(self, session: Session) -> None:
+        """Add the nodes of new listeners and peers and remove the gone ones; the others stay
+        (rebuilding the tree on every accepted connection took seconds with thousands)."""
+        listeners = session.listeners
+        shown = [key for key in self._node_of if key.startswith("L")]
+        for lid in shown:
+            if lid not in listeners:
+                self._remove(self._node_of[lid])
+        last_shown = max((id_number(lid) for lid in shown if lid in listeners), default=0)
+        for listener in sorted(listeners.values(), key=lambda item: id_number(item.lid)):
+            node = self._node_of.get(listener.lid)
+            if node is None:
+                if id_number(listener.lid) < last_shown:
+                    self.rebuild(session)  # it belongs above a listener already shown
+                    return
+                node = self._add_listener(listener, session)
+            peers = set(listener.peers)
+            for child in list(node.children):
+                if child.data not in peers or child.data not in session.connections:
+                    self._remove(child)
+            for cid in listener.peers:
+                conn = session.connections.get(cid)
+                if conn is not None and cid not in self._node_of:
+                    self._add_peer(node, conn)
+
+    def _add_listener(self, listener: ListenerInfo, session: Session) -> TreeNode[str]:
+        label = self.listener_label(listener, session)
+        node = self._node_of[listener.lid] = self.root.add(label, data=listener.lid, expand=True)
+        return node
+
+    def _add_peer(self, node: TreeNode[str], conn: ConnectionInfo) -> TreeNode[str]:
+        leaf = self._node_of[conn.cid] = node.add_leaf(self.peer_label(conn), data=conn.cid)
+        return leaf
+
+    def _remove(self, node: TreeNode[str]) -> None:
+        for child in node.children:
+            self._node_of.pop(child.data or "", None)
+        self._node_of.pop(node.data or "", None)
+        node.remove()
 
     def refresh_labels(self, session: Session, ids: set[str]) -> None:
         for node in self._nodes_with(ids):
@@ -97,12 +138,7 @@ class ListenersTree(Tree[str]):
                 node.set_label(self.peer_label(item))
 
     def _nodes_with(self, ids: set[str]) -> list[TreeNode[str]]:
-        found = []
-        for listener in self.root.children:
-            if listener.data in ids:
-                found.append(listener)
-            found.extend(peer for peer in listener.children if peer.data in ids)
-        return found
+        return [node for key in ids if (node := self._node_of.get(key)) is not None]
 
     @staticmethod
     def listener_label(listener: ListenerInfo, session: Session) -> Text:
@@ -209,6 +245,44 @@ class ConnectionsTable(DataTable[Text]):
         if selected is not None and selected in session.connections:
             self.move_cursor(row=self.get_row_index(selected))
 
+    def sync(self, session: Session) -> set[str]:
+        """Add rows for new connections and remove the forgotten ones; the others stay as
+        they are (rebuilding 5,000 rows on every new connection took seconds). Returns the
+        ids of the rows added."""
+        connections = session.connections
+        for key in [key for key in self.rows if key.value not in connections]:
+            self.remove_row(key)
+        added = set()
+        for cid, conn in connections.items():
+            if cid not in self.rows:
+                self.add_row(*self.cells(conn), key=cid)
+                added.add(cid)
+        return added
+
+    # Textual measures every cell it is given with Rich (about 30 us each), and re-measures a
+    # whole column when a cell gets narrower: with thousands of connections that took
+    # seconds. Every cell here is one line of Text, whose width is its cell length, and
+    # columns only grow while the table lives.
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        columns = self.ordered_columns
+        for row_key in new_rows:
+            cells = self._data.get(row_key)
+            if cells is None:
+                continue  # removed before Textual got to it
+            for column in columns:
+                cell = cells.get(column.key)
+                if isinstance(cell, Text):
+                    column.content_width = max(column.content_width, cell.cell_len)
+        super()._update_dimensions(())
+
+    def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
+        for row_key, column_key in updated_cells:
+            column = self.columns.get(column_key)
+            cell = self._data.get(row_key, {}).get(column_key)
+            if column is not None and isinstance(cell, Text):
+                column.content_width = max(column.content_width, cell.cell_len)
+
     def refresh_rows(self, session: Session, ids: set[str]) -> None:
         for cid in ids:
             conn = session.connections.get(cid)
@@ -218,9 +292,14 @@ class ConnectionsTable(DataTable[Text]):
                 self.update_cell(cid, key, value, update_width=True)
 
     def refresh_ages(self, session: Session) -> None:
-        for conn in session.connections.values():
-            if conn.cid in self.rows and conn.closed_at is None:
-                self.update_cell(conn.cid, "age", self.age_text(conn))
+        """Once a second: the ages of the rows in sight (and a screen's worth around them);
+        the others are brought up to date when they scroll into sight."""
+        top = max(0, self.scroll_offset.y - self.size.height)
+        rows = self.ordered_rows[top : self.scroll_offset.y + 2 * self.size.height]
+        for row in rows:
+            conn = session.connections.get(row.key.value or "")
+            if conn is not None and conn.closed_at is None:
+                self.update_cell(row.key, "age", self.age_text(conn))
 
     def selected_id(self) -> str | None:
         if self.row_count == 0:

@@ -11,6 +11,9 @@ from workbench.codec import format_size, sanitize_text
 from workbench.state import RATE_WINDOW_SECONDS, ConnectionInfo
 
 
+NO_TARGET = "no target: its throughput shows here"
+
+
 class StatsBar(Horizontal):
     DEFAULT_CSS = """
     StatsBar { height: 1; padding: 0 1; }
@@ -19,14 +22,15 @@ class StatsBar(Horizontal):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="stats-text")
+        # Said from the start, so the first screen does not change a second later.
+        yield Static(Content(NO_TARGET), id="stats-text")
         yield Sparkline([0] * RATE_WINDOW_SECONDS, summary_function=max, id="stats-spark")
 
     def show(self, conn: ConnectionInfo | None, now: float) -> None:
         text = self.query_one("#stats-text", Static)
         spark = self.query_one("#stats-spark", Sparkline)
         if conn is None:
-            text.update(Content("no target: its throughput shows here"))
+            text.update(Content(NO_TARGET))
             spark.data = [0] * RATE_WINDOW_SECONDS
             return
         rate_in = conn.history.rate(now, outgoing=False)
