@@ -133,13 +133,25 @@ class Acceptor:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self, conn: socket.socket) -> None:
+        protocol = self.factory()
+        attaching = True
+
+        def made() -> None:
+            # From here the owner counts it among the live peers: counting it here too, until
+            # this task resumes, refused connections short of the maximum under a storm.
+            nonlocal attaching
+            attaching = False
+            self.attaching -= 1
+
+        protocol.on_made = made
         try:
-            await self._loop.connect_accepted_socket(self.factory, conn)
+            await self._loop.connect_accepted_socket(lambda: protocol, conn)
         except OSError as exc:  # the client reset before we got to it, say
             conn.close()
             self.owner.accept_failed(self.lid, exc)
         finally:
-            self.attaching -= 1
+            if attaching:
+                self.attaching -= 1
 
     def _shed(self, sock: socket.socket, exc: OSError) -> None:
         """Out of descriptors: accept the waiting connections with the spare descriptor and

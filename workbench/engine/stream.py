@@ -10,6 +10,7 @@ import asyncio
 import socket
 import struct
 import time
+from collections.abc import Callable
 from typing import Protocol, cast
 
 from workbench.endpoints import format_sockname
@@ -68,6 +69,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         # Cleared while the kernel's send buffer and asyncio's are full (flow control).
         self.writable = asyncio.Event()
         self.writable.set()
+        # Told first when the transport is made (the acceptor counts connections with it).
+        self.on_made: Callable[[], None] | None = None
 
     # asyncio callbacks
 
@@ -81,6 +84,8 @@ class StreamConnection(asyncio.BufferedProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
+        if self.on_made is not None:
+            self.on_made()
         self.owner.connection_opened(self)
         if self.idle is not None:
             self.last_activity = time.monotonic()

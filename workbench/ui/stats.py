@@ -10,7 +10,6 @@ from textual.widgets import Sparkline, Static
 from workbench.codec import format_size, sanitize_text
 from workbench.state import RATE_WINDOW_SECONDS, ConnectionInfo
 
-
 NO_TARGET = "no target: its throughput shows here"
 
 
