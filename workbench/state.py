@@ -23,14 +23,17 @@ class RateHistory:
     __slots__ = ("_buckets", "_last_second")
 
     def __init__(self) -> None:
-        self._buckets: list[list[int]] = [[0, 0] for _ in range(RATE_WINDOW_SECONDS)]
+        # One flat list, in and out side by side (2 * second + outgoing): a list of pairs
+        # cost 95 us per connection to make, which 5,000 accepted connections felt.
+        self._buckets = [0] * (2 * RATE_WINDOW_SECONDS)
         self._last_second = 0
 
     def add(self, ts: float, size: int, outgoing: bool) -> None:
         second = int(ts)
-        self._advance(second)
+        if second > self._last_second:
+            self._advance(second)
         if second > self._last_second - RATE_WINDOW_SECONDS:
-            self._buckets[second % RATE_WINDOW_SECONDS][1 if outgoing else 0] += size
+            self._buckets[2 * (second % RATE_WINDOW_SECONDS) + outgoing] += size
 
     def _advance(self, second: int) -> None:
         if second <= self._last_second:
@@ -39,7 +42,8 @@ class RateHistory:
         for skipped in range(
             max(self._last_second + 1, second - RATE_WINDOW_SECONDS + 1), second + 1
         ):
-            self._buckets[skipped % RATE_WINDOW_SECONDS] = [0, 0]
+            index = 2 * (skipped % RATE_WINDOW_SECONDS)
+            self._buckets[index] = self._buckets[index + 1] = 0
         self._last_second = second
 
     def series(self, now: float, outgoing: bool | None = None) -> list[int]:
@@ -51,8 +55,11 @@ class RateHistory:
             if not self._last_second - RATE_WINDOW_SECONDS < second <= self._last_second:
                 values.append(0)  # outside what the buckets hold (a clock set back)
                 continue
-            bucket = self._buckets[second % RATE_WINDOW_SECONDS]
-            values.append(sum(bucket) if outgoing is None else bucket[1 if outgoing else 0])
+            index = 2 * (second % RATE_WINDOW_SECONDS)
+            if outgoing is None:
+                values.append(self._buckets[index] + self._buckets[index + 1])
+            else:
+                values.append(self._buckets[index + outgoing])
         return values
 
     def rate(self, now: float, outgoing: bool) -> int:
@@ -131,6 +138,8 @@ class Changes:
 
     connections: set[str] = field(default_factory=set)
     listeners: set[str] = field(default_factory=set)
+    # Only the counters of these changed (data): a view may show them a little later.
+    counted: set[str] = field(default_factory=set)
     # Rows were added or removed (not only updated): the panes rebuild their structure.
     structure: bool = False
     opened: list[str] = field(default_factory=list)
@@ -146,28 +155,29 @@ class Session:
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
+        connections = self.connections
+        counted = changes.counted
         for event in events:
-            self._apply_one(event, changes)
+            if type(event) is not ev.Data:  # nearly every event under a flood is Data
+                self._apply_one(event, changes)
+                continue
+            conn = connections.get(event.cid)
+            if conn is None:
+                continue
+            if event.outgoing:
+                conn.bytes_out += event.size
+                conn.chunks_out += event.chunks
+            else:
+                conn.bytes_in += event.size
+                conn.chunks_in += event.chunks
+            conn.last_activity = event.ts
+            conn.history.add(event.ts, event.size, event.outgoing)
+            counted.add(event.cid)
         self._prune_closed(changes)
         return changes
 
     def _apply_one(self, event: ev.Event, changes: Changes) -> None:
         match event:
-            case ev.Data(cid=cid, outgoing=outgoing, size=size, chunks=chunks):
-                conn = self.connections.get(cid)
-                if conn is None:
-                    return
-                if outgoing:
-                    conn.bytes_out += size
-                    conn.chunks_out += chunks
-                else:
-                    conn.bytes_in += size
-                    conn.chunks_in += chunks
-                conn.last_activity = event.ts
-                conn.history.add(event.ts, size, outgoing)
-                changes.connections.add(cid)
-                if conn.is_datagram and conn.listener is not None:
-                    changes.listeners.add(conn.listener)  # the tree shows datagram counts
             case ev.ConnectionOpened(ts, cid, listener, local, remote, transport):
                 conn = self.connections.get(cid)
                 if conn is None:

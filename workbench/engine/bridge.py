@@ -26,6 +26,8 @@ DRAIN_INTERVAL_SECONDS = 1 / 30
 DEFAULT_MAX_EVENTS = 5_000
 DEFAULT_MAX_BYTES = 1024 * 1024
 PREVIEW_BYTES = 4096
+# Chunks per drain past which the engine pauses reading until the next drain.
+DEFAULT_MAX_CHUNKS = 5_000
 # The most of one chunk worth carrying to a view (the Log shows less); the transcript has all.
 MAX_CHUNK_BYTES = 64 * 1024
 # The backlog past which the engine pauses reading, as a multiple of the per-batch bounds.
@@ -45,7 +47,10 @@ class _Merged:
 
 class EventBridge:
     def __init__(
-        self, max_events: int = DEFAULT_MAX_EVENTS, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_chunks: int = DEFAULT_MAX_CHUNKS,
     ) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
@@ -59,6 +64,11 @@ class EventBridge:
         self._ready = threading.Condition(self._lock)
         self._events: list[Event] = []
         self._held_bytes = 0
+        # Chunks pushed since the last drain, merged or not. Past a batch's worth the consumer
+        # cannot show them one by one anyway, and every one costs the engine thread time the
+        # UI thread needs (one GIL): a datagram flood then drew 7 frames a second.
+        self._chunks = 0
+        self.max_chunks = max_chunks
         # Where each (cid, outgoing) pending Data event sits in _events; only events after the
         # last non-Data event may be merged into, so data never jumps over an open or close.
         self._merge_index: dict[tuple[str, bool], int] = {}
@@ -80,6 +90,7 @@ class EventBridge:
             full = (
                 len(self._events) >= self.max_backlog_events
                 or self._held_bytes >= self.max_backlog_bytes
+                or self._chunks >= self.max_chunks
             )
             self._was_saturated = self._was_saturated or full
             return full
@@ -91,6 +102,7 @@ class EventBridge:
         size = len(chunk)
         key = (cid, outgoing)
         with self._lock:
+            self._chunks += 1
             events = self._events
             pressured = len(events) >= self.max_events or self._held_bytes >= self.max_bytes
             index = self._merge_index.get(key)
@@ -121,6 +133,7 @@ class EventBridge:
             if not self._events and timeout > 0:
                 self._ready.wait(timeout)
             events, self._events = self._events, []
+            self._chunks = 0
             merged, self._merged = self._merged, {}
             self._held_bytes = 0
             self._merge_index.clear()

@@ -121,7 +121,7 @@ class Engine:
         self._shed_since = 0.0
         self._shed_reported: set[str] = set()
         # Connections paused because the bridge's consumer is behind (see _bridge_drained).
-        self._read_paused: dict[str, StreamConnection] = {}
+        self._read_paused: dict[str, StreamConnection | DatagramSocket] = {}
         self._resume_scheduled = False
 
     # --- thread-safe API (any thread) ---
@@ -645,7 +645,10 @@ class Engine:
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, peer.cid, False, data)
-        self.bridge.push_data(ts, peer.cid, False, data)
+        if self.bridge.push_data(ts, peer.cid, False, data) and self.bridge.saturated:
+            # The kernel's receive buffer holds the next ones (or drops and counts them).
+            sock.pause_reading()
+            self._read_paused[sock.lid or sock.client_cid or peer.cid] = sock
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")

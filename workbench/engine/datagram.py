@@ -12,9 +12,10 @@ import errno
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from workbench.endpoints import format_sockname
+from workbench.engine.datagram_transport import OwnDatagramTransport
 
 DEFAULT_MAX_PEERS = 1000
 # What one datagram can carry: 65,535 minus the IP and UDP headers.
@@ -92,7 +93,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.lid = lid
         self.client_cid = client_cid
         self.max_peers = max_peers
-        self.transport: asyncio.DatagramTransport | None = None
+        self.transport: OwnDatagramTransport | None = None
         self.family = socket.AF_INET
         self.local = ""
         self.peers: OrderedDict[Any, DatagramPeer] = OrderedDict()
@@ -101,18 +102,14 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.closed = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
-        # Datagrams are sent through our own duplicate of the socket: uvloop's sendto pads
-        # abstract Unix addresses (@name) to the full sun_path, so replies never arrive,
-        # drops empty datagrams silently, and reports refusals only later.
-        self.direct_sender: socket.socket | None = None
         # The peer of the last datagram and its raw address: a flood comes from one peer, and
         # finding it again this way costs a tuple comparison instead of four steps.
         self._recent: tuple[Any, DatagramPeer | None] = (None, None)
 
     # asyncio callbacks
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def connection_made(self, transport: OwnDatagramTransport) -> None:
+        self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.family = sock.family
@@ -149,8 +146,6 @@ class DatagramSocket(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.direct_sender is not None:
-            self.direct_sender.close()
         reason = self.closing_reason or (f"socket error: {exc}" if exc else "closed")
         for peer in list(self.peers.values()):
             self._close_peer(peer, reason, error=exc is not None)
@@ -213,29 +208,25 @@ class DatagramSocket(asyncio.DatagramProtocol):
             )
         self._last_sent_to = peer
         address = None if self.client_cid is not None else peer.address
-        if self.direct_sender is None:
-            self.transport.sendto(data, address)
-        else:
-            self._send_direct(self.direct_sender, data, address, peer)
+        self._send_now(self.transport, data, address, peer)
         peer.bytes_out += len(data)
 
-    def _send_direct(
-        self, sender: socket.socket, data: bytes, address: Any, peer: DatagramPeer
+    def _send_now(
+        self, transport: OwnDatagramTransport, data: bytes, address: Any, peer: DatagramPeer
     ) -> None:
         """Sent now, so a refusal (no route, broadcast not allowed) is known before the
         datagram is recorded as sent; a full buffer queues it in the transport instead."""
         try:
-            if address is None:
-                sender.send(data)
+            if transport.get_write_buffer_size():
+                transport.sendto(data, address)  # behind the ones already waiting
             else:
-                sender.sendto(data, address)
+                transport.send_now(data, address)
         except BlockingIOError:
             if self.transport_name == "unix-dgram":
                 raise DatagramSendError(
                     f"{peer.remote} is not reading: its queue is full"
                 ) from None
-            assert self.transport is not None
-            self.transport.sendto(data, address)
+            transport.sendto(data, address)
         except OSError as exc:
             raise DatagramSendError(
                 describe_datagram_error(exc, peer.remote, self.transport_name)
@@ -245,6 +236,14 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if self.transport is not None and not self.closed:
             self.closing_reason = self.closing_reason or reason
             self.transport.close()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
 
 
 def describe_datagram_error(exc: OSError, remote: str, transport: str = "udp") -> str:

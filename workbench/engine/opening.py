@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Protocol
 from workbench.endpoints import Endpoint, format_sockname
 from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bind_stream_sockets
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
+from workbench.engine.datagram_transport import OwnDatagramTransport
 from workbench.engine.sockets import (
     dual_stack_note,
     is_unspecified_ipv6,
@@ -147,16 +147,12 @@ async def open_datagram(
     notes: list[str],
     factory: Callable[[], DatagramSocket],
 ) -> OpenedListener:
+    protocol = factory()
     try:
-        transport, protocol = await loop.create_datagram_endpoint(factory, sock=sock)
+        OwnDatagramTransport(loop, sock, protocol).start()
     except BaseException:
         sock.close()
         raise
-    raw = transport.get_extra_info("socket")
-    protocol.direct_sender = socket.socket(
-        raw.family, socket.SOCK_DGRAM, fileno=os.dup(raw.fileno())
-    )
-    protocol.direct_sender.setblocking(False)
     return OpenedListener(datagram=protocol, local=(protocol.local,), notes=notes)
 
 

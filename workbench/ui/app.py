@@ -57,6 +57,7 @@ from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
+COUNTERS_SECONDS = 0.25
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
@@ -128,6 +129,9 @@ class SockbenchApp(App[None]):
         self._seq = 0  # records' sequence numbers
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
+        self._counted: set[str] = set()  # connections whose counters changed, not yet shown
+        self.batches = 0  # engine batches handled, and the time it took (for --stats-file)
+        self.batch_seconds = 0.0
 
     # --- layout ---
 
@@ -173,6 +177,7 @@ class SockbenchApp(App[None]):
         self.engine.start()
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, self.refresh_ages)
+        self.set_interval(COUNTERS_SECONDS, self.show_counters)
         if self.stats_file is not None:
             self.set_interval(STATS_SECONDS, self.write_stats)
         for action in self.startup:
@@ -196,7 +201,13 @@ class SockbenchApp(App[None]):
     def write_stats(self) -> None:
         if self.stats_file is not None and not self._exit_requested:
             listening = [a for lis in self.session.listeners.values() for a in lis.local]
-            self.stats_file.write(self._seq, self.connections_table.row_count, listening)
+            self.stats_file.write(
+                self._seq,
+                self.connections_table.row_count,
+                listening,
+                batches=self.batches,
+                batch_seconds=round(self.batch_seconds, 6),
+            )
 
     # --- events from the engine ---
 
@@ -208,8 +219,14 @@ class SockbenchApp(App[None]):
     def on_engine_events(self, message: EngineEvents) -> None:
         if self._exit_requested or not self.log_view_mounted():
             return  # a batch queued while quitting: the widgets are already gone
-        changes = self.session.apply(message.events)
-        self.log_view.add_records(list(self.log_records(message.events)))
+        started = time.perf_counter()
+        self.handle_events(message.events)
+        self.batch_seconds += time.perf_counter() - started
+        self.batches += 1
+
+    def handle_events(self, events: list[ev.Event]) -> None:
+        changes = self.session.apply(events)
+        self.log_view.add_records(self.log_records(events))
         added: set[str] = set()
         if changes.structure:
             self.listeners_tree.sync(self.session)
@@ -218,10 +235,11 @@ class SockbenchApp(App[None]):
             self.session, (changes.listeners | changes.connections) - added
         )
         self.connections_table.refresh_rows(self.session, changes.connections - added)
+        self._counted |= changes.counted
         for cid in changes.opened:
             if not self.target_usable():
                 self.target = cid
-        for event in message.events:
+        for event in events:
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
                 self.target = event.cid
                 self.composer.focus()
@@ -235,57 +253,87 @@ class SockbenchApp(App[None]):
         if self.target in changes.connections:
             self.show_stats()
 
+    def show_counters(self) -> None:
+        """Bytes and message counts, a few times a second rather than on every batch: under a
+        flood, redrawing the table and tree 30 times a second took a fifth of the UI's time."""
+        if self._exit_requested or not self._counted or not self.log_view_mounted():
+            return
+        counted, self._counted = self._counted, set()
+        connections = self.session.connections
+        # A datagram peer's counts show in the tree too, and its listener's.
+        listeners = {
+            conn.listener
+            for cid in counted
+            if (conn := connections.get(cid)) is not None and conn.is_datagram and conn.listener
+        }
+        self.listeners_tree.refresh_labels(self.session, counted | listeners)
+        self.connections_table.refresh_rows(self.session, counted)
+        if self.target in counted:
+            self.show_stats()
+
     def new_record(self, ts: float, source: str, kind: str, *args: object, **kw: object) -> Record:
         self._seq += 1
         return Record(self._seq, ts, source, kind, *args, **kw)  # type: ignore[arg-type]
 
-    def log_records(self, events: list[ev.Event]) -> Iterator[Record]:
+    def log_records(self, events: list[ev.Event]) -> list[Record]:
+        """The Log's records for a batch. Data is nearly every event under a flood: its
+        records are made here directly, with each connection's unit and encoding looked up
+        once per batch."""
+        records: list[Record] = []
+        shown_as: dict[str, tuple[str, str]] = {}  # cid -> (unit, encoding)
         for event in events:
-            match event:
-                case ev.Data(ts, cid, outgoing, data, size, chunks):
-                    conn = self.session.connections.get(cid)
-                    unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
-                    kind = "out" if outgoing else "in"
-                    encoding = self.settings_for(cid).encoding
-                    yield self.new_record(
-                        ts, cid, kind, data, size, chunks, unit=unit, encoding=encoding
-                    )
-                case ev.FileProgress(ts, cid, path, sent, total, finished, error):
-                    self.show_progress(event)
-                    if sent == 0 and not finished:
-                        text = f"sending file {path} ({format_size(total)})…"
-                        yield self.new_record(ts, cid, "info", text=text)
-                    elif finished and not error:
-                        yield self.new_record(
-                            ts, cid, "info", text=f"sent file {path}: {sent:,} bytes"
-                        )
-                case ev.ConnectionOpened(ts=ts, cid=cid):
-                    yield self.new_record(ts, cid, "info", text=opened_text(event))
-                case ev.Connecting(ts, cid, remote, transport):
-                    yield self.new_record(
-                        ts, cid, "info", text=f"connecting to {transport}://{remote}…"
-                    )
-                case ev.Note(ts, source, text):
-                    yield self.new_record(ts, source, "info", text=text)
-                case ev.HalfClosed(ts, cid, outgoing):
-                    text = (
-                        "you sent EOF (end of stream); still receiving"
-                        if outgoing
-                        else "closed by peer (EOF received); you can still send until you close"
-                    )
+            if type(event) is not ev.Data:
+                records.extend(self.other_records(event))
+                continue
+            cid = event.cid
+            how = shown_as.get(cid)
+            if how is None:
+                conn = self.session.connections.get(cid)
+                unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
+                how = shown_as[cid] = (unit, self.settings_for(cid).encoding)
+            self._seq += 1
+            kind = "out" if event.outgoing else "in"
+            records.append(
+                Record(self._seq, event.ts, cid, kind, event.data, event.size, event.chunks, *how)
+            )
+        return records
+
+    def other_records(self, event: ev.Event) -> Iterator[Record]:
+        match event:
+            case ev.FileProgress(ts, cid, path, sent, total, finished, error):
+                self.show_progress(event)
+                if sent == 0 and not finished:
+                    text = f"sending file {path} ({format_size(total)})…"
                     yield self.new_record(ts, cid, "info", text=text)
-                case ev.ConnectionClosed(ts, cid, reason, error):
-                    yield self.new_record(ts, cid, "error" if error else "info", text=reason)
-                case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
-                    transport = url.split("://", 1)[0]
-                    text = f"listening on {transport} {', '.join(local)}"
-                    yield self.new_record(
-                        ts, lid, "info", text=text + (f" ({'; '.join(notes)})" if notes else "")
-                    )
-                case ev.ListenerClosed(ts, lid, reason):
-                    yield self.new_record(ts, lid, "info", text=f"listener closed ({reason})")
-                case ev.ErrorReported(ts, source, text):
-                    yield self.new_record(ts, source or "-", "error", text=text)
+                elif finished and not error:
+                    yield self.new_record(ts, cid, "info", text=f"sent file {path}: {sent:,} bytes")
+            case ev.ConnectionOpened(ts=ts, cid=cid):
+                yield self.new_record(ts, cid, "info", text=opened_text(event))
+            case ev.Connecting(ts, cid, remote, transport):
+                yield self.new_record(
+                    ts, cid, "info", text=f"connecting to {transport}://{remote}…"
+                )
+            case ev.Note(ts, source, text):
+                yield self.new_record(ts, source, "info", text=text)
+            case ev.HalfClosed(ts, cid, outgoing):
+                text = (
+                    "you sent EOF (end of stream); still receiving"
+                    if outgoing
+                    else "closed by peer (EOF received); you can still send until you close"
+                )
+                yield self.new_record(ts, cid, "info", text=text)
+            case ev.ConnectionClosed(ts, cid, reason, error):
+                yield self.new_record(ts, cid, "error" if error else "info", text=reason)
+            case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
+                transport = url.split("://", 1)[0]
+                text = f"listening on {transport} {', '.join(local)}"
+                yield self.new_record(
+                    ts, lid, "info", text=text + (f" ({'; '.join(notes)})" if notes else "")
+                )
+            case ev.ListenerClosed(ts, lid, reason):
+                yield self.new_record(ts, lid, "info", text=f"listener closed ({reason})")
+            case ev.ErrorReported(ts, source, text):
+                yield self.new_record(ts, source or "-", "error", text=text)
 
     def notify_errors(self, errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> None:
         for error in errors[:MAX_NOTIFICATIONS_PER_BATCH]:

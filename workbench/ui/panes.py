@@ -58,6 +58,24 @@ def connection_state_text(conn: ConnectionInfo) -> Text:
     return safe(conn.state, STATE_STYLE.get(conn.state, "yellow"))
 
 
+def same_text(old: object, new: Text) -> bool:
+    return (
+        isinstance(old, Text)
+        and old.plain == new.plain
+        and old.style == new.style
+        and old.spans == new.spans
+    )
+
+
+# Peers listed under a listener; past that a last line says how many more there are (the
+# Connections table has them all). A tree of thousands of peers took seconds to lay out.
+MAX_PEERS_SHOWN = 100
+
+
+def more_key(lid: str) -> str:
+    return f"more:{lid}"
+
+
 class ListenersTree(Tree[str]):
     """Each listener with the peers it accepted nested under it. Node data: the id."""
 
@@ -73,20 +91,10 @@ class ListenersTree(Tree[str]):
         selected = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self._node_of = {}
-        cursor_line = -1
-        # In id order: listeners open concurrently, and L1 should stay above L2.
-        for listener in sorted(session.listeners.values(), key=lambda item: id_number(item.lid)):
-            node = self._add_listener(listener, session)
-            if listener.lid == selected:
-                cursor_line = node.line
-            for cid in listener.peers:
-                conn = session.connections.get(cid)
-                if conn is not None:
-                    leaf = self._add_peer(node, conn)
-                    if cid == selected:
-                        cursor_line = leaf.line
-        if cursor_line >= 0:
-            self.cursor_line = cursor_line
+        self.sync(session)
+        node = self._node_of.get(selected or "")
+        if node is not None:
+            self.cursor_line = node.line
 
     def sync(self, session: Session) -> None:
         """Add the nodes of new listeners and peers and remove the gone ones; the others stay
@@ -97,6 +105,7 @@ class ListenersTree(Tree[str]):
             if lid not in listeners:
                 self._remove(self._node_of[lid])
         last_shown = max((id_number(lid) for lid in shown if lid in listeners), default=0)
+        # In id order: listeners open concurrently, and L1 should stay above L2.
         for listener in sorted(listeners.values(), key=lambda item: id_number(item.lid)):
             node = self._node_of.get(listener.lid)
             if node is None:
@@ -104,14 +113,25 @@ class ListenersTree(Tree[str]):
                     self.rebuild(session)  # it belongs above a listener already shown
                     return
                 node = self._add_listener(listener, session)
-            peers = set(listener.peers)
-            for child in list(node.children):
-                if child.data not in peers or child.data not in session.connections:
-                    self._remove(child)
-            for cid in listener.peers:
-                conn = session.connections.get(cid)
-                if conn is not None and cid not in self._node_of:
-                    self._add_peer(node, conn)
+            self._sync_peers(node, listener, session)
+
+    def _sync_peers(self, node: TreeNode[str], listener: ListenerInfo, session: Session) -> None:
+        known = [cid for cid in listener.peers if cid in session.connections]
+        wanted = known[:MAX_PEERS_SHOWN]
+        keep = set(wanted)
+        for child in list(node.children):
+            if child.data is not None and child.data not in keep:
+                self._remove(child)
+        more = self._node_of.pop(more_key(listener.lid), None)
+        if more is not None:
+            more.remove()  # re-added below, after any new peer
+        for cid in wanted:
+            if cid not in self._node_of:
+                self._add_peer(node, session.connections[cid])
+        hidden = len(known) - len(wanted)
+        if hidden > 0:
+            label = Text(f"… {hidden:,} more: see Connections", style="bright_black")
+            self._node_of[more_key(listener.lid)] = node.add_leaf(label, data=None)
 
     def _add_listener(self, listener: ListenerInfo, session: Session) -> TreeNode[str]:
         label = self.listener_label(listener, session)
@@ -126,6 +146,7 @@ class ListenersTree(Tree[str]):
         for child in node.children:
             self._node_of.pop(child.data or "", None)
         self._node_of.pop(node.data or "", None)
+        self._node_of.pop(more_key(node.data or ""), None)
         node.remove()
 
     def refresh_labels(self, session: Session, ids: set[str]) -> None:
@@ -284,12 +305,15 @@ class ConnectionsTable(DataTable[Text]):
                 column.content_width = max(column.content_width, cell.cell_len)
 
     def refresh_rows(self, session: Session, ids: set[str]) -> None:
+        """Update the cells that changed (each update costs a refresh of the table)."""
         for cid in ids:
             conn = session.connections.get(cid)
             if conn is None or cid not in self.rows:
                 continue
+            shown = self._data.get(self.rows[cid].key, {})
             for (_, key, _), value in zip(self.COLUMNS, self.cells(conn), strict=True):
-                self.update_cell(cid, key, value, update_width=True)
+                if not same_text(shown.get(key), value):  # type: ignore[call-overload]
+                    self.update_cell(cid, key, value, update_width=True)
 
     def refresh_ages(self, session: Session) -> None:
         """Once a second: the ages of the rows in sight (and a screen's worth around them);

@@ -15,10 +15,11 @@ class StatsFile:
     def __init__(self, path: str) -> None:
         self._file: TextIO | None = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
-    def write(self, records: int, listed: int, listening: list[str]) -> None:
+    def write(self, records: int, listed: int, listening: list[str], **more: object) -> None:
         if self._file is None:
             return
         line = {"t": time.time(), "records": records, "listed": listed, "listening": listening}
+        line.update(more)
         try:
             self._file.write(json.dumps(line) + "\n")
         except OSError:
