@@ -124,6 +124,20 @@ class _Ring(Generic[T]):
         self._len = n + 1
         return None
 
+    def drop_front(self, drop: Callable[[T], bool]) -> int:
+        """Remove items from the front while `drop(item)` is true; returns how many."""
+        items = self._items
+        size = len(items)
+        start, n = self._start, self._len
+        count = 0
+        while count < n and drop(items[(start + count) % size]):  # type: ignore[arg-type]
+            items[(start + count) % size] = None  # let it be freed
+            count += 1
+        if count:
+            self._start = (start + count) % size
+            self._len = n - count
+        return count
+
     def popleft(self) -> T:
         if not self._len:
             raise IndexError("pop from an empty ring")
@@ -431,6 +445,9 @@ def _tail_record(tail: _Tail, last: Record, chunks: int) -> Record:
 # ---------------------------------------------------------------- layout
 
 
+_DATA_KINDS = frozenset({"in", "out"})
+
+
 class Row:
     """One line of the view. A data row keeps its raw bytes and decodes them on first use:
     under a flood most rows are never drawn, and sanitizing is the costly part of a row."""
@@ -630,8 +647,23 @@ class LogModel:
             if records:
                 self.session_start = records[0].ts
         if stage.fast:
+            new_row = Row.of_bytes
             for record in records:
                 store_append(record)
+                data = record.data
+                # The flood's common case inline: a small record that is at most one line.
+                if (
+                    record.kind in _DATA_KINDS
+                    and len(data) <= MAX_ROW_BYTES
+                    and record.size == len(data)
+                    and not record.continues
+                    and record.encoding not in LINE_FEEDS
+                    and data.find(b"\n") in (-1, len(data) - 1)
+                ):
+                    if rows_append(new_row(record, data, True)) is not None:
+                        dropped += 1
+                    added += 1
+                    continue
                 for row in _text_rows(record) if record.is_data else layout(record, stage.settings):
                     if rows_append(row) is not None:
                         dropped += 1
@@ -665,9 +697,7 @@ class LogModel:
             self.rows_dropped += len(rows)
             rows.clear()
             return
-        while len(rows) and rows[0].record.seq < first:
-            rows.popleft()
-            self.rows_dropped += 1
+        self.rows_dropped += rows.drop_front(lambda row: row.record.seq < first)
 
     def apply(self, settings: ViewSettings) -> None:
         """Lay out every held record again under `settings` (a mode or filter changed).
