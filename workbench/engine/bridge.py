@@ -37,12 +37,13 @@ BACKLOG_FACTOR = 4
 class _Merged:
     """What later chunks added to a pending Data event, applied once when it is drained."""
 
-    __slots__ = ("chunks", "preview", "size")
+    __slots__ = ("chunks", "preview", "room", "size")
 
     def __init__(self) -> None:
         self.size = 0
         self.chunks = 0
         self.preview = bytearray()
+        self.room = PREVIEW_BYTES  # of the preview, left to fill
 
 
 class EventBridge:
@@ -110,12 +111,12 @@ class EventBridge:
                 merged = self._merged.get(index)
                 if merged is None:
                     merged = self._merged[index] = _Merged()
-                pending = events[index]
-                assert isinstance(pending, Data)
-                room = PREVIEW_BYTES - len(pending.data) - len(merged.preview)
-                if room > 0:
-                    merged.preview += chunk[:room]
-                    self._held_bytes += min(room, size)
+                    merged.room = PREVIEW_BYTES - len(events[index].data)  # type: ignore[union-attr]
+                if merged.room > 0:
+                    piece = chunk[: merged.room]
+                    merged.preview += piece
+                    merged.room -= len(piece)
+                    self._held_bytes += len(piece)
                 merged.size += size
                 merged.chunks += 1
                 return True
@@ -124,6 +125,49 @@ class EventBridge:
             self._merge_index[key] = len(events)
             events.append(Data(ts, cid, outgoing, kept, size))
             if len(events) == 1:
+                self._ready.notify_all()
+            return pressured
+
+    def push_many(self, ts: float, outgoing: bool, chunks: list[tuple[str, bytes]]) -> bool:
+        """`push_data` for a batch of small chunks (a socket's datagrams of one wakeup), under
+        one lock and with the bookkeeping in local variables: this loop runs for every
+        datagram of a flood. Returns True if the bridge is under pressure."""
+        with self._lock:
+            events = self._events
+            was_empty = not events
+            index_of = self._merge_index
+            merged_at = self._merged
+            max_events, max_bytes = self.max_events, self.max_bytes
+            held = self._held_bytes
+            pressured = False
+            for cid, chunk in chunks:
+                size = len(chunk)
+                key = (cid, outgoing)
+                if len(events) >= max_events or held >= max_bytes:
+                    pressured = True
+                    index = index_of.get(key)
+                    if index is not None:
+                        merged = merged_at.get(index)
+                        if merged is None:
+                            merged = merged_at[index] = _Merged()
+                            merged.room = PREVIEW_BYTES - len(events[index].data)  # type: ignore[union-attr]
+                        if merged.room > 0:
+                            piece = chunk[: merged.room]
+                            merged.preview += piece
+                            merged.room -= len(piece)
+                            held += len(piece)
+                        merged.size += size
+                        merged.chunks += 1
+                        continue
+                    kept = chunk[:PREVIEW_BYTES]
+                else:
+                    kept = chunk if size <= MAX_CHUNK_BYTES else chunk[:MAX_CHUNK_BYTES]
+                held += len(kept)
+                index_of[key] = len(events)
+                events.append(Data(ts, cid, outgoing, kept, size))
+            self._held_bytes = held
+            self._chunks += len(chunks)
+            if was_empty and events:
                 self._ready.notify_all()
             return pressured
 

@@ -641,14 +641,18 @@ class Engine:
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
         self._opened(peer, sock.transport_name)
 
-    def datagram_received(self, sock: DatagramSocket, peer: DatagramPeer, data: bytes) -> None:
+    def datagrams_received(
+        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, bytes]]
+    ) -> None:
         ts = time.time()
         if self.transcript is not None:
-            self.transcript.data(ts, peer.cid, False, data)
-        if self.bridge.push_data(ts, peer.cid, False, data) and self.bridge.saturated:
+            for peer, data in received:
+                self.transcript.data(ts, peer.cid, False, data)
+        chunks = [(peer.cid, data) for peer, data in received]
+        if self.bridge.push_many(ts, False, chunks) and self.bridge.saturated:
             # The kernel's receive buffer holds the next ones (or drops and counts them).
             sock.pause_reading()
-            self._read_paused[sock.lid or sock.client_cid or peer.cid] = sock
+            self._read_paused[sock.lid or sock.client_cid or chunks[0][0]] = sock
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")

@@ -27,7 +27,9 @@ class DatagramOwner(Protocol):
 
     def new_id(self, kind: str) -> str: ...
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None: ...
-    def datagram_received(self, sock: DatagramSocket, peer: DatagramPeer, data: bytes) -> None: ...
+    def datagrams_received(
+        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, bytes]]
+    ) -> None: ...
     def datagram_error(
         self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError
     ) -> None: ...
@@ -118,14 +120,32 @@ class DatagramSocket(asyncio.DatagramProtocol):
             remote = normalize_address(transport.get_extra_info("peername"))
             self._add(self.client_cid, remote)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        recent_addr, peer = self._recent
-        if peer is not None and addr == recent_addr:
+    def datagrams_received(self, batch: list[tuple[bytes, Any]]) -> None:
+        received: list[tuple[DatagramPeer, bytes]] = []
+        for data, addr in batch:
+            recent_addr, peer = self._recent
+            if peer is None or addr != recent_addr:
+                if received and self._peer_for(addr) is None:
+                    # A new peer opens (and may push the oldest out of a full table): what
+                    # came before is handed on first, so no data follows its peer's close.
+                    self.owner.datagrams_received(self, received)
+                    received = []
+                peer = self._find_or_add(addr)
             peer.bytes_in += len(data)
-            self.owner.datagram_received(self, peer, data)
-            return
-        raw_addr = addr
-        addr = normalize_address(addr)
+            received.append((peer, data))
+        if received:
+            self.owner.datagrams_received(self, received)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.datagrams_received([(data, addr)])
+
+    def _peer_for(self, addr: Any) -> DatagramPeer | None:
+        if self.client_cid is not None:
+            return next(iter(self.peers.values()), None)
+        return self.peers.get(peer_key(normalize_address(addr)))
+
+    def _find_or_add(self, raw_addr: Any) -> DatagramPeer:
+        addr = normalize_address(raw_addr)
         if self.client_cid is not None:
             peer = next(iter(self.peers.values()))
         else:
@@ -137,8 +157,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
                 peer = found
                 self.peers.move_to_end(key)
         self._recent = (raw_addr, peer)
-        peer.bytes_in += len(data)
-        self.owner.datagram_received(self, peer, data)
+        return peer
 
     def error_received(self, exc: Exception) -> None:
         if isinstance(exc, OSError):

@@ -27,7 +27,7 @@ UNIX_RECEIVE_BYTES = 4 * 1024 * 1024 + 1
 
 class DatagramProtocol(Protocol):
     def connection_made(self, transport: OwnDatagramTransport) -> None: ...
-    def datagram_received(self, data: bytes, addr: Any) -> None: ...
+    def datagrams_received(self, batch: list[tuple[bytes, Any]]) -> None: ...
     def error_received(self, exc: OSError) -> None: ...
     def connection_lost(self, exc: Exception | None) -> None: ...
 
@@ -82,20 +82,27 @@ class OwnDatagramTransport:
         view = self._view
         limit = len(self._buffer)
         protocol = self._protocol
+        batch: list[tuple[bytes, Any]] = []
+        error: OSError | None = None
+        # Handed on together: one timestamp, one lock of the bridge, for the whole batch.
         for _ in range(READ_BATCH):
-            if self._paused or self._closing:
-                return
             try:
                 size, addr = receive(self._buffer)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:  # e.g. ICMP port unreachable on a connected socket
-                protocol.error_received(exc)
-                return
+                error = exc
+                break
             if size == limit:
-                protocol.error_received(OSError(f"a datagram over {limit - 1:,} bytes was cut"))
                 size -= 1
-            protocol.datagram_received(bytes(view[:size]), addr)
+                error = OSError(f"a datagram over {size:,} bytes was cut to that size")
+            batch.append((bytes(view[:size]), addr))
+            if error is not None:
+                break
+        if batch:
+            protocol.datagrams_received(batch)
+        if error is not None and not self._closing:
+            protocol.error_received(error)
 
     def pause_reading(self) -> None:
         if not self._paused and not self._closing:
