@@ -170,7 +170,7 @@ def ui_flood(plan: FloodPlan) -> Case:
             base_records = int(base.get("records", 0))  # type: ignore[call-overload]
             rss_before = rss_bytes(app.pid)
             sender = spawn(
-                python_peer("datagrams", str(port), "0", str(plan.seconds), str(plan.records * 4))
+                python_peer("datagrams", str(port), "0", str(plan.seconds), str(plan.records * 50))
             )
             keys: list[tuple[float, object]] = []
             frames_before = app.frames
