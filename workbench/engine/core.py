@@ -182,7 +182,10 @@ class Engine:
 
     @property
     def transcript_path(self) -> str | None:
-        return self.transcript.path if self.transcript is not None else None
+        """The transcript's file while it is being written; None once writing it failed (it
+        no longer holds everything)."""
+        transcript = self.transcript
+        return transcript.path if transcript is not None and transcript.active else None
 
     def flush_transcript(self, timeout: float = 2.0) -> bool:
         """Flush the transcript now (for an export that reads it); True once done."""

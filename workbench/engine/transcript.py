@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import errno
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import BinaryIO
@@ -53,6 +55,10 @@ class TranscriptWriter:
             try:
                 self._file.flush()
                 self.dirty = False
+                # On Linux writes to a deleted file (its directory removed, say) still
+                # succeed, into an inode nobody can open: say so rather than record nothing.
+                if os.fstat(self._file.fileno()).st_nlink == 0:
+                    raise FileNotFoundError(errno.ENOENT, "the file was deleted")
             except OSError as exc:
                 self._fail(exc)
 

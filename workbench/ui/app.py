@@ -538,9 +538,9 @@ class SockbenchApp(App[None]):
         )
 
     def export_connection(self, cid: str, prefix: str) -> None:
+        # Flush first: a transcript that fails to flush stops, and the Log's bytes are used.
+        self.engine.flush_transcript()
         transcript = self.engine.transcript_path
-        if transcript is not None:
-            self.engine.flush_transcript()
         model = self.log_view.model
         try:
             done = export_connection(cid, prefix, model.store, transcript, model.records_dropped)
