@@ -309,7 +309,7 @@ class Engine:
         except OSError as exc:
             if self.listeners.get(lid) is listener:
                 del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint)}")
+            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
             return
         if self.listeners.get(lid) is not listener:  # closed while it was opening
             listener.close("closed while opening")
