@@ -274,3 +274,49 @@ def test_an_export_never_reads_a_transcript_that_is_not_a_regular_file(tmp_path:
     assert (done.source, done.complete) == ("log", True)
     assert done.received.read_bytes() == b"from the log"
     assert done.sent.read_bytes() == b"sent"
+
+
+# --- what a peer puts in the transcript ---
+
+
+def test_peer_names_that_are_not_utf8_or_hold_escapes_are_recorded_safely(
+    make_engine: EngineFactory, tmp_path: Path
+) -> None:
+    """A Unix peer chooses its own address, bytes that need not be UTF-8: the transcript
+    stays valid ASCII JSON (escapes for everything else, nothing a terminal would act on
+    when it is printed) and keeps recording."""
+    transcript = tmp_path / "session.jsonl"
+    engine, events = make_engine(transcript_path=str(transcript))
+    name = f"sockbench-names-{os.getpid()}"
+    stream = engine.listen(parse_url(f"unix://@{name}", for_listen=True))
+    dgram = engine.listen(parse_url(f"unix-dgram://@{name}-d", for_listen=True))
+    for lid in (stream, dgram):
+        events.wait_for(lambda e, lid=lid: isinstance(e, ev.ListenerOpened) and e.lid == lid)
+    hostile = b"\x9b\x1b]2;pwned\x07\xe2\x80\xae\xff"
+    path = f"/tmp/sb-{os.getpid()}-".encode() + hostile
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: os.path.exists(path) and os.unlink(path))
+        peer = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        peer.bind(path)
+        peer.connect(b"\0" + name.encode())
+        peer.sendall(b"from a path\n")
+        datagrams = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
+        datagrams.bind(b"\0" + hostile)
+        datagrams.sendto(b"from a name\n", b"\0" + f"{name}-d".encode())
+        opened = [
+            events.wait_for(
+                lambda e, lid=lid: isinstance(e, ev.ConnectionOpened) and e.listener == lid
+            )
+            for lid in (stream, dgram)
+        ]
+        for conn in opened:
+            events.wait_received(conn.cid, len(b"from a path\n"))
+        assert engine.flush_transcript()
+    assert transcript_errors(events) == [], events.describe()
+    raw = transcript.read_bytes()
+    text = raw.decode("ascii")  # valid UTF-8, and plain ASCII
+    records = [json.loads(line) for line in text.splitlines()]
+    remotes = {r["conn"]: r["remote"] for r in records if r["event"] == "open"}
+    assert set(remotes) == {conn.cid for conn in opened}
+    received = {r["conn"]: base64.b64decode(r["data"]) for r in records if r["event"] == "data"}
+    assert received == {opened[0].cid: b"from a path\n", opened[1].cid: b"from a name\n"}

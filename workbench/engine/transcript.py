@@ -36,7 +36,10 @@ class TranscriptWriter:
     def record(self, event: str, conn: str, ts: float | None = None, **fields: object) -> None:
         line = {"ts": round(time.time() if ts is None else ts, 6), "event": event, "conn": conn}
         line.update(fields)
-        self._write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        # ASCII JSON: a peer's address may hold lone surrogates (bytes that are not UTF-8,
+        # which UTF-8 cannot encode) or bidi and C1 characters; as \u escapes they are
+        # recorded exactly and nothing acts on them when the file is printed.
+        self._write(json.dumps(line, separators=(",", ":")).encode("ascii") + b"\n")
 
     def data(self, ts: float, conn: str, outgoing: bool, chunk: bytes | memoryview) -> None:
         self._write(
