@@ -79,7 +79,9 @@ class Acceptor:
         self.lid = lid
         self.max_connections = max_connections
         self.spare = spare
-        self.attaching = 0  # accepted, transport not made yet: they count against the maximum
+        # Accepted, connection not made yet: they count against the maximum (made ones are
+        # the engine's peers already).
+        self._attaching: set[StreamConnection] = set()
         self.starved = False  # out of descriptors since the last successful accept
         self.closed = False
         self._loop = asyncio.get_running_loop()
@@ -125,21 +127,26 @@ class Acceptor:
                 continue
             self._attach(conn)
 
+    @property
+    def attaching(self) -> int:
+        return sum(1 for protocol in self._attaching if protocol.transport is None)
+
     def _attach(self, conn: socket.socket) -> None:
         conn.setblocking(False)
-        self.attaching += 1
-        task = self._loop.create_task(self._connect(conn))
+        protocol = self.factory()
+        self._attaching.add(protocol)
+        task = self._loop.create_task(self._connect(conn, protocol))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, protocol: StreamConnection) -> None:
         try:
-            await self._loop.connect_accepted_socket(self.factory, conn)
+            await self._loop.connect_accepted_socket(lambda: protocol, conn)
         except OSError as exc:  # the client reset before we got to it, say
             conn.close()
             self.owner.accept_failed(self.lid, exc)
         finally:
-            self.attaching -= 1
+            self._attaching.discard(protocol)
 
     def _shed(self, sock: socket.socket, exc: OSError) -> None:
         """Out of descriptors: accept the waiting connections with the spare descriptor and

@@ -50,8 +50,11 @@ MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
 MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
 # How often queued bytes and refused-connection counts are reported while they change.
 COUNTS_SECONDS = 0.25
-# Running out of file descriptors is reported once per this many seconds, with a count.
+# Running out of file descriptors is reported with a count, this long after it starts; if it
+# happens again soon after a report, the next report sums up a longer period, so that a
+# sustained storm gives a line now and then, not one every few seconds.
 DESCRIPTORS_REPORT_SECONDS = 2.0
+DESCRIPTORS_QUIET_SECONDS = 30.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -117,6 +120,8 @@ class Engine:
         # Out of file descriptors: connections shed per listener since the last report.
         self._shed: dict[str, int] = {}
         self._shed_since = 0.0
+        self._shed_last_report = -DESCRIPTORS_QUIET_SECONDS
+        # Listeners told they cannot accept, until they accept again (and are told so).
         self._shed_reported: set[str] = set()
         # Connections paused because the bridge's consumer is behind (see _bridge_drained).
         self._read_paused: dict[str, StreamConnection] = {}
@@ -574,20 +579,20 @@ class Engine:
 
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:
         if not self._shed:
-            self._shed_since = time.monotonic()
+            now = self._shed_since = time.monotonic()
+            recent = now - self._shed_last_report < DESCRIPTORS_QUIET_SECONDS
             assert self._loop is not None
-            self._loop.call_later(DESCRIPTORS_REPORT_SECONDS, self._report_shed)
+            self._loop.call_later(
+                DESCRIPTORS_QUIET_SECONDS if recent else DESCRIPTORS_REPORT_SECONDS,
+                self._report_shed,
+            )
         self._shed[lid] = self._shed.get(lid, 0) + count
 
     def _report_shed(self) -> None:
         """One error per listener and period, however many connections failed."""
         seconds = time.monotonic() - self._shed_since
         limit = open_files_limit()
-        why = (
-            f"out of file descriptors (this process may open {limit:,})"
-            if limit
-            else ("out of file descriptors")
-        )
+        why = "out of file descriptors" + (f" (this process may open {limit:,})" if limit else "")
         for lid, count in self._shed.items():
             if lid not in self.listeners:
                 continue
@@ -599,12 +604,17 @@ class Engine:
                 )
             else:
                 what = f"{lid} cannot accept connections for now; they wait"
-            self._error(lid, f"{why}: {what}; close some connections to accept more")
-            self._shed_reported.add(lid)
+            acceptor = self.listeners[lid].opened.acceptor  # type: ignore[union-attr]
+            if acceptor is not None and acceptor.starved:
+                self._error(lid, f"{why}: {what}; close some connections to accept more")
+                self._shed_reported.add(lid)  # told "accepts again" at its next accept
+            else:
+                self._error(lid, f"{why}: {what}; it accepts connections again now")
         self._shed.clear()
+        self._shed_last_report = time.monotonic()
 
     def accepted_again(self, lid: str) -> None:
-        if lid in self._shed_reported and lid not in self._shed:
+        if lid in self._shed_reported:
             self._shed_reported.discard(lid)
             self._info(lid, f"{lid} accepts connections again: file descriptors are free")
 
