@@ -442,6 +442,10 @@ class Engine:
         self._watch_queue(conn)
 
     def _record_sent(self, cid: str, data: bytes) -> None:
+        # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
+        # the user sent: the transcript keeps that order. What a peer never took is said where
+        # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
+        # and a send refused for a full queue is an error, with no out record.
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, cid, True, data)

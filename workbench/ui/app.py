@@ -176,6 +176,7 @@ class SockbenchApp(App[None]):
             else:
                 self.engine.connect(action.endpoint)
         self.show_target()
+        self.show_stats()  # from the start, not from the first tick: the screen does not jump
         self.composer.focus()
 
     async def action_quit(self) -> None:
