@@ -63,17 +63,19 @@ class EventBridge:
     def saturated(self) -> bool:
         """The consumer is far behind: whoever pushes more should stop reading for now."""
         with self._lock:
-            full = (
-                len(self._events) >= self.max_backlog_events
-                or self._held_bytes >= self.max_backlog_bytes
-            )
-            self._was_saturated = self._was_saturated or full
-            return full
+            return self._saturated_locked()
+
+    def _saturated_locked(self) -> bool:
+        full = (
+            len(self._events) >= self.max_backlog_events
+            or self._held_bytes >= self.max_backlog_bytes
+        )
+        self._was_saturated = self._was_saturated or full
+        return full
 
     def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
-        Returns True if the bridge is under pressure (merging), so the caller may check
-        `saturated`."""
+        Returns True if the bridge is `saturated`: the caller should stop reading for now."""
         size = len(chunk)
         key = (cid, outgoing)
         with self._lock:
@@ -92,14 +94,14 @@ class EventBridge:
                     size=pending.size + size,
                     chunks=pending.chunks + 1,
                 )
-                return True
+                return self._saturated_locked()
             kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
             self._held_bytes += len(kept)
             self._merge_index[key] = len(events)
             events.append(Data(ts, cid, outgoing, kept, size))
             if len(events) == 1:
                 self._ready.notify_all()
-            return pressured
+            return pressured and self._saturated_locked()
 
     def drain(self, timeout: float = 0.0) -> list[Event]:
         """Take every pending event; wait up to `timeout` seconds for the first one."""

@@ -526,7 +526,7 @@ class Engine:
         if self.transcript is not None:
             self.transcript.data(ts, conn.cid, False, chunk)
         if self.bridge.push_data(ts, conn.cid, False, chunk):
-            self._check_backlog(conn)
+            self._pause_reading(conn)
 
     def eof_received(self, conn: StreamConnection) -> None:
         self._half_closed(conn, outgoing=False)
@@ -627,10 +627,9 @@ class Engine:
 
     # flow control toward the UI: pause reading while the bridge's consumer is behind
 
-    def _check_backlog(self, conn: StreamConnection) -> None:
-        if self.bridge.saturated:
-            conn.pause_reading()
-            self._read_paused[conn.cid] = conn
+    def _pause_reading(self, conn: StreamConnection) -> None:
+        conn.pause_reading()
+        self._read_paused[conn.cid] = conn
 
     def _bridge_drained(self) -> None:
         """Called by the bridge (on the consumer's thread) after a drain that emptied it
