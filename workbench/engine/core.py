@@ -7,6 +7,7 @@ the transcript (every byte, exactly) and then to the bridge (bounded, for the UI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -637,7 +638,8 @@ class Engine:
         loop = self._loop
         if loop is not None and not self._resume_scheduled:
             self._resume_scheduled = True
-            loop.call_soon_threadsafe(self._resume_reading)
+            with contextlib.suppress(RuntimeError):  # the engine already stopped
+                loop.call_soon_threadsafe(self._resume_reading)
 
     def _resume_reading(self) -> None:
         self._resume_scheduled = False
