@@ -5,7 +5,10 @@ answers, and a listener on every interface."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
 
 from faultproxy import FaultProxy
 from peers import (
@@ -172,3 +175,41 @@ def test_listen_dialog_defaults_to_loopback_and_every_interface_warns() -> None:
             await wait_open_connection(pilot)
 
     run_app(make_app(), scenario)
+
+
+def test_flood_keeps_the_ui_answering_keys_and_the_count_exact(tmp_path) -> None:
+    size = 64 * 1024 * 1024
+    transcript = tmp_path / "t.jsonl"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        client = connect_client(port, timeout=60)
+        chunk = os.urandom(1024 * 1024)
+
+        def flood() -> None:
+            for _ in range(size // len(chunk)):
+                client.sendall(chunk)
+            client.shutdown(socket.SHUT_WR)
+
+        sender = threading.Thread(target=flood, daemon=True)
+        sender.start()
+        try:
+            conn = await wait_open_connection(pilot)
+            # Keys work while the data pours in: a dialog opens and closes.
+            await pilot.press("f2")
+            await wait_ui(pilot, lambda: isinstance(app.screen, ListenDialog), "the dialog")
+            await pilot.press("escape")
+            await wait_ui(pilot, lambda: not isinstance(app.screen, ListenDialog), "closed")
+            await wait_ui(pilot, lambda: conn.bytes_in == size, "every byte counted", timeout=60)
+            await wait_log(pilot, "closed by peer (EOF received)")
+        finally:
+            await blocking(sender.join, 60)
+            client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"], transcript=str(transcript)), scenario)
+    total = 0
+    for line in transcript.read_text().splitlines():
+        if '"event":"data"' in line:
+            total += json.loads(line)["size"]
+    assert total == size
