@@ -126,7 +126,7 @@ UNIX_PATH = "/tmp/sockbench-snapshot.sock"
 class DatagramScene:
     """A UDP listener with two peers and a Unix stream listener with one client."""
 
-    app_options = {"listen": [f"udp://{SCENE_HOST}:{UDP_PORT}", f"unix://{UNIX_PATH}"]}
+    app_options = {"listen": [f"udp://{SCENE_HOST}:{UDP_PORT}"]}
 
     def __init__(self) -> None:
         self.sockets: list[socket.socket] = []
@@ -134,6 +134,9 @@ class DatagramScene:
     async def run(self, pilot: Pilot[None]) -> None:
         app = pilot.app
         assert isinstance(app, SockbenchApp)
+        # One after the other: opened together, either could be logged first.
+        await wait_ui(pilot, lambda: len(app.session.listeners) == 1, "the UDP listener")
+        app.engine.listen(parse_url(f"unix://{UNIX_PATH}", for_listen=True))
         await wait_ui(pilot, lambda: len(app.session.listeners) == 2, "both listeners")
         for index, source in enumerate(UDP_PEER_PORTS):
             peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.endpoints import EndpointError, parse_url
+from workbench.endpoints import EndpointError, parse_url, with_stream_options
 
 
 def test_tcp_options_parse_and_show_in_the_url() -> None:
@@ -44,3 +44,13 @@ def test_udp_options_unchanged() -> None:
 
 def test_a_question_mark_in_a_unix_path_is_part_of_the_path() -> None:
     assert parse_url("unix:///tmp/a?max=3", for_listen=True).path == "/tmp/a?max=3"
+
+
+def test_command_line_defaults_fill_what_the_url_left_out() -> None:
+    unix = with_stream_options(parse_url("unix:///tmp/a.sock", for_listen=True), 7, 2.5)
+    assert (unix.options.max_connections, unix.options.idle) == (7, 2.5)
+    tcp = parse_url("tcp://127.0.0.1:1?max=3", for_listen=True)
+    assert with_stream_options(tcp, 7, 2.5).options.max_connections == 3, "the URL wins"
+    assert with_stream_options(tcp, 7, 2.5).options.idle == 2.5
+    udp = parse_url("udp://127.0.0.1:1", for_listen=True)
+    assert with_stream_options(udp, 7, 2.5) == udp

@@ -24,6 +24,7 @@ from peers import (
     wait_until,
 )
 
+from workbench.endpoints import with_stream_options
 from workbench.engine import Engine
 from workbench.engine import events as ev
 from workbench.engine.opening import ALL_INTERFACES_WARNING, DEFAULT_MAX_CONNECTIONS
@@ -244,3 +245,22 @@ def test_out_of_file_descriptors_reported_once_and_recovers() -> None:
         code = child.stop()
     assert code == 0, child.proc.stderr.read().decode() if child.proc.stderr else ""
     assert child.of("stopped")
+
+
+def test_unix_listener_takes_a_maximum_and_idle_timeout_from_the_command_line(
+    engine: Engine, events: Collector, tmp_path
+) -> None:
+    path = str(tmp_path / "s.sock")
+    lid = engine.listen(with_stream_options(endpoint(f"unix://{path}", listen=True), 1, 0.5))
+    opened = events.wait_for(lambda e: isinstance(e, ev.ListenerOpened) and e.lid == lid)
+    assert opened.max_connections == 1
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as first:
+        first.settimeout(5)
+        first.connect(path)
+        cid = events.wait_opened(listener=lid).cid
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as second:
+            second.settimeout(5)
+            second.connect(path)
+            assert recv_until_eof(second) == b"", "over the maximum: closed at once"
+        assert events.wait_closed(cid).reason == "idle for 0.5 s"
+        assert recv_until_eof(first) == b""

@@ -253,3 +253,19 @@ def test_flood_while_the_ui_is_behind_pauses_reading_and_loses_nothing(
     assert sorted(streams[cid, "in"] for cid in opened) == sorted(payloads)
     records = transcript_records(transcript)
     assert sum(1 for r in records if r["event"] == "open") == peers
+
+
+def test_bridge_says_when_it_is_saturated_and_when_it_was_drained() -> None:
+    bridge = EventBridge(max_events=2, max_bytes=1 << 20)
+    drained: list[bool] = []
+    bridge.on_drained = lambda: drained.append(True)
+    # Data of many connections cannot merge into one event: the backlog grows to its bound.
+    answers = [bridge.push_data(0.0, f"C{i}", False, b"x") for i in range(20)]
+    assert answers[: bridge.max_backlog_events - 1] == [False] * (bridge.max_backlog_events - 1)
+    assert answers[-1] is True
+    assert bridge.saturated
+    bridge.drain()
+    assert drained == [True]
+    assert not bridge.saturated
+    bridge.drain()
+    assert drained == [True], "only a drain that relieved a saturated bridge is announced"

@@ -110,16 +110,14 @@ def test_log_shows_hostile_bytes_as_visible_escapes_in_every_view(tmp_path: Path
         await wait_log(pilot, HOSTILE_LINES[-1][1])
         await focus(pilot, log)
 
-        # m: text -> hex -> both; l: lines framing on and off.
-        views = [("text", "raw")]
-        for key in ("m", "m", "l", "m", "m"):
-            await pilot.press(key)
-            settings = log.model.settings
-            views.append((settings.display, settings.framing))
-        assert set(views) == {(d, f) for d in ("text", "hex", "both") for f in ("raw", "lines")}
-        for display, framing in views:
-            log.apply(replace(log.model.settings, display=display, framing=framing))
+        # m cycles text -> hex -> both, l turns line framing on and off: all six views.
+        seen = set()
+        for key in ("", "m", "m", "l", "m", "m"):
+            if key:
+                await pilot.press(key)
             await pilot.pause()
+            display, framing = log.model.settings.display, log.model.settings.framing
+            seen.add((display, framing))
             screen = safe_screen(app)
             rows = "\n".join(log.row_texts())
             assert not unsafe_characters(rows, allowed="\n"), (display, framing)
@@ -128,6 +126,7 @@ def test_log_shows_hostile_bytes_as_visible_escapes_in_every_view(tmp_path: Path
                     assert shown in screen, (display, framing, shown)
             else:  # the bytes of the first line, as hex
                 assert "6f 73 63 30 20 1b 5d 30" in rows, (display, framing)
+        assert seen == {(d, f) for d in ("text", "hex", "both") for f in ("raw", "lines")}
 
         # Clicking the peer's click markup where the Log shows it does nothing.
         log.apply(replace(log.model.settings, display="text"))
@@ -278,7 +277,7 @@ def test_an_error_quoting_a_unix_datagram_peers_name_is_shown_as_visible_escapes
     )
 
 
-def test_a_connect_to_a_hostile_unix_path_fails_in_plain_visible_words(tmp_path: Path) -> None:
+def test_a_connect_to_a_hostile_unix_path_fails_in_plain_visible_words() -> None:
     # A path with escapes, bidi and click markup, which nothing listens on.
     directory = Path("/tmp") / f"sb-{os.getpid()}"
     path = f"{directory}/\x1b]2;pwned\x07\u202e[@click=app.quit]x[/]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TRANSPORTS = ("tcp", "udp", "unix", "unix-dgram")
 UNIX_TRANSPORTS = ("unix", "unix-dgram")
@@ -276,6 +276,25 @@ def parse_options(
             # An IPv4 address, or for IPv6 an interface name or index (lo, 1).
             values[name] = value if value.isdigit() else (check_host(value) if value else None)
     return SocketOptions(**values)  # type: ignore[arg-type]
+
+
+def with_stream_options(
+    endpoint: Endpoint, max_connections: int | None = None, idle: float | None = None
+) -> Endpoint:
+    """`endpoint` with a maximum of connections and an idle timeout where its URL set none:
+    for command-line flags, the only way to give them to unix:// endpoints. Datagram
+    endpoints are returned unchanged (they have neither)."""
+    if endpoint.is_datagram:
+        return endpoint
+    options = endpoint.options
+    return replace(
+        endpoint,
+        options=replace(
+            options,
+            max_connections=options.max_connections or max_connections,
+            idle=options.idle if options.idle is not None else idle,
+        ),
+    )
 
 
 _SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +39,7 @@ def export_connection(
     cid: str, prefix: str, records: Iterable[Record], transcript: str | None, dropped: int
 ) -> Exported:
     """Write `<prefix>.in.bin` and `<prefix>.out.bin` with what `cid` received and sent."""
-    if transcript is not None:
+    if transcript is not None and is_regular_file(transcript):
         streams = streams_from_transcript(transcript, cid)
         return write_streams(prefix, streams, complete=True, source="transcript")
     streams = {"in": bytearray(), "out": bytearray()}
@@ -47,6 +49,14 @@ def export_connection(
             streams[record.kind] += record.data
             complete = complete and not record.missing
     return write_streams(prefix, streams, complete=complete, source="log")
+
+
+def is_regular_file(path: str) -> bool:
+    """Only a regular file can be read back: /dev/full reads as endless zeros, a pipe blocks."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def streams_from_transcript(path: str, cid: str) -> dict[str, bytearray]:

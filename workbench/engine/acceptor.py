@@ -79,7 +79,9 @@ class Acceptor:
         self.lid = lid
         self.max_connections = max_connections
         self.spare = spare
-        self.attaching = 0  # accepted, transport not made yet: they count against the maximum
+        # Accepted, connection not made yet: they count against the maximum (made ones are
+        # the engine's peers already). A count, not a set to scan: 5,000 at once in a storm.
+        self.attaching = 0
         self.starved = False  # out of descriptors since the last successful accept
         self.closed = False
         self._loop = asyncio.get_running_loop()
@@ -127,31 +129,33 @@ class Acceptor:
 
     def _attach(self, conn: socket.socket) -> None:
         conn.setblocking(False)
+        protocol = self.factory()
         self.attaching += 1
-        task = self._loop.create_task(self._connect(conn))
+        counted = True
+
+        def made() -> None:
+            # From here the engine counts it among the live peers: counting it here too
+            # until the accept task resumes refused connections short of the maximum.
+            nonlocal counted
+            if counted:
+                counted = False
+                self.attaching -= 1
+
+        protocol.on_made = made
+        task = self._loop.create_task(self._connect(conn, protocol, made))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
-        protocol = self.factory()
-        attaching = True
-
-        def made() -> None:
-            # From here the owner counts it among the live peers: counting it here too, until
-            # this task resumes, refused connections short of the maximum under a storm.
-            nonlocal attaching
-            attaching = False
-            self.attaching -= 1
-
-        protocol.on_made = made
+    async def _connect(
+        self, conn: socket.socket, protocol: StreamConnection, done: Callable[[], None]
+    ) -> None:
         try:
             await self._loop.connect_accepted_socket(lambda: protocol, conn)
         except OSError as exc:  # the client reset before we got to it, say
             conn.close()
             self.owner.accept_failed(self.lid, exc)
         finally:
-            if attaching:
-                self.attaching -= 1
+            done()
 
     def _shed(self, sock: socket.socket, exc: OSError) -> None:
         """Out of descriptors: accept the waiting connections with the spare descriptor and

@@ -7,9 +7,11 @@ which keeps the exact byte count and chunk count but only a preview of the bytes
 never lost; the lossless record of the bytes is the transcript's job, not the view's.
 
 Merging bounds a flood from one connection; events that cannot merge (opens, closes, data of
-many connections between them) could still pile up while the consumer is behind. Past a
-backlog bound the bridge is `saturated`: the engine then pauses reading on the connections
-that push more, and resumes them when `on_drained` says the consumer caught up.
+many connections between them) could still pile up while the consumer is behind, and every
+chunk costs the engine thread time the UI thread needs (they share one GIL). Past a backlog
+bound, or `max_chunks` chunks since the last drain, the bridge is `saturated`: the engine then
+pauses reading on the sockets that push more, and resumes them when `on_drained` says the
+consumer caught up.
 """
 
 from __future__ import annotations
@@ -88,18 +90,20 @@ class EventBridge:
     def saturated(self) -> bool:
         """The consumer is far behind: whoever pushes more should stop reading for now."""
         with self._lock:
-            full = (
-                len(self._events) >= self.max_backlog_events
-                or self._held_bytes >= self.max_backlog_bytes
-                or self._chunks >= self.max_chunks
-            )
-            self._was_saturated = self._was_saturated or full
-            return full
+            return self._saturated_locked()
+
+    def _saturated_locked(self) -> bool:
+        full = (
+            len(self._events) >= self.max_backlog_events
+            or self._held_bytes >= self.max_backlog_bytes
+            or self._chunks >= self.max_chunks
+        )
+        self._was_saturated = self._was_saturated or full
+        return full
 
     def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
-        Returns True if the bridge is under pressure (merging), so the caller may check
-        `saturated`."""
+        Returns True if the bridge is `saturated`: the caller should stop reading for now."""
         size = len(chunk)
         key = (cid, outgoing)
         with self._lock:
@@ -119,19 +123,19 @@ class EventBridge:
                     self._held_bytes += len(piece)
                 merged.size += size
                 merged.chunks += 1
-                return True
+                return self._saturated_locked()
             kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
             self._held_bytes += len(kept)
             self._merge_index[key] = len(events)
             events.append(Data(ts, cid, outgoing, kept, size))
             if len(events) == 1:
                 self._ready.notify_all()
-            return pressured
+            return pressured and self._saturated_locked()
 
     def push_many(self, ts: float, outgoing: bool, chunks: list[tuple[str, bytes]]) -> bool:
         """`push_data` for a batch of small chunks (a socket's datagrams of one wakeup), under
         one lock and with the bookkeeping in local variables: this loop runs for every
-        datagram of a flood. Returns True if the bridge is under pressure."""
+        datagram of a flood. Returns True if the backlog is saturated (see `push_data`)."""
         with self._lock:
             events = self._events
             was_empty = not events
@@ -169,7 +173,7 @@ class EventBridge:
             self._chunks += len(chunks)
             if was_empty and events:
                 self._ready.notify_all()
-            return pressured
+            return pressured and self._saturated_locked()
 
     def drain(self, timeout: float = 0.0) -> list[Event]:
         """Take every pending event; wait up to `timeout` seconds for the first one."""

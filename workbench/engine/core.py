@@ -7,6 +7,7 @@ the transcript (every byte, exactly) and then to the bridge (bounded, for the UI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import socket
@@ -52,8 +53,11 @@ MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
 MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
 # How often queued bytes and refused-connection counts are reported while they change.
 COUNTS_SECONDS = 0.25
-# Running out of file descriptors is reported once per this many seconds, with a count.
+# Running out of file descriptors is reported with a count, this long after it starts; if it
+# happens again soon after a report, the next report sums up a longer period, so that a
+# sustained storm gives a line now and then, not one every few seconds.
 DESCRIPTORS_REPORT_SECONDS = 2.0
+DESCRIPTORS_QUIET_SECONDS = 30.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -119,6 +123,8 @@ class Engine:
         # Out of file descriptors: connections shed per listener since the last report.
         self._shed: dict[str, int] = {}
         self._shed_since = 0.0
+        self._shed_last_report = -DESCRIPTORS_QUIET_SECONDS
+        # Listeners told they cannot accept, until they accept again (and are told so).
         self._shed_reported: set[str] = set()
         # Connections paused because the bridge's consumer is behind (see _bridge_drained).
         self._read_paused: dict[str, StreamConnection | DatagramSocket] = {}
@@ -189,7 +195,10 @@ class Engine:
 
     @property
     def transcript_path(self) -> str | None:
-        return self.transcript.path if self.transcript is not None else None
+        """The transcript's file while it is being written; None once writing it failed (it
+        no longer holds everything)."""
+        transcript = self.transcript
+        return transcript.path if transcript is not None and transcript.active else None
 
     def flush_transcript(self, timeout: float = 2.0) -> bool:
         """Flush the transcript now (for an export that reads it); True once done."""
@@ -313,7 +322,7 @@ class Engine:
         except OSError as exc:
             if self.listeners.get(lid) is listener:
                 del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint)}")
+            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
             return
         if self.listeners.get(lid) is not listener:  # closed while it was opening
             listener.close("closed while opening")
@@ -441,6 +450,10 @@ class Engine:
         self._watch_queue(conn)
 
     def _record_sent(self, cid: str, data: bytes) -> None:
+        # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
+        # the user sent: the transcript keeps that order. What a peer never took is said where
+        # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
+        # and a send refused for a full queue is an error, with no out record.
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, cid, True, data)
@@ -521,7 +534,7 @@ class Engine:
         if self.transcript is not None:
             self.transcript.data(ts, conn.cid, False, chunk)
         if self.bridge.push_data(ts, conn.cid, False, chunk):
-            self._check_backlog(conn)
+            self._pause_reading(conn)
 
     def eof_received(self, conn: StreamConnection) -> None:
         self._half_closed(conn, outgoing=False)
@@ -578,20 +591,20 @@ class Engine:
 
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:
         if not self._shed:
-            self._shed_since = time.monotonic()
+            now = self._shed_since = time.monotonic()
+            recent = now - self._shed_last_report < DESCRIPTORS_QUIET_SECONDS
             assert self._loop is not None
-            self._loop.call_later(DESCRIPTORS_REPORT_SECONDS, self._report_shed)
+            self._loop.call_later(
+                DESCRIPTORS_QUIET_SECONDS if recent else DESCRIPTORS_REPORT_SECONDS,
+                self._report_shed,
+            )
         self._shed[lid] = self._shed.get(lid, 0) + count
 
     def _report_shed(self) -> None:
         """One error per listener and period, however many connections failed."""
         seconds = time.monotonic() - self._shed_since
         limit = open_files_limit()
-        why = (
-            f"out of file descriptors (this process may open {limit:,})"
-            if limit
-            else ("out of file descriptors")
-        )
+        why = "out of file descriptors" + (f" (this process may open {limit:,})" if limit else "")
         for lid, count in self._shed.items():
             if lid not in self.listeners:
                 continue
@@ -603,12 +616,17 @@ class Engine:
                 )
             else:
                 what = f"{lid} cannot accept connections for now; they wait"
-            self._error(lid, f"{why}: {what}; close some connections to accept more")
-            self._shed_reported.add(lid)
+            acceptor = self.listeners[lid].opened.acceptor  # type: ignore[union-attr]
+            if acceptor is not None and acceptor.starved:
+                self._error(lid, f"{why}: {what}; close some connections to accept more")
+                self._shed_reported.add(lid)  # told "accepts again" at its next accept
+            else:
+                self._error(lid, f"{why}: {what}; it accepts connections again now")
         self._shed.clear()
+        self._shed_last_report = time.monotonic()
 
     def accepted_again(self, lid: str) -> None:
-        if lid in self._shed_reported and lid not in self._shed:
+        if lid in self._shed_reported:
             self._shed_reported.discard(lid)
             self._info(lid, f"{lid} accepts connections again: file descriptors are free")
 
@@ -617,10 +635,9 @@ class Engine:
 
     # flow control toward the UI: pause reading while the bridge's consumer is behind
 
-    def _check_backlog(self, conn: StreamConnection) -> None:
-        if self.bridge.saturated:
-            conn.pause_reading()
-            self._read_paused[conn.cid] = conn
+    def _pause_reading(self, conn: StreamConnection) -> None:
+        conn.pause_reading()
+        self._read_paused[conn.cid] = conn
 
     def _bridge_drained(self) -> None:
         """Called by the bridge (on the consumer's thread) after a drain that emptied it
@@ -628,7 +645,8 @@ class Engine:
         loop = self._loop
         if loop is not None and not self._resume_scheduled:
             self._resume_scheduled = True
-            loop.call_soon_threadsafe(self._resume_reading)
+            with contextlib.suppress(RuntimeError):  # the engine already stopped
+                loop.call_soon_threadsafe(self._resume_reading)
 
     def _resume_reading(self) -> None:
         self._resume_scheduled = False
@@ -649,7 +667,7 @@ class Engine:
             for peer, data in received:
                 self.transcript.data(ts, peer.cid, False, data)
         chunks = [(peer.cid, data) for peer, data in received]
-        if self.bridge.push_many(ts, False, chunks) and self.bridge.saturated:
+        if self.bridge.push_many(ts, False, chunks):
             # The kernel's receive buffer holds the next ones (or drops and counts them).
             sock.pause_reading()
             self._read_paused[sock.lid or sock.client_cid or chunks[0][0]] = sock

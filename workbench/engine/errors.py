@@ -44,11 +44,13 @@ def describe(exc: BaseException, addr: str) -> str:
     return f"{addr}: {exc}"
 
 
-def describe_failure(exc: OSError, endpoint: Endpoint) -> str:
+def describe_failure(exc: OSError, endpoint: Endpoint, listening: bool = False) -> str:
     """Plain words for a failed listen or connect on any transport."""
     if isinstance(exc, UnixPathError):
         return str(exc)
-    if endpoint.transport == "udp" and exc.errno == errno.EACCES:
+    # A UDP connect is refused to a broadcast address without SO_BROADCAST; a listen is
+    # refused a low port, as on TCP.
+    if endpoint.transport == "udp" and exc.errno == errno.EACCES and not listening:
         return f"permission denied for {endpoint.address} (broadcast addresses need ?broadcast=1)"
     if endpoint.is_unix:
         return describe_unix_error(exc, endpoint.path)

@@ -150,10 +150,12 @@ class StreamConnection(asyncio.BufferedProtocol):
         return self.transport.get_write_buffer_size()
 
     def queued(self) -> int:
-        """Bytes sent that the peer has not taken yet: asyncio's buffer, and the kernel's
-        send queue (data not yet acknowledged by the peer)."""
+        """Bytes sent that the peer has not taken yet: asyncio's buffer, and for TCP the
+        kernel's send queue (data not yet acknowledged by the peer)."""
         total = self.buffered()
-        if SIOCOUTQ is None or self.transport is None or self.closed:
+        # On a Unix socket SIOCOUTQ counts kernel memory (with overhead), not bytes: only
+        # sockbench's own buffer is known there.
+        if SIOCOUTQ is None or self.is_unix or self.transport is None or self.closed:
             return total
         sock = self.transport.get_extra_info("socket")
         if sock is None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import errno
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import BinaryIO
@@ -41,7 +43,10 @@ class TranscriptWriter:
     def record(self, event: str, conn: str, ts: float | None = None, **fields: object) -> None:
         line = {"ts": round(time.time() if ts is None else ts, 6), "event": event, "conn": conn}
         line.update(fields)
-        self._write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        # ASCII JSON: a peer's address may hold lone surrogates (bytes that are not UTF-8,
+        # which UTF-8 cannot encode) or bidi and C1 characters; as \u escapes they are
+        # recorded exactly and nothing acts on them when the file is printed.
+        self._write(json.dumps(line, separators=(",", ":")).encode("ascii") + b"\n")
 
     def data(self, ts: float, conn: str, outgoing: bool, chunk: bytes | memoryview) -> None:
         head = b'{"ts":%.6f,"event":"data","conn":"%s","dir":"%s","size":%d,"data":"' % (
@@ -58,6 +63,10 @@ class TranscriptWriter:
             try:
                 self._file.flush()
                 self.dirty = False
+                # On Linux writes to a deleted file (its directory removed, say) still
+                # succeed, into an inode nobody can open: say so rather than record nothing.
+                if os.fstat(self._file.fileno()).st_nlink == 0:
+                    raise FileNotFoundError(errno.ENOENT, "the file was deleted")
             except OSError as exc:
                 self._fail(exc)
 

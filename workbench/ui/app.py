@@ -186,6 +186,7 @@ class SockbenchApp(App[None]):
             else:
                 self.engine.connect(action.endpoint)
         self.show_target()
+        self.show_stats()  # from the start, not from the first tick: the screen does not jump
         self.composer.focus()
 
     async def action_quit(self) -> None:
@@ -598,9 +599,9 @@ class SockbenchApp(App[None]):
         )
 
     def export_connection(self, cid: str, prefix: str) -> None:
+        # Flush first: a transcript that fails to flush stops, and the Log's bytes are used.
+        self.engine.flush_transcript()
         transcript = self.engine.transcript_path
-        if transcript is not None:
-            self.engine.flush_transcript()
         model = self.log_view.model
         try:
             done = export_connection(cid, prefix, model.store, transcript, model.records_dropped)

@@ -48,13 +48,25 @@ def format_age(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def short_size(n: int) -> str:
+    """A byte count in at most 5 characters ("900B", "512K", "16.0M", "512M", "1.5G"), so that
+    "N queued" fits the state column."""
+    for unit, size in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= size:
+            value = n / size
+            if unit == "K" or value >= 100:
+                return f"{int(value)}{unit}"
+            return f"{value:.1f}{unit}"
+    return f"{n}B"
+
+
 def connection_state_text(conn: ConnectionInfo) -> Text:
     """The state, or for an ended connection why it ended ("reset by peer"); while the peer
     does not take what was sent, how much waits ("1.5 MiB queued")."""
     if conn.closed_at is not None:
         return safe(conn.reason or conn.state, "red" if conn.error else "bright_black")
     if conn.queued:
-        return safe(f"{format_size(conn.queued)} queued", "bold yellow")
+        return safe(f"{short_size(conn.queued)} queued", "bold yellow")
     return safe(conn.state, STATE_STYLE.get(conn.state, "yellow"))
 
 
@@ -206,7 +218,7 @@ class ConnectionsTable(DataTable[Text]):
     COLUMNS = (
         ("id", "id", None),
         ("proto", "proto", None),
-        ("state", "state", 16),
+        ("state", "state", 12),
         ("local", "local", None),
         ("remote", "remote", None),
         ("in", "in", None),
