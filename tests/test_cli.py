@@ -12,6 +12,7 @@ import pytest
 from tmux_helpers import ENTRY_POINT, RUN_TIMEOUT, SCREEN_TIMEOUT, Tmux
 
 from workbench import __version__
+from workbench.cli import build_parser, startup_endpoints
 
 LOCALHOST = "127.0.0.1"
 
@@ -33,7 +34,7 @@ def test_help_names_every_option_and_the_url_form() -> None:
     result = run_cli("--help")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    for option in ("--listen", "--connect", "--transcript", "--version"):
+    for option in ("--listen", "--connect", "--transcript", "--max-conns", "--idle", "--version"):
         assert option in result.stdout
     assert "tcp://HOST:PORT" in result.stdout
     assert "tcp://[::1]:PORT" in result.stdout
@@ -59,9 +60,26 @@ def test_console_script_answers_version() -> None:
     assert result.stdout == f"sockbench {__version__}\n"
 
 
+def test_max_conns_and_idle_apply_where_the_url_sets_none() -> None:
+    listen = ["tcp://127.0.0.1:0", "tcp://127.0.0.1:0?max=7&idle=9", "unix:///tmp/x.sock"]
+    listen.append("udp://127.0.0.1:0")
+    argv = ["--max-conns", "500", "--idle", "2.5", "--connect", "tcp://127.0.0.1:9"]
+    for url in listen:
+        argv += ["--listen", url]
+    args = build_parser().parse_args(argv)
+    (plain, own, unix, udp), (outgoing,) = startup_endpoints(args)
+    assert (plain.options.max_connections, plain.options.idle) == (500, 2.5)
+    assert (own.options.max_connections, own.options.idle) == (7, 9.0)
+    assert (unix.options.max_connections, unix.options.idle) == (500, 2.5)
+    assert udp.options.max_connections is None and udp.options.idle is None
+    assert outgoing.options.idle == 2.5
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
+        (["--max-conns", "0"], "'0' is not a positive whole number"),
+        (["--idle", "soon"], "idle takes a number of seconds"),
         (["--listen", "foo"], "'foo' is not a URL"),
         (["--connect", "tcp://127.0.0.1"], "has no port"),
         (["--connect", "tcp://127.0.0.1:0"], "port 0 can only be used to listen"),

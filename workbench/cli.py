@@ -9,7 +9,13 @@ from typing import NoReturn
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
-from workbench.endpoints import Endpoint, EndpointError, parse_url
+from workbench.endpoints import (
+    Endpoint,
+    EndpointError,
+    parse_idle,
+    parse_url,
+    with_stream_options,
+)
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 
 EXIT_USAGE = 2
@@ -42,6 +48,13 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def idle_seconds(text: str) -> float:
+    try:
+        return parse_idle(text)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
@@ -49,11 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="An interactive socket workbench for TCP, UDP and Unix sockets, over IPv4 "
         "and IPv6:\nlisten, connect, type to peers and watch all traffic in one terminal UI.",
         epilog="URL forms:\n"
-        "  tcp://HOST:PORT             IPv6 in brackets: tcp://[::1]:PORT\n"
+        "  tcp://HOST:PORT[?OPTIONS]   IPv6 in brackets: tcp://[::1]:PORT\n"
         "  udp://HOST:PORT[?OPTIONS]   udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304\n"
         "  unix:///path/to.sock        Unix stream socket (unix://rel/path is relative)\n"
         "  unix://@name                Unix stream socket in Linux's abstract namespace\n"
         "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
+        "tcp options: max=N (listeners: connections at once, default 100; more are closed\n"
+        "             at once and counted), idle=SECONDS (close after that long without traffic)\n"
         "udp options: broadcast=1, join=1&iface=ADDR, ttl=N, loop=1|0, rcvbuf=BYTES\n"
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
@@ -74,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=connect_url,
         help="open a connection at start-up (repeatable); udp:// and unix-dgram:// give a "
         "connected datagram socket",
+    )
+    parser.add_argument(
+        "--max-conns",
+        metavar="N",
+        type=positive_int,
+        help="connections a stream listener takes at once (default 100; a URL's ?max= wins)",
+    )
+    parser.add_argument(
+        "--idle",
+        metavar="SECONDS",
+        type=idle_seconds,
+        help="close stream connections idle that long (a URL's ?idle= wins)",
     )
     parser.add_argument(
         "--transcript",
@@ -105,6 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[Endpoint]]:
+    """The --listen and --connect endpoints with --max-conns and --idle where the URL set
+    none (the only way to give them to unix:// endpoints)."""
+
+    def configured(endpoint: Endpoint) -> Endpoint:
+        return with_stream_options(endpoint, args.max_conns, args.idle)
+
+    return [configured(e) for e in args.listen], [configured(e) for e in args.connect]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["bench"]:
@@ -126,8 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    startup = [StartupAction("listen", e) for e in args.listen]
-    startup += [StartupAction("connect", e) for e in args.connect]
+
+    listen, connect = startup_endpoints(args)
+    startup = [StartupAction("listen", e) for e in listen]
+    startup += [StartupAction("connect", e) for e in connect]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
         engine,
