@@ -50,6 +50,8 @@ class PtyApp:
         self.argv = list(argv)
         self.columns, self.lines = columns, lines
         self.env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+        # As installed programs run: compiled once, then loaded from their .pyc files.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.frames = 0
         self.output_bytes = 0
         self.started_at = 0.0
