@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from rich.text import Text
+from rich.text import Span, Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Tree
 from textual.widgets.data_table import CellKey, RowKey
+from textual.widgets.data_table import Row as TableRow
 from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
@@ -261,10 +262,14 @@ class ConnectionsTable(DataTable[Text]):
                 self.update_cell(cid, "id", self.id_text(cid), update_width=True)
 
     def id_text(self, cid: str) -> Text:
-        mark = ("●", "bold yellow") if cid in self.marked else (" ", "")
+        # Spans given directly: Text.assemble cost three times as much, for every row.
+        spans = [Span(2, 2 + len(cid), "bold")]
+        if cid in self.marked:
+            spans.append(Span(0, 1, "bold yellow"))
         if cid == self.target:
-            return Text.assemble(mark, ("▶", "bold green"), (cid, "bold"))
-        return Text.assemble(mark, " ", (cid, "bold"))
+            spans.append(Span(1, 2, "bold green"))
+        mark = "●" if cid in self.marked else " "
+        return Text(f"{mark}{'▶' if cid == self.target else ' '}{cid}", spans=spans)
 
     def on_mount(self) -> None:
         for label, key, width in self.COLUMNS:
@@ -285,12 +290,30 @@ class ConnectionsTable(DataTable[Text]):
         connections = session.connections
         for key in [key for key in self.rows if key.value not in connections]:
             self.remove_row(key)
-        added = set()
-        for cid, conn in connections.items():
-            if cid not in self.rows:
-                self.add_row(*self.cells(conn), key=cid)
-                added.add(cid)
-        return added
+        new = [(cid, self.cells(conn)) for cid, conn in connections.items() if cid not in self.rows]
+        self._add_rows(new)
+        return {cid for cid, _ in new}
+
+    def _add_rows(self, rows: list[tuple[str, tuple[Text, ...]]]) -> None:
+        """`add_row` for many rows: the columns looked up and the cursor checked once, not
+        for every row (in `add_row` that was half the cost of listing 5,000 connections).
+        Textual 8.2's own steps otherwise (the version is pinned)."""
+        if not rows:
+            return
+        was_empty = self.row_count == 0
+        keys = [column.key for column in self.ordered_columns]
+        for cid, cells in rows:
+            row_key = RowKey(cid)
+            self._row_locations[row_key] = len(self.rows)
+            self._data[row_key] = dict(zip(keys, cells, strict=True))
+            self.rows[row_key] = TableRow(row_key, 1)
+            self._new_rows.add(row_key)
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if was_empty and self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
 
     # Textual measures every cell it is given with Rich (about 30 us each), and re-measures a
     # whole column when a cell gets narrower: with thousands of connections that took
