@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     # Imported here so --help and usage errors answer without loading Textual.
     from workbench.engine import Engine, EventBridge
+    from workbench.gc_tuning import tune_for_long_run
     from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
 
@@ -176,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_max_rows=args.log_records,
         stats_path=args.stats_file,
     )
+    tune_for_long_run()
     try:
         app.run()
     finally:
