@@ -96,15 +96,27 @@ class LogView(ScrollView, can_focus=True):
         self.search_pattern = ""
         # Lines view: lines without their LF yet (a prompt), shown after the finished rows.
         self.tail: list[Row] = []
+        # Records added but not drawn yet (see add_records), and how far rows shifted.
+        self._unshown = False
+        self._unshown_shift = 0
 
     # --- content ---
 
-    def add_records(self, records: list[Record]) -> None:
-        if not records:
-            return
-        dropped_before = self.model.rows_dropped
-        self.model.append(records)
-        self._rows_changed(self.model.rows_dropped - dropped_before)
+    def add_records(self, records: list[Record], show: bool = True) -> None:
+        """Hold `records`; with `show` False the view is updated by a later `show_added()`
+        (a batch added in slices is drawn once, not once per slice)."""
+        if records:
+            dropped_before = self.model.rows_dropped
+            self.model.append(records)
+            self._unshown_shift += self.model.rows_dropped - dropped_before
+            self._unshown = True
+        if show:
+            self.show_added()
+
+    def show_added(self) -> None:
+        if self._unshown:
+            shifted, self._unshown_shift, self._unshown = self._unshown_shift, 0, False
+            self._rows_changed(shifted)
 
     def apply(self, settings: ViewSettings) -> None:
         """Show the whole history again under new settings (mode, framing, filter)."""
