@@ -58,9 +58,10 @@ from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
 COUNTERS_SECONDS = 0.25
-# Engine events handled between two looks at keys and frames. Measured under a datagram
-# flood: 1,000 lost half the records/s to extra frames, a whole batch held keys back.
-BATCH_SLICE = 2_500
+# Engine events handled between two looks at keys and frames (a bridge's batch is at most
+# 5,000 events; a smaller slice lost records/s to extra frames under a datagram flood).
+BATCH_SLICE = 5_000
+BATCH_REST_SECONDS = 0.012
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
@@ -125,6 +126,7 @@ class SockbenchApp(App[None]):
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
         self._counted: set[str] = set()  # connections whose counters changed, not yet shown
+        self._target_shown: tuple[object, ...] = ()  # what show_target last put on screen
         self.batches = 0  # engine batches handled, and the time it took (for --stats-file)
         self.batch_seconds = 0.0
 
@@ -208,23 +210,28 @@ class SockbenchApp(App[None]):
     # --- events from the engine ---
 
     async def drain_engine(self) -> None:
-        """The engine's events, about 30 times a second. Runs in its timer's own task, and a
-        big batch is handled a slice at a time with a pause between: keys and frames (other
-        tasks) go on meanwhile. Handled as one message, a flood's batch kept a key from its
-        echo for 80 ms."""
-        events = self.bridge.drain()
-        took = 0.0
-        for start in range(0, len(events), BATCH_SLICE):
-            if self._exit_requested or not self.log_view_mounted():
-                return  # quitting: the widgets are going
-            started = time.perf_counter()
-            last = start + BATCH_SLICE >= len(events)
-            self.handle_events(events[start : start + BATCH_SLICE], show=last)
-            took += time.perf_counter() - started
-            self.batches += 1
-            if not last:
+        """The engine's events, about 30 times a second. Runs in its timer's own task and
+        pauses between slices and between batches, so keys and frames (other tasks) go on
+        during a flood: handled as messages, a flood's batches queued up ahead of every key.
+        While full batches keep coming it goes on rather than waiting for the next tick (the
+        engine stops reading while a full batch waits)."""
+        while True:
+            events = self.bridge.drain()
+            took = 0.0
+            for start in range(0, len(events), BATCH_SLICE):
+                if self._exit_requested or not self.log_view_mounted():
+                    return  # quitting: the widgets are going
+                started = time.perf_counter()
+                last = start + BATCH_SLICE >= len(events)
+                self.handle_events(events[start : start + BATCH_SLICE], show=last)
+                took += time.perf_counter() - started
+                self.batches += 1
                 await asyncio.sleep(0)
-        self.batch_seconds += took
+            self.batch_seconds += took
+            if len(events) < self.bridge.max_events:
+                return
+            # A short rest, not just a turn: a key goes through several tasks to its echo.
+            await asyncio.sleep(BATCH_REST_SECONDS)
 
     def handle_events(self, events: list[ev.Event], show: bool = True) -> None:
         """`show` False: the Log draws the new records with a later slice's (see
@@ -390,25 +397,26 @@ class SockbenchApp(App[None]):
         self.connections_table.set_target(self.target)
         self.connections_table.set_marked(self.marked)
         settings = self.settings_for(self.target) if self.target else self.default_settings
-        self.query_one("#mode", Static).update(
-            Content(f"{self.mode} · {settings.describe()}" if self.mode == "text" else self.mode)
-        )
+        mode = f"{self.mode} · {settings.describe()}" if self.mode == "text" else self.mode
+        marked = [c for c in self.marked if c in self.session.connections]
+        conn = self.session.connections.get(self.target or "")
+        if marked:
+            target, usable = f"to {len(marked)} marked", True
+        elif conn is None:
+            target, usable = "no target", False
+        else:
+            state = "" if conn.can_send else f" ({conn.state})"
+            where = f"{conn.transport} {conn.remote}" if conn.transport != "tcp" else conn.remote
+            target, usable = sanitize_text(f"to {conn.cid} {where}{state}"), conn.can_send
+        shown = (mode, target, usable, self.mode)
+        if shown == self._target_shown:
+            return  # called after every batch: updating a label lays the screen out again
+        self._target_shown = shown
+        self.query_one("#mode", Static).update(Content(mode))
         self.composer.placeholder = MODE_PLACEHOLDERS[self.mode]
         label = self.query_one("#target", Static)
-        marked = [c for c in self.marked if c in self.session.connections]
-        if marked:
-            label.update(Content(f"to {len(marked)} marked"))
-            label.set_class(False, "none")
-            return
-        conn = self.session.connections.get(self.target or "")
-        if conn is None:
-            label.update(Content("no target"))
-            label.set_class(True, "none")
-            return
-        state = "" if conn.can_send else f" ({conn.state})"
-        where = f"{conn.transport} {conn.remote}" if conn.transport != "tcp" else conn.remote
-        label.update(Content(sanitize_text(f"to {conn.cid} {where}{state}")))
-        label.set_class(not conn.can_send, "none")
+        label.update(Content(target))
+        label.set_class(not usable, "none")
 
     def choose_target(self, cid: str) -> None:
         if cid in self.session.connections:

@@ -257,6 +257,8 @@ class ConnectionsTable(DataTable[Text]):
     def set_target(self, target: str | None) -> None:
         """Mark the composer's target, so the user sees where typing goes."""
         previous, self.target = self.target, target
+        if previous == target:
+            return  # an unchanged cell still redraws the table: not on every batch
         for cid in {previous, target}:
             if cid is not None and cid in self.rows:
                 self.update_cell(cid, "id", self.id_text(cid), update_width=True)
