@@ -246,3 +246,46 @@ def percentile(values: list[float], pct: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1]
+
+
+# --- soak: memory under a long flood ---
+
+
+def soak(seconds: float) -> Case:
+    """A flood for a bounded time with the app's memory sampled every second: after a
+    warm-up (the first third: the Log fills to its limit), memory should stay flat."""
+
+    def run() -> Figures:
+        with app_with_stats("--listen", "udp://127.0.0.1:0") as (app, stats, port):
+            samples: list[tuple[float, int]] = []
+            sender = spawn(python_peer("datagrams", str(port), "0", str(seconds), "1000000000"))
+            started = time.monotonic()
+            try:
+                while (elapsed := time.monotonic() - started) < seconds:
+                    samples.append((elapsed, rss_bytes(app.pid)))
+                    time.sleep(1.0)
+            finally:
+                end(sender)
+            records = int((stats.poll() or {}).get("records", 0))  # type: ignore[call-overload]
+        warm = [rss for at, rss in samples if at >= seconds / 3]
+        if len(warm) < 2:
+            raise BenchError("too few memory samples after the warm-up")
+        return {
+            "growth": (max(warm) - warm[0]) / MB,
+            "peak": max(rss for _, rss in samples) / MB,
+            "records": records,
+        }
+
+    return Case(
+        "soak",
+        f"the real app under a datagram flood for {seconds:g} s, memory sampled every second; "
+        "growth counted after the first third (the Log fills up to its limit)",
+        [
+            Metric("growth", "MB RSS growth after warm-up", higher_is_better=False, digits=1),
+            Metric("peak", "MB RSS peak", higher_is_better=False, digits=0),
+            Metric("records", "records in all"),
+        ],
+        [Goal("growth", 10), Goal("peak", None), Goal("records", None)],
+        [Variant(SOCKBENCH, run)],
+        rounds=1,  # one long run says more than several short ones
+    )

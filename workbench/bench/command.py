@@ -28,10 +28,11 @@ class Sizes:
     udp_seconds: float
     storm_connections: int
     flood: app_cases.FloodPlan
+    soak_seconds: float
 
 
-FULL = Sizes(5, GIB, 2.0, 100_000, 2.0, 5_000, app_cases.FloodPlan(1_000_000, 60.0))
-QUICK = Sizes(1, 32 * MIB, 0.3, 20_000, 0.3, 200, app_cases.FloodPlan(20_000, 20.0))
+FULL = Sizes(5, GIB, 2.0, 100_000, 2.0, 5_000, app_cases.FloodPlan(1_000_000, 60.0), 30.0)
+QUICK = Sizes(1, 32 * MIB, 0.3, 20_000, 0.3, 200, app_cases.FloodPlan(20_000, 20.0), 4.0)
 
 
 def cases(sizes: Sizes) -> list[Callable[[], Case]]:
@@ -44,6 +45,7 @@ def cases(sizes: Sizes) -> list[Callable[[], Case]]:
         lambda: app_cases.accept_storm(sizes.storm_connections),
         lambda: app_cases.ui_flood(sizes.flood),
         app_cases.startup,
+        lambda: app_cases.soak(sizes.soak_seconds),
     ]
 
 
