@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import pty
-import signal
 import struct
 import subprocess
 import termios
@@ -20,7 +19,7 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 
-from workbench.bench.tools import BenchError
+from workbench.bench.tools import BenchError, end
 
 SYNC_QUERY = b"\x1b[?2026$p"
 SYNC_SUPPORTED = b"\x1b[?2026;2$y"
@@ -151,9 +150,7 @@ class PtyApp:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout)
+                end(proc)  # it did not quit when asked
         if self._reader is not None:
             self._reader.join(timeout)
         with contextlib.suppress(OSError):
