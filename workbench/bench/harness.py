@@ -13,7 +13,7 @@ from workbench.bench.tools import BenchError
 from workbench.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
-from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
+from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
 from workbench.logmodel import LogModel, Record
 from workbench.state import ConnectionInfo, Session
 
@@ -45,9 +45,13 @@ class EngineHarness:
         self._consumer.join(WAIT_SECONDS)
 
     def _consume(self) -> None:
+        rest = DRAIN_INTERVAL_SECONDS
         while not self._stop.is_set():
-            time.sleep(DRAIN_INTERVAL_SECONDS)
+            time.sleep(rest)
             events = self.bridge.drain()
+            # As the app drains: at once (after a short rest) while full batches keep coming.
+            full = len(events) >= self.bridge.max_events
+            rest = FULL_BATCH_REST_SECONDS if full else DRAIN_INTERVAL_SECONDS
             if not events:
                 continue
             self.session.apply(events)

@@ -22,14 +22,16 @@ from dataclasses import replace
 
 from workbench.engine.events import Data, Event
 
-# How often the UI drains the bridge: one batch per frame at ~30 frames a second.
+# How often the UI drains the bridge: one batch per frame at ~30 frames a second; after a
+# full batch (max_events) it drains again after a short rest instead of a whole interval.
 DRAIN_INTERVAL_SECONDS = 1 / 30
+FULL_BATCH_REST_SECONDS = 0.012
 # Bounds per batch: what the UI must process in one drain stays small enough for ~30 Hz.
 DEFAULT_MAX_EVENTS = 5_000
 DEFAULT_MAX_BYTES = 1024 * 1024
 PREVIEW_BYTES = 4096
 # Chunks per drain past which the engine pauses reading until the next drain.
-DEFAULT_MAX_CHUNKS = 5_000
+DEFAULT_MAX_CHUNKS = 7_500
 # The most of one chunk worth carrying to a view (the Log shows less); the transcript has all.
 MAX_CHUNK_BYTES = 64 * 1024
 # The backlog past which the engine pauses reading, as a multiple of the per-batch bounds.

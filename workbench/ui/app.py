@@ -27,7 +27,7 @@ from workbench.codec import format_size, sanitize_text
 from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
-from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
+from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
 from workbench.export import export_connection, save_lines
 from workbench.logmodel import Record, ViewSettings
 from workbench.payloads import (
@@ -61,7 +61,6 @@ COUNTERS_SECONDS = 0.25
 # Engine events handled between two looks at keys and frames (a bridge's batch is at most
 # 5,000 events; a smaller slice lost records/s to extra frames under a datagram flood).
 BATCH_SLICE = 5_000
-BATCH_REST_SECONDS = 0.012
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
@@ -231,7 +230,7 @@ class SockbenchApp(App[None]):
             if len(events) < self.bridge.max_events:
                 return
             # A short rest, not just a turn: a key goes through several tasks to its echo.
-            await asyncio.sleep(BATCH_REST_SECONDS)
+            await asyncio.sleep(FULL_BATCH_REST_SECONDS)
 
     def handle_events(self, events: list[ev.Event], show: bool = True) -> None:
         """`show` False: the Log draws the new records with a later slice's (see
