@@ -159,3 +159,14 @@ def test_real_app_in_tmux_shows_hostile_bytes_safely_and_records_them(
     assert closes["L1"]["reason"] == "sockbench quit"
     assert closes["C1"]["bytes_in"] == len(b"hello\x1b]2;pwned\x07\n")
     assert closes["C1"]["bytes_out"] == len(expected)
+
+
+def test_the_app_process_tunes_the_garbage_collector_for_a_long_run() -> None:
+    code = (
+        "import gc; from workbench.gc_tuning import THRESHOLDS, tune_for_long_run; "
+        "tune_for_long_run(); print(gc.get_threshold() == THRESHOLDS, gc.get_freeze_count() > 1000)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=RUN_TIMEOUT
+    )
+    assert result.stdout.split() == ["True", "True"], result.stderr
