@@ -170,6 +170,16 @@ class SockbenchApp(App[None]):
         self.listeners_tree.border_title = "Listeners"
         self.connections_table.border_title = "Connections"
         self.log_view.border_title = "Log"
+        self.show_target()
+        self.show_stats()  # from the start, not from the first tick: the screen does not jump
+        self.composer.focus()
+        # After the first screen: starting the engine's loop (and importing uvloop) is not
+        # worth making the user wait for the screen.
+        self.call_after_refresh(self.start_engine)
+
+    def start_engine(self) -> None:
+        if self._exit_requested:
+            return
         self.engine.start()
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, self.refresh_ages)
@@ -181,9 +191,6 @@ class SockbenchApp(App[None]):
                 self.engine.listen(action.endpoint)
             else:
                 self.engine.connect(action.endpoint)
-        self.show_target()
-        self.show_stats()  # from the start, not from the first tick: the screen does not jump
-        self.composer.focus()
 
     async def action_quit(self) -> None:
         self._exit_requested = True
