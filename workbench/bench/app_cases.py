@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -66,9 +66,10 @@ class StatsReader:
         self.lines += [json.loads(line) for line in complete.splitlines() if line]
         return self.lines[-1] if self.lines else None
 
-    def wait(self, what: str, ok: object, timeout: float) -> dict[str, object]:
+    def wait(
+        self, what: str, ok: Callable[[dict[str, object]], object], timeout: float
+    ) -> dict[str, object]:
         """The first line (read from now on) for which ok(line) is true."""
-        assert callable(ok)
         deadline = time.monotonic() + timeout
         seen = len(self.lines)
         while time.monotonic() < deadline:

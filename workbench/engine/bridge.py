@@ -105,39 +105,15 @@ class EventBridge:
 
     def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
-        Returns True if the bridge is `saturated`: the caller should stop reading for now."""
-        size = len(chunk)
-        key = (cid, outgoing)
-        with self._lock:
-            self._chunks += 1
-            events = self._events
-            pressured = len(events) >= self.max_events or self._held_bytes >= self.max_bytes
-            index = self._merge_index.get(key)
-            if pressured and index is not None:
-                merged = self._merged.get(index)
-                if merged is None:
-                    merged = self._merged[index] = _Merged()
-                    merged.room = PREVIEW_BYTES - len(events[index].data)  # type: ignore[union-attr]
-                if merged.room > 0:
-                    piece = chunk[: merged.room]
-                    merged.preview += piece
-                    merged.room -= len(piece)
-                    self._held_bytes += len(piece)
-                merged.size += size
-                merged.chunks += 1
-                return self._saturated_locked()
-            kept = bytes(chunk[: PREVIEW_BYTES if pressured else MAX_CHUNK_BYTES])
-            self._held_bytes += len(kept)
-            self._merge_index[key] = len(events)
-            events.append(Data(ts, cid, outgoing, kept, size))
-            if len(events) == 1:
-                self._ready.notify_all()
-            return pressured and self._saturated_locked()
+        Returns True if the backlog is saturated: the caller should pause reading."""
+        return self.push_many(ts, outgoing, [(cid, chunk)])
 
-    def push_many(self, ts: float, outgoing: bool, chunks: list[tuple[str, bytes]]) -> bool:
-        """`push_data` for a batch of small chunks (a socket's datagrams of one wakeup), under
-        one lock and with the bookkeeping in local variables: this loop runs for every
-        datagram of a flood. Returns True if the backlog is saturated (see `push_data`)."""
+    def push_many(
+        self, ts: float, outgoing: bool, chunks: list[tuple[str, bytes | memoryview]]
+    ) -> bool:
+        """`push_data` for a batch of chunks (a socket's datagrams of one wakeup), under one
+        lock and with the bookkeeping in local variables: this loop runs for every datagram
+        of a flood. Returns True if the backlog is saturated (see `push_data`)."""
         with self._lock:
             events = self._events
             was_empty = not events
@@ -170,7 +146,8 @@ class EventBridge:
                     kept = chunk if size <= MAX_CHUNK_BYTES else chunk[:MAX_CHUNK_BYTES]
                 held += len(kept)
                 index_of[key] = len(events)
-                events.append(Data(ts, cid, outgoing, kept, size))
+                # A stream's chunk is a view of the shared read buffer: copy what is kept.
+                events.append(Data(ts, cid, outgoing, bytes(kept), size))
             self._held_bytes = held
             self._chunks += len(chunks)
             if was_empty and events:

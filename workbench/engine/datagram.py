@@ -136,9 +136,6 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if received:
             self.owner.datagrams_received(self, received)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.datagrams_received([(data, addr)])
-
     def _peer_for(self, addr: Any) -> DatagramPeer | None:
         if self.client_cid is not None:
             return next(iter(self.peers.values()), None)

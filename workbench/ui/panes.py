@@ -277,14 +277,6 @@ class ConnectionsTable(DataTable[Text]):
         for label, key, width in self.COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    def rebuild(self, session: Session) -> None:
-        selected = self.selected_id()
-        self.clear()
-        for conn in session.connections.values():
-            self.add_row(*self.cells(conn), key=conn.cid)
-        if selected is not None and selected in session.connections:
-            self.move_cursor(row=self.get_row_index(selected))
-
     def sync(self, session: Session) -> set[str]:
         """Add rows for new connections and remove the forgotten ones; the others stay as
         they are (rebuilding 5,000 rows on every new connection took seconds). Returns the
