@@ -524,14 +524,22 @@ def split_lines(data: bytes, encoding: str, limit: int | None = None) -> list[by
     return pieces
 
 
+def _one_short_line(record: Record) -> bool:
+    """A record shown whole on one row: the common case, and a flood's."""
+    data = record.data
+    return (
+        len(data) <= MAX_ROW_BYTES
+        and record.size == len(data)
+        and not record.continues
+        and record.encoding not in LINE_FEEDS
+        and data.find(b"\n") in (-1, len(data) - 1)
+    )
+
+
 def _text_rows(record: Record) -> list[Row]:
     data = record.data
-    n = len(data)
-    # Fast path: the common small record that is at most one line.
-    if n <= MAX_ROW_BYTES and record.size == n and not record.continues:
-        nl = data.find(b"\n")
-        if record.encoding not in LINE_FEEDS and (nl < 0 or nl == n - 1):
-            return [Row.of_bytes(record, data, True)]
+    if _one_short_line(record):
+        return [Row.of_bytes(record, data, True)]
     pieces = split_lines(data, record.encoding, MAX_ROWS_PER_RECORD)
     rows = []
     total_shown = 0
@@ -650,17 +658,9 @@ class LogModel:
             new_row = Row.of_bytes
             for record in records:
                 store_append(record)
-                data = record.data
-                # The flood's common case inline: a small record that is at most one line.
-                if (
-                    record.kind in _DATA_KINDS
-                    and len(data) <= MAX_ROW_BYTES
-                    and record.size == len(data)
-                    and not record.continues
-                    and record.encoding not in LINE_FEEDS
-                    and data.find(b"\n") in (-1, len(data) - 1)
-                ):
-                    if rows_append(new_row(record, data, True)) is not None:
+                # The common case without building a list of rows for it.
+                if record.kind in _DATA_KINDS and _one_short_line(record):
+                    if rows_append(new_row(record, record.data, True)) is not None:
                         dropped += 1
                     added += 1
                     continue

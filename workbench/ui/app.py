@@ -276,14 +276,7 @@ class SockbenchApp(App[None]):
         if self._exit_requested or not self._counted or not self.log_view_mounted():
             return
         counted, self._counted = self._counted, set()
-        connections = self.session.connections
-        # A datagram peer's counts show in the tree too, and its listener's.
-        listeners = {
-            conn.listener
-            for cid in counted
-            if (conn := connections.get(cid)) is not None and conn.is_datagram and conn.listener
-        }
-        self.listeners_tree.refresh_labels(self.session, counted | listeners)
+        self.listeners_tree.refresh_labels(self.session, counted)  # datagram peers' counts
         self.connections_table.refresh_rows(self.session, counted)
         if self.target in counted:
             self.show_stats()
