@@ -58,6 +58,8 @@ from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
 COUNTERS_SECONDS = 0.25
+# What handling the engine's events touches.
+PANES = ("#log", "#listeners", "#connections", "#composer", "#target", "#mode")
 # Engine events handled between two looks at keys and frames (a bridge's batch is at most
 # 5,000 events; a smaller slice lost records/s to extra frames under a datagram flood).
 BATCH_SLICE = 5_000
@@ -147,8 +149,10 @@ class SockbenchApp(App[None]):
             yield Composer(id="composer")
         yield Footer()
 
-    def log_view_mounted(self) -> bool:
-        return bool(self.query("#log"))
+    def panes_mounted(self) -> bool:
+        """False while the app shuts down: its widgets go in an order we do not choose, and
+        the engine's events (handled in a timer's own task) must not reach the gone ones."""
+        return all(self.query(selector) for selector in PANES)
 
     @property
     def log_view(self) -> LogView:
@@ -225,7 +229,7 @@ class SockbenchApp(App[None]):
             events = self.bridge.drain()
             took = 0.0
             for start in range(0, len(events), BATCH_SLICE):
-                if self._exit_requested or not self.log_view_mounted():
+                if self._exit_requested or not self.panes_mounted():
                     return  # quitting: the widgets are going
                 started = time.perf_counter()
                 last = start + BATCH_SLICE >= len(events)
@@ -273,7 +277,7 @@ class SockbenchApp(App[None]):
     def show_counters(self) -> None:
         """Bytes and message counts, a few times a second rather than on every batch: under a
         flood, redrawing the table and tree 30 times a second took a fifth of the UI's time."""
-        if self._exit_requested or not self._counted or not self.log_view_mounted():
+        if self._exit_requested or not self._counted or not self.panes_mounted():
             return
         counted, self._counted = self._counted, set()
         self.listeners_tree.refresh_labels(self.session, counted)  # datagram peers' counts
@@ -380,7 +384,7 @@ class SockbenchApp(App[None]):
             pass  # quitting: widgets are being removed, in an order we do not choose
 
     def refresh_ages(self) -> None:
-        if self._exit_requested or not self.log_view_mounted():
+        if self._exit_requested or not self.panes_mounted():
             return  # a tick while quitting: the widgets are already gone
         self.show_stats()
         self.connections_table.refresh_ages(self.session)
