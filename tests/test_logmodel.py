@@ -62,6 +62,57 @@ def test_ring_behaves_like_a_bounded_deque(ops: list[int | None]) -> None:
             assert ring[-1] == model[-1]
 
 
+@given(
+    st.integers(1, 9),
+    st.lists(st.lists(st.integers(0, 1000), max_size=25), max_size=12),
+)
+def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) -> None:
+    ring: _Ring[int] = _Ring(capacity)
+    model: deque[int] = deque(maxlen=capacity)
+    for batch in batches:
+        expected_out = list(model) + batch
+        expected_out = expected_out[: max(0, len(expected_out) - capacity)]
+        assert ring.extend(batch) == expected_out
+        model.extend(batch)
+        assert list(ring) == list(model)
+        assert [ring[i] for i in range(len(ring))] == list(model)
+
+
+@given(
+    st.integers(1, 6),
+    st.integers(0, 40),
+    st.lists(st.lists(st.binary(max_size=12), max_size=8), max_size=10),
+)
+def test_store_extend_is_appending_each(
+    max_records: int, max_bytes: int, batches: list[list[bytes]]
+) -> None:
+    one_by_one = RecordStore(max_records, max_bytes)
+    in_batches = RecordStore(max_records, max_bytes)
+    seq = 0
+    for batch in batches:
+        records = [data(seq + index, payload) for index, payload in enumerate(batch)]
+        seq += len(records)
+        for record in records:
+            one_by_one.append(record)
+        in_batches.extend(records)
+        assert list(in_batches) == list(one_by_one)
+        assert (in_batches.bytes, in_batches.dropped, in_batches.dropped_bytes) == (
+            one_by_one.bytes,
+            one_by_one.dropped,
+            one_by_one.dropped_bytes,
+        )
+
+
+def test_store_extend_needs_consecutive_seqs() -> None:
+    store = RecordStore()
+    store.extend([data(1, b"a"), data(2, b"b")])
+    with pytest.raises(ValueError, match="consecutive"):
+        store.extend([data(4, b"c")])
+    with pytest.raises(ValueError, match="consecutive"):
+        store.extend([data(3, b"c"), data(5, b"d")])
+    assert [r.seq for r in store] == [1, 2]
+
+
 def test_store_is_bounded_by_count() -> None:
     store = RecordStore(max_records=3)
     records = [data(seq, b"x") for seq in range(10, 15)]
@@ -458,6 +509,17 @@ def test_rows_go_when_their_records_are_dropped() -> None:
     assert model.rows_dropped == 30
     model.apply(ViewSettings(display="hex"))
     assert len(model.rows) == 10 and model.rows_dropped == 0
+
+
+def test_a_one_row_record_gets_its_row_when_asked_and_keeps_it() -> None:
+    model = LogModel(max_records=10)
+    record = data(0, b"hello\tthere\x1b")
+    model.append([record])
+    row = model.rows[0]
+    assert isinstance(row, Row) and row.record is record and row.first and not row.note
+    assert row.text == "hello   there\\x1b"
+    assert model.rows[0] is row  # made once
+    assert [r.record for r in model.rows] == [record]
 
 
 def test_rows_are_capped() -> None:

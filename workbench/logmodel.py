@@ -124,6 +124,29 @@ class _Ring(Generic[T]):
         self._len = n + 1
         return None
 
+    def extend(self, new: list[T]) -> list[T]:
+        """Append every item of `new`; returns the items overwritten (oldest first).
+
+        When the ring is full (a flood's steady state) it is done with slices, not a
+        Python step per item."""
+        items = self._items
+        size, k = len(items), len(new)
+        if self._len == size == self.capacity and k <= size:
+            start = self._start
+            end = start + k
+            if end <= size:
+                overwritten = items[start:end]
+                items[start:end] = new
+            else:
+                first = size - start
+                overwritten = items[start:] + items[: end - size]
+                items[start:] = new[:first]
+                items[: end - size] = new[first:]
+            self._start = end % size
+            return overwritten  # type: ignore[return-value]
+        append = self.append
+        return [old for old in map(append, new) if old is not None]
+
     def drop_front(self, drop: Callable[[T], bool]) -> int:
         """Remove items from the front while `drop(item)` is true; returns how many."""
         items = self._items
@@ -210,6 +233,30 @@ class RecordStore:
         if old is not None:
             self._account_drop(old)
         # The newest record is always held, even alone over max_bytes, so the view can show it.
+        while self.bytes > self.max_bytes and len(ring) > 1:
+            self._account_drop(ring.popleft())
+
+    def extend(self, records: list[Record]) -> None:
+        """`append` each of `records` (consecutive seqs), in one step."""
+        if not records:
+            return
+        first, last = records[0].seq, records[-1].seq
+        if (self._next_seq is not None and first != self._next_seq) or (
+            last - first != len(records) - 1
+        ):
+            raise ValueError(
+                f"records {first}..{last} do not follow {self._next_seq}: "
+                "records must be appended with consecutive seq values"
+            )
+        self._next_seq = last + 1
+        ring = self._ring
+        self.bytes += sum([len(record.data) for record in records])
+        overwritten = ring.extend(records)
+        if overwritten:
+            size = sum([len(record.data) for record in overwritten])
+            self.bytes -= size
+            self.dropped += len(overwritten)
+            self.dropped_bytes += size
         while self.bytes > self.max_bytes and len(ring) > 1:
             self._account_drop(ring.popleft())
 
@@ -490,6 +537,48 @@ class Row:
         return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
+class _RowRing(_Ring[Row | Record]):
+    """The view's rows. A data record shown whole on one row is held as itself and gets its
+    Row when first asked for: under a flood most rows are never drawn."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: int) -> Row:  # type: ignore[override]
+        n = self._len
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        items = self._items
+        at = (self._start + index) % len(items)
+        item = items[at]
+        if type(item) is Record:
+            item = items[at] = Row.of_bytes(item, item.data, True)
+        return item  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[Row]:  # type: ignore[override]
+        for index in range(self._len):
+            yield self[index]
+
+    def drop_before(self, seq: int) -> int:
+        """Remove from the front the rows of records before `seq`; returns how many."""
+        items = self._items
+        size = len(items)
+        start, n = self._start, self._len
+        count = 0
+        while count < n:
+            at = (start + count) % size
+            item = items[at]
+            if (item.seq if type(item) is Record else item.record.seq) >= seq:  # type: ignore[union-attr]
+                break
+            items[at] = None
+            count += 1
+        if count:
+            self._start = (start + count) % size
+            self._len = n - count
+        return count
+
+
 def _in_chunks(record: Record) -> str:
     return f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
 
@@ -628,7 +717,7 @@ class LogModel:
     ) -> None:
         self.store = RecordStore(max_records, max_bytes)
         self.max_rows = max_records * 2
-        self.rows: _Ring[Row] = _Ring(self.max_rows)
+        self.rows = _RowRing(self.max_rows)
         self.rows_dropped = 0
         self.generation = 0
         self._stage = _stage(_DEFAULT_SETTINGS)
@@ -645,40 +734,31 @@ class LogModel:
 
     def append(self, records: Iterable[Record]) -> int:
         """Hold `records` and add their rows; returns how many rows were added."""
-        store_append = self.store.append
-        rows_append = self.rows.append
-        dropped = 0
-        added = 0
-        stage = self._stage
+        records = list(records)
+        if not records:
+            return 0
         if self.session_start is None:
-            records = list(records)
-            if records:
-                self.session_start = records[0].ts
-        if stage.fast:
-            new_row = Row.of_bytes
-            for record in records:
-                store_append(record)
-                # The common case without building a list of rows for it.
-                if record.kind in _DATA_KINDS and _one_short_line(record):
-                    if rows_append(new_row(record, record.data, True)) is not None:
-                        dropped += 1
-                    added += 1
-                    continue
-                for row in _text_rows(record) if record.is_data else layout(record, stage.settings):
-                    if rows_append(row) is not None:
-                        dropped += 1
-                    added += 1
-        else:
-            for record in records:
-                store_append(record)
-                new = self._rows_for(record, stage)
-                for row in new:
-                    if rows_append(row) is not None:
-                        dropped += 1
-                added += len(new)
-        self.rows_dropped += dropped
+            self.session_start = records[0].ts
+        self.store.extend(records)
+        new_rows = self._rows_of(records, self._stage)
+        self.rows_dropped += len(self.rows.extend(new_rows))
         self._drop_rows_of_dropped_records()
-        return added
+        return len(new_rows)
+
+    def _rows_of(self, records: Iterable[Record], stage: _Stage) -> list[Row | Record]:
+        if not stage.fast:
+            return [row for record in records for row in self._rows_for(record, stage)]
+        rows: list[Row | Record] = []
+        add = rows.append
+        for record in records:
+            # The common case, and a flood's: the record stands for its one row (_RowRing).
+            if record.kind in _DATA_KINDS and _one_short_line(record):
+                add(record)
+            elif record.is_data:
+                rows += _text_rows(record)
+            else:
+                rows += layout(record, stage.settings)
+        return rows
 
     def _rows_for(self, record: Record, stage: _Stage) -> list[Row]:
         framed = stage.framer.feed(record) if stage.framer is not None else (record,)
@@ -697,7 +777,7 @@ class LogModel:
             self.rows_dropped += len(rows)
             rows.clear()
             return
-        self.rows_dropped += rows.drop_front(lambda row: row.record.seq < first)
+        self.rows_dropped += rows.drop_before(first)
 
     def apply(self, settings: ViewSettings) -> None:
         """Lay out every held record again under `settings` (a mode or filter changed).
@@ -707,16 +787,10 @@ class LogModel:
         stage = _stage(settings)
         self._stage = stage
         self._reset_rows()
-        rows_append = self.rows.append
-        dropped = 0
-        for record in self.store:
-            for row in self._rows_for(record, stage):
-                if rows_append(row) is not None:
-                    dropped += 1
-        self.rows_dropped = dropped
+        self.rows_dropped = len(self.rows.extend(self._rows_of(self.store, stage)))
 
     def _reset_rows(self) -> None:
-        self.rows = _Ring(self.max_rows)
+        self.rows = _RowRing(self.max_rows)
         self.rows_dropped = 0
         self.generation += 1
 
