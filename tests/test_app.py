@@ -429,6 +429,25 @@ def test_composer_escapes_errors_and_history() -> None:
         run_app(make_app(connect=[server.url]), scenario)
 
 
+def test_a_long_line_scrolls_in_the_composer_and_a_key_clears_the_error() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await pilot.press("enter")  # no target yet: an error under the composer
+        error = app.query_one("#composer-error")
+        assert error.display and "no target" in str(error.render())
+        line = "".join(f"{index:03d}," for index in range(60))  # 240 characters
+        await pilot.press(*line)
+        await pilot.pause()
+        assert not error.display  # cleared by the first key
+        composer = app.composer
+        assert composer.value == line
+        assert composer.scroll_x > 0
+        shown = "".join(segment.text for segment in composer.render_line(0))
+        assert "058,059," in shown and "000," not in shown  # the end, where the cursor is
+
+    run_app(make_app(), scenario)
+
+
 def test_quit_closes_every_socket_and_completes_the_transcript(tmp_path) -> None:
     transcript = tmp_path / "session.jsonl"
     client_holder: list[socket.socket] = []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Input
 
 MAX_HISTORY = 500
@@ -10,6 +12,11 @@ MAX_HISTORY = 500
 
 class Composer(Input):
     """Up/down recall earlier lines, as in a shell."""
+
+    # Input's virtual size (the width of what was typed) changes with every key, and as a
+    # layout reactive it laid out the whole screen again each time; the composer's own size
+    # never depends on it (fixed height, width 1fr), so a repaint is enough.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     BINDINGS = [
         Binding("up", "history(-1)", "Previous line", show=False),

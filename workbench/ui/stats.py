@@ -29,7 +29,7 @@ class StatsBar(Horizontal):
         text = self.query_one("#stats-text", Static)
         spark = self.query_one("#stats-spark", Sparkline)
         if conn is None:
-            text.update(Content(NO_TARGET))
+            self._say(text, Content(NO_TARGET))
             spark.data = [0] * RATE_WINDOW_SECONDS
             return
         rate_in = conn.history.rate(now, outgoing=False)
@@ -38,8 +38,18 @@ class StatsBar(Horizontal):
             f"{conn.cid}  in {format_size(rate_in)}/s  out {format_size(rate_out)}/s  "
             f"·  {conn.chunks_in:,} {unit(conn)} in, {conn.chunks_out:,} out  ·  last minute:"
         )
-        text.update(Content(sanitize_text(summary)))
+        self._say(text, Content(sanitize_text(summary)))
         spark.data = conn.history.series(now)
+
+    @staticmethod
+    def _say(label: Static, content: Content) -> None:
+        """A layout of the whole screen only when the text's width changes (the sparkline
+        moves): under a flood this line changes four times a second."""
+        shown = label.visual
+        if isinstance(shown, Content) and shown.plain == content.plain:
+            return
+        width_changed = not isinstance(shown, Content) or shown.cell_length != content.cell_length
+        label.update(content, layout=width_changed)
 
 
 def unit(conn: ConnectionInfo) -> str:
