@@ -17,6 +17,8 @@ import socket
 from collections import deque
 from typing import Any, Protocol
 
+from workbench.engine import many_datagrams
+
 # Per readiness: enough to make the loop's overhead small, few enough that other sockets
 # and commands get their turn.
 READ_BATCH = 256
@@ -43,6 +45,12 @@ class OwnDatagramTransport:
         size = UNIX_RECEIVE_BYTES if sock.family == socket.AF_UNIX else UDP_RECEIVE_BYTES
         self._buffer = bytearray(size)
         self._view = memoryview(self._buffer)
+        # Many datagrams per system call where the platform has it (IP sockets only).
+        self._receiver = (
+            many_datagrams.for_this_thread(READ_BATCH, UDP_RECEIVE_BYTES)
+            if sock.family in (socket.AF_INET, socket.AF_INET6)
+            else None
+        )
         self._queue: deque[tuple[bytes, Any]] = deque()
         self._queued_bytes = 0
         self._paused = False
@@ -78,10 +86,13 @@ class OwnDatagramTransport:
     # --- reading ---
 
     def _read_ready(self) -> None:
+        if self._receiver is not None:
+            batch, error = self._receiver.receive(self._fd)
+            self._hand_on(batch, error)
+            return
         receive = self._sock.recvfrom_into
         view = self._view
         limit = len(self._buffer)
-        protocol = self._protocol
         batch: list[tuple[bytes, Any]] = []
         error: OSError | None = None
         # Handed on together: one timestamp, one lock of the bridge, for the whole batch.
@@ -99,10 +110,13 @@ class OwnDatagramTransport:
             batch.append((bytes(view[:size]), addr))
             if error is not None:
                 break
+        self._hand_on(batch, error)
+
+    def _hand_on(self, batch: list[tuple[bytes, Any]], error: OSError | None) -> None:
         if batch:
-            protocol.datagrams_received(batch)
+            self._protocol.datagrams_received(batch)
         if error is not None and not self._closing:
-            protocol.error_received(error)
+            self._protocol.error_received(error)
 
     def pause_reading(self) -> None:
         if not self._paused and not self._closing:
