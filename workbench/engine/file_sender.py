@@ -29,10 +29,10 @@ async def send_file_over_stream(
         with open(path, "rb") as file:
             while chunk := file.read(FILE_CHUNK_BYTES):
                 await conn.writable.wait()
-                if not conn.is_open:
-                    progress(
-                        sent, total, True, f"stopped after {sent:,} bytes: the connection closed"
-                    )
+                if not conn.is_open or conn.local_eof:
+                    # After the user's EOF the stream has ended: nothing more may be written.
+                    why = f"you sent EOF on {conn.cid}" if conn.is_open else "the connection closed"
+                    progress(sent, total, True, f"stopped after {sent:,} bytes: {why}")
                     return
                 send(chunk)
                 sent += len(chunk)
