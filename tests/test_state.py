@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from workbench.engine import events as ev
 from workbench.state import RATE_WINDOW_SECONDS, RateHistory, Session
 
@@ -37,3 +40,52 @@ def test_session_counts_bytes_and_messages_and_prunes_closed() -> None:
     assert "C1" not in session.connections  # the oldest closed one is forgotten
     assert changes.structure
     assert session.listeners["L1"].peers == ["C2", "C3", "C4"]
+
+
+def counters(session: Session, now: float) -> dict[str, tuple[object, ...]]:
+    return {
+        cid: (
+            conn.bytes_in,
+            conn.bytes_out,
+            conn.chunks_in,
+            conn.chunks_out,
+            conn.last_activity,
+            conn.state,
+            tuple(conn.history.series(now)),
+        )
+        for cid, conn in session.connections.items()
+    }
+
+
+# A flood's events come in runs (one connection, one direction); other events break runs.
+flood_events = st.lists(
+    st.one_of(
+        st.builds(
+            ev.Data,
+            ts=st.floats(1000.0, 1003.0),
+            cid=st.sampled_from(["C1", "C2", "C9"]),  # C9: a connection the UI never knew
+            outgoing=st.booleans(),
+            data=st.just(b""),
+            size=st.integers(0, 5000),
+            chunks=st.integers(1, 3),
+        ),
+        st.builds(ev.HalfClosed, ts=st.just(1001.0), cid=st.just("C2"), outgoing=st.booleans()),
+    ),
+    max_size=60,
+).map(lambda events: sorted(events, key=lambda event: event.ts))
+
+
+@given(flood_events)
+def test_a_batch_counts_what_its_events_one_by_one_count(events: list[ev.Event]) -> None:
+    def opened() -> Session:
+        session = Session()
+        session.apply([ev.ConnectionOpened(999.0, cid, None, "a", "b") for cid in ("C1", "C2")])
+        return session
+
+    one_by_one, batched = opened(), opened()
+    for event in events:
+        one_by_one.apply([event])
+    changes = batched.apply(events)
+    assert counters(batched, 1004.0) == counters(one_by_one, 1004.0)
+    known = {"C1", "C2"}
+    assert changes.counted == {e.cid for e in events if isinstance(e, ev.Data)} & known

@@ -155,26 +155,51 @@ class Session:
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
-        connections = self.connections
-        counted = changes.counted
+        # Nearly every event under a flood is Data, mostly long runs from one connection in
+        # one direction: a run is summed, then counted once (one rate-history update).
+        run: ev.Data | None = None  # the run's first event
+        run_end = 0.0  # the run stays within one second, for the rate history
+        size = chunks = 0
+        last_ts = 0.0
         for event in events:
-            if type(event) is not ev.Data:  # nearly every event under a flood is Data
-                self._apply_one(event, changes)
+            if type(event) is ev.Data:
+                if (
+                    run is not None
+                    and event.cid == run.cid
+                    and event.outgoing == run.outgoing
+                    and event.ts < run_end
+                ):
+                    size += event.size
+                    chunks += event.chunks
+                    last_ts = event.ts
+                    continue
+                if run is not None:
+                    self._count(run, size, chunks, last_ts, changes)
+                run, run_end = event, int(event.ts) + 1.0
+                size, chunks, last_ts = event.size, event.chunks, event.ts
                 continue
-            conn = connections.get(event.cid)
-            if conn is None:
-                continue
-            if event.outgoing:
-                conn.bytes_out += event.size
-                conn.chunks_out += event.chunks
-            else:
-                conn.bytes_in += event.size
-                conn.chunks_in += event.chunks
-            conn.last_activity = event.ts
-            conn.history.add(event.ts, event.size, event.outgoing)
-            counted.add(event.cid)
+            if run is not None:
+                self._count(run, size, chunks, last_ts, changes)
+                run = None
+            self._apply_one(event, changes)
+        if run is not None:
+            self._count(run, size, chunks, last_ts, changes)
         self._prune_closed(changes)
         return changes
+
+    def _count(self, run: ev.Data, size: int, chunks: int, ts: float, changes: Changes) -> None:
+        conn = self.connections.get(run.cid)
+        if conn is None:
+            return
+        if run.outgoing:
+            conn.bytes_out += size
+            conn.chunks_out += chunks
+        else:
+            conn.bytes_in += size
+            conn.chunks_in += chunks
+        conn.last_activity = ts
+        conn.history.add(ts, size, run.outgoing)
+        changes.counted.add(run.cid)
 
     def _apply_one(self, event: ev.Event, changes: Changes) -> None:
         match event:

@@ -327,22 +327,40 @@ class SockbenchApp(App[None]):
         records are made here directly, with each connection's unit and encoding looked up
         once per batch."""
         records: list[Record] = []
+        add = records.append
+        data_event = ev.Data
         shown_as: dict[str, tuple[str, str]] = {}  # cid -> (unit, encoding)
+        cid = unit = encoding = ""
+        seq = self._seq
         for event in events:
-            if type(event) is not ev.Data:
+            if type(event) is not data_event:
+                self._seq = seq
                 records.extend(self.other_records(event))
+                seq = self._seq
                 continue
-            cid = event.cid
-            how = shown_as.get(cid)
-            if how is None:
-                conn = self.session.connections.get(cid)
-                unit = "datagrams" if conn is not None and conn.is_datagram else "reads"
-                how = shown_as[cid] = (unit, self.settings_for(cid).encoding)
-            self._seq += 1
-            kind = "out" if event.outgoing else "in"
-            records.append(
-                Record(self._seq, event.ts, cid, kind, event.data, event.size, event.chunks, *how)
+            if event.cid != cid:
+                cid = event.cid
+                how = shown_as.get(cid)
+                if how is None:
+                    conn = self.session.connections.get(cid)
+                    kind_of = "datagrams" if conn is not None and conn.is_datagram else "reads"
+                    how = shown_as[cid] = (kind_of, self.settings_for(cid).encoding)
+                unit, encoding = how
+            seq += 1
+            add(
+                Record(
+                    seq,
+                    event.ts,
+                    cid,
+                    "out" if event.outgoing else "in",
+                    event.data,
+                    event.size,
+                    event.chunks,
+                    unit,
+                    encoding,
+                )
             )
+        self._seq = seq
         return records
 
     def other_records(self, event: ev.Event) -> Iterator[Record]:
