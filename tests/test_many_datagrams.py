@@ -59,7 +59,10 @@ def test_datagrams_and_addresses_are_what_recvfrom_gives(
     except OSError as exc:
         pytest.skip(f"no {family.name} loopback here: {exc}")
     sockets += [reader, writer]
-    payloads = [b"first", b"", bytes(range(256)), b"\x00" * MAX_UDP, b"last\n"]
+    # Around the small slot's size (a datagram starts there and goes on in a large one),
+    # and the largest: patterns, so a piece from the wrong place shows.
+    pattern = bytes(range(251)) * (MAX_UDP // 251 + 1)
+    payloads = [b"first", b"", pattern[:2048], pattern[3:2052], pattern[:MAX_UDP], b"last\n"]
     for payload in payloads:
         writer.sendto(payload, reader.getsockname())
     wait_readable(reader)

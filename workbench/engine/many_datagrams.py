@@ -26,6 +26,8 @@ MSG_TRUNC = 0x20
 SOCKADDR_BYTES = 128  # sizeof(struct sockaddr_storage)
 # Decoded sender addresses kept (a flood comes from a few; a scan from many).
 MAX_CACHED_ADDRESSES = 4096
+# Where each datagram starts (see BatchReceiver): most datagrams of a flood fit.
+SMALL_SLOT_BYTES = 2048
 
 
 class _IoVec(ctypes.Structure):
@@ -109,22 +111,34 @@ class BatchReceiver:
         self._recvmmsg = recvmmsg
         self.count = count
         self.slot = slot
-        self._buffer = bytearray(count * slot)
-        self._view = memoryview(self._buffer)
+        # Each datagram lands in a small slot (the common case: the small slots lie side by
+        # side, so a batch touches few pages) and goes on into its own large slot if longer.
+        small = min(SMALL_SLOT_BYTES, slot)
+        self._small_slot = small
+        self._small = bytearray(count * small)
+        self._large = bytearray(count * (slot - small))
+        self._small_view = memoryview(self._small)
+        self._large_view = memoryview(self._large)
         self._names = bytearray(count * SOCKADDR_BYTES)
-        data = (ctypes.c_char * len(self._buffer)).from_buffer(self._buffer)
+        small_data = (ctypes.c_char * len(self._small)).from_buffer(self._small)
+        large_data = (ctypes.c_char * max(1, len(self._large))).from_buffer(
+            self._large if self._large else bytearray(1)
+        )
         names = (ctypes.c_char * len(self._names)).from_buffer(self._names)
-        self._iovecs = (_IoVec * count)()
+        self._iovecs = (_IoVec * (2 * count))()
         self._messages = (_MMsgHdr * count)()
         for index in range(count):
-            self._iovecs[index].iov_base = ctypes.addressof(data) + index * slot
-            self._iovecs[index].iov_len = slot
+            first, second = self._iovecs[2 * index], self._iovecs[2 * index + 1]
+            first.iov_base = ctypes.addressof(small_data) + index * small
+            first.iov_len = small
+            second.iov_base = ctypes.addressof(large_data) + index * (slot - small)
+            second.iov_len = slot - small
             header = self._messages[index].msg_hdr
             header.msg_name = ctypes.addressof(names) + index * SOCKADDR_BYTES
             header.msg_namelen = SOCKADDR_BYTES
-            header.msg_iov = ctypes.pointer(self._iovecs[index])
-            header.msg_iovlen = 1
-        self._keep_alive = (data, names)
+            header.msg_iov = ctypes.pointer(first)
+            header.msg_iovlen = 2 if slot > small else 1
+        self._keep_alive = (small_data, large_data, names)
         size = ctypes.sizeof(_MMsgHdr)
         self._header_bytes = memoryview(
             (ctypes.c_char * (count * size)).from_buffer(self._messages)
@@ -151,23 +165,34 @@ class BatchReceiver:
             return [], OSError(errno, os.strerror(errno))
         used = got * self._header_size
         headers = self._header_bytes[:used]
-        view, names, slot = self._view, self._names, self.slot
+        small_view, large_view = self._small_view, self._large_view
+        small, large = self._small_slot, self.slot - self._small_slot
+        names = self._names
         addresses = self._addresses
         batch: list[tuple[bytes, Any]] = []
         error: OSError | None = None
-        name_at = data_at = 0
+        name_at = small_at = large_at = 0
+        raw, address = b"", None  # the last sender: a flood comes from one
         for namelen, flags, length in self._fields.iter_unpack(headers):
-            raw = bytes(names[name_at : name_at + namelen])
-            address = addresses.get(raw)
-            if address is None:
-                if len(addresses) >= MAX_CACHED_ADDRESSES:
-                    addresses.clear()
-                address = addresses[raw] = decode_sockaddr(raw)
+            if namelen != len(raw) or not names.startswith(raw, name_at):
+                raw = bytes(names[name_at : name_at + namelen])
+                address = addresses.get(raw)
+                if address is None:
+                    if len(addresses) >= MAX_CACHED_ADDRESSES:
+                        addresses.clear()
+                    address = addresses[raw] = decode_sockaddr(raw)
             if flags & MSG_TRUNC:
-                error = OSError(f"a datagram over {slot:,} bytes was cut to that size")
-            batch.append((bytes(view[data_at : data_at + length]), address))
+                error = OSError(f"a datagram over {self.slot:,} bytes was cut to that size")
+            if length <= small:
+                data = bytes(small_view[small_at : small_at + length])
+            else:
+                data = bytes(small_view[small_at : small_at + small]) + bytes(
+                    large_view[large_at : large_at + length - small]
+                )
+            batch.append((data, address))
             name_at += SOCKADDR_BYTES
-            data_at += slot
+            small_at += small
+            large_at += large
         self._header_bytes[:used] = self._pristine[:used]
         return batch, error
 
