@@ -77,6 +77,24 @@ class Record:
             return decode_for_display(self.data, self.encoding)
         return sanitize_text(self.text)
 
+    def raw(self) -> RawRecord:
+        return (
+            self.seq, self.ts, self.source, self.kind, self.data, self.size, self.chunks,
+            self.unit, self.encoding, self.text, self.continues,
+        )  # fmt: skip
+
+
+# A record as the Log holds it: a plain tuple of Record's fields, in their order. The cycle
+# collector stops tracking a tuple of strings, bytes and numbers the first time it sees it,
+# while it walked every held Record object again in each older-generation collection: under
+# a flood that was a fifth of the UI thread's time. `Record(*raw)` makes the object again.
+RawRecord = tuple[int, float, str, str, bytes, int, int, str, str, str, bool]
+SEQ, TS, DATA, SIZE = 0, 1, 4, 5
+
+
+def as_raw(record: Record | RawRecord) -> RawRecord:
+    return record if type(record) is tuple else record.raw()  # type: ignore[union-attr,return-value]
+
 
 # ---------------------------------------------------------------- ring
 
@@ -180,6 +198,14 @@ class _Ring(Generic[T]):
         items = self._items
         return items[(self._start + index) % len(items)]  # type: ignore[return-value]
 
+    def __setitem__(self, index: int, item: T) -> None:
+        n = self._len
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        self._items[(self._start + index) % len(self._items)] = item
+
     def __iter__(self) -> Iterator[T]:
         items = self._items
         start, end = self._start, self._start + self._len
@@ -213,55 +239,43 @@ class RecordStore:
             raise ValueError(f"max_bytes must not be negative, not {max_bytes}")
         self.max_records = max_records
         self.max_bytes = max_bytes
-        self._ring: _Ring[Record] = _Ring(max_records)
+        self._ring: _Ring[RawRecord] = _Ring(max_records)
         self.bytes = 0  # sum of len(record.data) over the records held
         self.dropped = 0
         self.dropped_bytes = 0
         self._next_seq: int | None = None
 
-    def append(self, record: Record) -> None:
-        if self._next_seq is not None and record.seq != self._next_seq:
-            raise ValueError(
-                f"record seq {record.seq} does not follow {self._next_seq - 1}: "
-                "records must be appended with consecutive seq values"
-            )
-        self._next_seq = record.seq + 1
-        ring = self._ring
-        size = len(record.data)
-        self.bytes += size
-        old = ring.append(record)
-        if old is not None:
-            self._account_drop(old)
-        # The newest record is always held, even alone over max_bytes, so the view can show it.
-        while self.bytes > self.max_bytes and len(ring) > 1:
-            self._account_drop(ring.popleft())
+    def append(self, record: Record | RawRecord) -> None:
+        self.extend([as_raw(record)])
 
-    def extend(self, records: list[Record]) -> None:
-        """`append` each of `records` (consecutive seqs), in one step."""
+    def extend(self, records: list[RawRecord]) -> None:
+        """Hold `records` (consecutive seqs after the last one held), in one step."""
         if not records:
             return
-        first, last = records[0].seq, records[-1].seq
+        first, last = records[0][SEQ], records[-1][SEQ]
         if (self._next_seq is not None and first != self._next_seq) or (
             last - first != len(records) - 1
         ):
+            follows = "" if self._next_seq is None else f" do not follow {self._next_seq - 1}"
             raise ValueError(
-                f"records {first}..{last} do not follow {self._next_seq}: "
+                f"records {first}..{last}{follows}: "
                 "records must be appended with consecutive seq values"
             )
         self._next_seq = last + 1
         ring = self._ring
-        self.bytes += sum([len(record.data) for record in records])
+        self.bytes += sum([len(record[DATA]) for record in records])
         overwritten = ring.extend(records)
         if overwritten:
-            size = sum([len(record.data) for record in overwritten])
+            size = sum([len(record[DATA]) for record in overwritten])
             self.bytes -= size
             self.dropped += len(overwritten)
             self.dropped_bytes += size
+        # The newest record is always held, even alone over max_bytes, so the view can show it.
         while self.bytes > self.max_bytes and len(ring) > 1:
             self._account_drop(ring.popleft())
 
-    def _account_drop(self, old: Record) -> None:
-        size = len(old.data)
+    def _account_drop(self, old: RawRecord) -> None:
+        size = len(old[DATA])
         self.bytes -= size
         self.dropped += 1
         self.dropped_bytes += size
@@ -270,10 +284,22 @@ class RecordStore:
         return len(self._ring)
 
     def __getitem__(self, index: int) -> Record:
-        return self._ring[index]
+        return Record(*self._ring[index])
 
     def __iter__(self) -> Iterator[Record]:
+        for raw in self._ring:
+            yield Record(*raw)
+
+    def raw(self) -> Iterator[RawRecord]:
         return iter(self._ring)
+
+    def set_encodings(self, encodings: dict[str, str]) -> None:
+        """Label the records of these sources with a new encoding (source -> encoding)."""
+        ring = self._ring
+        for index, raw in enumerate(ring):
+            encoding = encodings.get(raw[2])
+            if encoding is not None and raw[8] != encoding:
+                ring[index] = (*raw[:8], encoding, *raw[9:])  # type: ignore[assignment]
 
     def clear(self) -> None:
         """Forget every record held (a user's choice, so not counted as dropped)."""
@@ -284,15 +310,15 @@ class RecordStore:
     @property
     def first_seq(self) -> int | None:
         """The seq of the oldest record held (None when empty)."""
-        return self._ring[0].seq if len(self._ring) else None
+        return self._ring[0][SEQ] if len(self._ring) else None
 
     def get_by_seq(self, seq: int) -> Record | None:
         ring = self._ring
         if not len(ring):
             return None
-        index = seq - ring[0].seq
+        index = seq - ring[0][SEQ]
         if 0 <= index < len(ring):
-            return ring[index]
+            return Record(*ring[index])
         return None
 
 
@@ -537,9 +563,9 @@ class Row:
         return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
-class _RowRing(_Ring[Row | Record]):
-    """The view's rows. A data record shown whole on one row is held as itself and gets its
-    Row when first asked for: under a flood most rows are never drawn."""
+class _RowRing(_Ring[Row | RawRecord]):
+    """The view's rows. A data record shown whole on one row is held as itself (raw) and
+    gets its Row when first asked for: under a flood most rows are never drawn."""
 
     __slots__ = ()
 
@@ -552,8 +578,8 @@ class _RowRing(_Ring[Row | Record]):
         items = self._items
         at = (self._start + index) % len(items)
         item = items[at]
-        if type(item) is Record:
-            item = items[at] = Row.of_bytes(item, item.data, True)
+        if type(item) is tuple:
+            item = items[at] = Row.of_bytes(Record(*item), item[DATA], True)
         return item  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[Row]:  # type: ignore[override]
@@ -569,7 +595,7 @@ class _RowRing(_Ring[Row | Record]):
         while count < n:
             at = (start + count) % size
             item = items[at]
-            if (item.seq if type(item) is Record else item.record.seq) >= seq:  # type: ignore[union-attr]
+            if (item[SEQ] if type(item) is tuple else item.record.seq) >= seq:  # type: ignore[union-attr,index]
                 break
             items[at] = None
             count += 1
@@ -615,12 +641,15 @@ def split_lines(data: bytes, encoding: str, limit: int | None = None) -> list[by
 
 def _one_short_line(record: Record) -> bool:
     """A record shown whole on one row: the common case, and a flood's."""
-    data = record.data
+    return _short_line(record.data, record.size, record.encoding, record.continues)
+
+
+def _short_line(data: bytes, size: int, encoding: str, continues: bool) -> bool:
     return (
         len(data) <= MAX_ROW_BYTES
-        and record.size == len(data)
-        and not record.continues
-        and record.encoding not in LINE_FEEDS
+        and size == len(data)
+        and not continues
+        and encoding not in LINE_FEEDS
         and data.find(b"\n") in (-1, len(data) - 1)
     )
 
@@ -732,32 +761,32 @@ class LogModel:
     def records_dropped(self) -> int:
         return self.store.dropped
 
-    def append(self, records: Iterable[Record]) -> int:
+    def append(self, records: Iterable[Record | RawRecord]) -> int:
         """Hold `records` and add their rows; returns how many rows were added."""
-        records = list(records)
-        if not records:
+        raws = [as_raw(record) for record in records]
+        if not raws:
             return 0
         if self.session_start is None:
-            self.session_start = records[0].ts
-        self.store.extend(records)
-        new_rows = self._rows_of(records, self._stage)
+            self.session_start = raws[0][TS]
+        self.store.extend(raws)
+        new_rows = self._rows_of(raws, self._stage)
         self.rows_dropped += len(self.rows.extend(new_rows))
         self._drop_rows_of_dropped_records()
         return len(new_rows)
 
-    def _rows_of(self, records: Iterable[Record], stage: _Stage) -> list[Row | Record]:
+    def _rows_of(self, raws: Iterable[RawRecord], stage: _Stage) -> list[Row | RawRecord]:
         if not stage.fast:
-            return [row for record in records for row in self._rows_for(record, stage)]
-        rows: list[Row | Record] = []
+            return [row for raw in raws for row in self._rows_for(Record(*raw), stage)]
+        rows: list[Row | RawRecord] = []
         add = rows.append
-        for record in records:
+        short = _short_line
+        for raw in raws:
             # The common case, and a flood's: the record stands for its one row (_RowRing).
-            if record.kind in _DATA_KINDS and _one_short_line(record):
-                add(record)
-            elif record.is_data:
-                rows += _text_rows(record)
-            else:
-                rows += layout(record, stage.settings)
+            if raw[3] in _DATA_KINDS and short(raw[4], raw[5], raw[8], raw[10]):
+                add(raw)
+                continue
+            record = Record(*raw)
+            rows += _text_rows(record) if record.is_data else layout(record, stage.settings)
         return rows
 
     def _rows_for(self, record: Record, stage: _Stage) -> list[Row]:
@@ -787,7 +816,7 @@ class LogModel:
         stage = _stage(settings)
         self._stage = stage
         self._reset_rows()
-        self.rows_dropped = len(self.rows.extend(self._rows_of(self.store, stage)))
+        self.rows_dropped = len(self.rows.extend(self._rows_of(self.store.raw(), stage)))
 
     def _reset_rows(self) -> None:
         self.rows = _RowRing(self.max_rows)

@@ -14,7 +14,7 @@ from workbench.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
-from workbench.logmodel import LogModel, Record
+from workbench.logmodel import LogModel, RawRecord
 from workbench.state import ConnectionInfo, Session
 
 WAIT_SECONDS = 10.0
@@ -60,17 +60,19 @@ class EngineHarness:
                 self.events.extend(e for e in events if not isinstance(e, ev.Data))
                 self._changed.notify_all()
 
-    def _records(self, events: list[ev.Event]) -> list[Record]:
-        records = []
+    def _records(self, events: list[ev.Event]) -> list[RawRecord]:
+        """As the app makes them (SockbenchApp.log_records)."""
+        records: list[RawRecord] = []
         for event in events:
             if isinstance(event, ev.Data):
                 self._seq += 1
                 kind = "out" if event.outgoing else "in"
                 records.append(
-                    Record(
-                        self._seq, event.ts, event.cid, kind, event.data, event.size, event.chunks
+                    (
+                        self._seq, event.ts, event.cid, kind, event.data, event.size,
+                        event.chunks, "reads", "utf-8", "", False,
                     )
-                )
+                )  # fmt: skip
         return records
 
     def wait(self, what: str, found: Callable[[], object], timeout: float = WAIT_SECONDS) -> object:

@@ -30,7 +30,8 @@ from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
 from workbench.export import export_connection, save_lines
-from workbench.logmodel import Record, ViewSettings
+from workbench.gc_tuning import collect_young
+from workbench.logmodel import RawRecord, Record, ViewSettings
 from workbench.payloads import (
     ENCODING_NAMES,
     LINE_ENDING_NAMES,
@@ -269,6 +270,7 @@ class SockbenchApp(App[None]):
                 self.handle_events(events[start : start + BATCH_SLICE], show=last)
                 took += time.perf_counter() - started
                 self.batches += 1
+                collect_young()
                 await others_first()
             self.batch_seconds += took
             if len(events) < self.bridge.max_events:
@@ -322,11 +324,11 @@ class SockbenchApp(App[None]):
         self._seq += 1
         return Record(self._seq, ts, source, kind, *args, **kw)  # type: ignore[arg-type]
 
-    def log_records(self, events: list[ev.Event]) -> list[Record]:
+    def log_records(self, events: list[ev.Event]) -> list[Record | RawRecord]:
         """The Log's records for a batch. Data is nearly every event under a flood: its
-        records are made here directly, with each connection's unit and encoding looked up
-        once per batch."""
-        records: list[Record] = []
+        records are made here directly, as the Log holds them (RawRecord), with each
+        connection's unit and encoding looked up once per batch."""
+        records: list[Record | RawRecord] = []
         add = records.append
         data_event = ev.Data
         shown_as: dict[str, tuple[str, str]] = {}  # cid -> (unit, encoding)
@@ -348,18 +350,11 @@ class SockbenchApp(App[None]):
                 unit, encoding = how
             seq += 1
             add(
-                Record(
-                    seq,
-                    event.ts,
-                    cid,
-                    "out" if event.outgoing else "in",
-                    event.data,
-                    event.size,
-                    event.chunks,
-                    unit,
-                    encoding,
+                (
+                    seq, event.ts, cid, "out" if event.outgoing else "in", event.data,
+                    event.size, event.chunks, unit, encoding, "", False,
                 )
-            )
+            )  # fmt: skip
         self._seq = seq
         return records
 
@@ -561,9 +556,8 @@ class SockbenchApp(App[None]):
         # Show what the Log holds of these connections in the new encoding too.
         cids = {conn.cid for conn in self.recipients()}
         if cids:
-            for record in self.log_view.model.store:
-                if record.source in cids:
-                    record.encoding = self.settings_for(record.source).encoding
+            encodings = {cid: self.settings_for(cid).encoding for cid in cids}
+            self.log_view.model.store.set_encodings(encodings)
             self.log_view.apply(self.view_settings())
 
     def cycle_setting(self, name: str, choices: tuple[str, ...]) -> None:

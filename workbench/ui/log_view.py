@@ -21,7 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from workbench.codec import sanitize_text
-from workbench.logmodel import LogModel, Record, Row, ViewSettings
+from workbench.logmodel import LogModel, RawRecord, Record, Row, ViewSettings
 
 DEFAULT_MAX_ROWS = 100_000
 LABEL_WIDTH = 5
@@ -102,7 +102,7 @@ class LogView(ScrollView, can_focus=True):
 
     # --- content ---
 
-    def add_records(self, records: list[Record], show: bool = True) -> None:
+    def add_records(self, records: list[Record | RawRecord], show: bool = True) -> None:
         """Hold `records`; with `show` False the view is updated by a later `show_added()`
         (a batch added in slices is drawn once, not once per slice)."""
         if records:
