@@ -2,9 +2,9 @@
 
 Python's socket module reads one datagram per call and lets go of the GIL around each one;
 under a flood the engine thread then waited for the UI thread to hand the GIL back after
-every datagram. recvmmsg reads up to a whole batch in one non-blocking call made while
-holding the GIL (ctypes.PyDLL), and the sender's address is decoded once per sender, not
-once per datagram.
+every datagram. recvmmsg reads up to a whole batch in one non-blocking call (the GIL let go
+once for it, so the UI thread runs while the kernel copies), and the sender's address is
+decoded once per sender, not once per datagram.
 
 `BatchReceiver.create()` returns None where recvmmsg is missing (not Linux): the caller
 then reads one datagram at a time.
@@ -54,9 +54,9 @@ def _load_recvmmsg() -> Any:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        # PyDLL keeps the GIL during the call: it never blocks (MSG_DONTWAIT), and handing
-        # the GIL over and back is what this module saves.
-        function = ctypes.PyDLL(None, use_errno=True).recvmmsg
+        # CDLL lets go of the GIL during the call: once per batch, while the kernel copies
+        # up to a batch of datagrams (measured: more records a second than keeping it).
+        function = ctypes.CDLL(None, use_errno=True).recvmmsg
     except (AttributeError, OSError):
         return None
     function.argtypes = [
