@@ -23,6 +23,7 @@ from workbench.logmodel import (
     Row,
     ViewSettings,
     _Ring,
+    _RowRing,
     compile_filter,
     layout,
 )
@@ -77,6 +78,29 @@ def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) 
         model.extend(batch)
         assert list(ring) == list(model)
         assert [ring[i] for i in range(len(ring))] == list(model)
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12)), max_size=30))
+def test_row_ring_drops_the_rows_before_a_seq(steps: list[tuple[int, int]]) -> None:
+    # Rows of consecutive records (one or two rows each), some held raw, the ring wrapping.
+    ring = _RowRing(12)
+    model: deque[int] = deque()  # the seq of each row held
+    seq = 0
+    for adding, cut in steps:
+        new = []
+        for _ in range(adding):
+            record = data(seq, b"x")
+            new += [record.raw()] if seq % 3 else [Row(record, "a", True), Row(record, "b", False)]
+            seq += 1
+        ring.extend(new)
+        model.extend(item[0] if isinstance(item, tuple) else item.record.seq for item in new)
+        while len(model) > 12:
+            model.popleft()
+        dropped = ring.drop_before(cut + seq - 8)
+        kept = [s for s in model if s >= cut + seq - 8]
+        assert dropped == len(model) - len(kept)
+        model = deque(kept)
+        assert [row.record.seq for row in ring] == list(model)
 
 
 @given(

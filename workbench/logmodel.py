@@ -148,8 +148,20 @@ class _Ring(Generic[T]):
         When the ring is full (a flood's steady state) it is done with slices, not a
         Python step per item."""
         items = self._items
-        size, k = len(items), len(new)
-        if self._len == size == self.capacity and k <= size:
+        size, k, n = len(items), len(new), self._len
+        if not k:
+            return []
+        if n + k <= size:  # room in the backing list: nothing grows, nothing is overwritten
+            at = (self._start + n) % size
+            end = at + k
+            if end <= size:
+                items[at:end] = new
+            else:
+                items[at:] = new[: size - at]
+                items[: end - size] = new[size - at :]
+            self._len = n + k
+            return []
+        if n == size == self.capacity and k <= size:
             start = self._start
             end = start + k
             if end <= size:
@@ -588,19 +600,28 @@ class _RowRing(_Ring[Row | RawRecord]):
 
     def drop_before(self, seq: int) -> int:
         """Remove from the front the rows of records before `seq`; returns how many."""
+        # Rows are in seq order: find the first one to keep by bisection, clear the rest
+        # with slices.
         items = self._items
         size = len(items)
         start, n = self._start, self._len
-        count = 0
-        while count < n:
-            at = (start + count) % size
-            item = items[at]
-            if (item[SEQ] if type(item) is tuple else item.record.seq) >= seq:  # type: ignore[union-attr,index]
-                break
-            items[at] = None
-            count += 1
+        low, high = 0, n
+        while low < high:
+            middle = (low + high) // 2
+            item = items[(start + middle) % size]
+            if (item[SEQ] if type(item) is tuple else item.record.seq) < seq:  # type: ignore[union-attr,index]
+                low = middle + 1
+            else:
+                high = middle
+        count = low
         if count:
-            self._start = (start + count) % size
+            end = start + count
+            if end <= size:
+                items[start:end] = [None] * count
+            else:
+                items[start:] = [None] * (size - start)
+                items[: end - size] = [None] * (end - size)
+            self._start = end % size
             self._len = n - count
         return count
 
@@ -763,7 +784,7 @@ class LogModel:
 
     def append(self, records: Iterable[Record | RawRecord]) -> int:
         """Hold `records` and add their rows; returns how many rows were added."""
-        raws = [as_raw(record) for record in records]
+        raws = [r if type(r) is tuple else r.raw() for r in records]  # as_raw, inline
         if not raws:
             return 0
         if self.session_start is None:
@@ -779,10 +800,18 @@ class LogModel:
             return [row for raw in raws for row in self._rows_for(Record(*raw), stage)]
         rows: list[Row | RawRecord] = []
         add = rows.append
-        short = _short_line
         for raw in raws:
             # The common case, and a flood's: the record stands for its one row (_RowRing).
-            if raw[3] in _DATA_KINDS and short(raw[4], raw[5], raw[8], raw[10]):
+            # (_short_line, written out: this runs for every record.)
+            data = raw[4]
+            if (
+                raw[3] in _DATA_KINDS
+                and len(data) <= MAX_ROW_BYTES
+                and raw[5] == len(data)
+                and not raw[10]
+                and raw[8] not in LINE_FEEDS
+                and data.find(b"\n") in (-1, len(data) - 1)
+            ):
                 add(raw)
                 continue
             record = Record(*raw)
