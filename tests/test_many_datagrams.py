@@ -66,15 +66,15 @@ def test_datagrams_and_addresses_are_what_recvfrom_gives(
     for payload in payloads:
         writer.sendto(payload, reader.getsockname())
     wait_readable(reader)
-    batch, error = receiver().receive(reader.fileno())
+    datagrams, senders, error = receiver().receive(reader.fileno())
     assert error is None
-    assert [data for data, _ in batch] == payloads
+    assert datagrams == payloads
     # The same sender read the ordinary way, for the address tuple to compare with.
     writer.sendto(b"again", reader.getsockname())
     wait_readable(reader)
     data, address = reader.recvfrom(100)
     assert data == b"again"
-    assert {addr for _, addr in batch} == {address}
+    assert senders == [(address, len(payloads))]
 
 
 def test_more_than_one_batch_waiting_comes_in_order(sockets: list[socket.socket]) -> None:
@@ -88,12 +88,13 @@ def test_more_than_one_batch_waiting_comes_in_order(sockets: list[socket.socket]
     got: list[bytes] = []
     sizes = []
     for _ in range(10):
-        batch, error = reading.receive(reader.fileno())
+        datagrams, senders, error = reading.receive(reader.fileno())
         assert error is None
-        if not batch:
+        if not datagrams:
             break
-        sizes.append(len(batch))
-        got += [data for data, _ in batch]
+        sizes.append(len(datagrams))
+        assert sum(count for _, count in senders) == len(datagrams)
+        got += datagrams
     assert got == sent
     assert sizes == [64, 64, 22]
 
@@ -101,7 +102,7 @@ def test_more_than_one_batch_waiting_comes_in_order(sockets: list[socket.socket]
 def test_nothing_waiting_is_an_empty_batch_not_an_error(sockets: list[socket.socket]) -> None:
     reader, writer = pair()
     sockets += [reader, writer]
-    assert receiver().receive(reader.fileno()) == ([], None)
+    assert receiver().receive(reader.fileno()) == ([], [], None)
 
 
 def test_many_senders_each_get_their_own_address(
@@ -121,12 +122,15 @@ def test_many_senders_each_get_their_own_address(
     for round_ in range(3):
         for index, sender in enumerate(senders):
             sender.sendto(b"%d:%d" % (round_, index), reader.getsockname())
+            sender.sendto(b"%d:%d again" % (round_, index), reader.getsockname())
         wait_readable(reader)
-        batch, _ = reading.receive(reader.fileno())
-        assert [(data, addr) for data, addr in batch] == [
-            (b"%d:%d" % (round_, index), sender.getsockname())
-            for index, sender in enumerate(senders)
+        datagrams, runs, _ = reading.receive(reader.fileno())
+        assert datagrams == [
+            b"%d:%d%s" % (round_, index, again)
+            for index in range(len(senders))
+            for again in (b"", b" again")
         ]
+        assert runs == [(sender.getsockname(), 2) for sender in senders]
 
 
 def test_port_unreachable_is_reported_as_the_errno(sockets: list[socket.socket]) -> None:
@@ -141,8 +145,8 @@ def test_port_unreachable_is_reported_as_the_errno(sockets: list[socket.socket])
     client.setblocking(False)
     client.send(b"anyone?")
     wait_readable(client)
-    batch, error = receiver().receive(client.fileno())
-    assert batch == []
+    datagrams, senders, error = receiver().receive(client.fileno())
+    assert datagrams == [] and senders == []
     assert isinstance(error, OSError) and error.errno == errno.ECONNREFUSED
 
 

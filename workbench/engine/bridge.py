@@ -106,14 +106,15 @@ class EventBridge:
     def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
         Returns True if the backlog is saturated: the caller should pause reading."""
-        return self.push_many(ts, outgoing, [(cid, chunk)])
+        return self.push_runs(ts, outgoing, [(cid, [chunk])])
 
-    def push_many(
-        self, ts: float, outgoing: bool, chunks: list[tuple[str, bytes | memoryview]]
+    def push_runs(
+        self, ts: float, outgoing: bool, runs: list[tuple[str, list[bytes] | list[memoryview]]]
     ) -> bool:
-        """`push_data` for a batch of chunks (a socket's datagrams of one wakeup), under one
-        lock and with the bookkeeping in local variables: this loop runs for every datagram
-        of a flood. Returns True if the backlog is saturated (see `push_data`)."""
+        """`push_data` for a batch of chunks (a socket's datagrams of one wakeup), as runs of
+        one connection's chunks, under one lock and with the bookkeeping in local variables:
+        this loop runs for every datagram of a flood. Returns True if the backlog is
+        saturated (see `push_data`)."""
         with self._lock:
             events = self._events
             was_empty = not events
@@ -122,34 +123,37 @@ class EventBridge:
             max_events, max_bytes = self.max_events, self.max_bytes
             held = self._held_bytes
             pressured = False
-            for cid, chunk in chunks:
-                size = len(chunk)
+            pushed = 0
+            for cid, run in runs:
                 key = (cid, outgoing)
-                if len(events) >= max_events or held >= max_bytes:
-                    pressured = True
-                    index = index_of.get(key)
-                    if index is not None:
-                        merged = merged_at.get(index)
-                        if merged is None:
-                            merged = merged_at[index] = _Merged()
-                            merged.room = PREVIEW_BYTES - len(events[index].data)  # type: ignore[union-attr]
-                        if merged.room > 0:
-                            piece = chunk[: merged.room]
-                            merged.preview += piece
-                            merged.room -= len(piece)
-                            held += len(piece)
-                        merged.size += size
-                        merged.chunks += 1
-                        continue
-                    kept = chunk[:PREVIEW_BYTES]
-                else:
-                    kept = chunk if size <= MAX_CHUNK_BYTES else chunk[:MAX_CHUNK_BYTES]
-                held += len(kept)
-                index_of[key] = len(events)
-                # A stream's chunk is a view of the shared read buffer: copy what is kept.
-                events.append(Data(ts, cid, outgoing, bytes(kept), size))
+                pushed += len(run)
+                for chunk in run:
+                    size = len(chunk)
+                    if len(events) >= max_events or held >= max_bytes:
+                        pressured = True
+                        index = index_of.get(key)
+                        if index is not None:
+                            merged = merged_at.get(index)
+                            if merged is None:
+                                merged = merged_at[index] = _Merged()
+                                merged.room = PREVIEW_BYTES - len(events[index].data)  # type: ignore[union-attr]
+                            if merged.room > 0:
+                                piece = chunk[: merged.room]
+                                merged.preview += piece
+                                merged.room -= len(piece)
+                                held += len(piece)
+                            merged.size += size
+                            merged.chunks += 1
+                            continue
+                        kept = chunk[:PREVIEW_BYTES]
+                    else:
+                        kept = chunk if size <= MAX_CHUNK_BYTES else chunk[:MAX_CHUNK_BYTES]
+                    held += len(kept)
+                    index_of[key] = len(events)
+                    # A stream's chunk is a view of the shared read buffer: copy what is kept.
+                    events.append(Data(ts, cid, outgoing, bytes(kept), size))
             self._held_bytes = held
-            self._chunks += len(chunks)
+            self._chunks += pushed
             if was_empty and events:
                 self._ready.notify_all()
             return pressured and self._saturated_locked()

@@ -660,17 +660,18 @@ class Engine:
         self._opened(peer, sock.transport_name)
 
     def datagrams_received(
-        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, bytes]]
+        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
     ) -> None:
         ts = time.time()
         if self.transcript is not None:
-            for peer, data in received:
-                self.transcript.data(ts, peer.cid, False, data)
-        chunks = [(peer.cid, data) for peer, data in received]
-        if self.bridge.push_many(ts, False, chunks):
+            for peer, run in received:
+                for data in run:
+                    self.transcript.data(ts, peer.cid, False, data)
+        runs = [(peer.cid, run) for peer, run in received]
+        if self.bridge.push_runs(ts, False, runs):
             # The kernel's receive buffer holds the next ones (or drops and counts them).
             sock.pause_reading()
-            self._read_paused[sock.lid or sock.client_cid or chunks[0][0]] = sock
+            self._read_paused[sock.lid or sock.client_cid or runs[0][0]] = sock
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")

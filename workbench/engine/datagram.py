@@ -28,7 +28,7 @@ class DatagramOwner(Protocol):
     def new_id(self, kind: str) -> str: ...
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None: ...
     def datagrams_received(
-        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, bytes]]
+        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
     ) -> None: ...
     def datagram_error(
         self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError
@@ -120,9 +120,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
             remote = normalize_address(transport.get_extra_info("peername"))
             self._add(self.client_cid, remote)
 
-    def datagrams_received(self, batch: list[tuple[bytes, Any]]) -> None:
-        received: list[tuple[DatagramPeer, bytes]] = []
-        for data, addr in batch:
+    def datagrams_received(self, datagrams: list[bytes], senders: list[tuple[Any, int]]) -> None:
+        """Handed on as runs of one peer's datagrams (a flood is one long run)."""
+        received: list[tuple[DatagramPeer, list[bytes]]] = []
+        start = 0
+        for addr, count in senders:
+            run = datagrams if count == len(datagrams) else datagrams[start : start + count]
+            start += count
             recent_addr, peer = self._recent
             if peer is None or addr != recent_addr:
                 if received and self._peer_for(addr) is None:
@@ -131,8 +135,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
                     self.owner.datagrams_received(self, received)
                     received = []
                 peer = self._find_or_add(addr)
-            peer.bytes_in += len(data)
-            received.append((peer, data))
+            peer.bytes_in += sum(map(len, run))
+            received.append((peer, run))
         if received:
             self.owner.datagrams_received(self, received)
 

@@ -29,7 +29,9 @@ UNIX_RECEIVE_BYTES = 4 * 1024 * 1024 + 1
 
 class DatagramProtocol(Protocol):
     def connection_made(self, transport: OwnDatagramTransport) -> None: ...
-    def datagrams_received(self, batch: list[tuple[bytes, Any]]) -> None: ...
+    def datagrams_received(self, datagrams: list[bytes], senders: list[tuple[Any, int]]) -> None:
+        """`senders`: (address, how many of `datagrams` in a row came from it), in order."""
+
     def error_received(self, exc: OSError) -> None: ...
     def connection_lost(self, exc: Exception | None) -> None: ...
 
@@ -87,13 +89,13 @@ class OwnDatagramTransport:
 
     def _read_ready(self) -> None:
         if self._receiver is not None:
-            batch, error = self._receiver.receive(self._fd)
-            self._hand_on(batch, error)
+            self._hand_on(*self._receiver.receive(self._fd))
             return
         receive = self._sock.recvfrom_into
         view = self._view
         limit = len(self._buffer)
-        batch: list[tuple[bytes, Any]] = []
+        datagrams: list[bytes] = []
+        senders: list[tuple[Any, int]] = []
         error: OSError | None = None
         # Handed on together: one timestamp, one lock of the bridge, for the whole batch.
         for _ in range(READ_BATCH):
@@ -107,14 +109,20 @@ class OwnDatagramTransport:
             if size == limit:
                 size -= 1
                 error = OSError(f"a datagram over {size:,} bytes was cut to that size")
-            batch.append((bytes(view[:size]), addr))
+            datagrams.append(bytes(view[:size]))
+            if senders and senders[-1][0] == addr:
+                senders[-1] = (addr, senders[-1][1] + 1)
+            else:
+                senders.append((addr, 1))
             if error is not None:
                 break
-        self._hand_on(batch, error)
+        self._hand_on(datagrams, senders, error)
 
-    def _hand_on(self, batch: list[tuple[bytes, Any]], error: OSError | None) -> None:
-        if batch:
-            self._protocol.datagrams_received(batch)
+    def _hand_on(
+        self, datagrams: list[bytes], senders: list[tuple[Any, int]], error: OSError | None
+    ) -> None:
+        if datagrams:
+            self._protocol.datagrams_received(datagrams, senders)
         if error is not None and not self._closing:
             self._protocol.error_received(error)
 

@@ -21,6 +21,9 @@ import sys
 import threading
 from typing import Any
 
+# Datagrams read, their senders as (address, how many datagrams in a row), and an error.
+Received = tuple[list[bytes], list[tuple[Any, int]], OSError | None]
+
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20
 SOCKADDR_BYTES = 128  # sizeof(struct sockaddr_storage)
@@ -154,47 +157,53 @@ class BatchReceiver:
         function = _load_recvmmsg()
         return None if function is None else cls(function, count, slot)
 
-    def receive(self, fd: int) -> tuple[list[tuple[bytes, Any]], OSError | None]:
-        """Up to `count` datagrams waiting on `fd` (an IPv4 or IPv6 datagram socket), and
-        the error the call reported instead, if any (e.g. port unreachable)."""
+    def receive(self, fd: int) -> Received:
+        """Up to `count` datagrams waiting on `fd` (an IPv4 or IPv6 datagram socket), their
+        senders, and the error the call reported instead, if any (e.g. port unreachable)."""
         got = self._recvmmsg(fd, self._messages, self.count, MSG_DONTWAIT, None)
         if got <= 0:
             errno = ctypes.get_errno()
             if got == 0 or errno in (errnos.EAGAIN, errnos.EWOULDBLOCK, errnos.EINTR):
-                return [], None
-            return [], OSError(errno, os.strerror(errno))
+                return [], [], None
+            return [], [], OSError(errno, os.strerror(errno))
         used = got * self._header_size
         headers = self._header_bytes[:used]
         small_view, large_view = self._small_view, self._large_view
         small, large = self._small_slot, self.slot - self._small_slot
         names = self._names
         addresses = self._addresses
-        batch: list[tuple[bytes, Any]] = []
+        datagrams: list[bytes] = []
+        add = datagrams.append
+        senders: list[tuple[Any, int]] = []  # (address, how many in a row), in order
         error: OSError | None = None
         name_at = small_at = large_at = 0
-        raw, address = b"", None  # the last sender: a flood comes from one
+        raw, address, run = b"", None, 0  # the last sender: a flood comes from one
         for namelen, flags, length in self._fields.iter_unpack(headers):
             if namelen != len(raw) or not names.startswith(raw, name_at):
-                raw = bytes(names[name_at : name_at + namelen])
+                if run:
+                    senders.append((address, run))
+                raw, run = bytes(names[name_at : name_at + namelen]), 0
                 address = addresses.get(raw)
                 if address is None:
                     if len(addresses) >= MAX_CACHED_ADDRESSES:
                         addresses.clear()
                     address = addresses[raw] = decode_sockaddr(raw)
+            run += 1
             if flags & MSG_TRUNC:
                 error = OSError(f"a datagram over {self.slot:,} bytes was cut to that size")
             if length <= small:
-                data = bytes(small_view[small_at : small_at + length])
+                add(bytes(small_view[small_at : small_at + length]))
             else:
-                data = bytes(small_view[small_at : small_at + small]) + bytes(
-                    large_view[large_at : large_at + length - small]
+                add(
+                    bytes(small_view[small_at : small_at + small])
+                    + bytes(large_view[large_at : large_at + length - small])
                 )
-            batch.append((data, address))
             name_at += SOCKADDR_BYTES
             small_at += small
             large_at += large
+        senders.append((address, run))
         self._header_bytes[:used] = self._pristine[:used]
-        return batch, error
+        return datagrams, senders, error
 
 
 _local = threading.local()
