@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -171,20 +170,3 @@ def test_the_app_process_tunes_the_garbage_collector_for_a_long_run() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     assert result.stdout.split() == ["True", "True"], result.stderr
-
-
-@pytest.mark.parametrize(("users", "expected"), [(None, "30"), ("12", "12")])
-def test_the_app_draws_at_most_30_frames_a_second_unless_the_user_says(
-    users: str | None, expected: str
-) -> None:
-    code = (
-        "from workbench.cli import set_frame_rate; set_frame_rate(); "
-        "from textual import constants; print(constants.MAX_FPS)"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
-    if users is not None:
-        env["TEXTUAL_FPS"] = users
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env
-    )
-    assert result.stdout.split() == [expected], result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -143,17 +142,6 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     return [configured(e) for e in args.listen], [configured(e) for e in args.connect]
 
 
-# Frames a second at most. Textual's default of 60 is more than a terminal shows smoothly
-# over SSH; under a flood every frame not drawn leaves its time to the Log (measured here:
-# about 10 % more records a second, key echo unchanged).
-MAX_FRAMES_PER_SECOND = 30
-
-
-def set_frame_rate() -> None:
-    """Before Textual is imported (it reads TEXTUAL_FPS then); a user's own setting wins."""
-    os.environ.setdefault("TEXTUAL_FPS", str(MAX_FRAMES_PER_SECOND))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["bench"]:
@@ -161,7 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench(arguments[1:])
     args = build_parser().parse_args(arguments)
-    set_frame_rate()
     # Imported here so --help and usage errors answer without loading Textual.
     from workbench.engine import Engine, EventBridge
     from workbench.gc_tuning import tune_for_long_run
