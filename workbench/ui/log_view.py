@@ -15,7 +15,7 @@ from rich.style import Style
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -99,6 +99,7 @@ class LogView(ScrollView, can_focus=True):
         # Records added but not drawn yet (see add_records), and how far rows shifted.
         self._unshown = False
         self._unshown_shift = 0
+        self._frame_style: tuple[Style, int] | None = None  # see render_lines
 
     # --- content ---
 
@@ -264,10 +265,18 @@ class LogView(ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count())
         self._cache.clear()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Looked up once per frame, not once per line: under a flood every frame draws
+        # every line, and the style is computed from the CSS each time it is asked for.
+        self._frame_style = (self.rich_style, self.size.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
-        width = self.size.width
-        base = self.rich_style
+        base, width = self._frame_style or (self.rich_style, self.size.width)
         if index >= self.row_count():
             return Strip.blank(width, base)
         key = (self.model.rows_dropped + index, width, self._generation)
