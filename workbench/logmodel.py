@@ -201,22 +201,20 @@ class _Ring(Generic[T]):
         self._len -= 1
         return item  # type: ignore[return-value]
 
-    def __getitem__(self, index: int) -> T:
+    def _position(self, index: int) -> int:
+        """Where item `index` (negative: from the end) sits in the backing list."""
         n = self._len
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(index)
-        items = self._items
-        return items[(self._start + index) % len(items)]  # type: ignore[return-value]
+        return (self._start + index) % len(self._items)
+
+    def __getitem__(self, index: int) -> T:
+        return self._items[self._position(index)]  # type: ignore[return-value]
 
     def __setitem__(self, index: int, item: T) -> None:
-        n = self._len
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(index)
-        self._items[(self._start + index) % len(self._items)] = item
+        self._items[self._position(index)] = item
 
     def __iter__(self) -> Iterator[T]:
         items = self._items
@@ -582,13 +580,8 @@ class _RowRing(_Ring[Row | RawRecord]):
     __slots__ = ()
 
     def __getitem__(self, index: int) -> Row:  # type: ignore[override]
-        n = self._len
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(index)
         items = self._items
-        at = (self._start + index) % len(items)
+        at = self._position(index)
         item = items[at]
         if type(item) is tuple:
             item = items[at] = Row.of_bytes(Record(*item), item[DATA], True)
