@@ -9,20 +9,14 @@ system where low ports are privileged at all (`net.ipv4.ip_unprivileged_port_sta
 from __future__ import annotations
 
 import json
-import os
-import pwd
-import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from unprivileged import require_nobody, run_as_nobody
 
 LOCALHOST = "127.0.0.1"
-CHILD_TIMEOUT = 30.0
 UNPRIVILEGED_PORT_START = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-REPO = Path(__file__).resolve().parents[1]
 
 # The child: listen on the low port (TCP and UDP) and on port 0, connect to a Unix socket in
 # a directory only root may enter, print each listener's or connection's outcome as JSON.
@@ -78,38 +72,14 @@ def free_low_port(limit: int) -> int:
     pytest.skip(f"no free port below {limit} to try")
 
 
-def run_as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO),
-        "HOME": "/nonexistent",
-    }
-    return subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
-         sys.executable, *args],
-        capture_output=True, text=True, timeout=CHILD_TIMEOUT, env=env, cwd="/",
-    )  # fmt: skip
-
-
 def test_a_low_port_or_a_closed_directory_is_refused_to_an_unprivileged_user_in_plain_words(
     tmp_path: Path,
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run the check as the unprivileged user nobody")
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed")
-    try:
-        pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.skip("there is no user nobody to run as")
+    require_nobody()
     limit = privileged_port_limit()
     if limit == 0:
         pytest.skip("net.ipv4.ip_unprivileged_port_start is 0: every user may bind low ports here")
     port = free_low_port(limit)
-    check = run_as_nobody("-c", "import os; print(os.geteuid())")
-    if check.returncode != 0:
-        pytest.skip(f"cannot run Python as nobody: {check.stderr.strip()}")
-    assert check.stdout.strip() == str(pwd.getpwnam("nobody").pw_uid)
 
     private = tmp_path / "root-only"
     private.mkdir(mode=0o700)

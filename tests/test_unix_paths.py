@@ -14,11 +14,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unprivileged import require_nobody, run_as_nobody
 
 from workbench.endpoints import UNIX_PATH_MAX
 from workbench.engine.unix import (
@@ -39,10 +41,6 @@ requires_linux = pytest.mark.skipif(
 )
 requires_socat = pytest.mark.skipif(
     shutil.which("socat") is None, reason="socat is not installed (apt-get install socat)"
-)
-requires_non_root = pytest.mark.skipif(
-    hasattr(os, "geteuid") and os.geteuid() == 0,
-    reason="root bypasses file permissions, so permission errors cannot happen",
 )
 
 _counter = itertools.count()
@@ -261,15 +259,41 @@ def test_path_too_long(tmp_path: Path) -> None:
         prepare_listen_path(path, "stream")
 
 
-@requires_non_root
-def test_directory_without_write_permission(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    try:
-        with pytest.raises(UnixPathError, match="permission denied"):
-            prepare_listen_path(str(locked / "x.sock"), "stream")
-    finally:
-        locked.chmod(0o700)
+# Run as nobody from root (root bypasses file permissions); nobody must be able to reach the
+# directory, so it is made in a world-readable one rather than in pytest's private tmp_path.
+LOCKED_CHILD = """
+import sys
+from workbench.engine.unix import UnixPathError, prepare_listen_path
+try:
+    prepare_listen_path(sys.argv[1], "stream")
+except UnixPathError as exc:
+    print(exc)
+else:
+    print("no error")
+"""
+
+
+def test_directory_without_write_permission() -> None:
+    with tempfile.TemporaryDirectory(prefix="sockbench-perm-") as folder:
+        os.chmod(folder, 0o755)
+        locked = Path(folder) / "locked"
+        locked.mkdir(mode=0o555)
+        path = str(locked / "x.sock")
+        try:
+            if os.geteuid() == 0:
+                require_nobody()
+                result = run_as_nobody("-c", LOCKED_CHILD, path)
+                assert result.returncode == 0, result.stderr
+                said = result.stdout.strip()
+            else:
+                with pytest.raises(UnixPathError) as caught:
+                    prepare_listen_path(path, "stream")
+                said = str(caught.value)
+        finally:
+            locked.chmod(0o700)
+    assert said == (
+        f"cannot listen on {path}: permission denied: cannot create files in the directory {locked}"
+    )
 
 
 def test_unknown_kind_is_a_programming_error(sock_path: Path) -> None:
