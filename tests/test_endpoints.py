@@ -57,6 +57,13 @@ def test_format_address_and_sockname() -> None:
     assert format_sockname(("127.0.0.1", 4000)) == "127.0.0.1:4000"
     assert format_sockname(("::1", 4000, 0, 0)) == "[::1]:4000"
     assert format_sockname("/run/some.sock") == "/run/some.sock"
+    # Bytes that are not UTF-8 look the same whether the name came as bytes (a stream peer)
+    # or as a str keeping them as surrogates (a datagram peer, to reply to it).
+    raw = b"\0caf\xe9\x9b"
+    assert format_sockname(raw) == "@caf\\xe9\\x9b"
+    assert format_sockname(raw.decode("utf-8", "surrogateescape")) == "@caf\\xe9\\x9b"
+    assert format_sockname("/tmp/\ud800") == "/tmp/\\ud800"  # stands for no byte
+    assert format_sockname("/tmp/café") == "/tmp/café"
 
 
 def test_check_host_takes_ipv6_with_or_without_brackets() -> None:

@@ -462,3 +462,32 @@ def test_path_too_long_is_rejected_by_parse_url() -> None:
             parse_url(f"{transport}://@{'n' * UNIX_PATH_MAX}", for_listen=False)
     fits = long_path[:-1]
     assert parse_url(f"unix://{fits}", for_listen=True).path == fits
+
+
+def test_a_name_that_is_not_utf8_shows_the_same_for_stream_and_datagram_peers(
+    engine: Engine, events: Collector, sock_dir: Path
+) -> None:
+    """Both show the bytes as \\xNN; the datagram peer still gets its reply (its name keeps
+    the bytes exactly)."""
+    raw_name = b"\0sockbench-\x9b\xe9-" + str(os.getpid()).encode()
+    shown = "@sockbench-\\x9b\\xe9-" + str(os.getpid())
+    stream_path, dgram_path = str(sock_dir / "s.sock"), str(sock_dir / "d.sock")
+    stream_lid, _ = listen(engine, events, f"unix://{stream_path}")
+    dgram_lid, _ = listen(engine, events, f"unix-dgram://{dgram_path}")
+    with (
+        contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)) as stream_peer,
+        contextlib.closing(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)) as dgram_peer,
+    ):
+        stream_peer.settimeout(5)
+        dgram_peer.settimeout(5)
+        stream_peer.bind(raw_name)
+        stream_peer.connect(stream_path)
+        dgram_peer.bind(raw_name + b"-d")
+        dgram_peer.sendto(b"hi", dgram_path)
+        (stream_opened,) = opened_on(events, stream_lid, 1)
+        (dgram_opened,) = opened_on(events, dgram_lid, 1)
+        assert stream_opened.remote == shown
+        assert dgram_opened.remote == shown + "-d"
+        assert events.wait_received(dgram_opened.cid, 2) == b"hi"
+        engine.send(dgram_opened.cid, b"reply")
+        assert dgram_peer.recvfrom(100) == (b"reply", dgram_path)

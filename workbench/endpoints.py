@@ -122,12 +122,20 @@ def format_address(host: str, port: int) -> str:
 
 
 def format_unix_path(path: str | bytes) -> str:
-    """A Unix socket address as users write it: the path, or @name for an abstract one."""
-    if isinstance(path, bytes):
-        path = path.decode("utf-8", "backslashreplace")
-    if path.startswith("\0"):
-        return "@" + path[1:]
-    return path or "(unnamed)"
+    """A Unix socket address as users write it: the path, or @name for an abstract one.
+    Bytes that are not UTF-8 show as \\xNN, whether the name came as bytes or as a str that
+    keeps them as lone surrogates (surrogateescape, so a reply can go back to it)."""
+    if isinstance(path, str):
+        try:
+            raw = path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+            raw = path.encode("utf-8", "backslashreplace")
+    else:
+        raw = path
+    shown = raw.decode("utf-8", "backslashreplace")
+    if shown.startswith("\0"):
+        return "@" + shown[1:]
+    return shown or "(unnamed)"
 
 
 def format_sockname(sockname: object) -> str:
