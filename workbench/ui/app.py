@@ -149,6 +149,7 @@ class SockbenchApp(App[None]):
         self.batch_seconds = 0.0
         self._widgets: dict[str, Widget] = {}  # by id, see _keep
         self._composer_error = ""  # shown under the composer
+        self._structure_changed = False  # the panes' rows to sync with the next shown slice
 
     # --- layout ---
 
@@ -279,12 +280,15 @@ class SockbenchApp(App[None]):
             await asyncio.sleep(FULL_BATCH_REST_SECONDS)
 
     def handle_events(self, events: list[ev.Event], show: bool = True) -> None:
-        """`show` False: the Log draws the new records with a later slice's (see
-        drain_engine)."""
+        """`show` False: a later slice of the same batch follows, and the Log and the panes'
+        new rows are drawn with it (see drain_engine): an accept storm's 5,000 new rows are
+        added and laid out once, not once per slice."""
         changes = self.session.apply(events)
         self.log_view.add_records(self.log_records(events), show=show)
         added: set[str] = set()
-        if changes.structure:
+        self._structure_changed |= changes.structure
+        if self._structure_changed and show:
+            self._structure_changed = False
             self.listeners_tree.sync(self.session)
             added = self.connections_table.sync(self.session)
         self.listeners_tree.refresh_labels(
