@@ -103,6 +103,22 @@ class Acceptor:
             sock.close()
 
     def _ready(self, sock: socket.socket) -> None:
+        batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]] = []
+        try:
+            self._accept_batch(sock, batch)
+        finally:
+            if batch:
+                # One task attaches the whole batch: a task per connection cost more than
+                # the accept itself in a storm.
+                task = self._loop.create_task(self._connect_all(batch))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    def _accept_batch(
+        self,
+        sock: socket.socket,
+        batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]],
+    ) -> None:
         for _ in range(ACCEPT_BATCH):
             if self.closed:
                 return
@@ -127,9 +143,11 @@ class Acceptor:
                 conn.close()
                 self.owner.refused_at_maximum(self.lid)
                 continue
-            self._attach(conn)
+            batch.append(self._attaching(conn))
 
-    def _attach(self, conn: socket.socket) -> None:
+    def _attaching(
+        self, conn: socket.socket
+    ) -> tuple[socket.socket, StreamConnection, Callable[[], None]]:
         conn.setblocking(False)
         protocol = self.factory()
         self.attaching += 1
@@ -144,20 +162,24 @@ class Acceptor:
                 self.attaching -= 1
 
         protocol.on_made = made
-        task = self._loop.create_task(self._connect(conn, protocol, made))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        return conn, protocol, made
 
-    async def _connect(
-        self, conn: socket.socket, protocol: StreamConnection, done: Callable[[], None]
+    async def _connect_all(
+        self, batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]]
     ) -> None:
-        try:
-            await self._loop.connect_accepted_socket(lambda: protocol, conn)
-        except OSError as exc:  # the client reset before we got to it, say
-            conn.close()
-            self.owner.accept_failed(self.lid, exc)
-        finally:
-            done()
+        for index, (conn, protocol, done) in enumerate(batch):
+            try:
+                await self._loop.connect_accepted_socket(lambda p=protocol: p, conn)  # type: ignore[misc]
+            except OSError as exc:  # the client reset before we got to it, say
+                conn.close()
+                self.owner.accept_failed(self.lid, exc)
+            except BaseException:  # cancelled (the engine stops): close the ones not begun
+                for left, _, left_done in batch[index + 1 :]:
+                    left.close()
+                    left_done()
+                raise
+            finally:
+                done()
 
     def _shed(self, sock: socket.socket, exc: OSError) -> None:
         """Out of descriptors: accept the waiting connections with the spare descriptor and
