@@ -89,7 +89,7 @@ class Record:
 # while it walked every held Record object again in each older-generation collection: under
 # a flood that was a fifth of the UI thread's time. `Record(*raw)` makes the object again.
 RawRecord = tuple[int, float, str, str, bytes, int, int, str, str, str, bool]
-SEQ, TS, DATA, SIZE = 0, 1, 4, 5
+SEQ, TS, DATA = 0, 1, 4
 
 
 def as_raw(record: Record | RawRecord) -> RawRecord:
@@ -176,20 +176,6 @@ class _Ring(Generic[T]):
             return overwritten  # type: ignore[return-value]
         append = self.append
         return [old for old in map(append, new) if old is not None]
-
-    def drop_front(self, drop: Callable[[T], bool]) -> int:
-        """Remove items from the front while `drop(item)` is true; returns how many."""
-        items = self._items
-        size = len(items)
-        start, n = self._start, self._len
-        count = 0
-        while count < n and drop(items[(start + count) % size]):  # type: ignore[arg-type]
-            items[(start + count) % size] = None  # let it be freed
-            count += 1
-        if count:
-            self._start = (start + count) % size
-            self._len = n - count
-        return count
 
     def popleft(self) -> T:
         if not self._len:

@@ -23,18 +23,19 @@ from workbench.codec import format_size, sanitize_text
 from workbench.state import ConnectionInfo, ListenerInfo, Session
 
 
-def safe(text: str, style: str = "") -> Text:
-    return Text(sanitize_text(text), style=style, no_wrap=True, overflow="ellipsis")
+def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
+    return Text(
+        sanitize_text(text), style=style, justify=justify, no_wrap=True, overflow="ellipsis"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
 def shared(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
-    """One Text for cells that repeat across rows ("open", "0 B", "0s", the listener's
-    address): making eight Text objects for each of 5,000 new rows was a quarter of an
-    accept storm's time. Shared, so never changed in place (the table only renders them)."""
-    if justify is None:
-        return safe(text, style)
-    return Text(text, style=style, justify=justify)
+    """`safe`, one Text for cells that repeat across rows ("open", "0 B", "0s", the
+    listener's address): making eight Text objects for each of 5,000 new rows was a quarter
+    of an accept storm's time. Shared, so never changed in place (the table only renders
+    them)."""
+    return safe(text, style, justify)
 
 
 PROTO_LABEL = {"tcp": "tcp", "udp": "udp", "unix": "unix", "unix-dgram": "udgm"}
