@@ -21,6 +21,7 @@ from ui_helpers import (
     type_line,
     wait_listener_port,
     wait_log,
+    wait_notified,
     wait_open_connection,
     wait_ui,
 )
@@ -101,7 +102,7 @@ def test_send_to_without_a_datagram_listener_says_what_to_do() -> None:
         app = the_app(pilot)
         await pilot.press("f5")
         assert not isinstance(app.screen, SendToDialog)
-        assert any("UDP or Unix datagram listener" in str(n.message) for n in app._notifications)
+        await wait_notified(pilot, "UDP or Unix datagram listener")
 
     run_app(make_app(), scenario)
 

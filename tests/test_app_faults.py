@@ -30,19 +30,13 @@ from ui_helpers import (
     type_line,
     wait_listener_port,
     wait_log,
+    wait_notified,
     wait_open_connection,
     wait_ui,
 )
 
 from workbench.ui.app import SockbenchApp
 from workbench.ui.dialogs import ConnectDialog, ListenDialog
-
-
-def notified(app: SockbenchApp, text: str, severity: str | None = None) -> bool:
-    return any(
-        text in str(n.message) and (severity is None or n.severity == severity)
-        for n in app._notifications
-    )
 
 
 def state_cell(app: SockbenchApp, cid: str) -> str:
@@ -66,7 +60,7 @@ def test_reset_mid_stream_keeps_what_arrived_and_later_lines_are_not_sent() -> N
             await wait_log(pilot, "second part\\n")  # the same read, its next line
             assert app.session.connections["C1"].bytes_in == 23
             assert state_cell(app, "C1") == "reset by peer"
-            assert notified(app, "reset by peer", "error")
+            await wait_notified(pilot, "reset by peer", "error")
             await type_line(pilot, "too late")
             error = str(app.query_one("#composer-error").render())
             assert error == "not sent: C1 is closed (reset by peer)"
@@ -150,7 +144,7 @@ def test_connect_that_never_answers_times_out_in_words() -> None:
             await pilot.press("enter")
             await wait_log(pilot, f"127.0.0.1:{port} did not answer within 0.5 s")
             assert app.session.connections["C1"].state == "failed"
-            assert notified(app, "did not answer", "error")
+            await wait_notified(pilot, "did not answer", "error")
 
         run_app(make_app(), scenario)
 
@@ -167,7 +161,7 @@ def test_listen_dialog_defaults_to_loopback_and_every_interface_warns() -> None:
         await focus(pilot, host)
         await pilot.press("enter")
         await wait_log(pilot, "warning: listening on every interface")
-        assert notified(app, "L1: listening on every interface", "warning")
+        await wait_notified(pilot, "L1: listening on every interface", "warning")
         assert app.session.listeners["L1"].max_connections == 5
         # It works: a client on loopback is accepted.
         port = await wait_listener_port(pilot)

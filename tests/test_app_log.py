@@ -16,10 +16,12 @@ from ui_helpers import (
     focus,
     log_text,
     make_app,
+    notified,
     run_app,
     type_line,
     wait_listener_port,
     wait_log,
+    wait_notified,
     wait_open_connection,
     wait_ui,
 )
@@ -56,10 +58,6 @@ def cursor_text(app: SockbenchApp) -> str:
 
 def subtitle(app: SockbenchApp) -> str:
     return str(app.log_view.border_subtitle)
-
-
-def notified(app: SockbenchApp, text: str) -> bool:
-    return any(text in str(notification.message) for notification in app._notifications)
 
 
 async def wait_screen(pilot: Pilot[None], kind: type) -> object:
@@ -410,7 +408,7 @@ def test_search_moves_the_cursor_to_matches_wrapping_around() -> None:
         assert search.value == "needle"
         search.value = "absent"
         await pilot.press("enter")
-        await wait_ui(pilot, lambda: notified(app, "not found: absent"), "the not found notice")
+        await wait_notified(pilot, "not found: absent")
         assert cursor_text(app).endswith("Needle two\\n")
         client.close()
 
@@ -534,7 +532,7 @@ def test_s_saves_the_rows_as_shown(tmp_path: Path) -> None:
         await pilot.press("s")
         await answer_path_dialog(pilot, saved, "sockbench-log.txt")
         rows = log.row_texts()
-        await wait_ui(pilot, lambda: notified(app, f"saved {len(rows)} rows to {saved}"), "saved")
+        await wait_notified(pilot, f"saved {len(rows)} rows to {saved}")
         assert saved.read_text(encoding="utf-8").splitlines() == rows
         assert any(
             row.endswith("C1    ← 0000  66 69 72 73 74 20 6c 69 6e 65 0a 73 65 63 6f 6e")
@@ -551,7 +549,7 @@ async def export_target(pilot: Pilot[None], prefix: Path) -> None:
     await focus(pilot, app.log_view)
     await pilot.press("e")
     await answer_path_dialog(pilot, prefix, f"sockbench-{app.target}")
-    await wait_ui(pilot, lambda: notified(app, "wrote "), "the export's notice")
+    await wait_notified(pilot, "wrote ")
 
 
 def test_e_exports_the_bytes_the_target_received_and_sent(tmp_path: Path) -> None:
@@ -578,7 +576,7 @@ def test_e_exports_the_bytes_the_target_received_and_sent(tmp_path: Path) -> Non
         await export_target(pilot, tmp_path / "c2")
         assert (tmp_path / "c2.in.bin").read_bytes() == b"".join(received)
         assert (tmp_path / "c2.out.bin").read_bytes() == b"answer\x00\x01\n"
-        assert notified(app, "from the log")
+        await wait_notified(pilot, "from the log")
         first.close()
         second.close()
 
@@ -589,7 +587,6 @@ def test_e_exports_from_the_transcript_when_there_is_one(tmp_path: Path) -> None
     big = bytes(range(256)) * 1024  # 256 KiB in many reads: the transcript has every byte
 
     async def scenario(pilot: Pilot[None]) -> None:
-        app = the_app(pilot)
         port = await wait_listener_port(pilot)
         client = connect_client(port)
         conn = await wait_open_connection(pilot)
@@ -601,8 +598,8 @@ def test_e_exports_from_the_transcript_when_there_is_one(tmp_path: Path) -> None
         await export_target(pilot, tmp_path / "c1")
         assert (tmp_path / "c1.in.bin").read_bytes() == big
         assert (tmp_path / "c1.out.bin").read_bytes() == b"got it\n"
-        assert notified(app, f"({len(big):,} bytes)")
-        assert notified(app, "from the transcript")
+        await wait_notified(pilot, f"({len(big):,} bytes)")
+        await wait_notified(pilot, "from the transcript")
         client.close()
 
     app = make_app(listen=[TCP_LISTENER], transcript=str(tmp_path / "session.jsonl"))

@@ -79,6 +79,24 @@ def log_contains(app: SockbenchApp, needle: str) -> bool:
     return any(needle in row for row in log_text(app))
 
 
+def notified(app: SockbenchApp, text: str, severity: str | None = None) -> bool:
+    """Whether a notification containing `text` (of `severity`, if given) is showing."""
+    return any(
+        text in str(n.message) and (severity is None or n.severity == severity)
+        for n in app._notifications
+    )
+
+
+async def wait_notified(
+    pilot: Pilot[None], text: str, severity: str | None = None, timeout: float = UI_TIMEOUT
+) -> None:
+    """`notify` posts a message: the notification arrives a turn of the app's queue after
+    whatever the same batch of events put in the Log."""
+    app: SockbenchApp = pilot.app  # type: ignore[assignment]
+    what = f"a notification {text!r}" + (f" ({severity})" if severity else "")
+    await wait_ui(pilot, lambda: notified(app, text, severity), what, timeout)
+
+
 async def wait_log(pilot: Pilot[None], needle: str, timeout: float = UI_TIMEOUT) -> None:
     app: SockbenchApp = pilot.app  # type: ignore[assignment]
     await wait_ui(pilot, lambda: log_contains(app, needle), f"{needle!r} in the Log", timeout)
