@@ -77,6 +77,22 @@ def test_composer_has_focus_and_no_target_at_start() -> None:
     run_app(make_app(), scenario)
 
 
+def test_after_first_screen_runs_once_laid_out_and_before_the_engine_starts() -> None:
+    seen: list[tuple[bool, bool]] = []
+
+    def after_first_screen() -> None:  # `app` is bound below, before it runs
+        engine_running = bool(app.engine._thread and app.engine._thread.is_alive())
+        seen.append((app.listeners_tree.region.width > 0, engine_running))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await wait_listener_port(pilot)  # the engine started after the hook
+        assert seen == [(True, False)]
+        assert app.engine._thread is not None and app.engine._thread.is_alive()
+
+    app = make_app(listen=["tcp://127.0.0.1:0"], after_first_screen=after_first_screen)
+    run_app(app, scenario)
+
+
 def test_listen_dialog_python_and_socat_clients_type_to_each() -> None:
     """Open a listener from the dialog; a Python client and a socat/ncat client connect and
     appear under it; the composer reaches the chosen peer; its reply shows in the Log."""

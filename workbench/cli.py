@@ -149,9 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench(arguments[1:])
     args = build_parser().parse_args(arguments)
+    from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
+
+    pause_until_first_screen()
     # Imported here so --help and usage errors answer without loading Textual.
     from workbench.engine import Engine, EventBridge
-    from workbench.gc_tuning import tune_for_long_run
     from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
 
@@ -176,8 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_settings=settings,
         log_max_rows=args.log_records,
         stats_path=args.stats_file,
+        after_first_screen=tune_for_long_run,
     )
-    tune_for_long_run()
     try:
         app.run()
     finally:

@@ -125,7 +125,10 @@ class SockbenchApp(App[None]):
         log_max_rows: int = DEFAULT_MAX_ROWS,
         default_settings: SendSettings | None = None,
         stats_path: str | None = None,
+        after_first_screen: Callable[[], None] | None = None,
     ) -> None:
+        """`after_first_screen`: called once the first screen is drawn, before the engine
+        starts (the command line tunes the garbage collector there)."""
         super().__init__()
         self.engine = engine
         self.bridge = bridge
@@ -143,6 +146,7 @@ class SockbenchApp(App[None]):
         self._seq = 0  # records' sequence numbers
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
+        self.after_first_screen = after_first_screen
         self._counted: set[str] = set()  # connections whose counters changed, not yet shown
         self._target_shown: tuple[object, ...] = ()  # what show_target last put on screen
         self.batches = 0  # engine batches handled, and the time it took (for --stats-file)
@@ -219,6 +223,8 @@ class SockbenchApp(App[None]):
     def start_engine(self) -> None:
         if self._exit_requested:
             return
+        if self.after_first_screen is not None:
+            self.after_first_screen()
         self.engine.start()
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, self.refresh_ages)
