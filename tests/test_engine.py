@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from peers import (
@@ -42,6 +43,7 @@ from workbench.endpoints import Endpoint, format_sockname, parse_url
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
 from workbench.engine.bridge import PREVIEW_BYTES
+from workbench.engine.sockets import RMEM_MAX_PATH, STREAM_RCVBUF, stream_rcvbuf
 
 MB = 1024 * 1024
 
@@ -279,6 +281,36 @@ def test_connect_to_the_engines_own_listener(engine: Engine, events: Collector) 
     assert events.wait_received(inbound.cid, 4) == b"ping"
     engine.send(inbound.cid, b"pong")
     assert events.wait_received(out, 4) == b"pong"
+
+
+def receive_buffer(engine: Engine, cid: str) -> int:
+    transport = engine.connections[cid].transport  # type: ignore[union-attr]
+    return transport.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+@pytest.mark.skipif(
+    stream_rcvbuf() is None, reason=f"{RMEM_MAX_PATH} is below {STREAM_RCVBUF:,} bytes here"
+)
+def test_tcp_connections_get_a_large_receive_buffer(engine: Engine, events: Collector) -> None:
+    lid, port = start_listener(engine, events)
+    out = open_connection(engine, events, f"tcp://127.0.0.1:{port}")
+    inbound = events.wait_opened(listener=lid).cid
+    assert receive_buffer(engine, inbound) >= STREAM_RCVBUF  # Linux reports it doubled
+    assert receive_buffer(engine, out) >= STREAM_RCVBUF
+
+
+def test_the_tcp_receive_buffer_is_left_to_the_kernel_where_it_would_be_capped(
+    tmp_path: Path,
+) -> None:
+    def with_rmem_max(text: str) -> int | None:
+        path = tmp_path / f"rmem_max-{len(list(tmp_path.iterdir()))}"  # read once per path
+        path.write_text(text)
+        return stream_rcvbuf(str(path))
+
+    assert with_rmem_max("212992\n") is None  # Linux's usual default
+    assert with_rmem_max(f"{STREAM_RCVBUF}\n") == STREAM_RCVBUF
+    assert with_rmem_max("not a number") is None
+    assert stream_rcvbuf(str(tmp_path / "missing")) is None
 
 
 def test_talk_to_python_http_server(engine: Engine, events: Collector) -> None:

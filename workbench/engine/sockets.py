@@ -1,9 +1,10 @@
 """Sockets that need options asyncio does not set: dual-stack IPv6 listeners, UDP with
-broadcast, multicast and receive-buffer options. Each returns the socket and notes in plain
-words about what took effect, for the Log."""
+broadcast, multicast and receive-buffer options, TCP receive buffers. Each returns the socket
+and notes in plain words about what took effect, for the Log."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import struct
@@ -75,6 +76,24 @@ def udp_socket(
 
 
 DEFAULT_LISTEN_RCVBUF = 4 * 1024 * 1024
+# A TCP connection's receive buffer: room for a fast sender to go on writing while the engine
+# is between reads (1 GiB from socat on loopback: 2.9 GB/s with the kernel's own tuning,
+# 4.2 GB/s with this). Linux doubles the value for bookkeeping.
+STREAM_RCVBUF = 4 * 1024 * 1024
+RMEM_MAX_PATH = "/proc/sys/net/core/rmem_max"
+
+
+@functools.cache
+def stream_rcvbuf(rmem_max_path: str = RMEM_MAX_PATH) -> int | None:
+    """The receive buffer to give TCP sockets, or None to leave it to the kernel: where
+    net.core.rmem_max is lower, Linux would cap the value below what its own tuning reaches,
+    and setting any value turns that tuning off."""
+    try:
+        with open(rmem_max_path, encoding="ascii") as file:
+            rmem_max = int(file.read())
+    except (OSError, ValueError):
+        return None
+    return STREAM_RCVBUF if rmem_max >= STREAM_RCVBUF else None
 
 
 def apply_udp_options(sock: socket.socket, options: SocketOptions, host: str) -> list[str]:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol, cast
 
 from workbench.endpoints import format_sockname
+from workbench.engine.sockets import stream_rcvbuf
 
 try:  # the bytes in a socket's send queue that the peer has not acknowledged (Linux)
     import fcntl
@@ -82,6 +83,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Typed lines must leave at once, not wait for Nagle.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if (rcvbuf := stream_rcvbuf()) is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
         if self.on_made is not None:
