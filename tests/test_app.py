@@ -186,6 +186,34 @@ def test_connect_from_the_dialog_and_send_an_http_request_with_escapes() -> None
         run_app(make_app(), scenario)
 
 
+def test_connections_table_counts_messages_and_shows_the_current_rate() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        table = app.connections_table
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        conn = await wait_open_connection(pilot)
+
+        def cell(column: str) -> str:
+            return str(table.get_cell(conn.cid, column))
+
+        assert (cell("msgs"), cell("rate")) == ("0/0", "-")
+        for n in range(3):  # three reads: each waits for the one before to be counted
+            client.sendall(b"x" * 1000)
+            await wait_ui(pilot, lambda n=n: conn.chunks_in == n + 1, f"read {n + 1}")
+        await type_line(pilot, "one reply")
+        await wait_ui(pilot, lambda: cell("msgs") == "3/1", "3 reads in, 1 send out")
+        # The rate is of the last whole second: shown once it ended, gone a second later.
+        await wait_ui(pilot, lambda: cell("rate").endswith("/s"), "a rate", timeout=4)
+        shown = cell("rate").removesuffix("/s")  # "1000B" or "2.9K": some of the 3,010 bytes
+        value = float(shown[:-1]) * {"B": 1, "K": 1024}[shown[-1]]
+        assert 10 <= value <= 3010 * 1.05, shown
+        await wait_ui(pilot, lambda: cell("rate") == "-", "the rate back to -", timeout=4)
+        client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
 def test_greeting_then_close_shows_the_greeting_and_closed_by_peer() -> None:
     with GreetingServer(b"220 welcome to the test server\r\n") as server:
 

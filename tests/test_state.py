@@ -28,6 +28,23 @@ def test_rate_history_ignores_a_clock_far_behind_its_data() -> None:
     assert history.series(0.0) == [0] * RATE_WINDOW_SECONDS
 
 
+@given(
+    st.lists(st.tuples(st.floats(0, 200), st.integers(0, 10**6), st.booleans()), max_size=40).map(
+        sorted
+    ),
+    st.floats(0, 300),
+)
+def test_last_second_is_the_rate_in_plus_out(
+    traffic: list[tuple[float, int, bool]], now: float
+) -> None:
+    history = RateHistory()
+    for ts, size, outgoing in traffic:
+        history.add(1000 + ts, size, outgoing)
+    at = 1000 + now
+    shown = history.last_second(at)  # first: it must not need series() to bring it up to date
+    assert shown == history.rate(at, outgoing=False) + history.rate(at, outgoing=True)
+
+
 def test_session_counts_bytes_and_messages_and_prunes_closed() -> None:
     session = Session(max_closed=2)
     session.apply([ev.ListenerOpened(1.0, "L1", "tcp://127.0.0.1:1", ("127.0.0.1:1",))])

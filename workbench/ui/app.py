@@ -441,7 +441,7 @@ class SockbenchApp(App[None]):
         if self._exit_requested or not self.panes_mounted():
             return  # a tick while quitting: the widgets are already gone
         self.show_stats()
-        self.connections_table.refresh_ages(self.session)
+        self.connections_table.refresh_each_second(self.session)
         self.listeners_tree.refresh_datagram_peers(self.session)
 
     # --- the target ---

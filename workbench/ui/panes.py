@@ -74,6 +74,23 @@ def short_size(n: int) -> str:
     return f"{n}B"
 
 
+def short_count(n: int) -> str:
+    """A count in at most 5 characters ("9999", "12.3k", "123k", "1.2M")."""
+    if n < 10_000:
+        return str(n)
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f}{unit}" if value < 100 else f"{int(value)}{unit}"
+    raise AssertionError("unreachable")  # n >= 10,000 meets one of the units
+
+
+def rate_text(conn: ConnectionInfo, now: float) -> str:
+    """Bytes per second both ways over the last whole second; "-" when nothing moved."""
+    moved = 0 if conn.closed_at is not None else conn.history.last_second(now)
+    return f"{short_size(moved)}/s" if moved else "-"
+
+
 def connection_state_text(conn: ConnectionInfo) -> Text:
     """The state, or for an ended connection why it ended ("reset by peer"); while the peer
     does not take what was sent, how much waits ("1.5 MiB queued")."""
@@ -229,15 +246,19 @@ class ConnectionsTable(DataTable[Text]):
 
     # (label, key, width): None sizes to content; the state column is bounded because a
     # closed connection shows why it ended there, and the Log has the whole sentence.
+    # The local address comes last: the Log says it for every connection, and for a
+    # listener's peers the Listeners tree too; a narrow terminal scrolls to it.
     COLUMNS = (
         ("id", "id", None),
         ("proto", "proto", None),
         ("state", "state", 12),
-        ("local", "local", None),
         ("remote", "remote", None),
         ("in", "in", None),
         ("out", "out", None),
+        ("msgs", "msgs", None),  # received/sent: reads or datagrams in, sends out
+        ("rate", "rate", None),  # both ways, over the last whole second
         ("age", "age", None),
+        ("local", "local", None),
     )
 
     def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
@@ -357,15 +378,19 @@ class ConnectionsTable(DataTable[Text]):
                 if not same_text(shown.get(key), value):  # type: ignore[call-overload]
                     self.update_cell(cid, key, value, update_width=True)
 
-    def refresh_ages(self, session: Session) -> None:
-        """Once a second: the ages of the rows in sight (and a screen's worth around them);
-        the others are brought up to date when they scroll into sight."""
+    def refresh_each_second(self, session: Session) -> None:
+        """Once a second: the ages and rates of the rows in sight (and a screen's worth
+        around them); the others are brought up to date when they scroll into sight."""
         top = max(0, self.scroll_offset.y - self.size.height)
         rows = self.ordered_rows[top : self.scroll_offset.y + 2 * self.size.height]
+        now = self._clock()
         for row in rows:
             conn = session.connections.get(row.key.value or "")
             if conn is not None and conn.closed_at is None:
                 self.update_cell(row.key, "age", self.age_text(conn))
+                rate = shared(rate_text(conn, now), "", "right")
+                if not same_text(self._data[row.key].get("rate"), rate):  # type: ignore[call-overload]
+                    self.update_cell(row.key, "rate", rate)
 
     def selected_id(self) -> str | None:
         if self.row_count == 0:
@@ -381,11 +406,13 @@ class ConnectionsTable(DataTable[Text]):
             self.id_text(conn.cid),
             shared(PROTO_LABEL.get(conn.transport, conn.transport), "cyan"),
             connection_state_text(conn),
-            shared(conn.local or "-"),
             safe(conn.remote),
             shared(format_size(conn.bytes_in), "", "right"),
             shared(format_size(conn.bytes_out), "", "right"),
+            shared(f"{short_count(conn.chunks_in)}/{short_count(conn.chunks_out)}", "", "right"),
+            shared(rate_text(conn, self._clock()), "", "right"),
             self.age_text(conn),
+            shared(conn.local or "-"),
         )
 
     def age_text(self, conn: ConnectionInfo) -> Text:
