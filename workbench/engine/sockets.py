@@ -78,7 +78,9 @@ def udp_socket(
 DEFAULT_LISTEN_RCVBUF = 4 * 1024 * 1024
 # A TCP connection's receive buffer: room for a fast sender to go on writing while the engine
 # is between reads (1 GiB from socat on loopback: 2.9 GB/s with the kernel's own tuning,
-# 4.2 GB/s with this). Linux doubles the value for bookkeeping.
+# 4.2 GB/s with this). Linux doubles the value for bookkeeping. The send buffer stays the
+# kernel's: a larger one hides what a slow peer has not taken yet (the queue the app shows
+# starts where the kernel's buffer is full), for about 9 % more speed in a bulk send.
 STREAM_RCVBUF = 4 * 1024 * 1024
 RMEM_MAX_PATH = "/proc/sys/net/core/rmem_max"
 
