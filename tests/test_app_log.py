@@ -27,6 +27,7 @@ from ui_helpers import (
 )
 
 from workbench.codec import format_hex, hexdump
+from workbench.payloads import SendSettings
 from workbench.state import ConnectionInfo
 from workbench.ui.app import SockbenchApp
 from workbench.ui.detail import RecordDetail
@@ -138,6 +139,31 @@ def test_l_reassembles_lines_sent_one_byte_at_a_time() -> None:
         client.close()
 
     run_app(make_app(listen=[TCP_LISTENER]), scenario)
+
+
+def test_l_reassembles_utf16_lines_sent_one_byte_at_a_time() -> None:
+    # U+0A0A is the bytes 0a 0a in UTF-16: not a line feed, whichever byte a read ends at.
+    text = "h\u00e9llo \u0a0a\nw\u00f6rld\n"
+    payload = text.encode("utf-16le")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = await wait_open_connection(pilot)
+        await blocking(send_byte_by_byte, client, payload)
+        await wait_ui(pilot, lambda: conn.bytes_in == len(payload), "every byte")
+        await focus(pilot, app.log_view)
+        await pilot.press("l")
+        rows = data_rows(app)
+        assert len(rows) == 2, rows
+        assert rows[0].endswith("C1    ← h\u00e9llo \u0a0a\\n")
+        assert rows[1].endswith("C1    ← w\u00f6rld\\n")
+        client.close()
+
+    settings = SendSettings(encoding="utf-16le")
+    run_app(make_app(listen=[TCP_LISTENER], default_settings=settings), scenario)
 
 
 def test_l_shows_a_line_not_finished_yet_until_its_line_feed() -> None:

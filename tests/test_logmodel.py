@@ -26,6 +26,7 @@ from workbench.logmodel import (
     _RowRing,
     compile_filter,
     layout,
+    split_lines,
 )
 
 
@@ -300,6 +301,40 @@ def test_framing_a_peer_sending_one_byte_at_a_time(payload: bytes) -> None:
     chunks = [payload[i : i + 1] for i in range(len(payload))]
     check_framing(chunks, MAX_HELD_BYTES)
     check_framing(chunks, 3)
+
+
+@settings(max_examples=200)
+@given(
+    st.text(alphabet=st.sampled_from("a\n\r\u0a0a\u0aff\uff0a\U0001f600 "), max_size=40),
+    st.sampled_from(["utf-16le", "utf-16be"]),
+    st.lists(st.integers(1, 7), min_size=1, max_size=20),
+    st.sampled_from([MAX_HELD_BYTES, 6, 7]),
+)
+def test_utf16_lines_end_at_whole_line_feeds_however_the_bytes_are_cut(
+    text: str, encoding: str, cuts: list[int], max_line: int
+) -> None:
+    payload = text.encode(encoding)
+    chunks, pos = [], 0
+    while pos < len(payload):  # chunk sizes cycle through `cuts`: odd ones split code units
+        size = cuts[len(chunks) % len(cuts)]
+        chunks.append(payload[pos : pos + size])
+        pos += size
+    framer = LineFramer(max_line)
+    out = []
+    for seq, chunk in enumerate(chunks):
+        out += framer.feed(data(seq, chunk, encoding=encoding))
+    out += framer.flush()
+    assert b"".join(r.data for r in out) == payload
+    feed = "\n".encode(encoding)
+    for record in out:
+        assert len(record.data) % 2 == 0, "whole code units"
+        lines = split_lines(record.data, encoding)
+        ended = record.data.endswith(feed) and len(lines[0]) == len(record.data)
+        assert len(lines) == 1, record
+        assert ended or record.continues or record is out[-1], record
+    if max_line == MAX_HELD_BYTES:
+        expected = [line.decode(encoding) for line in split_lines(payload, encoding) if line]
+        assert [r.data.decode(encoding) for r in out] == expected
 
 
 def test_one_byte_at_a_time_makes_whole_lines() -> None:

@@ -401,7 +401,9 @@ class _Tail:
 class LineFramer:
     """Reassembles the data of each (source, kind) into lines ending in LF, across records.
 
-    A CRLF line is one line (the CR is just part of it). A line longer than `max_line`
+    A CRLF line is one line (the CR is just part of it). In UTF-16 a line ends at the two
+    bytes of its line feed, at whole code units of the line (never at a 0x0a byte inside
+    another character), also when a record ends between the two bytes. A line longer than `max_line`
     bytes is emitted in `max_line` pieces marked `continues`, so what is held stays
     bounded. A record that does not hold all its bytes (`missing`) ends the line it is
     in: the line is emitted with that gap counted in its size, and the next bytes start
@@ -427,12 +429,14 @@ class LineFramer:
         key = (record.source, record.kind)
         tail = self._tails.pop(key, None)
         data = record.data
+        feed = LINE_FEEDS.get(record.encoding, b"\n")
         out: list[Record] = []
-        limit = self.max_line
+        # Pieces of an over-long UTF-16 line are whole code units, so the next stays aligned.
+        limit = self.max_line if len(feed) == 1 or self.max_line < 2 else self.max_line & ~1
         pos, n = 0, len(data)
         while pos < n:
             room = limit - (tail.size if tail is not None else 0)
-            nl = data.find(b"\n", pos, pos + room)
+            nl = _line_end(data, pos, pos + room, feed, tail)
             if nl >= 0:
                 out.append(_line(record, tail, data[pos : nl + 1]))
                 tail = None
@@ -488,6 +492,22 @@ class LineFramer:
 
     def clear(self) -> None:
         self._tails.clear()
+
+
+def _line_end(data: bytes, start: int, end: int, feed: bytes, tail: _Tail | None) -> int:
+    """Where in data[start:end] the first line feed ends (the index of its last byte), or
+    -1. A two-byte feed counts only at the code units of the line, which began in `tail` if
+    there is one (and may end with the first byte of the feed)."""
+    if len(feed) == 1:
+        return data.find(feed, start, end)
+    if tail is not None and tail.size % 2:
+        if start < end and tail.parts[-1][-1:] + data[start : start + 1] == feed:
+            return start
+        start += 1  # data[start] ends the code unit the tail began
+    at = data.find(feed, start, end)
+    while at >= 0 and (at - start) % 2:
+        at = data.find(feed, at + 1, end)
+    return at + 1 if at >= 0 else -1
 
 
 def _labels(record: Record) -> tuple[int, float, str, str]:
