@@ -403,9 +403,9 @@ class LineFramer:
 
     A CRLF line is one line (the CR is just part of it). In UTF-16 a line ends at the two
     bytes of its line feed, at whole code units of the line (never at a 0x0a byte inside
-    another character), also when a record ends between the two bytes. A line longer than `max_line`
-    bytes is emitted in `max_line` pieces marked `continues`, so what is held stays
-    bounded. A record that does not hold all its bytes (`missing`) ends the line it is
+    another character), also when a record ends between the two bytes. A line longer than
+    `max_line` bytes is emitted in `max_line` pieces marked `continues`, so what is held
+    stays bounded. A record that does not hold all its bytes (`missing`) ends the line it is
     in: the line is emitted with that gap counted in its size, and the next bytes start
     a new line.
     """

@@ -75,14 +75,15 @@ def short_size(n: int) -> str:
 
 
 def short_count(n: int) -> str:
-    """A count in at most 5 characters ("9999", "12.3k", "123k", "1.2M")."""
+    """A count in at most 5 characters ("9999", "12.3k", "123k", "1.2M", "999M", "1.5G")."""
     if n < 10_000:
         return str(n)
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= size:
-            value = n / size
-            return f"{value:.1f}{unit}" if value < 100 else f"{int(value)}{unit}"
-    raise AssertionError("unreachable")  # n >= 10,000 meets one of the units
+    value, unit = n / 10**3, "k"
+    if n >= 10**9:
+        value, unit = n / 10**9, "G"
+    elif n >= 10**6:
+        value, unit = n / 10**6, "M"
+    return f"{value:.1f}{unit}" if round(value, 1) < 100 else f"{int(value)}{unit}"
 
 
 def rate_text(conn: ConnectionInfo, now: float) -> str:
