@@ -40,6 +40,7 @@ from ui_helpers import (
     type_line,
     wait_listener_port,
     wait_log,
+    wait_notified,
     wait_open_connection,
     wait_ui,
 )
@@ -231,9 +232,7 @@ def test_the_app_tells_once_keeps_counting_and_exports_from_the_log(tmp_path: Pa
         await wait_ui(pilot, lambda: isinstance(app.screen, PathDialog), "the export dialog")
         app.screen.query_one("#path", Input).value = str(prefix)
         await pilot.press("enter")
-        await wait_ui(
-            pilot, lambda: any("wrote" in str(n.message) for n in app._notifications), "export"
-        )
+        await wait_notified(pilot, "wrote")
         assert Path(f"{prefix}.in.bin").read_bytes() == b"".join(lines)
         assert Path(f"{prefix}.out.bin").read_bytes() == b"reply\n"
         notice = next(str(n.message) for n in app._notifications if "wrote" in str(n.message))
