@@ -214,6 +214,29 @@ def test_connections_table_counts_messages_and_shows_the_current_rate() -> None:
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
 
 
+def test_a_rate_shown_by_the_refresh_each_second_widens_its_column() -> None:
+    now = [0.0]  # the app's clock: the table asks it for the current second
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        table = app.connections_table
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        conn = await wait_open_connection(pilot)
+        client.sendall(b"x" * 1000)
+        await wait_ui(pilot, lambda: conn.bytes_in == 1000, "the bytes")
+        assert str(table.get_cell(conn.cid, "rate")) == "-"  # as of the clock's second 0
+        now[0] = conn.last_activity + 1  # the second after: the 1,000 bytes are its rate
+        app.refresh_ages()
+        await pilot.pause()
+        shown = str(table.get_cell(conn.cid, "rate"))
+        assert shown == "1000B/s"
+        assert table.columns["rate"].content_width >= len(shown), "cut to fit the column"  # type: ignore[index]
+        client.close()
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"], clock=lambda: now[0]), scenario)
+
+
 def test_greeting_then_close_shows_the_greeting_and_closed_by_peer() -> None:
     with GreetingServer(b"220 welcome to the test server\r\n") as server:
 

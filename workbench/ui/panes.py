@@ -388,10 +388,11 @@ class ConnectionsTable(DataTable[Text]):
         for row in rows:
             conn = session.connections.get(row.key.value or "")
             if conn is not None and conn.closed_at is None:
-                self.update_cell(row.key, "age", self.age_text(conn))
+                # Both grow wider ("59s" to "1m00s", "-" to "26B/s"): the column follows.
+                self.update_cell(row.key, "age", self.age_text(conn), update_width=True)
                 rate = shared(rate_text(conn, now), "", "right")
                 if not same_text(self._data[row.key].get("rate"), rate):  # type: ignore[call-overload]
-                    self.update_cell(row.key, "rate", rate)
+                    self.update_cell(row.key, "rate", rate, update_width=True)
 
     def selected_id(self) -> str | None:
         if self.row_count == 0:
