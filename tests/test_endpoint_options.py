@@ -54,3 +54,35 @@ def test_command_line_defaults_fill_what_the_url_left_out() -> None:
     assert with_stream_options(tcp, 7, 2.5).options.idle == 2.5
     udp = parse_url("udp://127.0.0.1:1", for_listen=True)
     assert with_stream_options(udp, 7, 2.5) == udp
+
+
+def test_half_open_and_the_eof_grace_parse_and_show_in_the_url() -> None:
+    endpoint = parse_url("tcp://127.0.0.1:9000?halfopen=1&grace=2.5", for_listen=True)
+    assert (endpoint.options.half_open, endpoint.eof_grace) == (True, 2.5)
+    assert endpoint.url == "tcp://127.0.0.1:9000?halfopen=1&grace=2.5"
+    outgoing = parse_url("tcp://127.0.0.1:9000?grace=0", for_listen=False)
+    assert (outgoing.options.half_open, outgoing.eof_grace) == (False, 0.0)
+    assert outgoing.url == "tcp://127.0.0.1:9000?grace=0"
+    assert parse_url("tcp://127.0.0.1:9000", for_listen=True).eof_grace == 0.5
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("halfopen=maybe", "halfopen takes 1 or 0, not 'maybe'"),
+        ("grace=-1", "grace takes a number of seconds, not '-1'"),
+        ("grace=3601", "grace must be at most 3,600 s"),
+    ],
+)
+def test_bad_half_open_options_are_refused_in_words(query: str, message: str) -> None:
+    with pytest.raises(EndpointError, match=message):
+        parse_url(f"tcp://127.0.0.1:1?{query}", for_listen=True)
+
+
+def test_half_open_and_the_grace_from_the_command_line_fill_what_the_url_left_out() -> None:
+    unix = with_stream_options(
+        parse_url("unix:///tmp/a.sock", for_listen=True), None, None, True, 2
+    )
+    assert (unix.options.half_open, unix.eof_grace) == (True, 2.0)
+    tcp = parse_url("tcp://127.0.0.1:1?grace=1", for_listen=True)
+    assert with_stream_options(tcp, None, None, False, 9).eof_grace == 1.0, "the URL wins"

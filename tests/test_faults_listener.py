@@ -50,7 +50,7 @@ def test_extra_connections_are_closed_at_once_and_counted(
         )
         assert refused.refused == 2
         note = events.wait_for(lambda e: isinstance(e, ev.Note) and e.source == lid)
-        assert note.message.startswith(f"{lid} has its maximum of 3 connections open")
+        assert note.message.startswith(f"{lid} full (3 open): refused 127.0.0.1:")
         assert len(events.of(ev.ConnectionOpened)) == 3
         # Room again once one of them closes.
         first_client, first_cid = kept[0]

@@ -42,6 +42,9 @@ class SocketOptions:
     # Stream options (tcp://, and unix:// through the command line):
     max_connections: int | None = None  # a listener's connections at most (default 100)
     idle: float | None = None  # close a connection after this many seconds without traffic
+    # A peer's EOF ends the connection after a grace (socat's -t), unless it is kept half-open.
+    half_open: bool = False
+    eof_grace: float | None = None  # seconds; None: DEFAULT_EOF_GRACE
 
     def query(self) -> str:
         parts = []
@@ -68,12 +71,23 @@ _OPTION_ORDER = (
     "rcvbuf",
     "max_connections",
     "idle",
+    "half_open",
+    "eof_grace",
 )
 # Names in URLs that differ from the field's.
-_URL_NAMES = {"interface": "iface", "max_connections": "max"}
+_URL_NAMES = {
+    "interface": "iface",
+    "max_connections": "max",
+    "half_open": "halfopen",
+    "eof_grace": "grace",
+}
 UDP_OPTIONS = ("broadcast", "join", "iface", "ttl", "loop", "rcvbuf")
-TCP_OPTIONS = ("max", "idle")
+TCP_OPTIONS = ("max", "idle", "halfopen", "grace")
 MAX_IDLE_SECONDS = 7 * 24 * 3600
+# How long a connection stays open after its peer's EOF (socat's -t is 0.5 s too): a reply
+# sent in that time still reaches a peer that only shut down its sending side.
+DEFAULT_EOF_GRACE = 0.5
+MAX_EOF_GRACE = 3600.0
 MAX_CONNECTIONS_LIMIT = 1_000_000
 
 
@@ -102,6 +116,11 @@ class Endpoint:
         if self.is_unix:
             return format_unix_path(self.path)
         return format_address(self.host, self.port)
+
+    @property
+    def eof_grace(self) -> float:
+        grace = self.options.eof_grace
+        return DEFAULT_EOF_GRACE if grace is None else grace
 
     @property
     def url(self) -> str:
@@ -255,7 +274,12 @@ def parse_options(
             raise EndpointError(
                 f"'{original}': unknown option '{name}' for {transport}://; known: {known}"
             )
-        name = {"iface": "interface", "max": "max_connections"}.get(name, name)
+        name = {
+            "iface": "interface",
+            "max": "max_connections",
+            "halfopen": "half_open",
+            "grace": "eof_grace",
+        }.get(name, name)
         if name == "max_connections":
             if not for_listen:
                 raise EndpointError(f"'{original}': max is for listeners (the most connections)")
@@ -269,9 +293,14 @@ def parse_options(
         if name == "idle":
             values[name] = parse_idle(value, original)
             continue
-        if name in ("broadcast", "join", "loop"):
+        if name == "eof_grace":
+            values[name] = parse_eof_grace(value, original)
+            continue
+        if name in ("broadcast", "join", "loop", "half_open"):
             if value.lower() not in _FLAG_VALUES:
-                raise EndpointError(f"'{original}': {name} takes 1 or 0, not '{value}'")
+                raise EndpointError(
+                    f"'{original}': {_URL_NAMES.get(name, name)} takes 1 or 0, not '{value}'"
+                )
             values[name] = _FLAG_VALUES[value.lower()]
         elif name in ("ttl", "rcvbuf"):
             if not value.isascii() or not value.isdigit():
@@ -287,11 +316,15 @@ def parse_options(
 
 
 def with_stream_options(
-    endpoint: Endpoint, max_connections: int | None = None, idle: float | None = None
+    endpoint: Endpoint,
+    max_connections: int | None = None,
+    idle: float | None = None,
+    half_open: bool = False,
+    eof_grace: float | None = None,
 ) -> Endpoint:
-    """`endpoint` with a maximum of connections and an idle timeout where its URL set none:
-    for command-line flags, the only way to give them to unix:// endpoints. Datagram
-    endpoints are returned unchanged (they have neither)."""
+    """`endpoint` with a maximum of connections, an idle timeout, half-open and an EOF grace
+    where its URL set none: for command-line flags and the dialogs, the only way to give them
+    to unix:// endpoints. Datagram endpoints are returned unchanged (they have none)."""
     if endpoint.is_datagram:
         return endpoint
     options = endpoint.options
@@ -301,6 +334,8 @@ def with_stream_options(
             options,
             max_connections=options.max_connections or max_connections,
             idle=options.idle if options.idle is not None else idle,
+            half_open=options.half_open or half_open,
+            eof_grace=options.eof_grace if options.eof_grace is not None else eof_grace,
         ),
     )
 
@@ -316,6 +351,17 @@ def parse_idle(value: str, original: str = "") -> float:
     seconds = float(value)
     if not 0 < seconds <= MAX_IDLE_SECONDS:
         raise EndpointError(f"{where}idle must be more than 0 and at most {MAX_IDLE_SECONDS:,} s")
+    return seconds
+
+
+def parse_eof_grace(value: str, original: str = "") -> float:
+    """Seconds a connection stays open after its peer's EOF (grace=0.5; 0 closes at once)."""
+    where = f"'{original}': " if original else ""
+    if not _SECONDS.match(value):
+        raise EndpointError(f"{where}grace takes a number of seconds, not '{value}'")
+    seconds = float(value)
+    if seconds > MAX_EOF_GRACE:
+        raise EndpointError(f"{where}grace must be at most {MAX_EOF_GRACE:,.0f} s")
     return seconds
 
 

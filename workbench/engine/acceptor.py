@@ -13,13 +13,16 @@ descriptor, like libuv) and counted, so the engine can report the condition once
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import os
 import socket
+import time
 from collections.abc import Callable
 from typing import Protocol
 
+from workbench.endpoints import format_sockname
 from workbench.engine.stream import StreamConnection
 
 # Accepts per readiness callback. Many, so a storm empties the kernel's queue quickly (past
@@ -28,6 +31,13 @@ from workbench.engine.stream import StreamConnection
 ACCEPT_BATCH = 1024
 # Out of descriptors and no spare to shed with: look again after this long.
 RETRY_SECONDS = 0.25
+# At its maximum, a new connection waits this long for a slot before it is refused, and
+# longer while connections are still being attached or slots are being freed: clients that
+# send a line and close come faster than their EOFs are read, and each EOF frees a slot.
+WAIT_FOR_SLOT_SECONDS = 0.1
+MAX_WAIT_FOR_SLOT_SECONDS = 2.0
+# Connections waiting for a slot at most; past that they are refused at once.
+MAX_WAITING = 1024
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -35,7 +45,8 @@ class AcceptOwner(Protocol):
     """What an acceptor reports to (the engine)."""
 
     def live_peers(self, lid: str) -> int: ...
-    def refused_at_maximum(self, lid: str) -> None: ...
+    def make_room(self, lid: str) -> bool: ...
+    def refused_at_maximum(self, lid: str, remote: str) -> None: ...
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
     def accepted_again(self, lid: str) -> None: ...
     def accept_failed(self, lid: str, exc: OSError) -> None: ...
@@ -88,6 +99,12 @@ class Acceptor:
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Accepted at the maximum, waiting for a slot (oldest first), and since when.
+        self.waiting: collections.deque[tuple[socket.socket, str]] = collections.deque()
+        self._waiting_since = 0.0
+        self._wait_timer: asyncio.TimerHandle | None = None
+        self._freed = False  # a slot was freed since the last look at the waiting ones
+        self._admit_scheduled = False
 
     def start(self) -> None:
         for sock in self.sockets:
@@ -97,22 +114,36 @@ class Acceptor:
         if self.closed:
             return
         self.closed = True
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+        while self.waiting:
+            self.waiting.popleft()[0].close()
         for sock in self.sockets:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(sock.fileno())
             sock.close()
 
     def _ready(self, sock: socket.socket) -> None:
+        self._admit_waiting()  # they were first
         batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]] = []
         try:
             self._accept_batch(sock, batch)
         finally:
-            if batch:
-                # One task attaches the whole batch: a task per connection cost more than
-                # the accept itself in a storm.
-                task = self._loop.create_task(self._connect_all(batch))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._attach(batch)
+
+    def _attach(
+        self, batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]]
+    ) -> None:
+        if batch:
+            # One task attaches the whole batch: a task per connection cost more than the
+            # accept itself in a storm.
+            task = self._loop.create_task(self._connect_all(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _has_room(self) -> bool:
+        live = self.owner.live_peers(self.lid) + self.attaching
+        return live < self.max_connections or self.owner.make_room(self.lid)
 
     def _accept_batch(
         self,
@@ -123,7 +154,7 @@ class Acceptor:
             if self.closed:
                 return
             try:
-                conn, _ = sock.accept()
+                conn, address = sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionAbortedError:
@@ -138,12 +169,56 @@ class Acceptor:
             if self.starved:
                 self.starved = False
                 self.owner.accepted_again(self.lid)
-            live = self.owner.live_peers(self.lid) + self.attaching
-            if live >= self.max_connections:
-                conn.close()
-                self.owner.refused_at_maximum(self.lid)
+            if self.waiting or not self._has_room():
+                self._wait_for_slot(conn, format_sockname(address))
                 continue
             batch.append(self._attaching(conn))
+
+    # at the maximum: wait a moment for a slot, then refuse
+
+    def _wait_for_slot(self, conn: socket.socket, remote: str) -> None:
+        if len(self.waiting) >= MAX_WAITING:
+            self._refuse(conn, remote)
+            return
+        if not self.waiting:
+            self._waiting_since = time.monotonic()
+            self._freed = False
+            self._wait_timer = self._loop.call_later(WAIT_FOR_SLOT_SECONDS, self._settle_waiting)
+        self.waiting.append((conn, remote))
+
+    def slot_freed(self) -> None:
+        """The engine freed a slot (a connection closing, or ending after its peer's EOF)."""
+        if self.waiting:
+            self._freed = True
+            if not self._admit_scheduled:
+                self._admit_scheduled = True
+                self._loop.call_soon(self._admit_waiting)
+
+    def _admit_waiting(self) -> None:
+        self._admit_scheduled = False
+        batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]] = []
+        while self.waiting and not self.closed and self._has_room():
+            batch.append(self._attaching(self.waiting.popleft()[0]))
+        self._attach(batch)
+
+    def _settle_waiting(self) -> None:
+        """The wait is over: admit what fits; refuse the rest, unless slots are still being
+        freed or connections attached (their EOFs not read yet), up to a longer limit."""
+        self._wait_timer = None
+        self._admit_waiting()
+        if not self.waiting or self.closed:
+            return
+        waited = time.monotonic() - self._waiting_since
+        if (self._freed or self.attaching) and waited < MAX_WAIT_FOR_SLOT_SECONDS:
+            self._freed = False
+            self._wait_timer = self._loop.call_later(WAIT_FOR_SLOT_SECONDS, self._settle_waiting)
+            return
+        while self.waiting:
+            self._refuse(*self.waiting.popleft())
+
+    def _refuse(self, conn: socket.socket, remote: str) -> None:
+        conn.close()
+        self.owner.refused_at_maximum(self.lid, remote)
 
     def _attaching(
         self, conn: socket.socket

@@ -77,8 +77,22 @@ class Listener:
     opened: OpenedListener | None = None
     opening: asyncio.Future[None] | None = None
     peers: set[str] = field(default_factory=set)
+    # The peers that count towards the maximum: not those closing, nor those whose peer sent
+    # EOF and that close after the grace (their slot is free at once).
+    counted: set[str] = field(default_factory=set)
+    # Half-open peers whose peer sent EOF, oldest first: closed to make room at the maximum.
+    ended: dict[str, None] = field(default_factory=dict)
     refused: int = 0  # connections closed at once because the listener was at its maximum
     refused_reported: int = 0
+
+    def free_slot(self, cid: str) -> None:
+        """`cid` no longer counts towards the maximum (closing, or ending after its peer's
+        EOF): a connection waiting for a slot may take it."""
+        self.ended.pop(cid, None)
+        if cid in self.counted:
+            self.counted.discard(cid)
+            if self.opened is not None and self.opened.acceptor is not None:
+                self.opened.acceptor.slot_freed()
 
     def close(self, peers_reason: str) -> None:
         opened = self.opened
@@ -112,6 +126,7 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
         self.listeners: dict[str, Listener] = {}
         self.connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
@@ -148,16 +163,24 @@ class Engine:
             raise RuntimeError("the engine's event loop did not start")
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket, flush the transcript, end the thread. Safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or self._stopped.is_set():
-            return
-        try:
-            loop.call_soon_threadsafe(lambda: loop.create_task(self._shutdown()))
-        except RuntimeError:  # loop already closed
-            return
-        thread.join(timeout)
-        self._stopped.set()
+        """Close every socket, flush the transcript, end the thread. Safe to call twice, and
+        from two threads at once (an exit watchdog): the second waits for the first."""
+        with self._stop_lock:
+            loop, thread = self._loop, self._thread
+            if self._stopped.is_set():
+                return
+            if loop is None or thread is None:
+                # Quit before the loop ever ran: nothing is open, but the transcript holds
+                # the session record it buffered when it was opened.
+                if self.transcript is not None:
+                    self.transcript.close()
+                return
+            try:
+                loop.call_soon_threadsafe(lambda: loop.create_task(self._shutdown()))
+            except RuntimeError:  # loop already closed
+                return
+            thread.join(timeout)
+            self._stopped.set()
 
     def new_id(self, kind: str) -> str:
         with self._id_lock:
@@ -271,7 +294,7 @@ class Engine:
             case cmd.Close(cid):
                 if cid not in self.connections and cid in self._pending:
                     self._cancel_connect(cid, "connect cancelled")
-                elif (conn := self._open_connection(cid, "cannot close")) is not None:
+                elif (conn := self._open_connection(cid, "cannot close", slip=True)) is not None:
                     if isinstance(conn, DatagramPeer):
                         conn.socket.forget(conn)
                     else:
@@ -293,29 +316,39 @@ class Engine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _open_connection(self, cid: str, action: str) -> Connection | None:
+    def _open_connection(self, cid: str, action: str, slip: bool = False) -> Connection | None:
+        """The open connection `cid`, else None, said in the Log. `slip`: the user asked for
+        something that needs an open connection (close, EOF, reset): a notice in the Log,
+        not an error of the session's record."""
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
-            self._error(cid, f"{action}: {cid} is not open")
+            (self._info if slip else self._error)(cid, f"{action}: {cid} is not open")
             return None
         return conn
 
     def _stream_connection(self, cid: str, action: str) -> StreamConnection | None:
-        conn = self._open_connection(cid, action)
+        conn = self._open_connection(cid, action, slip=True)
         if isinstance(conn, DatagramPeer):
-            self._error(cid, f"{action}: {cid} is a datagram peer, which has no stream to end")
+            self._info(cid, f"{action}: {cid} is a datagram peer, which has no stream to end")
             return None
         return conn
 
+    def _stream_connection_for(
+        self, cid: str, lid: str | None, endpoint: Endpoint
+    ) -> StreamConnection:
+        options = endpoint.options
+        return StreamConnection(
+            self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
+        )
+
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
-        idle = endpoint.options.idle
         assert self._spare is not None
         try:
             listener.opened = await open_listener(
                 endpoint,
                 lid,
-                lambda: StreamConnection(self, self.new_id("C"), lid, idle),
+                lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
                 self,
                 self._spare,
             )
@@ -365,7 +398,7 @@ class Engine:
                 notes = await open_connection(
                     endpoint,
                     cid,
-                    lambda: StreamConnection(self, cid, None, endpoint.options.idle),
+                    lambda: self._stream_connection_for(cid, None, endpoint),
                     self,
                 )
         except asyncio.CancelledError:
@@ -497,13 +530,22 @@ class Engine:
             self._record_sent(cid, chunk)
 
         progress(0, total, False, "")
-        await send_file_over_stream(conn, path, total, send, progress)
+        conn.busy += 1  # a peer's EOF meanwhile closes the connection only after the file
+        try:
+            await send_file_over_stream(conn, path, total, send, progress)
+        finally:
+            conn.busy -= 1
 
     def _half_closed(self, conn: StreamConnection, outgoing: bool) -> None:
         ts = time.time()
+        closes_after = conn.eof_grace if not outgoing and conn.ending else None
         if self.transcript is not None:
-            self.transcript.record("eof", conn.cid, ts, dir="out" if outgoing else "in")
-        self._emit(ev.HalfClosed(ts, conn.cid, outgoing))
+            fields: dict[str, object] = {"dir": "out" if outgoing else "in"}
+            if not outgoing:
+                # What follows the peer's EOF: closing after the grace, or kept half-open.
+                fields["then"] = "half-open" if closes_after is None else "close"
+            self.transcript.record("eof", conn.cid, ts, **fields)
+        self._emit(ev.HalfClosed(ts, conn.cid, outgoing, closes_after))
 
     # ConnectionOwner: called by StreamConnection on the engine thread
 
@@ -513,7 +555,9 @@ class Engine:
     def _opened(self, conn: Connection, transport: str) -> None:
         self.connections[conn.cid] = conn
         if conn.listener is not None and conn.listener in self.listeners:
-            self.listeners[conn.listener].peers.add(conn.cid)
+            listener = self.listeners[conn.listener]
+            listener.peers.add(conn.cid)
+            listener.counted.add(conn.cid)
         ts = time.time()
         if self.transcript is not None:
             self.transcript.record(
@@ -537,7 +581,18 @@ class Engine:
             self._pause_reading(conn)
 
     def eof_received(self, conn: StreamConnection) -> None:
+        listener = self.listeners.get(conn.listener) if conn.listener else None
+        if listener is not None:
+            if conn.ending:
+                listener.free_slot(conn.cid)  # at once, not after the grace
+            else:
+                listener.ended[conn.cid] = None  # half-open: the first to go at the maximum
         self._half_closed(conn, outgoing=False)
+
+    def connection_closing(self, conn: StreamConnection) -> None:
+        listener = self.listeners.get(conn.listener) if conn.listener else None
+        if listener is not None:
+            listener.free_slot(conn.cid)
 
     def write_paused(self, conn: StreamConnection) -> None:
         self._watch_queue(conn)
@@ -572,20 +627,44 @@ class Engine:
     # AcceptOwner: called by a listener's Acceptor on the engine thread
 
     def live_peers(self, lid: str) -> int:
+        """The connections that count towards the listener's maximum."""
         listener = self.listeners.get(lid)
-        return len(listener.peers) if listener is not None else 0
+        return len(listener.counted) if listener is not None else 0
 
-    def refused_at_maximum(self, lid: str) -> None:
+    def make_room(self, lid: str) -> bool:
+        """At the maximum: close the oldest half-open peer whose peer already sent EOF, so a
+        new connection can be taken; False if there is none."""
+        listener = self.listeners.get(lid)
+        if listener is None or not listener.ended:
+            return False
+        cid = next(iter(listener.ended))
+        conn = self.connections.get(cid)
+        listener.ended.pop(cid)
+        listener.counted.discard(cid)
+        if isinstance(conn, StreamConnection):
+            maximum = max_connections(listener.endpoint)
+            conn.close(f"closed to make room: {lid} at its maximum of {maximum:,}")
+        return True
+
+    def refused_at_maximum(self, lid: str, remote: str) -> None:
         listener = self.listeners.get(lid)
         if listener is None:
             return
         listener.refused += 1
+        maximum = max_connections(listener.endpoint)
+        if self.transcript is not None:
+            self.transcript.record(
+                "refused",
+                lid,
+                remote=remote,
+                reason=f"{lid} has its maximum of {maximum:,} connections open",
+            )
         if listener.refused == 1:
-            maximum = max_connections(listener.endpoint)
+            # The facts first: a Log row is cut at the pane's edge.
             self._info(
                 lid,
-                f"{lid} has its maximum of {maximum:,} connections open: further ones are "
-                "closed at once and counted (the URL option ?max=N sets the maximum)",
+                f"{lid} full ({maximum:,} open): refused {remote}; further ones are refused "
+                "and counted (?max=N or --max-conns sets the maximum)",
             )
         self._schedule_counts()
 
@@ -695,6 +774,7 @@ class Engine:
         listener = self.listeners.get(conn.listener) if conn.listener else None
         if listener is not None:
             listener.peers.discard(conn.cid)
+            listener.free_slot(conn.cid)
         ts = time.time()
         if self.transcript is not None:
             self.transcript.record(

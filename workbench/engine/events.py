@@ -80,11 +80,14 @@ class Data:
 
 @dataclass(frozen=True, slots=True)
 class HalfClosed:
-    """One direction ended: the peer sent EOF (`outgoing` False) or we did."""
+    """One direction ended: the peer sent EOF (`outgoing` False) or we did. After the peer's
+    EOF the connection closes in `closes_after` seconds, or stays open for sending (None:
+    half-open, or we had sent EOF too)."""
 
     ts: float
     cid: str
     outgoing: bool
+    closes_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,9 @@ from typing import Protocol, cast
 from workbench.endpoints import format_sockname
 from workbench.engine.sockets import stream_rcvbuf
 
+# How often a connection in its EOF grace looks again whether what it sends has left.
+GRACE_RECHECK_SECONDS = 0.05
+
 try:  # the bytes in a socket's send queue that the peer has not acknowledged (Linux)
     import fcntl
     import termios
@@ -34,6 +37,7 @@ class ConnectionOwner(Protocol):
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None: ...
     def eof_received(self, conn: StreamConnection) -> None: ...
     def connection_closed(self, conn: StreamConnection, reason: str, error: bool) -> None: ...
+    def connection_closing(self, conn: StreamConnection) -> None: ...
     def write_paused(self, conn: StreamConnection) -> None: ...
 
 
@@ -44,12 +48,20 @@ class StreamConnection(asyncio.BufferedProtocol):
         cid: str,
         listener: str | None,
         idle: float | None = None,
+        half_open: bool = False,
+        eof_grace: float = 0.5,
     ) -> None:
         self.owner = owner
         self.cid = cid
         self.listener = listener
         # Close after this many seconds without traffic either way (None: never).
         self.idle = idle
+        # After the peer's EOF: stay open for sending (half-open) or close after the grace.
+        self.half_open = half_open
+        self.eof_grace = eof_grace
+        self._grace_timer: asyncio.TimerHandle | None = None
+        # Sends in progress that the grace must wait for (a file being sent).
+        self.busy = 0
         self.last_activity = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self.reading_paused = False  # by the engine, while its events are not drained
@@ -106,8 +118,32 @@ class StreamConnection(asyncio.BufferedProtocol):
     def eof_received(self) -> bool:
         self.peer_eof = True
         self.owner.eof_received(self)
-        # Keep the socket open for sending unless we already sent our EOF too.
-        return not self.local_eof
+        if self.local_eof:
+            return False  # both directions ended: asyncio closes the transport
+        if not self.half_open:
+            loop = asyncio.get_running_loop()
+            self._grace_timer = loop.call_later(self.eof_grace, self._end_after_eof)
+        # Open for sending until then: a reply in the grace still reaches a peer that only
+        # shut down its sending side (nc -N, socat -t).
+        return True
+
+    @property
+    def ending(self) -> bool:
+        """The peer sent EOF and the connection closes after the grace: it is going away."""
+        return self.peer_eof and not self.half_open and not self.local_eof
+
+    def _end_after_eof(self) -> None:
+        """The grace is over: close once nothing we sent is still on its way."""
+        self._grace_timer = None
+        if self.closed or self.closing:
+            return
+        if self.busy or self.buffered():
+            # Still sending (a file, or bytes asyncio holds): look again shortly. A peer
+            # that stopped reading is the user's to reset; the queue is shown meanwhile.
+            loop = asyncio.get_running_loop()
+            self._grace_timer = loop.call_later(GRACE_RECHECK_SECONDS, self._end_after_eof)
+            return
+        self.close("closed after the peer's EOF")
 
     def pause_writing(self) -> None:
         self.writable.clear()
@@ -120,6 +156,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
         self.writable.set()  # wake a file sender waiting for room
         if self.close_reason is not None:
             reason, error = self.close_reason, False
@@ -211,9 +249,14 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def close(self, reason: str = "closed by you") -> None:
         if self.transport is not None and not self.closed:
-            self.closing = True
+            self._mark_closing()
             self.close_reason = self.close_reason or reason
             self.transport.close()
+
+    def _mark_closing(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self.owner.connection_closing(self)
 
     def reset(self, reason: str = "reset by you") -> None:
         """Close with RST: SO_LINGER 0 makes the kernel drop pending data and send a reset.
@@ -228,7 +271,7 @@ class StreamConnection(asyncio.BufferedProtocol):
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.closing = True
+        self._mark_closing()
         if unsent:
             reason += f": {unsent:,} bytes queued were not sent"
         self.close_reason = reason
