@@ -75,11 +75,22 @@ def test_max_conns_and_idle_apply_where_the_url_sets_none() -> None:
     assert outgoing.options.idle == 2.5
 
 
+def test_half_open_and_the_eof_grace_from_the_command_line() -> None:
+    argv = ["--half-open", "--eof-grace", "2", "--listen", "unix:///tmp/x.sock"]
+    args = build_parser().parse_args([*argv, "--connect", "tcp://127.0.0.1:9?grace=0"])
+    (unix,), (outgoing,) = startup_endpoints(args)
+    assert (unix.options.half_open, unix.eof_grace) == (True, 2.0)
+    assert (outgoing.options.half_open, outgoing.eof_grace) == (True, 0.0)
+    defaults = startup_endpoints(build_parser().parse_args(["--listen", "tcp://127.0.0.1:0"]))
+    assert (defaults[0][0].options.half_open, defaults[0][0].eof_grace) == (False, 0.5)
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
         (["--max-conns", "0"], "'0' is not a positive whole number"),
         (["--idle", "soon"], "idle takes a number of seconds"),
+        (["--eof-grace", "later"], "grace takes a number of seconds"),
         (["--listen", "foo"], "'foo' is not a URL"),
         (["--connect", "tcp://127.0.0.1"], "has no port"),
         (["--connect", "tcp://127.0.0.1:0"], "port 0 can only be used to listen"),

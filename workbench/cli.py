@@ -12,6 +12,7 @@ from workbench.codec import ENCODINGS
 from workbench.endpoints import (
     Endpoint,
     EndpointError,
+    parse_eof_grace,
     parse_idle,
     parse_url,
     with_stream_options,
@@ -55,6 +56,19 @@ def idle_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def grace_seconds(text: str) -> float:
+    try:
+        return parse_eof_grace(text)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def transcript_file(text: str) -> str:
+    if not text:  # `--transcript "$LOG"` with LOG unset: not "no transcript"
+        raise argparse.ArgumentTypeError("the file name is empty (an unset shell variable?)")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
@@ -68,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  unix://@name                Unix stream socket in Linux's abstract namespace\n"
         "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
         "tcp options: max=N (listeners: connections at once, default 100; more are closed\n"
-        "             at once and counted), idle=SECONDS (close after that long without traffic)\n"
+        "             at once and counted), idle=SECONDS (close after that long without traffic),\n"
+        "             halfopen=1 (a peer's EOF does not close), grace=SECONDS (after a peer's\n"
+        "             EOF, close after that long; default 0.5)\n"
         "udp options: broadcast=1, join=1&iface=ADDR, ttl=N, loop=1|0, rcvbuf=BYTES\n"
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
@@ -103,8 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="close stream connections idle that long (a URL's ?idle= wins)",
     )
     parser.add_argument(
+        "--half-open",
+        action="store_true",
+        help="keep stream connections open for sending after the peer's EOF (by default they "
+        "close 0.5 s after it; a URL's ?halfopen= wins)",
+    )
+    parser.add_argument(
+        "--eof-grace",
+        metavar="SECONDS",
+        type=grace_seconds,
+        help="how long a stream connection stays open after the peer's EOF (default 0.5; "
+        "a URL's ?grace= wins)",
+    )
+    parser.add_argument(
         "--transcript",
         metavar="FILE",
+        type=transcript_file,
         help="append a lossless JSON Lines record of every event and byte to FILE",
     )
     parser.add_argument(
@@ -137,7 +167,9 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     none (the only way to give them to unix:// endpoints)."""
 
     def configured(endpoint: Endpoint) -> Endpoint:
-        return with_stream_options(endpoint, args.max_conns, args.idle)
+        return with_stream_options(
+            endpoint, args.max_conns, args.idle, args.half_open, args.eof_grace
+        )
 
     return [configured(e) for e in args.listen], [configured(e) for e in args.connect]
 
@@ -156,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.engine import Engine, EventBridge
     from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
+    from workbench.ui.exit_signals import ExitSignals
 
     bridge = EventBridge()
     try:
@@ -180,8 +213,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_path=args.stats_file,
         after_first_screen=tune_for_long_run,
     )
-    try:
-        app.run()
-    finally:
-        engine.stop()
-    return app.return_code or 0
+    # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
+    return ExitSignals(app).run()
