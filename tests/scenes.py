@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 
 from peers import abort
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from ui_helpers import focus, make_app, type_line, wait_log, wait_ui
@@ -260,6 +261,20 @@ class LogScene:
         await wait_ui(pilot, lambda: app.query_one("#search").has_focus, "the search bar")
         await pilot.pause(0.1)
 
+    async def new_rows_below(self, pilot: Pilot[None]) -> None:
+        """The cursor on the last row, then 12 rows arrive below it: the marker says so."""
+        await self.traffic(pilot)
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        alice, bob = self.sockets
+        bob.sendall(b"".join(b"X-Line-%02d: filler\r\n" % n for n in range(20)))
+        await wait_log(pilot, "X-Line-19")
+        await pilot.press("up")
+        await wait_ui(pilot, lambda: not app.log_view.following, "the Log not following")
+        alice.sendall(b"".join(b"tick %02d\n" % n for n in range(12)))
+        await wait_ui(pilot, lambda: app.log_view.new_rows() == 12, "12 new rows below")
+        await pilot.pause(0.1)
+
     def close(self) -> None:
         for sock in self.sockets:
             abort(sock)
@@ -273,3 +288,53 @@ def log_scene() -> Iterator[tuple[SockbenchApp, LogScene]]:
         yield frozen_app(**scene.app_options), scene
     finally:
         scene.close()
+
+
+CLEANUP_PORT = 19150
+CLEANUP_PEER_PORTS = (19151, 19152)
+
+
+class CleanupScene:
+    """A listener with a live peer and a half-closed one, and f9's clean-up menu open."""
+
+    app_options = {"listen": [f"tcp://{SCENE_HOST}:{CLEANUP_PORT}"]}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    async def menu(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+        for source in CLEANUP_PEER_PORTS:
+            self.sockets.append(client_from(source, CLEANUP_PORT))
+            await wait_log(pilot, f"accepted {SCENE_HOST}:{source}")
+        app.engine.half_close("C2")
+        await wait_log(pilot, "you sent EOF")
+        await pilot.press("f9")
+        await wait_ui(pilot, lambda: app.screen.query("#cleanup-options"), "the menu")
+        await pilot.pause(0.1)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            abort(sock)
+
+
+@contextlib.contextmanager
+def cleanup_scene() -> Iterator[tuple[SockbenchApp, CleanupScene]]:
+    scene = CleanupScene()
+    try:
+        yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()
+
+
+async def pasted_block(pilot: Pilot[None]) -> None:
+    """A three-line request pasted into the composer: the block editor holds it."""
+    app = pilot.app
+    assert isinstance(app, SockbenchApp)
+    await focus(pilot, app.composer)
+    app.post_message(events.Paste("GET / HTTP/1.1\r\nHost: example\r\n\r\n"))
+    await wait_ui(pilot, lambda: app.focused is app.block_composer, "the block editor")
+    app.block_composer.cursor_blink = False  # held still, as snap_compare does for inputs
+    await pilot.pause()

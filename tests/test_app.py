@@ -21,7 +21,7 @@ from peers import (
     unanswering_listener,
 )
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from ui_helpers import (
     blocking,
     focus,
@@ -148,7 +148,8 @@ def test_listener_shows_what_a_client_sends_with_its_address() -> None:
         assert conn.remote == client_address
         await wait_ui(pilot, lambda: conn.bytes_in == 13, "13 bytes counted in")
         client.close()
-        await wait_log(pilot, "closed by peer")
+        await wait_log(pilot, "peer sent EOF; closing in 0.5 s")
+        await wait_log(pilot, "closed after the peer's EOF")
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
 
@@ -181,7 +182,7 @@ def test_connect_from_the_dialog_and_send_an_http_request_with_escapes() -> None
             await pilot.press("enter")
             await wait_log(pilot, "← HTTP/1.0 200 OK\\r\\n")
             await wait_log(pilot, "hello from sockbench's test http server\\n")
-            await wait_log(pilot, "closed by peer")
+            await wait_log(pilot, "closed after the peer's EOF")
 
         run_app(make_app(), scenario)
 
@@ -242,11 +243,15 @@ def test_greeting_then_close_shows_the_greeting_and_closed_by_peer() -> None:
 
         async def scenario(pilot: Pilot[None]) -> None:
             await wait_log(pilot, "← 220 welcome to the test server\\r\\n")
-            await wait_log(pilot, "closed by peer")
+            await wait_log(pilot, "peer sent EOF; closing in 0.5 s")
+            await wait_log(pilot, "closed after the peer's EOF")
             app = the_app(pilot)
             conn = app.session.connections["C1"]
-            assert conn.peer_eof
-            assert "peer sent EOF" in str(app.connections_table.get_cell("C1", "state"))
+            assert conn.peer_eof and conn.state == "closed"
+            assert "closed after the peer" in str(app.connections_table.get_cell("C1", "state"))
+            # The target leaves with it, and the composer's label says so.
+            assert app.target is None
+            assert str(app.widget("target", Static).render()) == "no target: C1 closed"
 
         run_app(make_app(connect=[server.url]), scenario)
 
@@ -430,7 +435,8 @@ def test_eof_both_ways_closes_the_connection() -> None:
             await blocking(server.wait_for_eof)
             await wait_log(pilot, "closed by both sides")
             await type_line(pilot, "nobody listens")
-            assert "is closed" in str(app.query_one("#composer-error").render())
+            error = str(app.query_one("#composer-error").render())
+            assert error.startswith("no target (C1 closed)")
 
         run_app(make_app(connect=[server.url]), scenario)
 

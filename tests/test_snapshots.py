@@ -6,12 +6,14 @@ from scenes import (
     CONFIRM_PORT,
     SCENE_HOST,
     SEND_TO_PORT,
+    cleanup_scene,
     confirm_close_listener,
     connect_dialog_with_error,
     datagram_scene,
     frozen_app,
     listen_dialog,
     listen_dialog_udp,
+    pasted_block,
     send_to_dialog,
     traffic_scene,
 )
@@ -54,3 +56,12 @@ def test_listen_dialog_for_udp_with_options(snap_compare) -> None:
 def test_send_to_dialog(snap_compare) -> None:
     app = frozen_app(listen=[f"udp://{SCENE_HOST}:{SEND_TO_PORT}"])
     assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=send_to_dialog)
+
+
+def test_clean_up_menu(snap_compare) -> None:
+    with cleanup_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.menu)
+
+
+def test_composer_holding_a_pasted_block_at_80x24(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=pasted_block)

@@ -30,3 +30,8 @@ def test_record_detail_view(snap_compare) -> None:
 def test_log_search_bar_with_a_highlighted_match(snap_compare) -> None:
     with log_scene() as (app, scene):
         assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.search_open)
+
+
+def test_log_marker_for_new_rows_below(snap_compare) -> None:
+    with log_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.new_rows_below)

@@ -45,3 +45,21 @@ def require_nobody() -> None:
     if check.returncode != 0:
         pytest.skip(f"cannot run Python as nobody: {check.stderr.strip()}")
     assert check.stdout.strip() == str(uid)
+    # The check imports this checkout as nobody: a clone in root's home or in a `mktemp -d`
+    # folder (mode 0700) is closed to other users, and then nobody imports nothing, or
+    # another checkout (an editable install elsewhere).
+    found = run_as_nobody("-c", IMPORTED_FROM)
+    where = found.stdout.strip()
+    if found.returncode != 0 or Path(where) != REPO:
+        seen = f"it imports the project from {where}" if where else "it cannot import the project"
+        pytest.skip(
+            f"the user nobody cannot enter this checkout ({REPO}): {seen}; run this test "
+            "from a checkout in a directory other users may enter (not root's home nor a "
+            "mode 0700 folder)"
+        )
+
+
+IMPORTED_FROM = """\
+import os, workbench
+print(os.path.dirname(os.path.dirname(os.path.realpath(workbench.__file__))))
+"""

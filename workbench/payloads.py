@@ -3,6 +3,7 @@ ending), hex, or a file. Pure functions, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from workbench.codec import ENCODINGS, encode_text, parse_hex
@@ -48,6 +49,43 @@ def build_payload(mode: str, text: str, settings: SendSettings) -> bytes | FileP
             raise ValueError("type the path of the file to send")
         return FilePayload(path)
     raise ValueError(f"unknown mode {mode}")
+
+
+# A block (several lines sent as one) larger than this asks before it is sent.
+BLOCK_CONFIRM_BYTES = 64 * 1024
+
+
+class BlockError(ValueError):
+    """A block that cannot be sent: `line` is 1-based (0: the block as a whole), `position`
+    0-based in that line, as in EscapeError and HexError."""
+
+    def __init__(self, message: str, line: int = 0, position: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+        self.position = position
+
+
+def build_block_payload(mode: str, lines: Sequence[str], settings: SendSettings) -> bytes:
+    """Several lines as one payload. Text mode: each line as `build_payload` makes it (its
+    escapes, the encoding, the line ending after it). Hex mode: the lines are one hex input
+    (what separates them is ignored). File mode sends one path: a block is refused.
+
+    Raise BlockError naming the line (and, from the line's own error, the column)."""
+    if mode == "file":
+        raise BlockError(
+            f"not sent: file mode sends one file, and this block has {len(lines)} lines; "
+            "drop it (ctrl+u) and give one path, or change the mode (ctrl+t)"
+        )
+    parts: list[bytes] = []
+    for number, line in enumerate(lines, 1):
+        try:
+            payload = build_payload(mode, line, settings)
+        except ValueError as exc:
+            position = getattr(exc, "position", 0)
+            raise BlockError(f"line {number}: {exc}", number, position) from exc
+        assert isinstance(payload, bytes)
+        parts.append(payload)
+    return b"".join(parts)
 
 
 def next_in(choices: tuple[str, ...] | list[str], current: str) -> str:

@@ -91,6 +91,8 @@ class ConnectionInfo:
     chunks_out: int = 0
     peer_eof: bool = False
     local_eof: bool = False
+    # The peer sent EOF and the connection closes after the grace: it is going away.
+    ending: bool = False
     reason: str = ""
     error: bool = False
     transport: str = "tcp"
@@ -116,7 +118,7 @@ class ConnectionInfo:
 
     @property
     def can_send(self) -> bool:
-        return self.is_open and not self.local_eof
+        return self.is_open and not self.local_eof and not self.ending
 
 
 @dataclass
@@ -231,7 +233,7 @@ class Session:
                 )
                 changes.connections.add(cid)
                 changes.structure = True
-            case ev.HalfClosed(cid=cid, outgoing=outgoing):
+            case ev.HalfClosed(cid=cid, outgoing=outgoing, closes_after=closes_after):
                 conn = self.connections.get(cid)
                 if conn is None:
                     return
@@ -239,6 +241,7 @@ class Session:
                     conn.local_eof = True
                 else:
                     conn.peer_eof = True
+                    conn.ending = closes_after is not None
                 conn.state = half_closed_state(conn)
                 changes.connections.add(cid)
             case ev.ConnectionClosed(ts, cid, reason, error):
@@ -296,10 +299,34 @@ class Session:
     def open_connections(self) -> list[ConnectionInfo]:
         return [c for c in self.connections.values() if c.is_open]
 
+    def forget_closed(self, cids: Iterable[str] | None = None) -> list[str]:
+        """Forget the closed connections (all, or those of `cids` that are closed), as if
+        pruned: the panes stop listing them; the Log keeps their records. Their ids."""
+        wanted = None if cids is None else set(cids)
+        gone = [cid for cid in self._closed_order if wanted is None or cid in wanted]
+        for cid in gone:
+            conn = self.connections.pop(cid, None)
+            if conn is not None and conn.listener in self.listeners:
+                peers = self.listeners[conn.listener].peers
+                if cid in peers:
+                    peers.remove(cid)
+        if gone:
+            forgotten = set(gone)
+            self._closed_order = [cid for cid in self._closed_order if cid not in forgotten]
+        return gone
+
+
+def id_number(item_id: str) -> int:
+    """12 for C12 or L12: ids sort by it, not as text."""
+    digits = item_id.lstrip("LC")
+    return int(digits) if digits.isdigit() else 0
+
 
 def half_closed_state(conn: ConnectionInfo) -> str:
     if conn.peer_eof and conn.local_eof:
         return "EOF both ways"
+    if conn.ending:
+        return "closing"
     if conn.peer_eof:
         return "peer sent EOF"
     return "you sent EOF"

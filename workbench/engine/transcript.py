@@ -79,6 +79,7 @@ class TranscriptWriter:
         body = _base64(chunk)
         if len(body) < BIG_PART:
             record = RECORD % (ts, conn.encode(), b"out" if outgoing else b"in", len(chunk), body)
+            # _add, inlined: once per read or datagram under a flood.
             self.dirty = True
             start = self._used
             end = start + len(record)

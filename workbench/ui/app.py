@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TypeVar
 
 from textual import on
@@ -19,9 +20,10 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea, Tree
 
 from workbench import __version__
 from workbench.codec import format_size, sanitize_text
@@ -33,16 +35,21 @@ from workbench.export import export_connection, save_lines
 from workbench.gc_tuning import collect_young
 from workbench.logmodel import RawRecord, Record, ViewSettings
 from workbench.payloads import (
+    BLOCK_CONFIRM_BYTES,
     ENCODING_NAMES,
     LINE_ENDING_NAMES,
     MODES,
     FilePayload,
     SendSettings,
+    build_block_payload,
     build_payload,
     next_in,
 )
-from workbench.state import ConnectionInfo, Session
-from workbench.ui.composer import Composer
+from workbench.state import ConnectionInfo, Session, id_number
+from workbench.targeting import Target
+from workbench.ui import exit_signals
+from workbench.ui.cleanup import Cleanup
+from workbench.ui.composer import BlockComposer, Composer
 from workbench.ui.detail import RecordDetail
 from workbench.ui.dialogs import (
     ConfirmDialog,
@@ -54,7 +61,7 @@ from workbench.ui.dialogs import (
 )
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
-from workbench.ui.panes import ConnectionsTable, ListenersTree, id_number
+from workbench.ui.panes import ConnectionsTable, ListenersTree
 from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
@@ -110,6 +117,8 @@ class SockbenchApp(App[None]):
         Binding("ctrl+t", "cycle_mode", "Mode"),
         Binding("f7", "cycle_line_ending", "EOL"),
         Binding("f8", "cycle_encoding", "Encoding"),
+        Binding("f9", "clean_up", "Clean up"),
+        Binding("ctrl+l", "clear_log", "Clear Log", show=False),
         Binding("escape", "focus_composer", "Composer", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -137,7 +146,7 @@ class SockbenchApp(App[None]):
         self.time_format = time_format
         self.log_max_rows = log_max_rows
         self.session = Session()
-        self.target: str | None = None
+        self.targeting = Target()
         self.mode = "text"
         self.default_settings = default_settings or SendSettings()
         self.send_settings: dict[str, SendSettings] = {}
@@ -172,7 +181,9 @@ class SockbenchApp(App[None]):
         with Horizontal(id="composer-row"):
             yield keep(Static("", id="target"))
             yield keep(Static("", id="mode"))
-            yield keep(Composer(id="composer"))
+            composer = keep(Composer(id="composer"))
+            yield composer
+            yield keep(BlockComposer(composer, id="block-composer"))  # a pasted block
         yield Footer()
 
     def _keep(self, widget: WidgetType) -> WidgetType:
@@ -209,6 +220,10 @@ class SockbenchApp(App[None]):
     def composer(self) -> Composer:
         return self.widget("composer", Composer)
 
+    @property
+    def block_composer(self) -> BlockComposer:
+        return self.widget("block-composer", BlockComposer)
+
     def on_mount(self) -> None:
         self.listeners_tree.border_title = "Listeners"
         self.connections_table.border_title = "Connections"
@@ -221,7 +236,8 @@ class SockbenchApp(App[None]):
         self.call_after_refresh(self.start_engine)
 
     def start_engine(self) -> None:
-        if self._exit_requested:
+        # From here the loop takes SIGHUP/SIGTERM/SIGINT: one that came already quits now.
+        if exit_signals.install(self) or self._exit_requested:
             return
         if self.after_first_screen is not None:
             self.after_first_screen()
@@ -235,7 +251,8 @@ class SockbenchApp(App[None]):
             if action.kind == "listen":
                 self.engine.listen(action.endpoint)
             else:
-                self.engine.connect(action.endpoint)
+                self.targeting.opened_by_user(self.engine.connect(action.endpoint))
+        self.show_target()
 
     async def action_quit(self) -> None:
         self._exit_requested = True
@@ -302,12 +319,10 @@ class SockbenchApp(App[None]):
         )
         self.connections_table.refresh_rows(self.session, changes.connections - added)
         self._counted |= changes.counted
-        for cid in changes.opened:
-            if not self.target_usable():
-                self.target = cid
+        target_moved = self.targeting.update(self.session, changes.opened)
         for event in events:
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
-                self.target = event.cid
+                self.targeting.choose(event.cid)
                 self.composer.focus()
             elif isinstance(event, ev.ListenerOpened):
                 for note in event.notes:
@@ -316,7 +331,7 @@ class SockbenchApp(App[None]):
                         self.notify(text, severity="warning", markup=False)
         self.notify_errors(changes.errors)
         self.show_target()
-        if self.target in changes.connections:
+        if target_moved or self.target in changes.connections:
             self.show_stats()
 
     def show_counters(self) -> None:
@@ -385,12 +400,8 @@ class SockbenchApp(App[None]):
                 )
             case ev.Note(ts, source, text):
                 yield self.new_record(ts, source, "info", text=text)
-            case ev.HalfClosed(ts, cid, outgoing):
-                text = (
-                    "you sent EOF (end of stream); still receiving"
-                    if outgoing
-                    else "closed by peer (EOF received); you can still send until you close"
-                )
+            case ev.HalfClosed(ts, cid, outgoing, closes_after):
+                text = half_closed_text(outgoing, closes_after)
                 yield self.new_record(ts, cid, "info", text=text)
             case ev.ConnectionClosed(ts, cid, reason, error):
                 yield self.new_record(ts, cid, "error" if error else "info", text=reason)
@@ -446,9 +457,9 @@ class SockbenchApp(App[None]):
 
     # --- the target ---
 
-    def target_usable(self) -> bool:
-        conn = self.session.connections.get(self.target or "")
-        return conn is not None and conn.can_send
+    @property
+    def target(self) -> str | None:
+        return self.targeting.cid
 
     def show_target(self) -> None:
         self.connections_table.set_target(self.target)
@@ -459,12 +470,15 @@ class SockbenchApp(App[None]):
         conn = self.session.connections.get(self.target or "")
         if marked:
             target, usable = f"to {len(marked)} marked", True
+        elif conn is None and self.target is not None:  # just opened: not reported yet
+            target, usable = f"to {self.target} (connecting)", False
         elif conn is None:
-            target, usable = "no target", False
+            note = self.targeting.note
+            target, usable = f"no target: {note}" if note else "no target", False
         else:
-            state = "" if conn.can_send else f" ({conn.state})"
+            state = f"new, {conn.state}" if self.targeting.note == "new" else conn.state
             where = f"{conn.transport} {conn.remote}" if conn.transport != "tcp" else conn.remote
-            target, usable = sanitize_text(f"to {conn.cid} {where}{state}"), conn.can_send
+            target, usable = sanitize_text(f"to {conn.cid} {where} ({state})"), conn.can_send
         shown = (mode, target, usable, self.mode)
         if shown == self._target_shown:
             return  # called after every batch: updating a label lays the screen out again
@@ -477,7 +491,7 @@ class SockbenchApp(App[None]):
 
     def choose_target(self, cid: str) -> None:
         if cid in self.session.connections:
-            self.target = cid
+            self.targeting.choose(cid)
             self.show_target()
             self.show_stats()
 
@@ -510,21 +524,38 @@ class SockbenchApp(App[None]):
 
     @on(Input.Submitted, "#composer")
     def send_line(self, event: Input.Submitted) -> None:
+        def sent() -> None:
+            self.composer.remember(event.value)
+            self.composer.value = ""
+
+        mode = self.mode
+        self.send_input(lambda settings: build_payload(mode, event.value, settings), sent)
+
+    def send_input(
+        self,
+        build: Callable[[SendSettings], bytes | FilePayload],
+        sent: Callable[[], None],
+        hold: Callable[[list[tuple[str, bytes | FilePayload]]], bool] | None = None,
+    ) -> None:
+        """Send what `build` makes of the composer's input with each recipient's settings,
+        once they can all take it, then call `sent`; otherwise show why, and send nothing.
+        `hold`, given the payloads, may keep them back: True when it asked a question and
+        sends again itself."""
         recipients = self.recipients()
         if not recipients:
-            self.show_composer_error("no target: connect (f3) or wait for a peer, then type")
+            note = f" ({self.targeting.note})" if self.targeting.note else ""
+            self.show_composer_error(f"no target{note}: connect (f3) or wait for a peer, then type")
             return
         blocked = [conn for conn in recipients if not conn.can_send]
         if blocked:
             self.show_composer_error(f"not sent: {why_not_sendable(blocked[0])}")
             return
         try:
-            payloads = [
-                (conn.cid, build_payload(self.mode, event.value, self.settings_for(conn.cid)))
-                for conn in recipients
-            ]
-        except ValueError as exc:  # EscapeError, HexError: they say where
+            payloads = [(conn.cid, build(self.settings_for(conn.cid))) for conn in recipients]
+        except ValueError as exc:  # EscapeError, HexError, BlockError: they say where
             self.show_composer_error(str(exc))
+            return
+        if hold is not None and hold(payloads):
             return
         for cid, payload in payloads:
             if isinstance(payload, FilePayload):
@@ -534,8 +565,53 @@ class SockbenchApp(App[None]):
                 self.engine.send_file(cid, payload.path)
             else:
                 self.engine.send(cid, payload)
-        self.composer.remember(event.value)
-        self.composer.value = ""
+        self.targeting.acknowledge()
+        self.show_target()
+        sent()
+        self.show_composer_error("")
+
+    @on(BlockComposer.Submitted)
+    def send_block(self, message: BlockComposer.Submitted) -> None:
+        self.send_lines(message.lines)
+
+    def send_lines(self, lines: list[str], confirmed: bool = False) -> None:
+        """A block: every line with its line ending, as one send per recipient so that it
+        arrives together. Over BLOCK_CONFIRM_BYTES it asks first (unless `confirmed`)."""
+
+        def sent() -> None:
+            self.composer.remember("\n".join(lines))
+            self.block_composer.close()
+
+        def ask_if_large(payloads: list[tuple[str, bytes | FilePayload]]) -> bool:
+            sizes = [len(p) for _, p in payloads if isinstance(p, bytes)]
+            if confirmed or max(sizes, default=0) <= BLOCK_CONFIRM_BYTES:
+                return False
+            self.confirm_large_block(lines, [cid for cid, _ in payloads], sizes)
+            return True
+
+        mode = self.mode
+        build = lambda settings: build_block_payload(mode, lines, settings)  # noqa: E731
+        self.send_input(build, sent, ask_if_large)
+
+    def confirm_large_block(self, lines: list[str], cids: list[str], sizes: list[int]) -> None:
+        largest = max(sizes)
+        size = f"{format_size(largest)} ({largest:,} bytes)"
+        if len(cids) == 1:
+            conn = self.session.connections.get(cids[0])
+            who = f"{cids[0]} ({conn.remote})" if conn is not None else cids[0]
+        else:
+            size = f"{size} each" if min(sizes) == largest else f"up to {size} each"
+            who = f"{len(cids)} connections: {', '.join(cids)}"
+        question = f"Send this block of {len(lines):,} lines, {size}, to {who}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.send_lines(lines, confirmed=True)
+
+        self.push_screen(ConfirmDialog(sanitize_text(question), yes="Send"), answered)
+
+    @on(TextArea.Changed, "#block-composer")
+    def clear_block_error(self) -> None:
         self.show_composer_error("")
 
     @on(Input.Changed, "#composer")
@@ -700,6 +776,14 @@ class SockbenchApp(App[None]):
     def action_focus_composer(self) -> None:
         self.widget("search", Input).display = False
         self.composer.focus()
+        self.log_view.follow()  # also when the composer had the focus already
+
+    @on(DescendantFocus)
+    def log_follows_in_composer(self, event: DescendantFocus) -> None:
+        """Back in the composer (escape, tab, a click, Enter on a pane's row): the Log
+        follows new rows again."""
+        if event.widget is self._widgets.get("composer"):
+            self.log_view.follow()
 
     def action_listen(self) -> None:
         def opened(endpoint: object) -> None:
@@ -712,7 +796,9 @@ class SockbenchApp(App[None]):
     def action_connect(self) -> None:
         def chosen(request: object) -> None:
             if isinstance(request, ConnectRequest):
-                self.engine.connect(request.endpoint, request.timeout)
+                cid = self.engine.connect(request.endpoint, request.timeout)
+                self.targeting.opened_by_user(cid)  # the next line goes to it
+                self.show_target()
             self.composer.focus()
 
         self.push_screen(ConnectDialog(), chosen)
@@ -791,6 +877,19 @@ class SockbenchApp(App[None]):
 
         self.push_screen(ConfirmDialog(sanitize_text(question), yes="Close"), answered)
 
+    # --- cleaning up (f9, ctrl+l): workbench/ui/cleanup.py ---
+
+    @cached_property
+    def cleanup(self) -> Cleanup:
+        return Cleanup(self)
+
+    def action_clean_up(self) -> None:
+        self.cleanup.open_menu()
+
+    def action_clear_log(self) -> None:
+        if self.cleanup.main_screen_only():
+            self.cleanup.clear_log()
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Listen...", "Open a TCP, UDP or Unix listener", self.action_listen)
@@ -800,6 +899,7 @@ class SockbenchApp(App[None]):
             "Send datagrams from a UDP or Unix datagram listener to an address",
             self.action_send_to,
         )
+        yield from self.cleanup.system_commands()  # workbench/ui/cleanup.py
         for listener in self.session.listeners.values():
             where = literal_markup(", ".join(listener.local))  # palette titles are markup
             yield SystemCommand(
@@ -843,7 +943,23 @@ def why_not_sendable(conn: ConnectionInfo) -> str:
         return f"{conn.cid} is still connecting"
     if conn.closed_at is not None:
         return f"{conn.cid} is closed ({conn.reason})"
+    if conn.ending:
+        return (
+            f"{conn.cid} is closing: its peer sent EOF (?halfopen=1 or --half-open keeps such "
+            "connections open)"
+        )
     return f"you already sent EOF on {conn.cid}"
+
+
+def half_closed_text(outgoing: bool, closes_after: float | None) -> str:
+    if outgoing:
+        return "you sent EOF (end of stream); still receiving"
+    if closes_after is not None:
+        return (
+            f"peer sent EOF; closing in {closes_after:g} s (?halfopen=1 or --half-open keeps "
+            "it open)"
+        )
+    return "peer sent EOF; half-open: you can still send until you close (f4)"
 
 
 def opened_text(event: ev.ConnectionOpened) -> str:

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.codec import sanitize_text
 from workbench.endpoints import (
@@ -20,6 +20,7 @@ from workbench.endpoints import (
     Endpoint,
     EndpointError,
     parse_url,
+    with_stream_options,
 )
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
 
@@ -65,6 +66,7 @@ class EndpointDialog(ModalScreen[object]):
     DEFAULT_PORT = ""
     for_listen = False
     show_options = True
+    STREAM_TRANSPORTS = ("tcp", "unix")
     # What the Options field suggests, per transport (see the URL options in the README).
     OPTION_PLACEHOLDERS = {"udp": "broadcast=1&rcvbuf=4194304&ttl=2", "tcp": "idle=30"}
 
@@ -100,6 +102,13 @@ class EndpointDialog(ModalScreen[object]):
                 )
                 yield Label("Options", classes="field-label options")
                 yield Input(id="options", classes="options")
+                yield Label("Peer's EOF", classes="field-label stream")
+                yield Checkbox(
+                    "keep open (half-open)",
+                    id="halfopen",
+                    classes="stream",
+                    tooltip="Off: a connection closes 0.5 s after its peer's EOF, as nc does",
+                )
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
             yield Static("", id="error")
@@ -129,6 +138,8 @@ class EndpointDialog(ModalScreen[object]):
             widget.display = unix
         for widget in self.query(".options"):
             widget.display = self.show_options and transport in self.OPTION_PLACEHOLDERS
+        for widget in self.query(".stream"):
+            widget.display = self.show_options and transport in self.STREAM_TRANSPORTS
         self.query_one("#options", Input).placeholder = self.OPTION_PLACEHOLDERS.get(transport, "")
 
     @property
@@ -143,7 +154,10 @@ class EndpointDialog(ModalScreen[object]):
             self.query_one("#path", Input).value,
             self.query_one("#options", Input).value,
         )
-        return parse_url(url, for_listen=self.for_listen)
+        endpoint = parse_url(url, for_listen=self.for_listen)
+        if self.query_one("#halfopen", Checkbox).value:
+            endpoint = with_stream_options(endpoint, half_open=True)
+        return endpoint
 
     def result(self) -> object:
         return self.endpoint()
@@ -169,7 +183,8 @@ class ListenDialog(EndpointDialog):
     ACTION = "Listen"
     HELP = (
         "Port 0 picks a free port. 0.0.0.0 or :: listens on every interface: other machines "
-        "can connect. TCP options: max=N connections (default 100), idle=S seconds."
+        "can connect. TCP options: max=N connections (default 100), idle=S seconds, "
+        "grace=S after a peer's EOF."
     )
     DEFAULT_PORT = "0"
     for_listen = True

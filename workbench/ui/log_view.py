@@ -35,6 +35,8 @@ KIND_STYLE = {
 }
 TIME_STYLE = Style(color="bright_black")
 NOTE_STYLE = Style(color="yellow", italic=True)
+# The bottom border's "12 new rows ↓" while the Log does not follow (a Content style).
+NEW_ROWS_STYLE = "bold $warning"
 INFO_TEXT_STYLE = Style(italic=True)
 ERROR_TEXT_STYLE = Style(color="red")
 CURSOR_STYLE = Style(bgcolor="grey23")
@@ -91,7 +93,10 @@ class LogView(ScrollView, can_focus=True):
         self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
         self._generation = 0  # bumped when every row changes (new settings, search)
         # Follow new rows until the user scrolls up; reaching the end again resumes it.
-        self.following = True
+        self._following = True
+        # Rows laid out since the model's last reset when following stopped (see new_rows).
+        self._rows_when_left: int | None = None
+        self._new_rows_shown = 0  # what the bottom border says now
         self.cursor: int | None = None  # a row the user moved to, for details
         self.search_pattern = ""
         # Lines view: lines without their LF yet (a prompt), shown after the finished rows.
@@ -128,6 +133,54 @@ class LogView(ScrollView, can_focus=True):
         self.following = True
         self._rows_changed(0)
 
+    def clear(self) -> None:
+        """Forget every record and row (the transcript is untouched). The records go as
+        dropped ones: the bottom border says so, and an export from the Log is incomplete."""
+        store = self.model.store
+        store.dropped += len(store)
+        store.dropped_bytes += store.bytes
+        self.model.clear()
+        self._unshown, self._unshown_shift = False, 0
+        self._generation += 1
+        self._cache.clear()
+        self.cursor = None
+        self.following = True
+        self._rows_changed(0)
+
+    # --- following, and the rows that arrived below ---
+
+    @property
+    def following(self) -> bool:
+        return self._following
+
+    @following.setter
+    def following(self, value: bool) -> None:
+        if value == self._following:
+            return  # set on every scroll: only a change costs anything
+        self._following = value
+        model = self.model
+        self._rows_when_left = None if value else model.rows_dropped + len(model.rows)
+        self._update_subtitle()
+
+    def new_rows(self) -> int:
+        """Rows that arrived since the Log stopped following and are below the rows shown
+        (0 while following). Counts, no look at any row: the model's rows are the filtered
+        ones, and `rows_dropped + len(rows)` only grows until the model is reset."""
+        if self._rows_when_left is None:
+            return 0
+        model = self.model
+        held = len(model.rows)
+        arrived = model.rows_dropped + held - self._rows_when_left
+        below = held - self.first_visible_row() - self.size.height
+        return max(0, min(arrived, below))
+
+    def follow(self) -> None:
+        """Follow new rows again: no cursor, the last row in view."""
+        self.cursor = None
+        self.following = True
+        self._scroll_to_end()
+        self.refresh()
+
     def row_count(self) -> int:
         return len(self.model.rows) + len(self.tail)
 
@@ -160,11 +213,14 @@ class LogView(ScrollView, can_focus=True):
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         # Only a move up (the user reading history) stops following; rows arriving between
-        # a scroll and the next refresh must not.
-        if new_value < old_value:
-            self.following = False
-        elif new_value >= self.max_scroll_y:
+        # a scroll and the next refresh must not, nor a move up to the end of fewer rows
+        # (a filter, a cleared Log).
+        if new_value >= self.max_scroll_y:
             self.following = True
+        elif new_value < old_value:
+            self.following = False
+        if not self._following and self.new_rows() != self._new_rows_shown:
+            self._update_subtitle()  # scrolled down over some of the new rows
 
     def _update_subtitle(self) -> None:
         model = self.model
@@ -185,7 +241,13 @@ class LogView(ScrollView, can_focus=True):
         if self.search_pattern:
             parts.append(f"search: {self.search_pattern}")
         # Content, not a str: a str title is markup, and the pattern is often a peer's text.
-        self.border_subtitle = Content(sanitize_text("  ·  ".join(parts)))
+        subtitle = Content(sanitize_text("  ·  ".join(parts)))
+        new = self._new_rows_shown = self.new_rows()
+        if new:
+            # First: a narrow Log cuts the subtitle's end, never this.
+            marker = f"{new:,} new row{'' if new == 1 else 's'} ↓"
+            subtitle = Content.assemble((marker, NEW_ROWS_STYLE), "  ·  ", subtitle)
+        self.border_subtitle = subtitle
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""
@@ -212,10 +274,7 @@ class LogView(ScrollView, can_focus=True):
         self.move_cursor(0)
 
     def action_cursor_end(self) -> None:
-        self.cursor = None
-        self.following = True
-        self._scroll_to_end()
-        self.refresh()
+        self.follow()
 
     def first_visible_row(self) -> int:
         return int(self.scroll_offset.y)

@@ -20,7 +20,7 @@ from textual.widgets.data_table import Row as TableRow
 from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
-from workbench.state import ConnectionInfo, ListenerInfo, Session
+from workbench.state import ConnectionInfo, ListenerInfo, Session, id_number
 
 
 def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
@@ -46,11 +46,6 @@ STATE_STYLE = {
     "closed": "bright_black",
     "failed": "red",
 }
-
-
-def id_number(item_id: str) -> int:
-    digits = item_id.lstrip("LC")
-    return int(digits) if digits.isdigit() else 0
 
 
 def format_age(seconds: float) -> str:
