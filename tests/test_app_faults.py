@@ -104,6 +104,9 @@ def test_listener_at_its_maximum_counts_the_connections_it_refused() -> None:
         await wait_ui(pilot, lambda: "3 refused" in listener_label(app), "the refused count")
         assert "(2 open, 3 refused at max 2)" in listener_label(app)
         await wait_log(pilot, "L1 full (2 open): refused 127.0.0.1:")
+        # Said once where it cannot be cut off: the pane's label may be at 120 columns.
+        await wait_notified(pilot, "L1 is at its maximum of connections", "warning")
+        assert sum("at its maximum" in str(n.message) for n in app._notifications) == 1
         for client in kept + extra:
             abort(client)
 

@@ -105,6 +105,24 @@ def test_one_line_clients_one_after_another_never_fill_the_listener(
     assert not [r for r in records if r["event"] in ("refused", "error")]
 
 
+def test_a_burst_of_one_line_clients_waits_in_the_backlog_and_none_is_refused(
+    engine: Engine, events: Collector
+) -> None:
+    """2,000 one-line clients back to back, faster than their EOFs are read: at the maximum
+    the next ones wait in the kernel's backlog for the slots the EOFs free."""
+    _lid, port = listen(engine, events)
+    for number in range(2000):
+        with connect_client(port) as client:
+            client.sendall(b"%d\n" % number)
+    events.wait_until(
+        lambda: len(events.of(ev.ConnectionClosed)) == 2000, timeout=60, what="2,000 closes"
+    )
+    assert not events.of(ev.ListenerRefused)
+    assert sum(len(d.data) for d in events.of(ev.Data)) == sum(
+        len(b"%d\n" % n) for n in range(2000)
+    )
+
+
 def test_half_open_keeps_the_connection_open_for_sending(engine: Engine, events: Collector) -> None:
     lid, port = listen(engine, events, "tcp://127.0.0.1:0?halfopen=1")
     client, cid = accept(events, lid, port)

@@ -13,7 +13,6 @@ descriptor, like libuv) and counted, so the engine can report the condition once
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import errno
 import os
@@ -31,13 +30,13 @@ from workbench.engine.stream import StreamConnection
 ACCEPT_BATCH = 1024
 # Out of descriptors and no spare to shed with: look again after this long.
 RETRY_SECONDS = 0.25
-# At its maximum, a new connection waits this long for a slot before it is refused, and
-# longer while connections are still being attached or slots are being freed: clients that
-# send a line and close come faster than their EOFs are read, and each EOF frees a slot.
+# At its maximum, new connections wait (in the kernel's backlog) this long for a slot before
+# they are refused, and longer while connections are still being attached or slots are being
+# freed: clients that send a line and close come faster than their EOFs are read, and each
+# EOF frees a slot.
 WAIT_FOR_SLOT_SECONDS = 0.1
 MAX_WAIT_FOR_SLOT_SECONDS = 2.0
-# Connections waiting for a slot at most; past that they are refused at once.
-MAX_WAITING = 1024
+
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -45,6 +44,7 @@ class AcceptOwner(Protocol):
     """What an acceptor reports to (the engine)."""
 
     def live_peers(self, lid: str) -> int: ...
+    def can_make_room(self, lid: str) -> bool: ...
     def make_room(self, lid: str) -> bool: ...
     def refused_at_maximum(self, lid: str, remote: str) -> None: ...
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
@@ -99,12 +99,16 @@ class Acceptor:
         self.closed = False
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[None]] = set()
-        # Accepted at the maximum, waiting for a slot (oldest first), and since when.
-        self.waiting: collections.deque[tuple[socket.socket, str]] = collections.deque()
+        # At the maximum, new connections wait in the kernel's backlog (not accepted, so they
+        # hold no descriptor) while we stop reading the listening sockets, for a slot; since
+        # when, and whether a slot was freed since the last look.
+        self.waiting = False
         self._waiting_since = 0.0
         self._wait_timer: asyncio.TimerHandle | None = None
-        self._freed = False  # a slot was freed since the last look at the waiting ones
-        self._admit_scheduled = False
+        self._freed = False
+        self._resume_scheduled = False
+        # The wait is over and no slot came: the connections waiting now are refused.
+        self._refusing = False
 
     def start(self) -> None:
         for sock in self.sockets:
@@ -116,15 +120,12 @@ class Acceptor:
         self.closed = True
         if self._wait_timer is not None:
             self._wait_timer.cancel()
-        while self.waiting:
-            self.waiting.popleft()[0].close()
         for sock in self.sockets:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(sock.fileno())
             sock.close()
 
     def _ready(self, sock: socket.socket) -> None:
-        self._admit_waiting()  # they were first
         batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]] = []
         try:
             self._accept_batch(sock, batch)
@@ -141,9 +142,8 @@ class Acceptor:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _has_room(self) -> bool:
-        live = self.owner.live_peers(self.lid) + self.attaching
-        return live < self.max_connections or self.owner.make_room(self.lid)
+    def _full(self) -> bool:
+        return self.owner.live_peers(self.lid) + self.attaching >= self.max_connections
 
     def _accept_batch(
         self,
@@ -153,9 +153,14 @@ class Acceptor:
         for _ in range(ACCEPT_BATCH):
             if self.closed:
                 return
+            full = self._full()
+            if full and not self._refusing and not self.owner.can_make_room(self.lid):
+                self._wait_for_room()
+                return
             try:
                 conn, address = sock.accept()
             except (BlockingIOError, InterruptedError):
+                self._refusing = False  # those waiting are refused: the next ones wait again
                 return
             except ConnectionAbortedError:
                 continue  # the client gave up while waiting: nothing to do
@@ -169,43 +174,48 @@ class Acceptor:
             if self.starved:
                 self.starved = False
                 self.owner.accepted_again(self.lid)
-            if self.waiting or not self._has_room():
-                self._wait_for_slot(conn, format_sockname(address))
+            # At the maximum: a half-open connection whose peer sent EOF makes room, once a
+            # new connection is really there.
+            if full and not self.owner.make_room(self.lid):
+                self._refuse(conn, format_sockname(address))
                 continue
+            self._refusing = False
             batch.append(self._attaching(conn))
 
-    # at the maximum: wait a moment for a slot, then refuse
+    # at the maximum: new connections wait in the backlog for a slot, then are refused
 
-    def _wait_for_slot(self, conn: socket.socket, remote: str) -> None:
-        if len(self.waiting) >= MAX_WAITING:
-            self._refuse(conn, remote)
+    def _wait_for_room(self) -> None:
+        self._watch_sockets(False)  # they stay readable: watched, they would spin the loop
+        if self.waiting:
             return
-        if not self.waiting:
-            self._waiting_since = time.monotonic()
-            self._freed = False
-            self._wait_timer = self._loop.call_later(WAIT_FOR_SLOT_SECONDS, self._settle_waiting)
-        self.waiting.append((conn, remote))
+        self.waiting = True
+        self._waiting_since = time.monotonic()
+        self._freed = False
+        self._wait_timer = self._loop.call_later(WAIT_FOR_SLOT_SECONDS, self._settle_waiting)
 
     def slot_freed(self) -> None:
-        """The engine freed a slot (a connection closing, or ending after its peer's EOF)."""
+        """The engine freed a slot (a connection closing, or ending after its peer's EOF):
+        the connections waiting in the backlog may take it."""
         if self.waiting:
             self._freed = True
-            if not self._admit_scheduled:
-                self._admit_scheduled = True
-                self._loop.call_soon(self._admit_waiting)
+            if not self._resume_scheduled:
+                self._resume_scheduled = True
+                self._loop.call_soon(self._stop_waiting)
 
-    def _admit_waiting(self) -> None:
-        self._admit_scheduled = False
-        batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]] = []
-        while self.waiting and not self.closed and self._has_room():
-            batch.append(self._attaching(self.waiting.popleft()[0]))
-        self._attach(batch)
+    def _stop_waiting(self) -> None:
+        self._resume_scheduled = False
+        if not self.waiting or self.closed:
+            return
+        self.waiting = False
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+        self._watch_sockets(True)  # readable again if connections wait there
 
     def _settle_waiting(self) -> None:
-        """The wait is over: admit what fits; refuse the rest, unless slots are still being
+        """The wait is over: refuse the connections waiting, unless slots are still being
         freed or connections attached (their EOFs not read yet), up to a longer limit."""
         self._wait_timer = None
-        self._admit_waiting()
         if not self.waiting or self.closed:
             return
         waited = time.monotonic() - self._waiting_since
@@ -213,8 +223,16 @@ class Acceptor:
             self._freed = False
             self._wait_timer = self._loop.call_later(WAIT_FOR_SLOT_SECONDS, self._settle_waiting)
             return
-        while self.waiting:
-            self._refuse(*self.waiting.popleft())
+        self._refusing = True
+        self._stop_waiting()
+
+    def _watch_sockets(self, watch: bool) -> None:
+        for sock in self.sockets:
+            with contextlib.suppress(ValueError, OSError):
+                if watch:
+                    self._loop.add_reader(sock.fileno(), self._ready, sock)
+                else:
+                    self._loop.remove_reader(sock.fileno())
 
     def _refuse(self, conn: socket.socket, remote: str) -> None:
         conn.close()

@@ -631,6 +631,10 @@ class Engine:
         listener = self.listeners.get(lid)
         return len(listener.counted) if listener is not None else 0
 
+    def can_make_room(self, lid: str) -> bool:
+        listener = self.listeners.get(lid)
+        return listener is not None and bool(listener.ended)
+
     def make_room(self, lid: str) -> bool:
         """At the maximum: close the oldest half-open peer whose peer already sent EOF, so a
         new connection can be taken; False if there is none."""

@@ -163,6 +163,7 @@ class SockbenchApp(App[None]):
         self._widgets: dict[str, Widget] = {}  # by id, see _keep
         self._composer_error = ""  # shown under the composer
         self._structure_changed = False  # the panes' rows to sync with the next shown slice
+        self._full_told: set[str] = set()  # listeners whose refusals at the maximum were told
 
     # --- layout ---
 
@@ -329,6 +330,15 @@ class SockbenchApp(App[None]):
                     if note.startswith("warning:"):  # e.g. listening on every interface
                         text = sanitize_text(f"{event.lid}: {note.removeprefix('warning: ')}")
                         self.notify(text, severity="warning", markup=False)
+            elif isinstance(event, ev.ListenerRefused) and event.lid not in self._full_told:
+                # Once per listener: its count in the Listeners pane may be cut at the edge.
+                self._full_told.add(event.lid)
+                self.notify(
+                    f"{event.lid} is at its maximum of connections: new ones are refused "
+                    "(?max=N or --max-conns sets it)",
+                    severity="warning",
+                    markup=False,
+                )
         self.notify_errors(changes.errors)
         self.show_target()
         if target_moved or self.target in changes.connections:
