@@ -17,6 +17,7 @@ from workbench.endpoints import (
     parse_url,
     with_stream_options,
 )
+from workbench.logmodel import MAX_LOG_RECORDS
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 
 EXIT_USAGE = 2
@@ -47,6 +48,16 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
     return int(text)
+
+
+def log_records(text: str) -> int:
+    count = positive_int(text)
+    if count > MAX_LOG_RECORDS:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is more records than the Log can keep (at most {MAX_LOG_RECORDS:,}: "
+            "64 MiB holds about that many even when they are empty)"
+        )
+    return count
 
 
 def idle_seconds(text: str) -> float:
@@ -152,9 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-records",
         metavar="N",
-        type=positive_int,
+        type=log_records,
         default=100_000,
-        help="how many recent records the Log keeps (default: 100000; the transcript keeps all)",
+        help=f"how many recent records the Log keeps (default: 100000, at most "
+        f"{MAX_LOG_RECORDS}; the transcript keeps all)",
     )
     # For `sockbench bench`, which measures the app from outside.
     parser.add_argument("--stats-file", metavar="FILE", help=argparse.SUPPRESS)

@@ -7,18 +7,20 @@ Every row's text comes from `codec.decode_for_display`, `codec.sanitize_text`,
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from workbench.codec import decode_for_display, format_size, hexdump, sanitize_text
+from workbench.peer_regex import compile_peer_regex
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_RECORDS",
     "MAX_HELD_BYTES",
+    "MAX_LOG_RECORDS",
+    "RECORD_OVERHEAD",
     "LineFramer",
     "LogModel",
     "Record",
@@ -35,6 +37,14 @@ MAX_HELD_BYTES = 64 * 1024
 
 DEFAULT_MAX_RECORDS = 100_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# What holding one record costs besides its bytes: the tuple (11 slots), its time and seq
+# objects, its slots in the record and row rings, the bytes object's header. Measured with
+# tracemalloc on 200,000 held datagrams: 202 bytes each with no data, 233 with some. The
+# memory cap counts it, so records of no bytes at all (empty datagrams) are bounded too.
+RECORD_OVERHEAD = 240
+# The most records --log-records may ask for: DEFAULT_MAX_BYTES holds about 280,000
+# records even when they are empty (RECORD_OVERHEAD each), so a higher count is never held.
+MAX_LOG_RECORDS = 250_000
 
 # Layout caps: what the view shows of one record (the detail view and transcript have more).
 MAX_ROWS_PER_RECORD = 500
@@ -42,9 +52,56 @@ MAX_ROW_BYTES = 400
 TAB_SIZE = 4
 HEX_WIDTH = 16
 
+# A line feed as each encoding writes it: rows end there, not at any 0x0a byte.
+LINE_FEEDS = {"utf-16le": b"\n\x00", "utf-16be": b"\x00\n"}
+
 DISPLAYS = ("text", "hex", "both")
 FRAMINGS = ("raw", "lines")
 DIRECTIONS = ("both", "in", "out")
+
+
+# UTF-8 leads whose second byte has a narrower range than 0x80-0xbf (RFC 3629): no overlong
+# forms, no surrogates, nothing over U+10FFFF.
+_UTF8_SECOND = {0xE0: (0xA0, 0xBF), 0xED: (0x80, 0x9F), 0xF0: (0x90, 0xBF), 0xF4: (0x80, 0x8F)}
+
+
+def incomplete_tail(data: bytes, encoding: str) -> int:
+    """How many bytes at the end of `data` are the start of a character cut off there: a
+    valid beginning of a UTF-8 sequence without its end; in UTF-16 an odd last byte, or a
+    high surrogate without its pair (and the odd byte after it). Where `data` was cut from
+    more bytes, leaving these out of what is shown keeps valid text from showing as
+    `\\xNN` (kept for bytes that are not valid). 0 for bytes invalid whatever follows."""
+    if encoding == "utf-8":
+        for back in range(1, min(3, len(data)) + 1):
+            byte = data[-back]
+            if 0x80 <= byte <= 0xBF:
+                continue  # a continuation byte: its lead is further back
+            if not 0xC2 <= byte <= 0xF4:
+                return 0  # ASCII (a whole character) or never valid
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            if back >= need:
+                return 0  # the sequence is complete (or too long: invalid anyway)
+            if back > 1:  # the second byte's range depends on the lead (RFC 3629)
+                low, high = _UTF8_SECOND.get(byte, (0x80, 0xBF))
+                if not low <= data[1 - back] <= high:
+                    return 0
+            return back
+        return 0
+    if encoding in LINE_FEEDS:  # UTF-16
+        odd = len(data) % 2
+        unit = data[len(data) - odd - 2 : len(data) - odd]
+        if len(unit) == 2:
+            high = unit[1] if encoding == "utf-16le" else unit[0]
+            if 0xD8 <= high <= 0xDB:
+                return odd + 2
+        return odd
+    return 0  # one byte, one character
+
+
+def whole_characters(data: bytes, encoding: str) -> bytes:
+    """`data` without the character cut off at its end (see `incomplete_tail`)."""
+    back = incomplete_tail(data, encoding)
+    return data[: len(data) - back] if back else data
 
 
 @dataclass(slots=True)
@@ -74,8 +131,14 @@ class Record:
     def display_text(self) -> str:
         """The whole record as the text view shows it (before rows and tab expansion)."""
         if self.is_data:
-            return decode_for_display(self.data, self.encoding)
+            return decode_for_display(self.shown_data(), self.encoding)
         return sanitize_text(self.text)
+
+    def shown_data(self) -> bytes:
+        """The bytes the text view shows: what is held, without a character cut off at
+        its end when the record does not hold all its bytes."""
+        data = self.data
+        return whole_characters(data, self.encoding) if self.size > len(data) else data
 
     def raw(self) -> RawRecord:
         return (
@@ -187,6 +250,21 @@ class _Ring(Generic[T]):
         self._len -= 1
         return item  # type: ignore[return-value]
 
+    def popleft_many(self, count: int) -> None:
+        """Forget the `count` oldest items (at most all of them)."""
+        count = min(count, self._len)
+        if not count:
+            return
+        items, size, start = self._items, len(self._items), self._start
+        end = start + count
+        if end <= size:
+            items[start:end] = [None] * count
+        else:
+            items[start:] = [None] * (size - start)
+            items[: end - size] = [None] * (end - size)
+        self._start = end % size
+        self._len -= count
+
     def _position(self, index: int) -> int:
         """Where item `index` (negative: from the end) sits in the backing list."""
         n = self._len
@@ -211,6 +289,18 @@ class _Ring(Generic[T]):
             yield from items[start:]  # type: ignore[misc]
             yield from items[: end - len(items)]  # type: ignore[misc]
 
+    def slice(self, start: int, end: int) -> list[T]:
+        """Items `start` to `end` (not included), as a list, without a step per item."""
+        n = self._len
+        start, end = max(0, start), min(n, end)
+        if start >= end:
+            return []
+        items, size = self._items, len(self._items)
+        first, last = (self._start + start) % size, (self._start + end) % size
+        if first < last:
+            return items[first:last]  # type: ignore[return-value]
+        return items[first:] + items[:last]  # type: ignore[return-value]
+
     def clear(self) -> None:
         self._items = []
         self._start = 0
@@ -221,7 +311,8 @@ class _Ring(Generic[T]):
 
 
 class RecordStore:
-    """The raw records the Log holds, oldest first, bounded by count and by held bytes.
+    """The raw records the Log holds, oldest first, bounded by count and by memory: the
+    bytes held plus `record_overhead` for each record (see `memory`).
 
     Records must be appended with consecutive `seq` values (the session numbers every
     record it logs, and all of them come here), so a seq maps to an index by subtraction.
@@ -229,12 +320,18 @@ class RecordStore:
     """
 
     def __init__(
-        self, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        record_overhead: int = RECORD_OVERHEAD,
     ) -> None:
         if max_bytes < 0:
             raise ValueError(f"max_bytes must not be negative, not {max_bytes}")
+        if record_overhead < 0:
+            raise ValueError(f"record_overhead must not be negative, not {record_overhead}")
         self.max_records = max_records
         self.max_bytes = max_bytes
+        self.record_overhead = record_overhead
         self._ring: _Ring[RawRecord] = _Ring(max_records)
         self.bytes = 0  # sum of len(record.data) over the records held
         self.dropped = 0
@@ -267,14 +364,29 @@ class RecordStore:
             self.dropped += len(overwritten)
             self.dropped_bytes += size
         # The newest record is always held, even alone over max_bytes, so the view can show it.
-        while self.bytes > self.max_bytes and len(ring) > 1:
-            self._account_drop(ring.popleft())
+        overhead = self.record_overhead
+        excess = self.bytes + overhead * len(ring) - self.max_bytes
+        if excess > 0 and len(ring) > 1:
+            # The oldest records that free enough, dropped in one step.
+            count = freed = 0
+            most = len(ring) - 1
+            while freed < excess and count < most:
+                for old in ring.slice(count, min(most, count + 256)):
+                    freed += len(old[DATA]) + overhead
+                    count += 1
+                    if freed >= excess:
+                        break
+            size = freed - overhead * count
+            ring.popleft_many(count)
+            self.bytes -= size
+            self.dropped += count
+            self.dropped_bytes += size
 
-    def _account_drop(self, old: RawRecord) -> None:
-        size = len(old[DATA])
-        self.bytes -= size
-        self.dropped += 1
-        self.dropped_bytes += size
+    @property
+    def memory(self) -> int:
+        """What the cap (`max_bytes`) is checked against: the bytes held, plus
+        `record_overhead` for each record held."""
+        return self.bytes + self.record_overhead * len(self._ring)
 
     def __len__(self) -> int:
         return len(self._ring)
@@ -288,6 +400,10 @@ class RecordStore:
 
     def raw(self) -> Iterator[RawRecord]:
         return iter(self._ring)
+
+    def raw_slice(self, start: int, end: int) -> list[RawRecord]:
+        """The records held at indexes `start` to `end` (not included)."""
+        return self._ring.slice(start, end)
 
     def set_encodings(self, encodings: dict[str, str]) -> None:
         """Label the records of these sources with a new encoding (source -> encoding)."""
@@ -349,16 +465,12 @@ def _accept_all(record: Record) -> bool:
 def compile_search(pattern: str, regex: bool) -> Callable[[str], bool]:
     """A case-insensitive "does this text contain the pattern" test (for filters and find).
 
-    Raises ValueError with a plain message for an invalid regular expression.
+    Raises ValueError (a PatternError) with a plain message for a regular expression the
+    engine does not take.
     """
     if regex:
-        try:
-            compiled = re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
-            raise ValueError(f"invalid regular expression: {exc.msg}{where}") from None
-        search = compiled.search
-        return lambda text: search(text) is not None
+        # RE2, linear in the text: the text is a peer's (workbench.peer_regex).
+        return compile_peer_regex(pattern).search
     folded = pattern.casefold()
     return lambda text: folded in text.casefold()
 
@@ -452,10 +564,20 @@ class LineFramer:
                     tail.last = record
                 pos = n
             else:
-                # No line end within the room left: emit a full piece; the line goes on.
-                out.append(_line(record, tail, data[pos : pos + room], continues=True))
-                tail = None
-                pos += room
+                # No line end within the room left: emit a full piece; the line goes on,
+                # from the character the limit would cut (see _character_cut).
+                back = _character_cut(data, pos, room, tail, record.encoding)
+                if back <= room:
+                    out.append(_line(record, tail, data[pos : pos + room - back], True))
+                    tail = None
+                    pos += room - back
+                else:  # that character began in an earlier record: it starts the next piece
+                    assert tail is not None
+                    held, keep = b"".join(tail.parts), back - room
+                    before = _tail_record(_Tail([held[:-keep]], 0, 0, tail.last), tail.last, 0)
+                    before.chunks, before.continues = tail.chunks, True
+                    out.append(before)
+                    tail = _Tail([held[-keep:]], keep, 1, tail.last)
         missing = record.missing
         if missing > 0:
             # The unheld bytes may hold line ends we cannot see: end the line here.
@@ -508,6 +630,19 @@ def _line_end(data: bytes, start: int, end: int, feed: bytes, tail: _Tail | None
     while at >= 0 and (at - start) % 2:
         at = data.find(feed, at + 1, end)
     return at + 1 if at >= 0 else -1
+
+
+def _character_cut(data: bytes, pos: int, room: int, tail: _Tail | None, encoding: str) -> int:
+    """How many bytes before `pos + room` the piece of an over-long line should end, so that
+    no character is cut in two (0 when none would be, or when the line limit is smaller than
+    the character)."""
+    end = pos + room
+    window = data[max(pos, end - 4) : end]
+    held = tail.size if tail is not None else 0
+    if len(window) < 4 and tail is not None:
+        window = (b"".join(tail.parts) + window)[-4:]
+    back = incomplete_tail(window, encoding)
+    return back if back < held + room else 0
 
 
 def _labels(record: Record) -> tuple[int, float, str, str]:
@@ -632,10 +767,6 @@ def _in_chunks(record: Record) -> str:
 CONTINUES_NOTE = " … the line goes on below"
 
 
-# A line feed as each encoding writes it: rows end there, not at any 0x0a byte.
-LINE_FEEDS = {"utf-16le": b"\n\x00", "utf-16be": b"\x00\n"}
-
-
 def split_lines(data: bytes, encoding: str, limit: int | None = None) -> list[bytes]:
     """`data` cut after each line feed of `encoding` (UTF-16 only at whole code units); with
     `limit`, only the first `limit` pieces (the rest is not split, nor returned)."""
@@ -675,16 +806,20 @@ def _short_line(data: bytes, size: int, encoding: str, continues: bool) -> bool:
 
 
 def _text_rows(record: Record) -> list[Row]:
-    data = record.data
     if _one_short_line(record):
-        return [Row.of_bytes(record, data, True)]
-    pieces = split_lines(data, record.encoding, MAX_ROWS_PER_RECORD)
+        return [Row.of_bytes(record, record.data, True)]
+    encoding = record.encoding
+    # A record cut short, and a row cut at MAX_ROW_BYTES, end at a character boundary.
+    pieces = split_lines(record.shown_data(), encoding, MAX_ROWS_PER_RECORD)
     rows = []
     total_shown = 0
     for index, piece in enumerate(pieces):
-        row = Row.of_bytes(record, piece[:MAX_ROW_BYTES], index == 0)
+        shown = piece
         if len(piece) > MAX_ROW_BYTES:
-            row.note = f" … {len(piece) - MAX_ROW_BYTES:,} more bytes on this line"
+            shown = whole_characters(piece[:MAX_ROW_BYTES], encoding)
+        row = Row.of_bytes(record, shown, index == 0)
+        if len(piece) > len(shown):
+            row.note = f" … {len(piece) - len(shown):,} more bytes on this line"
         rows.append(row)
         total_shown += len(piece)
     hidden = record.size - total_shown
@@ -764,12 +899,15 @@ class LogModel:
     def __init__(
         self, max_records: int = DEFAULT_MAX_RECORDS, max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
+        if not 1 <= max_records <= MAX_LOG_RECORDS:
+            raise ValueError(f"max_records must be 1 to {MAX_LOG_RECORDS:,}, not {max_records:,}")
         self.store = RecordStore(max_records, max_bytes)
         self.max_rows = max_records * 2
         self.rows = _RowRing(self.max_rows)
         self.rows_dropped = 0
         self.generation = 0
         self._stage = _stage(_DEFAULT_SETTINGS)
+        self._clears = 0
         # Relative times count from the session's first record, even once it is dropped.
         self.session_start: float | None = None
 
@@ -837,14 +975,41 @@ class LogModel:
         self.rows_dropped += rows.drop_before(first)
 
     def apply(self, settings: ViewSettings) -> None:
-        """Lay out every held record again under `settings` (a mode or filter changed).
+        """Lay out every held record again under `settings` (a mode or filter changed), in
+        one step. (`relayout` does it a slice at a time.)
 
         Raises ValueError (changing nothing) for an invalid regular expression.
         """
-        stage = _stage(settings)
-        self._stage = stage
-        self._reset_rows()
-        self.rows_dropped = len(self.rows.extend(self._rows_of(self.store.raw(), stage)))
+        job = self.relayout(settings)
+        job.step(len(self.store) + 1)
+        self.finish(job)
+
+    def same_rows(self, settings: ViewSettings) -> bool:
+        """Whether `settings` lay out the rows the current ones do: only the time differs,
+        which is drawn, not laid out (see `retime`)."""
+        return replace(settings, relative_time=False) == replace(self.settings, relative_time=False)
+
+    def retime(self, settings: ViewSettings) -> None:
+        """Take `settings` that differ only in the time shown (`same_rows`): no layout."""
+        if not self.same_rows(settings):
+            raise ValueError("these settings lay out other rows: apply them")
+        self._stage = _Stage(settings, self._stage.accept, self._stage.framer)
+        self.generation += 1
+
+    def relayout(self, settings: ViewSettings) -> Relayout:
+        """A job that lays out the held records under `settings` a slice at a time (see
+        `Relayout`), while the current rows stay as they are and go on growing. Raises
+        ValueError for an invalid regular expression."""
+        return Relayout(self, settings)
+
+    def finish(self, job: Relayout) -> None:
+        """Show the rows of a job that laid out every held record (`job.step` said so)."""
+        if job.restarts != self._clears or not job.done:
+            raise ValueError("the relayout has not laid out every held record")
+        self._stage = job.stage
+        self.rows, self.rows_dropped = job.rows, job.rows_dropped
+        self.generation += 1
+        self._drop_rows_of_dropped_records()
 
     def _reset_rows(self) -> None:
         self.rows = _RowRing(self.max_rows)
@@ -854,6 +1019,7 @@ class LogModel:
     def clear(self) -> None:
         """Forget all records and rows (the settings and session start stay)."""
         self.store.clear()
+        self._clears += 1  # a relayout in progress starts again
         self._reset_rows()
         if self._stage.framer is not None:
             self._stage.framer.clear()
@@ -897,6 +1063,55 @@ class LogModel:
             start = self.session_start if self.session_start is not None else record.ts
             return f"{record.ts - start:+.3f}s"
         return format_clock_time(record.ts)
+
+
+class Relayout:
+    """The held records laid out again under new settings, a slice at a time, into rows of
+    its own: records added meanwhile are laid out too (the store is read up to its end),
+    records dropped meanwhile are skipped, a `clear()` starts it again. `LogModel.finish`
+    then shows its rows in one step. The model's current rows are not touched."""
+
+    def __init__(self, model: LogModel, settings: ViewSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.stage = _stage(settings)  # first: a bad regex raises before anything changes
+        self._start()
+
+    def _start(self) -> None:
+        model = self.model
+        if self.stage.framer is not None:
+            self.stage = _stage(self.settings)
+        self.rows = _RowRing(model.max_rows)
+        self.rows_dropped = 0
+        self.restarts = model._clears
+        self._next_seq = model.store.first_seq
+
+    @property
+    def done(self) -> bool:
+        """Whether every record the store holds is laid out."""
+        store = self.model.store
+        first = store.first_seq
+        return first is None or (
+            self._next_seq is not None and self._next_seq >= first + len(store)
+        )
+
+    def step(self, count: int) -> bool:
+        """Lay out up to `count` more records; True once every held record is."""
+        model = self.model
+        if self.restarts != model._clears:
+            self._start()
+        store = model.store
+        first = store.first_seq
+        if first is None:
+            return True
+        if self._next_seq is None:
+            self._next_seq = first
+        start = max(0, self._next_seq - first)
+        end = min(len(store), start + count)
+        raws = store.raw_slice(start, end)
+        self.rows_dropped += len(self.rows.extend(model._rows_of(raws, self.stage)))
+        self._next_seq = first + end
+        return end >= len(store)
 
 
 def format_clock_time(ts: float) -> str:

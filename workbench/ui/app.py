@@ -654,7 +654,7 @@ class SockbenchApp(App[None]):
         if cids:
             encodings = {cid: self.settings_for(cid).encoding for cid in cids}
             self.log_view.model.store.set_encodings(encodings)
-            self.log_view.apply(self.view_settings())
+            self.log_view.apply(self.view_settings(), relayout=True)
 
     def cycle_setting(self, name: str, choices: tuple[str, ...]) -> None:
         """Act on the recipients (the marked connections, else the target); with none, on
@@ -680,7 +680,9 @@ class SockbenchApp(App[None]):
     # --- the Log's view ---
 
     def view_settings(self) -> ViewSettings:
-        return self.log_view.model.settings
+        # The ones asked for last: m, l, r and f pressed while a large Log is laid out
+        # again build on them (the presses coalesce; see LogView.apply).
+        return self.log_view.settings
 
     def action_log_display(self) -> None:
         modes = ("text", "hex", "both")

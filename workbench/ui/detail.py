@@ -79,7 +79,8 @@ class RecordDetail(ModalScreen[None]):
 
     def display_text(self) -> str:
         # One line per received line, as the Log shows them, with \n kept visible.
-        lines = split_lines(self.record.data, self.record.encoding)
+        # shown_data: a record held in part does not end in half a character (not \xNN).
+        lines = split_lines(self.record.shown_data(), self.record.encoding)
         shown = [decode_for_display(line, self.record.encoding) for line in lines if line]
         return "\n".join(shown).expandtabs(4) or "(empty)"
 
@@ -88,5 +89,6 @@ class RecordDetail(ModalScreen[None]):
         self.notify(f"copied {len(self.record.data):,} bytes as hex", markup=False)
 
     def action_copy_text(self) -> None:
-        self.app.copy_to_clipboard(decode_for_display(self.record.data, self.record.encoding))
+        text = decode_for_display(self.record.shown_data(), self.record.encoding)
+        self.app.copy_to_clipboard(text)
         self.notify("copied the text as shown (escapes included)", markup=False)

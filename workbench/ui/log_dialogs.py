@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from textual import on
@@ -15,6 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.codec import HexError, format_hex, parse_hex, sanitize_text
 from workbench.logmodel import ViewSettings
+from workbench.peer_regex import PatternError, compile_peer_regex
 
 SOURCE_CHOICES = [("every connection", "all"), ("the target only", "target")]
 DIRECTION_CHOICES = [("both directions", "both"), ("received only", "in"), ("sent only", "out")]
@@ -67,9 +67,10 @@ class FilterDialog(ModalScreen[ViewSettings | None]):
         regex = self.query_one("#regex", Checkbox).value
         if regex:
             try:
-                re.compile(text)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
+                compile_peer_regex(text)
+            except PatternError as exc:  # says why, in plain words
+                why = str(exc).removeprefix("invalid regular expression: ")
+                raise ValueError(f"not a regular expression: {why}") from None
         hex_pattern = parse_hex(self.query_one("#hex", Input).value)
         only_target = self.query_one("#sources", Select).value == "target"
         if only_target and self.target is None:

@@ -19,11 +19,16 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import Worker
 
 from workbench.codec import sanitize_text
-from workbench.logmodel import LogModel, RawRecord, Record, Row, ViewSettings
+from workbench.logmodel import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
 
 DEFAULT_MAX_ROWS = 100_000
+# A Log of more records than this is laid out again (new settings) in slices of about
+# RELAYOUT_SLICE_SECONDS, between frames and keys: 100,000 records in hex took ~1 s at once.
+RELAYOUT_SLICE = 5_000
+RELAYOUT_SLICE_SECONDS = 0.02
 LABEL_WIDTH = 5
 
 KIND_SYMBOL = {"in": "←", "out": "→", "info": "•", "error": "!"}
@@ -105,6 +110,10 @@ class LogView(ScrollView, can_focus=True):
         self._unshown = False
         self._unshown_shift = 0
         self._frame_style: tuple[Style, int] | None = None  # see render_lines
+        # Settings asked for and being laid out (see apply), and how many times asked.
+        self._wanted: ViewSettings | None = None
+        self._asked = 0
+        self._relayout_worker: Worker[None] | None = None
 
     # --- content ---
 
@@ -124,9 +133,69 @@ class LogView(ScrollView, can_focus=True):
             shifted, self._unshown_shift, self._unshown = self._unshown_shift, 0, False
             self._rows_changed(shifted)
 
-    def apply(self, settings: ViewSettings) -> None:
-        """Show the whole history again under new settings (mode, framing, filter)."""
-        self.model.apply(settings)
+    @property
+    def settings(self) -> ViewSettings:
+        """The settings asked for last: shown, or being laid out (see `apply`)."""
+        return self._wanted if self._wanted is not None else self.model.settings
+
+    @property
+    def laying_out(self) -> bool:
+        """Whether settings asked for are still being laid out (the rows show earlier ones)."""
+        return self._wanted is not None
+
+    def apply(self, settings: ViewSettings, relayout: bool = False) -> None:
+        """Show the whole history again under new settings (mode, framing, filter);
+        `relayout`: even when the settings are the same (the records changed encoding).
+
+        A small Log is laid out at once. A large one is laid out in slices between frames
+        and keys, by a worker on the app's loop, while the rows shown stay as they were (and
+        go on growing); settings asked for meanwhile replace these, and only the last ones
+        are laid out to the end. Raises ValueError (changing nothing) for a bad regex.
+        """
+        compile_filter(settings)  # a bad regex raises here, before anything changes
+        self.cursor = None
+        self.following = True
+        self._asked += 1
+        model = self.model
+        if self._wanted is None and not relayout and model.same_rows(settings):
+            model.retime(settings)  # only the time changed: drawn, not laid out
+            self._show_layout()
+            return
+        if self._wanted is None and len(model.store) <= RELAYOUT_SLICE:
+            model.apply(settings)
+            self._show_layout()
+            return
+        self._wanted = settings
+        self._update_subtitle()
+        if self._relayout_worker is None:
+            self._relayout_worker = self.run_worker(
+                self._relayout(), name="log relayout", group="log-relayout"
+            )
+
+    async def _relayout(self) -> None:
+        from workbench.ui.app import others_first  # the app imports this module
+
+        try:
+            while self._wanted is not None:
+                asked, job = self._asked, self.model.relayout(self._wanted)
+                count = RELAYOUT_SLICE
+                while self._asked == asked:
+                    started = time.perf_counter()
+                    if job.step(count):
+                        # No turn between the last step and this: nothing was added since.
+                        self.model.finish(job)
+                        self._wanted = None
+                        self._show_layout()
+                        break
+                    took = time.perf_counter() - started
+                    # Slices of about RELAYOUT_SLICE_SECONDS, whatever a record costs here.
+                    fitting = int(count * RELAYOUT_SLICE_SECONDS / max(took, 1e-4))
+                    count = max(100, min(8 * count, fitting))
+                    await others_first()
+        finally:
+            self._relayout_worker = None
+
+    def _show_layout(self) -> None:
         self._generation += 1
         self._cache.clear()
         self.cursor = None
@@ -225,7 +294,7 @@ class LogView(ScrollView, can_focus=True):
     def _update_subtitle(self) -> None:
         model = self.model
         parts = [f"{len(model.rows):,} row{'' if len(model.rows) == 1 else 's'}"]
-        settings = model.settings
+        settings = self.settings  # the ones asked for, while they are laid out too
         view = [settings.display]
         if settings.framing == "lines":
             view.append("lines")
@@ -233,6 +302,8 @@ class LogView(ScrollView, can_focus=True):
             view.append("relative time")
         if filter_active(settings):
             view.append("filtered")
+        if self._wanted is not None:
+            view.append("laying out…")
         parts.append(" · ".join(view))
         if model.records_dropped:
             parts.append(
