@@ -333,7 +333,7 @@ def test_a_block_to_marked_connections_is_one_send_each_with_its_own_line_ending
         try:
             await wait_ui(pilot, lambda: len(app.session.connections) == 2, "two peers")
             await wait_open_connection(pilot, lambda c: c.cid == "C2")
-            app.settings_for("C2").line_ending = "crlf"
+            app.own_settings("C2").line_ending = "crlf"
             app.toggle_mark("C1")
             app.toggle_mark("C2")
             sends = count_sends(app)

@@ -133,6 +133,7 @@ class ListenerInfo:
     forgotten: int = 0  # datagram peers dropped from a full peer table
     max_connections: int = 0  # a stream listener's maximum of open connections
     refused: int = 0  # connections it closed at once because it was at its maximum
+    dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
 
     @property
     def transport(self) -> str:
@@ -155,6 +156,9 @@ class Changes:
     structure: bool = False
     opened: list[str] = field(default_factory=list)
     errors: list[ev.ErrorReported | ev.ConnectionClosed] = field(default_factory=list)
+    # Closed connections the session forgot (see `_prune_closed`): what else is kept about
+    # them (the UI's per-connection settings, marks) goes too.
+    forgotten: list[str] = field(default_factory=list)
 
 
 class Session:
@@ -269,6 +273,10 @@ class Session:
                 if lid in self.listeners:
                     self.listeners[lid].refused = refused
                     changes.listeners.add(lid)
+            case ev.DatagramsDropped(lid=lid, dropped=dropped):
+                if lid in self.listeners:
+                    self.listeners[lid].dropped = dropped
+                    changes.listeners.add(lid)
             case ev.SendQueue(cid=cid, queued=queued):
                 conn = self.connections.get(cid)
                 if conn is not None and conn.closed_at is None:
@@ -293,6 +301,7 @@ class Session:
                 peers = self.listeners[conn.listener].peers
                 if cid in peers:
                     peers.remove(cid)
+        changes.forgotten.extend(self._closed_order[:excess])
         del self._closed_order[:excess]
         changes.structure = True
 

@@ -65,6 +65,8 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     of 100-byte datagrams paced at 100k/s, uvloop 0.01 %."""
     try:
         import uvloop
+# Datagrams dropped after this long without drops start a new burst: a new line in the Log.
+DROPS_QUIET_SECONDS = 10.0
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
@@ -91,6 +93,11 @@ class Listener:
         self.ended.pop(cid, None)
         if cid in self.counted:
             self.counted.discard(cid)
+    # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
+    # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
+    dropped: int = 0
+    dropped_reported: int = 0
+    dropped_at: float = -DROPS_QUIET_SECONDS
             if self.opened is not None and self.opened.acceptor is not None:
                 self.opened.acceptor.slot_freed()
 
@@ -650,6 +657,8 @@ class Engine:
             conn.close(f"closed to make room: {lid} at its maximum of {maximum:,}")
         return True
 
+            if listener.dropped != listener.dropped_reported:
+                self._report_drops(listener, ts)
     def refused_at_maximum(self, lid: str, remote: str) -> None:
         listener = self.listeners.get(lid)
         if listener is None:
@@ -809,6 +818,20 @@ class Engine:
             self._cancel_connect(cid, "connect cancelled: sockbench quit")
         for lid in list(self.listeners):
             self._close_listener(lid, close_peers=False, reason="sockbench quit")
+    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
+        listener = self.listeners.get(sock.lid or "")
+        if listener is not None and total > listener.dropped:
+            listener.dropped = total
+            self._schedule_counts()
+
+    def _report_drops(self, listener: Listener, ts: float) -> None:
+        now = time.monotonic()
+        burst = now - listener.dropped_at >= DROPS_QUIET_SECONDS
+        listener.dropped_reported, listener.dropped_at = listener.dropped, now
+        if self.transcript is not None:
+            self.transcript.record("dropped", listener.lid, ts, dropped=listener.dropped)
+        self._emit(ev.DatagramsDropped(ts, listener.lid, listener.dropped, burst))
+
         conns = [c for c in self.connections.values() if isinstance(c, StreamConnection)]
         for conn in conns:
             conn.close("closed: sockbench quit")

@@ -35,6 +35,7 @@ class DatagramOwner(Protocol):
     ) -> None: ...
     def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None: ...
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None: ...
+    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None: ...
 
 
 class DatagramSendError(Exception):
@@ -163,6 +164,9 @@ class DatagramSocket(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         if isinstance(exc, OSError):
             self.owner.datagram_error(self, self._last_sent_to, exc)
+
+    def datagrams_dropped(self, total: int) -> None:
+        self.owner.datagrams_dropped(self, total)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

@@ -33,6 +33,9 @@ class DatagramProtocol(Protocol):
         """`senders`: (address, how many of `datagrams` in a row came from it), in order."""
 
     def error_received(self, exc: OSError) -> None: ...
+    def datagrams_dropped(self, total: int) -> None:
+        """The kernel has dropped `total` datagrams at the socket so far (SO_RXQ_OVFL)."""
+
     def connection_lost(self, exc: Exception | None) -> None: ...
 
 
@@ -54,6 +57,7 @@ class OwnDatagramTransport:
             else None
         )
         self._queue: deque[tuple[bytes, Any]] = deque()
+        self._dropped = 0  # the kernel's drop count the protocol was last told
         self._queued_bytes = 0
         self._paused = False
         self._closing = False
@@ -88,8 +92,12 @@ class OwnDatagramTransport:
     # --- reading ---
 
     def _read_ready(self) -> None:
-        if self._receiver is not None:
-            self._hand_on(*self._receiver.receive(self._fd))
+        receiver = self._receiver
+        if receiver is not None:
+            self._hand_on(*receiver.receive(self._fd))
+            if receiver.dropped > self._dropped and not self._closing:
+                self._dropped = receiver.dropped
+                self._protocol.datagrams_dropped(self._dropped)
             return
         receive = self._sock.recvfrom_into
         view = self._view

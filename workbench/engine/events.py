@@ -26,6 +26,18 @@ class ListenerRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class DatagramsDropped:
+    """The system dropped `dropped` datagrams at datagram listener `lid` so far (its receive
+    buffer was full): a running total, reported a few times a second at most. `burst`: the
+    first report after a quiet while (worth a line in the Log)."""
+
+    ts: float
+    lid: str
+    dropped: int
+    burst: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SendQueue:
     """Bytes sent on `cid` that the peer has not taken yet (sockbench's buffer and the
     system's), reported while it is not zero and once when it drains."""
@@ -141,6 +153,7 @@ class ErrorReported:
 Event = (
     ListenerOpened
     | ListenerRefused
+    | DatagramsDropped
     | SendQueue
     | ListenerClosed
     | Connecting

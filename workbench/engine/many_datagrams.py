@@ -8,6 +8,10 @@ decoded once per sender, not once per datagram.
 
 `BatchReceiver.create()` returns None where recvmmsg is missing (not Linux): the caller
 then reads one datagram at a time.
+
+On a socket with SO_RXQ_OVFL on, each datagram the kernel queued after it had dropped some
+carries the socket's drop count so far (a control message). The count only grows, so only
+the last datagram of a batch is looked at: `dropped` after each call.
 """
 
 from __future__ import annotations
@@ -31,6 +35,12 @@ SOCKADDR_BYTES = 128  # sizeof(struct sockaddr_storage)
 MAX_CACHED_ADDRESSES = 4096
 # Where each datagram starts (see BatchReceiver): most datagrams of a flood fit.
 SMALL_SLOT_BYTES = 2048
+SOL_SOCKET = socket.SOL_SOCKET
+SO_RXQ_OVFL = 40  # Linux (asm-generic): the drop count in each datagram's control data
+# Room for one control message with a 4-byte value: CMSG_SPACE(4) on 64-bit Linux is 24.
+CONTROL_BYTES = 32
+_CMSG_HEADER = struct.Struct("@Nii")  # cmsg_len (size_t), cmsg_level, cmsg_type
+_U32 = struct.Struct("@I")
 
 
 class _IoVec(ctypes.Structure):
@@ -123,11 +133,13 @@ class BatchReceiver:
         self._small_view = memoryview(self._small)
         self._large_view = memoryview(self._large)
         self._names = bytearray(count * SOCKADDR_BYTES)
+        self._controls = bytearray(count * CONTROL_BYTES)
         small_data = (ctypes.c_char * len(self._small)).from_buffer(self._small)
         large_data = (ctypes.c_char * max(1, len(self._large))).from_buffer(
             self._large if self._large else bytearray(1)
         )
         names = (ctypes.c_char * len(self._names)).from_buffer(self._names)
+        controls = (ctypes.c_char * len(self._controls)).from_buffer(self._controls)
         self._iovecs = (_IoVec * (2 * count))()
         self._messages = (_MMsgHdr * count)()
         for index in range(count):
@@ -141,16 +153,21 @@ class BatchReceiver:
             header.msg_namelen = SOCKADDR_BYTES
             header.msg_iov = ctypes.pointer(first)
             header.msg_iovlen = 2 if slot > small else 1
-        self._keep_alive = (small_data, large_data, names)
+            header.msg_control = ctypes.addressof(controls) + index * CONTROL_BYTES
+            header.msg_controllen = CONTROL_BYTES
+        self._keep_alive = (small_data, large_data, names, controls)
         size = ctypes.sizeof(_MMsgHdr)
         self._header_bytes = memoryview(
             (ctypes.c_char * (count * size)).from_buffer(self._messages)
         ).cast("B")
-        # The kernel overwrites each used header's msg_namelen: restored from this copy.
+        # The kernel overwrites each used header's msg_namelen and msg_controllen: restored
+        # from this copy.
         self._pristine = bytes(self._header_bytes)
         self._header_size = size
         self._fields = _fields_struct()
         self._addresses: dict[bytes, Any] = {}
+        # The drop count the last datagram of the last call carried (0: none carried one).
+        self.dropped = 0
 
     @classmethod
     def create(cls, count: int, slot: int) -> BatchReceiver | None:
@@ -161,6 +178,7 @@ class BatchReceiver:
         """Up to `count` datagrams waiting on `fd` (an IPv4 or IPv6 datagram socket), their
         senders, and the error the call reported instead, if any (e.g. port unreachable)."""
         got = self._recvmmsg(fd, self._messages, self.count, MSG_DONTWAIT, None)
+        self.dropped = 0
         if got <= 0:
             errno = ctypes.get_errno()
             if got == 0 or errno in (errnos.EAGAIN, errnos.EWOULDBLOCK, errnos.EINTR):
@@ -202,8 +220,23 @@ class BatchReceiver:
             small_at += small
             large_at += large
         senders.append((address, run))
+        if self._messages[got - 1].msg_hdr.msg_controllen:  # once per call, not per datagram
+            self.dropped = self._drop_count(got - 1)
         self._header_bytes[:used] = self._pristine[:used]
         return datagrams, senders, error
+
+    def _drop_count(self, index: int) -> int:
+        """The SO_RXQ_OVFL count in message `index`'s control data, else 0."""
+        header = self._messages[index].msg_hdr
+        at, end = index * CONTROL_BYTES, index * CONTROL_BYTES + header.msg_controllen
+        while at + _CMSG_HEADER.size <= end:
+            length, level, kind = _CMSG_HEADER.unpack_from(self._controls, at)
+            if length < _CMSG_HEADER.size:
+                break
+            if level == SOL_SOCKET and kind == SO_RXQ_OVFL and length >= _CMSG_HEADER.size + 4:
+                return int(_U32.unpack_from(self._controls, at + _CMSG_HEADER.size)[0])
+            at += (length + 7) & ~7
+        return 0
 
 
 _local = threading.local()

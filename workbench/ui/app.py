@@ -152,6 +152,8 @@ class SockbenchApp(App[None]):
         self.send_settings: dict[str, SendSettings] = {}
         self.marked: set[str] = set()
         self.transfers: dict[str, ev.FileProgress] = {}
+        # Only the connections whose settings differ from the default's (f7, f8), until the
+        # session forgets them: one entry per peer ever seen grew without bound.
         self._seq = 0  # records' sequence numbers
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
@@ -323,6 +325,7 @@ class SockbenchApp(App[None]):
         target_moved = self.targeting.update(self.session, changes.opened)
         for event in events:
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
+        self.release(changes.forgotten)
                 self.targeting.choose(event.cid)
                 self.composer.focus()
             elif isinstance(event, ev.ListenerOpened):
@@ -426,6 +429,8 @@ class SockbenchApp(App[None]):
             case ev.ErrorReported(ts, source, text):
                 yield self.new_record(ts, source or "-", "error", text=text)
 
+            case ev.DatagramsDropped(ts, lid, dropped, burst=True):
+                yield self.new_record(ts, lid, "error", text=dropped_text(lid, dropped))
     def notify_errors(self, errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> None:
         for error in errors[:MAX_NOTIFICATIONS_PER_BATCH]:
             if isinstance(error, ev.ErrorReported):
@@ -528,9 +533,24 @@ class SockbenchApp(App[None]):
         return [conn] if conn is not None else []
 
     def settings_for(self, cid: str) -> SendSettings:
-        if cid not in self.send_settings:
-            self.send_settings[cid] = replace(self.default_settings)
-        return self.send_settings[cid]
+        """How `cid` sends and shows text: its own settings, else the default's (not to be
+        changed through this: see `own_settings`)."""
+        return self.send_settings.get(cid, self.default_settings)
+
+    def own_settings(self, cid: str) -> SendSettings:
+        """`cid`'s own settings, to change: a copy of the default's the first time."""
+        settings = self.send_settings.get(cid)
+        if settings is None:
+            settings = self.send_settings[cid] = replace(self.default_settings)
+        return settings
+
+    def release(self, cids: Iterable[str]) -> None:
+        """The session forgot these connections: so does everything else kept about them."""
+        for cid in cids:
+            self.send_settings.pop(cid, None)
+            self.transfers.pop(cid, None)
+            self.marked.discard(cid)
+            self._counted.discard(cid)
 
     @on(Input.Submitted, "#composer")
     def send_line(self, event: Input.Submitted) -> None:
@@ -660,7 +680,12 @@ class SockbenchApp(App[None]):
         """Act on the recipients (the marked connections, else the target); with none, on
         the default for connections that open later."""
         recipients = self.recipients()
-        subjects = [self.settings_for(conn.cid) for conn in recipients] or [self.default_settings]
+        subjects = [self.own_settings(conn.cid) for conn in recipients]
+        if not subjects:
+            # The connections there already keep what they had; only later ones change.
+            for cid in self.session.connections:
+                self.own_settings(cid)
+            subjects = [self.default_settings]
         value = next_in(choices, getattr(subjects[0], name))
         for settings in subjects:
             setattr(settings, name, value)
@@ -975,6 +1000,15 @@ def half_closed_text(outgoing: bool, closes_after: float | None) -> str:
 
 
 def opened_text(event: ev.ConnectionOpened) -> str:
+def dropped_text(lid: str, dropped: int) -> str:
+    """The Log's line when the system starts dropping a listener's datagrams (once a burst;
+    the Listeners pane keeps the running total)."""
+    return (
+        f"the system dropped datagrams sent to {lid}: its receive buffer was full "
+        f"({dropped:,} so far; ?rcvbuf=BYTES gives it more room)"
+    )
+
+
     kind = "" if event.transport == "tcp" else f"{event.transport} "
     if event.listener is None:
         return f"connected {kind}{event.local} → {event.remote}"

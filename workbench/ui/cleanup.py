@@ -322,7 +322,7 @@ class Cleanup:
         if not gone:
             return 0
         app = self.app
-        app.marked.difference_update(gone)
+        app.release(gone)  # their marks and settings go with them
         app.listeners_tree.sync(self.session)
         app.connections_table.sync(self.session)
         app.listeners_tree.refresh_labels(self.session, set(self.session.listeners))

@@ -20,6 +20,11 @@ the exit status is 128 + the signal, as a shell reports it. ctrl+q still exits 0
   even when the app's loop is stuck: the plain signal handler (which runs in the main thread
   whatever it waits on) writes to the watchdog's pipe; the loop's handler is told through
   the wakeup fd as usual.
+- Losing the terminal counts as SIGHUP even when no SIGHUP comes (it is ignored, as under
+  `nohup` or `trap '' HUP`, or it goes to a shell that ignores it): Textual's input thread
+  then reads end-of-file forever and nothing would end the app. A thread of ours asks the
+  terminal for its settings every TERMINAL_POLL_SECONDS; a terminal that hung up answers
+  EIO, and the app quits as on SIGHUP (exit status 129).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 EXIT_DEADLINE_SECONDS = 3.0
+TERMINAL_POLL_SECONDS = 0.5  # how often the terminal is checked for being gone
 RESTORE_SECONDS = 0.5  # the watchdog's wait for the terminal to take its last bytes
 # What Textual sets up, undone: keyboard protocol, bracketed paste, focus events, mouse
 # reporting, line wrap, the alternate screen, the hidden cursor.
@@ -66,6 +72,8 @@ class ExitSignals:
         os.set_blocking(self._wake_write, False)
         self._quitting = False
         self._quit_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the app's, once it takes over
+        self._run_over = threading.Event()  # stops the terminal watch
         self._previous = {number: signal.getsignal(number) for number in SIGNALS}
         self._terminal = terminal_attributes()
         _current = self
@@ -76,6 +84,11 @@ class ExitSignals:
         global _current
         watchdog = threading.Thread(target=self._watch, name="sockbench-exit", daemon=True)
         watchdog.start()
+        terminal_watch = threading.Thread(
+            target=self._watch_terminal, name="sockbench-tty-watch", daemon=True
+        )
+        if self._terminal is not None:
+            terminal_watch.start()
         self.hold()
         try:
             try:
@@ -88,7 +101,10 @@ class ExitSignals:
                 signal.signal(number, handler)
             self._finished = True
             self._wake()
+            self._run_over.set()
             watchdog.join()
+            if terminal_watch.is_alive():
+                terminal_watch.join()
             os.close(self._wake_read)
             os.close(self._wake_write)
             if _current is self:
@@ -106,7 +122,7 @@ class ExitSignals:
     def take(self) -> bool:
         """Hand the signals to the running loop (the app's); True when one came already and
         the app is quitting."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         for number in SIGNALS:
             loop.add_signal_handler(number, self._handle, number)
             # The loop learns of the signal through its wakeup fd whatever the Python-level
@@ -141,6 +157,21 @@ class ExitSignals:
         if not self._quitting:
             self._quitting = True
             self._quit_task = asyncio.get_running_loop().create_task(self.app.action_quit())
+
+    def _watch_terminal(self) -> None:
+        """Until the run is over: a terminal gone (hung up) quits the app as SIGHUP does."""
+        while not self._run_over.wait(TERMINAL_POLL_SECONDS):
+            if terminal_attributes() is None:
+                self.terminal_lost()
+                return
+
+    def terminal_lost(self) -> None:
+        """The terminal is gone: quit as on SIGHUP, whether or not one came (any thread)."""
+        self._first(signal.SIGHUP)  # a signal that came first keeps its exit status
+        loop = self._loop  # read after noting it: `take` looks at `received` after setting it
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the app's loop has closed: it is over
+                loop.call_soon_threadsafe(self._quit)
 
     def _watch(self) -> None:
         self._wait(None)  # a signal, or the end of the run

@@ -212,6 +212,8 @@ class ListenersTree(Tree[str]):
         forgotten = f", {listener.forgotten:,} forgotten" if listener.forgotten else ""
         if listener.refused:
             forgotten += f", {listener.refused:,} refused at max {listener.max_connections:,}"
+        if listener.dropped:
+            forgotten += f", {listener.dropped:,} dropped by the system"
         label.append(f" ({live} {kind}{forgotten})", style="bright_black")
         return label
 
