@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 from collections import defaultdict
 from pathlib import Path
@@ -112,7 +113,9 @@ def test_transcript_records_every_event_and_every_byte(make_engine, tmp_path: Pa
         "event": "session",
         "conn": "",
         "version": __version__,
+        "session_id": records[0]["session_id"],  # this run's, for its exports
     }
+    assert re.fullmatch(r"[0-9a-f]{16}", records[0]["session_id"])
 
     (listen,) = [r for r in records if r["event"] == "listen"]
     assert listen["conn"] == session["lid"]

@@ -40,6 +40,9 @@ def test_the_file_only_ever_holds_whole_records(tmp_path: Path) -> None:
     for index, size in enumerate(CHUNK_SIZES):
         writer.data(float(index), "C1", False, bytes([index]) * size)
         writer.record("eof", "C1", float(index), dir="in")
+        # Once the writer thread wrote what it was handed (a read while the kernel copies a
+        # write in may see part of it).
+        assert writer.wait_written(writer.handed, 10)
         assert_whole_records(path)
     writer.close()
     records = assert_whole_records(path)

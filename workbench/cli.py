@@ -226,4 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         after_first_screen=tune_for_long_run,
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
-    return ExitSignals(app).run()
+    status = ExitSignals(app).run()
+    if engine.transcript_error is not None:  # said in the Log too, but may have gone unseen
+        print(f"sockbench: {engine.transcript_error}", file=sys.stderr)
+    return status

@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
 from workbench.endpoints import Endpoint
@@ -31,6 +31,7 @@ from workbench.engine.datagram import (
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.file_sender import send_file_over_stream
 from workbench.engine.limits import open_files_limit, raise_open_files_limit
+from workbench.engine.offloop import run_blocking
 from workbench.engine.opening import (
     OpenedListener,
     max_connections,
@@ -38,11 +39,17 @@ from workbench.engine.opening import (
     open_listener,
 )
 from workbench.engine.stream import StreamConnection
-from workbench.engine.transcript import TranscriptWriter
+from workbench.engine.transcript import CLOSE_SECONDS, TranscriptWriter
 from workbench.engine.unix import remove_own_socket
 
 READ_BUFFER_BYTES = 256 * 1024
 TRANSCRIPT_FLUSH_SECONDS = 0.25
+# Reading paused because the transcript is behind is said in the Log once it lasts this long
+# (shorter pauses are ordinary flow control, like a peer's full window).
+TRANSCRIPT_NOTICE_SECONDS = 1.0
+# Why reading is paused on a socket: one resume does not undo the other's pause.
+BRIDGE = "bridge"  # the UI is behind with the events
+TRANSCRIPT = "transcript"  # the transcript's writer thread is behind with the file
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0
 GIL_SWITCH_SECONDS = 0.0002
@@ -58,6 +65,8 @@ COUNTS_SECONDS = 0.25
 # sustained storm gives a line now and then, not one every few seconds.
 DESCRIPTORS_REPORT_SECONDS = 2.0
 DESCRIPTORS_QUIET_SECONDS = 30.0
+# Datagrams dropped after this long without drops start a new burst: a new line in the Log.
+DROPS_QUIET_SECONDS = 10.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -65,8 +74,6 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     of 100-byte datagrams paced at 100k/s, uvloop 0.01 %."""
     try:
         import uvloop
-# Datagrams dropped after this long without drops start a new burst: a new line in the Log.
-DROPS_QUIET_SECONDS = 10.0
     except ImportError:
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
@@ -86,6 +93,11 @@ class Listener:
     ended: dict[str, None] = field(default_factory=dict)
     refused: int = 0  # connections closed at once because the listener was at its maximum
     refused_reported: int = 0
+    # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
+    # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
+    dropped: int = 0
+    dropped_reported: int = 0
+    dropped_at: float = -DROPS_QUIET_SECONDS
 
     def free_slot(self, cid: str) -> None:
         """`cid` no longer counts towards the maximum (closing, or ending after its peer's
@@ -93,11 +105,6 @@ class Listener:
         self.ended.pop(cid, None)
         if cid in self.counted:
             self.counted.discard(cid)
-    # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
-    # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
-    dropped: int = 0
-    dropped_reported: int = 0
-    dropped_at: float = -DROPS_QUIET_SECONDS
             if self.opened is not None and self.opened.acceptor is not None:
                 self.opened.acceptor.slot_freed()
 
@@ -124,10 +131,16 @@ class Engine:
         self.bridge = bridge
         self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
         self.transcript = (
-            TranscriptWriter(transcript_path, on_error=self._transcript_failed)
+            TranscriptWriter(
+                transcript_path,
+                on_error=self._transcript_failed,
+                on_caught_up=lambda: self._on_engine_thread(self._transcript_caught_up),
+            )
             if transcript_path
             else None
         )
+        # Why recording stopped, when it did (the last words at quit, for the command).
+        self.transcript_error: str | None = None
         self._ids = {"L": itertools.count(1), "C": itertools.count(1)}
         self._id_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -148,9 +161,13 @@ class Engine:
         self._shed_last_report = -DESCRIPTORS_QUIET_SECONDS
         # Listeners told they cannot accept, until they accept again (and are told so).
         self._shed_reported: set[str] = set()
-        # Connections paused because the bridge's consumer is behind (see _bridge_drained).
-        self._read_paused: dict[str, StreamConnection | DatagramSocket] = {}
+        # Sockets whose reading is paused, with why (BRIDGE, TRANSCRIPT): see _pause.
+        self._read_paused: dict[str, tuple[StreamConnection | DatagramSocket, set[str]]] = {}
         self._resume_scheduled = False
+        # Reading paused for the transcript since (monotonic), and whether the Log was told.
+        self._transcript_paused_at: float | None = None
+        self._transcript_told = False
+        self._transcript_room: asyncio.Event | None = None  # set while it is not behind
 
     # --- thread-safe API (any thread) ---
 
@@ -231,18 +248,24 @@ class Engine:
         return transcript.path if transcript is not None and transcript.active else None
 
     def flush_transcript(self, timeout: float = 2.0) -> bool:
-        """Flush the transcript now (for an export that reads it); True once done."""
+        """Flush the transcript now (for an export that reads it): True once everything
+        recorded so far is in the file (its writer thread wrote it)."""
         loop, transcript = self._loop, self.transcript
         if loop is None or transcript is None:
             return False
-        done = threading.Event()
+        handed = threading.Event()
+        mark = 0
 
         def flush() -> None:
-            transcript.flush()
-            done.set()
+            nonlocal mark
+            mark = transcript.flush()
+            handed.set()
 
+        deadline = time.monotonic() + timeout
         loop.call_soon_threadsafe(flush)
-        return done.wait(timeout)
+        if not handed.wait(timeout):
+            return False
+        return transcript.wait_written(mark, max(0.0, deadline - time.monotonic()))
 
     def send_file(self, cid: str, path: str) -> None:
         self.submit(cmd.SendFile(cid, path))
@@ -260,6 +283,8 @@ class Engine:
         self._loop = loop
         self._spare = SpareDescriptor()
         self.bridge.on_drained = self._bridge_drained
+        self._transcript_room = asyncio.Event()
+        self._transcript_room.set()
         loop.call_soon(ready.set)
         if self.transcript is not None:
             loop.call_soon(self._flush_transcript_periodically)
@@ -504,7 +529,7 @@ class Engine:
         if conn is None:
             return
         try:
-            total = os.path.getsize(path)
+            total = await run_blocking(os.path.getsize, path)
         except OSError as exc:
             self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
             return
@@ -520,8 +545,7 @@ class Engine:
                 self._error(cid, f"not sent: {path} ({total:,} bytes) is too large for a datagram")
                 return
             try:
-                with open(path, "rb") as file:
-                    data = file.read()
+                data = await run_blocking(read_whole, path)
             except OSError as exc:
                 self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
                 return
@@ -539,7 +563,9 @@ class Engine:
         progress(0, total, False, "")
         conn.busy += 1  # a peer's EOF meanwhile closes the connection only after the file
         try:
-            await send_file_over_stream(conn, path, total, send, progress)
+            await send_file_over_stream(
+                conn, path, total, send, progress, room=self._transcript_has_room
+            )
         finally:
             conn.busy -= 1
 
@@ -582,10 +608,13 @@ class Engine:
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
         ts = time.time()
-        if self.transcript is not None:
-            self.transcript.data(ts, conn.cid, False, chunk)
+        transcript = self.transcript
+        if transcript is not None:
+            transcript.data(ts, conn.cid, False, chunk)
+            if transcript.behind:
+                self._pause(conn.cid, conn, TRANSCRIPT)
         if self.bridge.push_data(ts, conn.cid, False, chunk):
-            self._pause_reading(conn)
+            self._pause(conn.cid, conn, BRIDGE)
 
     def eof_received(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -628,6 +657,8 @@ class Engine:
             if listener.refused != listener.refused_reported:
                 listener.refused_reported = listener.refused
                 self._emit(ev.ListenerRefused(ts, listener.lid, listener.refused))
+            if listener.dropped != listener.dropped_reported:
+                self._report_drops(listener, ts)
         if self._queue_watch:
             self._schedule_counts()
 
@@ -657,8 +688,6 @@ class Engine:
             conn.close(f"closed to make room: {lid} at its maximum of {maximum:,}")
         return True
 
-            if listener.dropped != listener.dropped_reported:
-                self._report_drops(listener, ts)
     def refused_at_maximum(self, lid: str, remote: str) -> None:
         listener = self.listeners.get(lid)
         if listener is None:
@@ -727,9 +756,24 @@ class Engine:
 
     # flow control toward the UI: pause reading while the bridge's consumer is behind
 
-    def _pause_reading(self, conn: StreamConnection) -> None:
-        conn.pause_reading()
-        self._read_paused[conn.cid] = conn
+    def _pause(self, key: str, reader: StreamConnection | DatagramSocket, reason: str) -> None:
+        """Pause reading on `reader` for `reason`; it reads again once every reason is gone."""
+        entry = self._read_paused.get(key)
+        if entry is None:
+            reader.pause_reading()
+            self._read_paused[key] = (reader, {reason})
+        else:
+            entry[1].add(reason)
+        if reason == TRANSCRIPT:
+            self._transcript_pausing()
+
+    def _resume(self, reason: str) -> None:
+        """`reason` is gone: sockets paused for nothing else read again."""
+        for key, (reader, reasons) in list(self._read_paused.items()):
+            reasons.discard(reason)
+            if not reasons:
+                del self._read_paused[key]
+                reader.resume_reading()
 
     def _bridge_drained(self) -> None:
         """Called by the bridge (on the consumer's thread) after a drain that emptied it
@@ -742,9 +786,7 @@ class Engine:
 
     def _resume_reading(self) -> None:
         self._resume_scheduled = False
-        paused, self._read_paused = self._read_paused, {}
-        for conn in paused.values():
-            conn.resume_reading()
+        self._resume(BRIDGE)
 
     # DatagramOwner: called by DatagramSocket on the engine thread
 
@@ -755,15 +797,18 @@ class Engine:
         self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
     ) -> None:
         ts = time.time()
-        if self.transcript is not None:
+        runs = [(peer.cid, run) for peer, run in received]
+        key = sock.lid or sock.client_cid or runs[0][0]
+        transcript = self.transcript
+        if transcript is not None:
             for peer, run in received:
                 for data in run:
-                    self.transcript.data(ts, peer.cid, False, data)
-        runs = [(peer.cid, run) for peer, run in received]
+                    transcript.data(ts, peer.cid, False, data)
+            if transcript.behind:
+                # The kernel's receive buffer holds the next ones (or drops and counts them).
+                self._pause(key, sock, TRANSCRIPT)
         if self.bridge.push_runs(ts, False, runs):
-            # The kernel's receive buffer holds the next ones (or drops and counts them).
-            sock.pause_reading()
-            self._read_paused[sock.lid or sock.client_cid or runs[0][0]] = sock
+            self._pause(key, sock, BRIDGE)
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
@@ -772,6 +817,20 @@ class Engine:
 
     def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None:
         self.connection_closed(peer, reason, error)
+
+    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
+        listener = self.listeners.get(sock.lid or "")
+        if listener is not None and total > listener.dropped:
+            listener.dropped = total
+            self._schedule_counts()
+
+    def _report_drops(self, listener: Listener, ts: float) -> None:
+        now = time.monotonic()
+        burst = now - listener.dropped_at >= DROPS_QUIET_SECONDS
+        listener.dropped_reported, listener.dropped_at = listener.dropped, now
+        if self.transcript is not None:
+            self.transcript.record("dropped", listener.lid, ts, dropped=listener.dropped)
+        self._emit(ev.DatagramsDropped(ts, listener.lid, listener.dropped, burst))
 
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None:
         listener = self.listeners.get(sock.lid or "")
@@ -803,14 +862,83 @@ class Engine:
     # transcript upkeep
 
     def _flush_transcript_periodically(self) -> None:
-        if self.transcript is None or not self.transcript.active:
+        transcript = self.transcript
+        if transcript is None or not transcript.active:
             return
-        self.transcript.flush()
+        transcript.flush()
+        if transcript.stalled_for() > transcript.stall_seconds:
+            # Lossless no longer means anything if the file never takes another byte: stop
+            # recording, loudly, and let the connections go on.
+            transcript.give_up(
+                f"it took no bytes for {transcript.stall_seconds:g} s: is its reader reading?"
+            )
+            return
         assert self._loop is not None
         self._loop.call_later(TRANSCRIPT_FLUSH_SECONDS, self._flush_transcript_periodically)
 
+    def _on_engine_thread(self, func: Callable[[], None]) -> None:
+        """Run `func` on the engine's loop: now if this is its thread, else soon."""
+        loop = self._loop
+        if loop is None or threading.current_thread() is self._thread:
+            func()
+            return
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            loop.call_soon_threadsafe(func)
+
     def _transcript_failed(self, message: str) -> None:
-        self._emit(ev.ErrorReported(time.time(), "transcript", message))
+        """Recording stopped (any thread: the transcript's writer thread, or a close)."""
+        self.transcript_error = message
+        self._emit(ev.ErrorReported(time.time(), "transcript", message))  # thread-safe
+        self._on_engine_thread(self._transcript_caught_up)  # nothing to wait for any more
+
+    def _transcript_pausing(self) -> None:
+        """Reading paused for the transcript: said in the Log if it lasts."""
+        if self._transcript_paused_at is None and self._loop is not None:
+            self._transcript_paused_at = time.monotonic()
+            self._loop.call_later(TRANSCRIPT_NOTICE_SECONDS, self._transcript_still_behind)
+        if self._transcript_room is not None:
+            self._transcript_room.clear()
+
+    def _transcript_still_behind(self) -> None:
+        paused_at, transcript = self._transcript_paused_at, self.transcript
+        if paused_at is None or transcript is None or self._transcript_told:
+            return
+        if time.monotonic() - paused_at < TRANSCRIPT_NOTICE_SECONDS:  # a later pause
+            assert self._loop is not None
+            self._loop.call_later(TRANSCRIPT_NOTICE_SECONDS, self._transcript_still_behind)
+            return
+        self._transcript_told = True
+        self._info(
+            "transcript",
+            f"transcript {transcript.path} is not keeping up: reading paused until it "
+            f"catches up ({transcript.queued / 2**20:,.0f} MiB to write; should it take "
+            f"nothing for {transcript.stall_seconds:g} s, recording stops)",
+        )
+
+    def _transcript_caught_up(self) -> None:
+        """The transcript's writer is down to its low-water mark, or recording stopped."""
+        transcript = self.transcript
+        if transcript is not None and transcript.active and transcript.behind:
+            return  # behind again meanwhile: its next catching up resumes reading
+        self._resume(TRANSCRIPT)
+        if self._transcript_room is not None:
+            self._transcript_room.set()
+        paused_at, self._transcript_paused_at = self._transcript_paused_at, None
+        if self._transcript_told and paused_at is not None and transcript is not None:
+            self._transcript_told = False
+            if transcript.active:
+                self._info(
+                    "transcript",
+                    f"transcript {transcript.path} caught up: reading resumed after "
+                    f"{time.monotonic() - paused_at:.1f} s, every byte recorded",
+                )
+
+    async def _transcript_has_room(self) -> None:
+        """Wait while the transcript is behind (a file being sent waits here)."""
+        transcript, room = self.transcript, self._transcript_room
+        if transcript is not None and room is not None and transcript.behind:
+            self._transcript_pausing()
+            await room.wait()
 
     async def _shutdown(self) -> None:
         pending = list(self._pending.values())
@@ -818,20 +946,6 @@ class Engine:
             self._cancel_connect(cid, "connect cancelled: sockbench quit")
         for lid in list(self.listeners):
             self._close_listener(lid, close_peers=False, reason="sockbench quit")
-    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
-        listener = self.listeners.get(sock.lid or "")
-        if listener is not None and total > listener.dropped:
-            listener.dropped = total
-            self._schedule_counts()
-
-    def _report_drops(self, listener: Listener, ts: float) -> None:
-        now = time.monotonic()
-        burst = now - listener.dropped_at >= DROPS_QUIET_SECONDS
-        listener.dropped_reported, listener.dropped_at = listener.dropped, now
-        if self.transcript is not None:
-            self.transcript.record("dropped", listener.lid, ts, dropped=listener.dropped)
-        self._emit(ev.DatagramsDropped(ts, listener.lid, listener.dropped, burst))
-
         conns = [c for c in self.connections.values() if isinstance(c, StreamConnection)]
         for conn in conns:
             conn.close("closed: sockbench quit")
@@ -848,8 +962,13 @@ class Engine:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.transcript is not None:
-            self.transcript.close()
+            self.transcript.close(CLOSE_SECONDS)  # what a stalled file still holds is lost, said
         asyncio.get_running_loop().stop()
+
+
+def read_whole(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 async def resolve_for(family: int, endpoint: Endpoint) -> object:

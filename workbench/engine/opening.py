@@ -17,6 +17,7 @@ from workbench.endpoints import Endpoint, format_sockname
 from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bind_stream_sockets
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
 from workbench.engine.datagram_transport import OwnDatagramTransport
+from workbench.engine.offloop import run_blocking
 from workbench.engine.sockets import (
     dual_stack_note,
     is_unspecified_ipv6,
@@ -78,7 +79,8 @@ async def open_listener(
         case "tcp":
             return await open_tcp_listener(loop, endpoint, acceptor)
         case "unix":
-            prepare_listen_path(endpoint.path, "stream")
+            # Stat, probe and unlink in a thread: a hung file system must not stop the loop.
+            await run_blocking(prepare_listen_path, endpoint.path, "stream")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.bind(endpoint.path)
@@ -101,7 +103,7 @@ async def open_listener(
                 notes.append(ALL_INTERFACES_WARNING)
             return await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, "udp", lid))
         case "unix-dgram":
-            prepare_listen_path(endpoint.path, "dgram")
+            await run_blocking(prepare_listen_path, endpoint.path, "dgram")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             try:
                 sock.bind(endpoint.path)
@@ -182,7 +184,7 @@ async def open_connection(
             await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, "udp", None, cid))
             return notes
         case "unix-dgram":
-            sock = dgram_client_socket(endpoint.path)
+            sock = await run_blocking(dgram_client_socket, endpoint.path)
             await open_datagram(
                 loop, sock, [], lambda: DatagramSocket(owner, "unix-dgram", None, cid)
             )

@@ -1,6 +1,8 @@
 """Unix socket paths: stale socket files, ownership on close, datagram clients, plain-words errors.
 
-These run once per bind or connect, before the asyncio transport exists, so blocking is fine.
+They run once per bind or connect, before the asyncio transport exists; the engine runs the
+ones that look at the file system (stat, probe, unlink) in a thread (see offloop.run_blocking):
+a path on a hung file system must not stop its loop.
 Paths are filesystem paths or "\\0name" in Linux's abstract namespace (see endpoints.py).
 """
 

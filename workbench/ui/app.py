@@ -24,6 +24,7 @@ from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea, Tree
+from textual.worker import Worker, WorkerState
 
 from workbench import __version__
 from workbench.codec import format_size, sanitize_text
@@ -31,7 +32,7 @@ from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
 from workbench.engine import events as ev
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
-from workbench.export import export_connection, save_lines
+from workbench.export import log_chunks
 from workbench.gc_tuning import collect_young
 from workbench.logmodel import RawRecord, Record, ViewSettings
 from workbench.payloads import (
@@ -59,6 +60,8 @@ from workbench.ui.dialogs import (
     SendToDialog,
     SendToRequest,
 )
+from workbench.ui.file_jobs import GROUP as FILES
+from workbench.ui.file_jobs import JobError, LogSnapshot, Notice, export_job, save_job
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
@@ -149,11 +152,11 @@ class SockbenchApp(App[None]):
         self.targeting = Target()
         self.mode = "text"
         self.default_settings = default_settings or SendSettings()
+        # Only the connections whose settings differ from the default's (f7, f8), until the
+        # session forgets them: one entry per peer ever seen grew without bound.
         self.send_settings: dict[str, SendSettings] = {}
         self.marked: set[str] = set()
         self.transfers: dict[str, ev.FileProgress] = {}
-        # Only the connections whose settings differ from the default's (f7, f8), until the
-        # session forgets them: one entry per peer ever seen grew without bound.
         self._seq = 0  # records' sequence numbers
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
@@ -322,10 +325,10 @@ class SockbenchApp(App[None]):
         )
         self.connections_table.refresh_rows(self.session, changes.connections - added)
         self._counted |= changes.counted
+        self.release(changes.forgotten)
         target_moved = self.targeting.update(self.session, changes.opened)
         for event in events:
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
-        self.release(changes.forgotten)
                 self.targeting.choose(event.cid)
                 self.composer.focus()
             elif isinstance(event, ev.ListenerOpened):
@@ -426,11 +429,11 @@ class SockbenchApp(App[None]):
                 )
             case ev.ListenerClosed(ts, lid, reason):
                 yield self.new_record(ts, lid, "info", text=f"listener closed ({reason})")
+            case ev.DatagramsDropped(ts, lid, dropped, burst=True):
+                yield self.new_record(ts, lid, "error", text=dropped_text(lid, dropped))
             case ev.ErrorReported(ts, source, text):
                 yield self.new_record(ts, source or "-", "error", text=text)
 
-            case ev.DatagramsDropped(ts, lid, dropped, burst=True):
-                yield self.new_record(ts, lid, "error", text=dropped_text(lid, dropped))
     def notify_errors(self, errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> None:
         for error in errors[:MAX_NOTIFICATIONS_PER_BATCH]:
             if isinstance(error, ev.ErrorReported):
@@ -747,15 +750,8 @@ class SockbenchApp(App[None]):
 
     def action_log_save(self) -> None:
         def chosen(path: str | None) -> None:
-            if path:
-                try:
-                    count = save_lines(self.log_view.row_texts(), path)
-                except OSError as exc:
-                    self.notify(
-                        f"cannot save {path}: {exc.strerror or exc}", severity="error", markup=False
-                    )
-                    return
-                self.notify(f"saved {count:,} rows to {path}", markup=False)
+            if path:  # the rows as shown now; the file is written off the UI thread
+                self.run_file_job(f"save {path}", save_job(self.log_view.row_texts(), path))
 
         help_text = "Saves the rows the Log shows now (with the current view and filter)."
         self.push_screen(PathDialog("Save the Log", "sockbench-log.txt", help_text), chosen)
@@ -783,26 +779,31 @@ class SockbenchApp(App[None]):
         )
 
     def export_connection(self, cid: str, prefix: str) -> None:
-        # Flush first: a transcript that fails to flush stops, and the Log's bytes are used.
-        self.engine.flush_transcript()
-        transcript = self.engine.transcript_path
+        """In a worker (workbench/ui/file_jobs.py): this run's session of the transcript,
+        streamed, after its flush; else the Log's bytes, taken on this thread."""
         model = self.log_view.model
-        try:
-            done = export_connection(cid, prefix, model.store, transcript, model.records_dropped)
-        except OSError as exc:
-            self.notify(f"cannot export: {exc.strerror or exc}", severity="error", markup=False)
+
+        def snapshot() -> LogSnapshot:
+            return log_chunks(cid, model.store, model.records_dropped)
+
+        self.run_file_job(f"export {cid}", export_job(self, self.engine, cid, prefix, snapshot))
+
+    def run_file_job(self, name: str, job: Callable[[], Notice]) -> None:
+        self.run_worker(job, name=name, group=FILES, exit_on_error=False, thread=True)
+
+    @on(Worker.StateChanged)
+    def file_job_done(self, event: Worker.StateChanged) -> None:
+        """Every save and export ends here: its notice, or its error in words."""
+        worker = event.worker
+        if worker.group != FILES:
             return
-        note = (
-            ""
-            if done.complete
-            else " (incomplete: the Log no longer holds every byte; use --transcript)"
-        )
-        self.notify(
-            f"wrote {done.received} ({done.received_bytes:,} bytes) and {done.sent} "
-            f"({done.sent_bytes:,} bytes) from the {done.source}{note}",
-            severity="information" if done.complete else "warning",
-            markup=False,
-        )
+        if event.state == WorkerState.SUCCESS and isinstance(worker.result, Notice):
+            notice = worker.result
+            self.notify(notice.text, severity=notice.severity, markup=False)  # type: ignore[arg-type]
+        elif event.state == WorkerState.ERROR:
+            error = worker.error
+            text = str(error) if isinstance(error, JobError) else f"{worker.name} failed: {error!r}"
+            self.notify(text, severity="error", markup=False)
 
     @on(LogView.DetailsRequested)
     def show_details(self, message: LogView.DetailsRequested) -> None:
@@ -999,7 +1000,6 @@ def half_closed_text(outgoing: bool, closes_after: float | None) -> str:
     return "peer sent EOF; half-open: you can still send until you close (f4)"
 
 
-def opened_text(event: ev.ConnectionOpened) -> str:
 def dropped_text(lid: str, dropped: int) -> str:
     """The Log's line when the system starts dropping a listener's datagrams (once a burst;
     the Listeners pane keeps the running total)."""
@@ -1009,6 +1009,7 @@ def dropped_text(lid: str, dropped: int) -> str:
     )
 
 
+def opened_text(event: ev.ConnectionOpened) -> str:
     kind = "" if event.transport == "tcp" else f"{event.transport} "
     if event.listener is None:
         return f"connected {kind}{event.local} → {event.remote}"
