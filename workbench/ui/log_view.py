@@ -395,6 +395,11 @@ class LogView(ScrollView, can_focus=True):
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count())
         self._cache.clear()
 
+    def notify_style_update(self) -> None:
+        # A theme change: rows drawn before hold the old theme's colours (as Textual's Log).
+        super().notify_style_update()
+        self._cache.clear()
+
     def render_lines(self, crop: Region) -> list[Strip]:
         # Looked up once per frame, not once per line: under a flood every frame draws
         # every line, and the style is computed from the CSS each time it is asked for.
