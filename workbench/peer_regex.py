@@ -13,7 +13,9 @@ Textual-free and pure: usable from the session, the engine or a headless runner.
 
 from __future__ import annotations
 
-import re2  # type: ignore[import-untyped]  # google-re2 ships no type hints
+import importlib
+from types import ModuleType
+from typing import Any
 
 __all__ = ["PatternError", "PeerRegex", "compile_peer_regex"]
 
@@ -46,7 +48,7 @@ class PeerRegex:
 
     __slots__ = ("_search", "pattern")
 
-    def __init__(self, pattern: str, compiled: re2._Regexp) -> None:
+    def __init__(self, pattern: str, compiled: Any) -> None:
         self.pattern = pattern
         self._search = compiled.search
 
@@ -64,7 +66,17 @@ class PeerRegex:
         return f"PeerRegex({self.pattern!r})"
 
 
-def _options(ignore_case: bool) -> re2.Options:
+def _engine() -> ModuleType:
+    """RE2, imported when a first pattern is compiled: the app's first screen does not wait
+    for it (4 ms of start-up). Import errors (out of file descriptors, say) refuse the pattern
+    rather than end the app."""
+    try:
+        return importlib.import_module("re2")
+    except (ImportError, OSError) as exc:
+        raise PatternError(f"the regular-expression engine could not be loaded: {exc}") from None
+
+
+def _options(re2: ModuleType, ignore_case: bool) -> Any:
     options = re2.Options()
     # Without this RE2 writes each refused pattern to stderr: the TUI's terminal.
     options.log_errors = False
@@ -89,8 +101,9 @@ def compile_peer_regex(pattern: str, ignore_case: bool = True) -> PeerRegex:
     """Compile `pattern` (RE2 syntax, close to Python's for what people type into a
     filter) for use on peer data. Raises PatternError, saying why, for a pattern RE2 does
     not take; never falls back to a backtracking engine."""
+    re2 = _engine()
     try:
-        compiled = re2.compile(pattern, _options(ignore_case))
+        compiled = re2.compile(pattern, _options(re2, ignore_case))
     except re2.error as exc:
         raw = exc.args[0] if exc.args else "invalid pattern"
         message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
