@@ -123,23 +123,32 @@ def test_a_connection_given_with_connect_is_the_target_before_it_opens() -> None
         run_app(make_app(listen=["tcp://127.0.0.1:0"], connect=[url]), scenario)
 
 
-def test_a_send_to_a_closing_connection_is_refused_in_plain_words() -> None:
+def test_a_closing_connection_leaves_the_target_but_takes_a_reply_when_chosen() -> None:
+    """In its EOF grace (30 s here) a connection is no longer the target, and a marked one is
+    refused in plain words; chosen by hand, it takes the reply a half-closed peer waits for."""
+
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_open_connection(pilot)
+            app.toggle_mark("C1")
             client.shutdown(socket.SHUT_WR)
             await wait_log(pilot, "peer sent EOF; closing in 30 s")
-            # Chosen by hand all the same: the label says it is closing, and a send is refused.
+            await wait_ui(pilot, lambda: app.target is None, "the target to leave C1")
+            await type_line(pilot, "to the marked")
+            assert composer_error(app).startswith("not sent: C1 is closing: its peer sent EOF")
+            assert app.widget("composer", Input).value == "to the marked", "the input is kept"
+            app.toggle_mark("C1")
             app.choose_target("C1")
             assert label(app).endswith("(closing)")
-            await type_line(pilot, "too late")
-            assert composer_error(app).startswith("not sent: C1 is closing: its peer sent EOF")
-            assert app.session.connections["C1"].bytes_out == 0
-            assert app.widget("composer", Input).value == "too late", "the input is kept"
+            await type_line(pilot, "the answer")
+            assert await blocking(recv_exactly, client, 11) == b"the answer\n"
+            # It stays the target through the grace, then goes with the connection.
+            assert app.target == "C1"
             app.engine.close("C1")
             assert await blocking(recv_until_eof, client) == b""
+            await wait_ui(pilot, lambda: app.target is None, "no target once it closed")
 
     run_app(make_app(listen=["tcp://127.0.0.1:0?grace=30"]), scenario)
 

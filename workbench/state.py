@@ -120,6 +120,12 @@ class ConnectionInfo:
     def can_send(self) -> bool:
         return self.is_open and not self.local_eof and not self.ending
 
+    @property
+    def can_reply(self) -> bool:
+        """Open for sending, closing after its peer's EOF included: a reply in the grace
+        still reaches a peer that only half-closed (for a target the user chose)."""
+        return self.is_open and not self.local_eof
+
 
 @dataclass
 class ListenerInfo:

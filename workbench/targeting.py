@@ -23,10 +23,14 @@ class Target:
         self._requested: str | None = None
         # With no target: the one that ended last, which the note is about.
         self._former: str | None = None
+        # Chosen by the user in its EOF grace (to reply): it stays the target until it closes.
+        self._closing_chosen: str | None = None
 
-    def choose(self, cid: str | None) -> None:
-        """The user picked `cid` (Enter on a row, the palette, Send to)."""
+    def choose(self, cid: str | None, closing: bool = False) -> None:
+        """The user picked `cid` (Enter on a row, the palette, Send to); `closing`: it is in
+        its EOF grace, and stays the target for a reply until it closes."""
         self.cid, self.note, self._requested, self._former = cid, "", None, None
+        self._closing_chosen = cid if closing else None
 
     def opened_by_user(self, cid: str) -> None:
         """The user opened `cid` (f3, --connect, the palette): the next line goes to it."""
@@ -51,6 +55,8 @@ class Target:
         opened = [cid for cid in opened if cid in conns and conns[cid].can_send]
         if conn is not None and (conn.can_send or conn.is_pending):
             return False
+        if conn is not None and conn.can_reply and self.cid == self._closing_chosen:
+            return False  # chosen in its grace: the user replies before it closes
         if conn is not None and conn.is_open and not conn.ending:
             # You sent EOF on it: it stays the target until another connection opens.
             if opened:

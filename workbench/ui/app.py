@@ -509,7 +509,7 @@ class SockbenchApp(App[None]):
 
     def choose_target(self, cid: str) -> None:
         if cid in self.session.connections:
-            self.targeting.choose(cid)
+            self.targeting.choose(cid, closing=self.session.connections[cid].ending)
             self.show_target()
             self.show_stats()
 
@@ -579,7 +579,10 @@ class SockbenchApp(App[None]):
             note = f" ({self.targeting.note})" if self.targeting.note else ""
             self.show_composer_error(f"no target{note}: connect (f3) or wait for a peer, then type")
             return
-        blocked = [conn for conn in recipients if not conn.can_send]
+        # The target in its EOF grace takes a reply: it is the target only because the user
+        # chose it after its peer's EOF (the target moves off a closing connection by itself).
+        marked = bool(self.marked & self.session.connections.keys())
+        blocked = [c for c in recipients if not (c.can_send or (not marked and c.can_reply))]
         if blocked:
             self.show_composer_error(f"not sent: {why_not_sendable(blocked[0])}")
             return
