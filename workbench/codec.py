@@ -25,6 +25,7 @@ __all__ = [
     "HexError",
     "decode_for_display",
     "encode_text",
+    "escape_invisible",
     "format_hex",
     "format_size",
     "hexdump",
@@ -129,6 +130,43 @@ def sanitize_text(text: str) -> str:
     if _NEEDS_WORK_TEXT.search(text) is None:
         return text
     return text.translate(_text_table())
+
+
+# What stays as it is in `escape_invisible`: line breaks (they make the lines), tabs, and the
+# backslash (it starts the composer's escapes, typed or pasted).
+_KEPT_AS_TYPED = {0x0A: "\n", 0x0D: "\r", 0x09: "\t", 0x5C: "\\"}
+
+
+def _as_code_point_escape(cp: int) -> str:
+    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+
+
+@functools.cache
+def _invisible_table() -> dict[int, str]:
+    """For `escape_invisible`: what `sanitize_text` escapes, as code point escapes."""
+
+    class Table(dict[int, str]):
+        def __missing__(self, cp: int) -> str:
+            shown = _KEPT_AS_TYPED.get(cp)
+            if shown is None:
+                shown = chr(cp) if _shown_as(cp) == chr(cp) else _as_code_point_escape(cp)
+            if shown != chr(cp) or len(self) < _MAX_CACHED_SAFE:
+                self[cp] = shown
+            return shown
+
+    return Table()
+
+
+def escape_invisible(text: str) -> str:
+    """Text pasted into the composer in text mode, with every character a terminal must not
+    be handed (controls, bidi overrides, zero-width and other format characters, line and
+    paragraph separators, lone surrogates) written as the composer's escape for it
+    (``\\u202e``, ``\\u001b``), so that it can be seen before it is sent. LF and CR (the
+    lines), tabs and backslashes stay as they are. ``encode_text`` of the result gives the
+    bytes the text itself would, in every encoding."""
+    if _NEEDS_WORK_TEXT.search(text) is None:
+        return text
+    return text.translate(_invisible_table())
 
 
 class EscapeError(ValueError):

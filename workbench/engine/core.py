@@ -105,8 +105,17 @@ class Listener:
         self.ended.pop(cid, None)
         if cid in self.counted:
             self.counted.discard(cid)
-            if self.opened is not None and self.opened.acceptor is not None:
-                self.opened.acceptor.slot_freed()
+            self._wake_acceptor()
+
+    def room_to_make(self, cid: str) -> None:
+        """`cid` is half-open and its peer sent EOF: at the maximum it is closed to make room,
+        so a connection waiting for a slot may come in now (not after the wait's timer)."""
+        self.ended[cid] = None
+        self._wake_acceptor()
+
+    def _wake_acceptor(self) -> None:
+        if self.opened is not None and self.opened.acceptor is not None:
+            self.opened.acceptor.slot_freed()
 
     def close(self, peers_reason: str) -> None:
         opened = self.opened
@@ -622,7 +631,7 @@ class Engine:
             if conn.ending:
                 listener.free_slot(conn.cid)  # at once, not after the grace
             else:
-                listener.ended[conn.cid] = None  # half-open: the first to go at the maximum
+                listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
         self._half_closed(conn, outgoing=False)
 
     def connection_closing(self, conn: StreamConnection) -> None:

@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.driver import Driver
 from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widget import Widget
@@ -65,6 +66,7 @@ from workbench.ui.file_jobs import JobError, LogSnapshot, Notice, export_job, sa
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
+from workbench.ui.paste_guard import paste_safe
 from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
@@ -882,6 +884,20 @@ class SockbenchApp(App[None]):
         conn = self.session.connections.get(item or "")
         if conn is None:
             self.notify(f"nothing to {action}: no connection selected", severity="warning")
+        elif (
+            item == self.target
+            and self.targeting.note == "new"
+            and not isinstance(self.focused, (ListenersTree, ConnectionsTable))
+        ):
+            # The target moved there by itself, perhaps as the key was pressed: a key that
+            # ends a connection waits until the user chose it or sent to it.
+            self.notify(
+                f"nothing to {action}: {conn.cid} became the target by itself; choose it "
+                f"(Enter on its row, or Target {conn.cid} in the palette) or send to it first",
+                severity="warning",
+                markup=False,
+            )
+            return None
         return conn
 
     def action_close(self) -> None:
@@ -930,6 +946,10 @@ class SockbenchApp(App[None]):
     def action_clear_log(self) -> None:
         if self.cleanup.main_screen_only():
             self.cleanup.clear_log()
+
+    def get_driver_class(self) -> type[Driver]:
+        # No key presses out of a paste (workbench/ui/paste_guard.py).
+        return paste_safe(super().get_driver_class())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -14,6 +14,8 @@ from textual.message import Message
 from textual.reactive import Reactive
 from textual.widgets import Input, TextArea
 
+from workbench.codec import escape_invisible
+
 MAX_HISTORY = 500
 # Keys that open a new line in the block editor (and start one from the input line).
 # Terminals send ctrl+j as a line feed, so it works everywhere; shift+enter and alt+enter
@@ -82,16 +84,29 @@ class Composer(Input):
             return self
         return super().focus(scroll_visible)
 
+    def pasted(self, text: str) -> str:
+        """What a paste puts in the composer: in text mode, its controls and invisible
+        characters as escapes (they show, and send the same bytes); the line breaks, LF, CR
+        or CRLF, are the only ones that split it into lines (not a form feed, say)."""
+        return escape_invisible(text) if getattr(self.app, "mode", "text") == "text" else text
+
     def _on_paste(self, event: events.Paste) -> None:
         """A paste of several lines opens the block editor with all of them (Input's own
         paste, which runs otherwise, keeps the first line only)."""
         if self.block is None or not event.text:
             return
+        text = self.pasted(event.text)
         start, end = sorted(self.selection)
-        before = self.value[:start] + event.text
+        before = self.value[:start] + text
         rows = (before + self.value[end:]).splitlines()
         if len(rows) < 2:
-            return  # one line (perhaps with a line break after it): Input pastes it
+            # One line (perhaps with a line break after it): Input pastes it, unless it
+            # showed escapes for some characters.
+            if text != event.text:
+                event.prevent_default()
+                event.stop()
+                self.replace(text.splitlines()[0] if text.splitlines() else "", start, end)
+            return
         event.prevent_default()
         event.stop()
         self.value = ""
@@ -181,7 +196,8 @@ class BlockComposer(TextArea, inherit_bindings=False):
         self.display = True
         last = len(rows) - 1
         row, column = cursor if cursor is not None else (last, len(rows[last]))
-        row = min(row, last)
+        if row > last:  # after a final line break, which ends the last row: at its end
+            row, column = last, len(rows[last])
         self.move_cursor((row, min(column, len(rows[row]))))
         self.focus()
 
@@ -205,6 +221,14 @@ class BlockComposer(TextArea, inherit_bindings=False):
         # Enter sends (its binding) rather than TextArea's line break.
         if event.key == "enter":
             event.prevent_default()
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        # As in the input line: controls and invisible characters show as escapes.
+        text = self.composer.pasted(event.text)
+        if text != event.text:
+            event.prevent_default()
+            result = self.replace(text, *self.selection)
+            self.move_cursor(result.end_location)
 
     def action_submit(self) -> None:
         self.post_message(self.Submitted(self, self.lines))
