@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -72,6 +73,22 @@ def grace_seconds(text: str) -> float:
         return parse_eof_grace(text)
     except EndpointError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def terminal_problem() -> str | None:
+    """Why the interface cannot run here (it reads keys from standard input and draws on
+    standard error), or None. Under `nohup` neither is the terminal any more."""
+    for name, stream in (("input", sys.__stdin__), ("error", sys.__stderr__)):
+        try:
+            if stream is not None and os.isatty(stream.fileno()):
+                continue
+        except (OSError, ValueError):
+            pass
+        return (
+            f"standard {name} is not a terminal: sockbench is interactive and needs one "
+            "(under nohup or with a redirection, use tmux or screen to keep it running)"
+        )
+    return None
 
 
 def transcript_file(text: str) -> str:
@@ -210,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"sockbench: error: cannot write transcript {args.transcript}: {exc.strerror or exc}",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    if (problem := terminal_problem()) is not None:
+        engine.stop()
+        print(f"sockbench: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
 
     listen, connect = startup_endpoints(args)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from workbench.files import commit, new_file_beside, replacing
+from workbench.files import NewFile, commit, new_file_beside, replacing
 from workbench.logmodel import Record
 from workbench.transcript_reader import SessionNotFound, Stats, copy_connection
 
@@ -180,7 +180,12 @@ def paths(prefix: str) -> tuple[Path, Path]:
 
 
 def finish(
-    file_in: BinaryIO, temp_in: str, received: Path, file_out: BinaryIO, temp_out: str, sent: Path
+    file_in: BinaryIO,
+    temp_in: NewFile,
+    received: Path,
+    file_out: BinaryIO,
+    temp_out: NewFile,
+    sent: Path,
 ) -> None:
     """Both files written: put them in place (replacing what was at the names)."""
     file_in.flush()

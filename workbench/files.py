@@ -7,13 +7,20 @@ with sockbench's rights. So:
 
 - Nothing is opened through a symbolic link at its last component (`O_NOFOLLOW`), and no
   descriptor leaks into a child (`O_CLOEXEC`).
+- The directories on the way are walked one at a time (`O_NOFOLLOW` at each step), and a
+  symbolic link among them is followed only if it belongs to the user running sockbench or
+  to root: `/tmp/x` planted by another user as a link to a directory of yours cannot make
+  `--transcript /tmp/x/t.jsonl` append to, or an export replace, a file of yours there.
+  The file is then opened, created and renamed relative to the directory reached, so the
+  path cannot be swapped between the check and the use.
 - Exports and saves are written to a new file (`O_CREAT | O_EXCL`, mode 0600) in the same
   directory, then renamed over the name asked for: whatever was there (a file, a planted
   link) is replaced, never written through, and a reader never sees a half-written file.
 - The transcript is appended to, so it is opened in place: created 0600; an existing one
   must be a regular file (or a pipe) of the user running sockbench with no other hard link,
   or a character device (`/dev/null`: only root creates those); and it is locked
-  (`flock`, exclusive) for the whole run, so a second sockbench on it is refused.
+  (`flock`, exclusive, a FIFO's too) for the whole run, so a second sockbench on it is
+  refused.
 
 Errors are `OSError`s whose `strerror` says what was refused in plain words.
 """
@@ -27,9 +34,13 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC
+# A directory (or link) held only to find names in it: never read, never written.
+PATH_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_CLOEXEC
+MAX_LINKS = 40  # links followed in one path at most (Linux's own limit)
 TRANSCRIPT_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | NO_FOLLOW
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW
 PRIVATE_MODE = 0o600
@@ -51,23 +62,24 @@ def open_transcript(path: str, flags: int = TRANSCRIPT_FLAGS) -> int:
     """A descriptor open for appending to `path` (with `flags`, never through a link),
     created 0600 if missing, checked (see the module's notes) and locked for as long as it
     stays open. Raises OSError."""
-    try:
-        before = os.lstat(path)
-    except FileNotFoundError:
-        before = None
-    if before is not None:
-        check_transcript(before, path)  # before a pipe's open could block
-    try:
-        fd = os.open(path, flags | os.O_CREAT | NO_FOLLOW, PRIVATE_MODE)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise symlink_refused(path) from None
-        raise
+    with directory_of(path) as (directory, name):
+        try:
+            before = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            before = None
+        if before is not None:
+            check_transcript(before, path)  # before a pipe's open could block
+        try:
+            fd = os.open(name, flags | os.O_CREAT | NO_FOLLOW, PRIVATE_MODE, dir_fd=directory)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise symlink_refused(path) from None
+            raise
     try:
         info = os.fstat(fd)
         check_transcript(info, path)
-        if stat.S_ISREG(info.st_mode):
-            lock(fd, info, path)
+        if stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode):
+            lock(fd, info, path)  # two writers on one FIFO would interleave mid-record
     except BaseException:
         os.close(fd)
         raise
@@ -136,7 +148,85 @@ def lock_holder(info: os.stat_result) -> int | None:
     return None
 
 
+# --- the directories on the way ---
+
+
+@contextlib.contextmanager
+def directory_of(path: str) -> Iterator[tuple[int, str]]:
+    """A descriptor of the directory `path`'s last component is in (reached as `walk` does)
+    and that component's name, for the `*at` calls; closed at the end."""
+    directory, name = os.path.split(path)
+    if not name or name in (".", ".."):
+        raise refused(errno.EISDIR, "the name is a directory", path)
+    fd = walk(directory, path)
+    try:
+        yield fd, name
+    finally:
+        os.close(fd)
+
+
+def walk(directory: str, path: str) -> int:
+    """A descriptor (O_PATH) of `directory`, reached one component at a time, never through
+    a symbolic link of another user (see the module's notes). Raises OSError."""
+    parts = directory.split("/")
+    fd = os.open("/" if directory.startswith("/") else ".", PATH_ONLY | os.O_DIRECTORY)
+    links = 0
+    try:
+        while parts:
+            part = parts.pop(0)
+            if part in ("", "."):
+                continue
+            try:
+                step = os.open(part, PATH_ONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except NotADirectoryError:
+                target = trusted_link(fd, part, path)  # raises unless a link we may follow
+                links += 1
+                if links > MAX_LINKS:
+                    raise refused(errno.ELOOP, "it goes through too many links", path) from None
+                parts[:0] = target.split("/")
+                if target.startswith("/"):
+                    step = os.open("/", PATH_ONLY | os.O_DIRECTORY)
+                else:
+                    continue  # relative to the directory the link is in: `fd`
+            os.close(fd)
+            fd = step
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def trusted_link(directory: int, name: str, path: str) -> str:
+    """What the link `name` in `directory` points to, if it belongs to this user or root.
+    Read from the link itself (opened, not followed): the one checked is the one read."""
+    link = os.open(name, PATH_ONLY | os.O_NOFOLLOW, dir_fd=directory)
+    try:
+        info = os.fstat(link)
+        if not stat.S_ISLNK(info.st_mode):
+            raise refused(errno.ENOTDIR, f"{name} is not a directory", path)
+        if info.st_uid not in (os.geteuid(), 0):
+            raise refused(
+                errno.EPERM,
+                f"{name} is a symbolic link of another user (uid {info.st_uid}); "
+                "sockbench does not follow it (give the path it points to)",
+                path,
+            )
+        return os.readlink("", dir_fd=link)
+    finally:
+        os.close(link)
+
+
 # --- exports and saves: a new file, renamed over the name ---
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file written beside the name it is for: `name` and `temp` in `directory` (a
+    descriptor, so the rename lands where the file was written)."""
+
+    directory: int
+    name: str
+    temp: str
 
 
 @contextlib.contextmanager
@@ -151,42 +241,60 @@ def replacing(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def new_file_beside(path: str) -> Iterator[tuple[str, BinaryIO]]:
+def new_file_beside(path: str) -> Iterator[tuple[NewFile, BinaryIO]]:
     """A new file (mode 0600, created exclusively, never through a link) in `path`'s
     directory, removed at the end unless renamed by then (see `commit`)."""
-    directory, name = os.path.split(path)
-    if not name:
-        raise refused(errno.EISDIR, "the name is a directory", path)
-    temp = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, NEW_FILE_FLAGS, PRIVATE_MODE)
-    try:
-        file = os.fdopen(fd, "wb")
-    except BaseException:
-        os.close(fd)
-        os.unlink(temp)
-        raise
-    try:
-        with file:
-            yield temp, file
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+    with directory_of(path) as (directory, name):
+        temp = NewFile(directory, name, f".{name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(temp.temp, NEW_FILE_FLAGS, PRIVATE_MODE, dir_fd=directory)
+        try:
+            file = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            os.unlink(temp.temp, dir_fd=directory)
+            raise
+        try:
+            with file:
+                yield temp, file
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp.temp, dir_fd=directory)
 
 
-def commit(temp: str, path: str) -> None:
-    """Put the written file `temp` at `path`."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        raise refused(errno.EISDIR, "it is a directory", path)
-    os.replace(temp, path)
+def commit(temp: NewFile, path: str) -> None:
+    """Put the written file `temp` at its name (`path`, as the user gave it)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISDIR(os.stat(temp.name, dir_fd=temp.directory, follow_symlinks=False).st_mode):
+            raise refused(errno.EISDIR, "it is a directory", path)
+    os.replace(temp.temp, temp.name, src_dir_fd=temp.directory, dst_dir_fd=temp.directory)
 
 
-# --- reading back ---
+# --- reading back, and reading what is sent ---
+
+
+def open_to_send(path: str) -> BinaryIO:
+    """`path` opened for reading (unbuffered) to send what it holds: a file or a pipe. A link
+    on the way, or at its name, is followed only if it belongs to this user or root: a link
+    another user planted at `/tmp/payload.bin` must not send a file of yours to a peer."""
+    for _ in range(MAX_LINKS):
+        with directory_of(path) as (directory, name):
+            try:
+                fd = os.open(name, os.O_RDONLY | NO_FOLLOW, dir_fd=directory)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                target = trusted_link(directory, name, path)
+            else:
+                return os.fdopen(fd, "rb", buffering=0)
+        path = os.path.join(os.path.dirname(path), target)
+    raise refused(errno.ELOOP, "it goes through too many links", path)
 
 
 def open_for_reading(path: str) -> BinaryIO:
     """`path` opened for reading, not through a link; only a regular file (a pipe would
     block, /dev/full reads as endless zeros). Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | NO_FOLLOW)
+    with directory_of(path) as (directory, name):
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | NO_FOLLOW, dir_fd=directory)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise refused(errno.EINVAL, "it is not a regular file", path)

@@ -19,6 +19,7 @@ Textual-free and engine-free: usable from scripts.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ except ImportError:  # pragma: no cover
 SCHEMA = 1  # the record layout this reader knows; a session without `schema` is 1
 MAX_LINE = 64 * 1024 * 1024  # a longer line is not a record sockbench writes: skipped
 READ_PIECE = 1024 * 1024
+CANCEL_LINES = 64  # lines read (the connection's or not) between looks at `cancelled`
 RECORD_START = b'{"ts":'
 # The writer's own layout of a data record (see engine/transcript.py): matched without
 # parsing the (long) base64 part as JSON.
@@ -108,11 +110,13 @@ def read(
     start: int = 0,
     end: int | None = None,
     data: bool = True,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[Record]:
     """The records of the binary `file` from offset `start` (a line's start) up to `end`
     (a last line that `end` cuts is left out: being written). `conn`: yield only that id's
     data records (and every session and other record): the others are not decoded.
-    `data` False: no data record at all (finding sessions reads fast)."""
+    `data` False: no data record at all (finding sessions reads fast). `cancelled`: looked
+    at every CANCEL_LINES lines, read or skipped; InterruptedError once it says so."""
     stats = stats if stats is not None else Stats()
     session = NO_SESSION
     file.seek(start)
@@ -133,6 +137,8 @@ def read(
             offset = skip_line(file, offset)
             continue
         stats.lines += 1
+        if cancelled is not None and stats.lines % CANCEL_LINES == 0 and cancelled():
+            raise InterruptedError("cancelled")
         head = DATA_HEAD.match(line, 0, 160)
         if head is not None:
             body = head.end()
@@ -292,9 +298,15 @@ def copy_connection(
     in order, never joining two sessions: for the last session (None), `restart` is called
     when a later session begins, and what was handed over is to be forgotten. `start`: read
     from that offset on (a session's record; numbers then count from there). Raises
-    SessionNotFound, OSError, or InterruptedError once `cancelled()`."""
+    SessionNotFound, OSError, or InterruptedError once `cancelled()`. `end` None: up to
+    what the file holds when it is opened."""
     stats = stats if stats is not None else Stats()
     with open_for_reading(path) as file:
+        if end is None:
+            # What the file holds now: a file still being written (a flood on) would keep
+            # moving its end, and the copy would take bytes that came after it was asked
+            # for, maybe never ending.
+            end = os.fstat(file.fileno()).st_size
         return _copy(file, cid, session, received, sent, restart, stats, start, end, cancelled)
 
 
@@ -313,9 +325,8 @@ def _copy(
     current: Session | None = None
     inside = False
     skipped_before = 0  # stats.skipped when the wanted session began
-    for count, record in enumerate(read(file, conn=cid, stats=stats, start=start, end=end)):
-        if count % 64 == 0 and cancelled():
-            raise InterruptedError("cancelled")
+    records = read(file, conn=cid, stats=stats, start=start, end=end, cancelled=cancelled)
+    for record in records:
         if isinstance(record, Session):
             if inside and wanted is not None:
                 break  # the wanted session ended

@@ -41,6 +41,7 @@ from workbench.engine.opening import (
 from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript import CLOSE_SECONDS, TranscriptWriter
 from workbench.engine.unix import remove_own_socket
+from workbench.files import open_to_send
 
 READ_BUFFER_BYTES = 256 * 1024
 TRANSCRIPT_FLUSH_SECONDS = 0.25
@@ -976,7 +977,7 @@ class Engine:
 
 
 def read_whole(path: str) -> bytes:
-    with open(path, "rb") as file:
+    with open_to_send(path) as file:  # not through another user's link
         return file.read()
 
 

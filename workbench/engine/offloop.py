@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from workbench.files import open_to_send
+
 T = TypeVar("T")
 
 READ_AHEAD = 2  # chunks a file reader may hold that were not yet asked for
@@ -71,7 +73,7 @@ class FileChunks:
 
     def _read(self, path: str, size: int) -> None:
         try:
-            with open(path, "rb", buffering=0) as file:
+            with open_to_send(path) as file:  # not through another user's link
                 while True:
                     self._room.acquire()
                     if self._stopped:

@@ -47,6 +47,10 @@ HIGH_WATER = 64 * 1024 * 1024  # bytes handed to the thread and not yet written:
 LOW_WATER = 16 * 1024 * 1024  # ... down to this: caught up
 STALL_SECONDS = 10.0  # behind, and not a byte taken for this long: recording stops
 CLOSE_SECONDS = 2.0  # closing gives up on a file that took nothing for this long
+# ... and on any file after this long: a slow one (a FIFO read a little at a time) could take
+# minutes for what it is behind, while the engine's stop waits 5 s (the exit watchdog 3 s
+# from a signal) before the process exits, cutting the writer off mid-record without a word.
+CLOSE_LIMIT_SECONDS = 2.0
 CHECK_SECONDS = 0.2  # how often, at most, the writer thread looks whether the file was deleted
 POLL_SECONDS = 0.1  # how often a thread waiting for a pipe to take bytes looks up
 MAX_PARTS = 512  # parts the thread takes at a time
@@ -222,10 +226,10 @@ class TranscriptWriter:
         """Stop recording now (the file takes nothing): said once through `on_error`."""
         self._fail(f"transcript {self.path} can no longer be written ({why}); " + _GOING_ON)
 
-    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+    def close(self, timeout: float = CLOSE_SECONDS, limit: float = CLOSE_LIMIT_SECONDS) -> None:
         """Hand what is buffered and wait for it to be written, as long as the file takes
-        bytes; what a file that took nothing for `timeout` seconds still holds back then is
-        lost, and said to be."""
+        bytes, `limit` seconds at most; what a file that took nothing for `timeout` seconds
+        (or did not take in time) still holds back then is lost, and said to be."""
         if self._closing:
             return
         self.flush()
@@ -233,15 +237,19 @@ class TranscriptWriter:
         with self._lock:
             self._closing = True
             self._work.notify()
+        why = f"within {timeout:g} s of quitting (is its reader reading?)"
         while self._thread.is_alive():
             self._thread.join(POLL_SECONDS)
-            if time.monotonic() - max(started, self._progress) >= timeout:
+            now = time.monotonic()
+            if now - max(started, self._progress) >= timeout:
+                break
+            if now - started >= limit:
+                why = f"in the {limit:g} s quitting waits for it (the file takes them too slowly)"
                 break
         if self._thread.is_alive():
             left = self.queued
             self._fail(
-                f"transcript {self.path}: {left:,} bytes could not be written within "
-                f"{timeout:g} s of quitting (is its reader reading?); they are lost"
+                f"transcript {self.path}: {left:,} bytes could not be written {why}; they are lost"
             )
             self._thread.join(POLL_SECONDS * 5)
         self._active = False
