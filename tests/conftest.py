@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,6 +58,18 @@ def engine(engine_and_events: tuple[Engine, Collector]) -> Engine:
 def events(engine_and_events: tuple[Engine, Collector]) -> Collector:
     """The Collector draining the `engine` fixture's bridge."""
     return engine_and_events[1]
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A directory like /tmp: world-writable and sticky (pytest's tmp_path is closed to other
+    users), for files another user plants."""
+    directory = Path(tempfile.mkdtemp(prefix="sb-shared-", dir="/tmp"))
+    directory.chmod(0o1777)
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,18 +41,6 @@ from workbench.ui.log_dialogs import PathDialog
 SECRET = b"root's own file: must stay as it is\n"
 PLANT = "import os, sys; os.symlink(sys.argv[1], sys.argv[2])"
 CREATE = "import sys; open(sys.argv[1], 'w').write('nobody was here first\\n')"
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """A directory like /tmp: world-writable and sticky (pytest's tmp_path is closed to
-    other users)."""
-    directory = Path(tempfile.mkdtemp(prefix="sb-shared-", dir="/tmp"))
-    directory.chmod(0o1777)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -18,10 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,17 +42,6 @@ from workbench.transcript_reader import copy_connection
 
 SECRET = b"root's own file: must stay as it is\n"
 CHILD_TIMEOUT = 20.0
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    """A directory like /tmp: world-writable and sticky."""
-    directory = Path(tempfile.mkdtemp(prefix="sb-hostile-", dir="/tmp"))
-    directory.chmod(0o1777)
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
