@@ -302,14 +302,17 @@ class Session:
         if excess <= 0:
             return
         for cid in self._closed_order[:excess]:
-            conn = self.connections.pop(cid, None)
-            if conn is not None and conn.listener in self.listeners:
-                peers = self.listeners[conn.listener].peers
-                if cid in peers:
-                    peers.remove(cid)
+            self._forget(cid)
         changes.forgotten.extend(self._closed_order[:excess])
         del self._closed_order[:excess]
         changes.structure = True
+
+    def _forget(self, cid: str) -> None:
+        conn = self.connections.pop(cid, None)
+        if conn is not None and conn.listener in self.listeners:
+            peers = self.listeners[conn.listener].peers
+            if cid in peers:
+                peers.remove(cid)
 
     def open_connections(self) -> list[ConnectionInfo]:
         return [c for c in self.connections.values() if c.is_open]
@@ -320,11 +323,7 @@ class Session:
         wanted = None if cids is None else set(cids)
         gone = [cid for cid in self._closed_order if wanted is None or cid in wanted]
         for cid in gone:
-            conn = self.connections.pop(cid, None)
-            if conn is not None and conn.listener in self.listeners:
-                peers = self.listeners[conn.listener].peers
-                if cid in peers:
-                    peers.remove(cid)
+            self._forget(cid)
         if gone:
             forgotten = set(gone)
             self._closed_order = [cid for cid in self._closed_order if cid not in forgotten]
