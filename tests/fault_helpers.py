@@ -12,9 +12,9 @@ from typing import Any
 
 from peers import Collector, connect_client, port_of
 
-from workbench.endpoints import Endpoint, format_sockname, parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint, format_sockname, parse_url
 
 
 def endpoint(url: str, listen: bool = False) -> Endpoint:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import pytest
 
 from workbench.engine import EventBridge
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_TIMEOUT = 5.0

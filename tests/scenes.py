@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 from ui_helpers import focus, make_app, type_line, wait_log, wait_ui
 
-from workbench.endpoints import parse_url
+from workbench.protocol.endpoints import parse_url
 from workbench.ui.app import SockbenchApp
 
 FROZEN_TIME = "12:00:00.000"

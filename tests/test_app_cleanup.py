@@ -27,8 +27,8 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.endpoints import parse_url
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import parse_url
 from workbench.state import ConnectionInfo, Session
 from workbench.ui.app import SockbenchApp
 from workbench.ui.cleanup import CleanupMenu, ListenerChoice

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.endpoints import EndpointError, parse_url, with_stream_options
+from workbench.protocol.endpoints import EndpointError, parse_url, with_stream_options
 
 
 def test_tcp_options_parse_and_show_in_the_url() -> None:

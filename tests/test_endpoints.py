@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.endpoints import (
+from workbench.protocol.endpoints import (
     Endpoint,
     EndpointError,
     check_host,

@@ -39,11 +39,11 @@ from peers import (
     wait_until,
 )
 
-from workbench.endpoints import Endpoint, format_sockname, parse_url
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
 from workbench.engine.bridge import PREVIEW_BYTES
 from workbench.engine.sockets import RMEM_MAX_PATH, STREAM_RCVBUF, stream_rcvbuf
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint, format_sockname, parse_url
 
 MB = 1024 * 1024
 

@@ -43,8 +43,8 @@ from tmux_helpers import (
     wait_until,
 )
 
-from workbench.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
+from workbench.protocol.endpoints import parse_url
 from workbench.ui import exit_signals
 from workbench.ui.app import SockbenchApp, StartupAction
 

@@ -13,7 +13,7 @@ from faultproxy import FaultProxy
 from peers import Collector, EchoServer, GreetingServer, RecordingServer, closed_port
 
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 
 
 def test_a_proxy_whose_peer_is_gone_closes_and_sending_then_fails_in_words(

@@ -24,10 +24,10 @@ from peers import (
     wait_until,
 )
 
-from workbench.endpoints import with_stream_options
 from workbench.engine import Engine
-from workbench.engine import events as ev
 from workbench.engine.opening import ALL_INTERFACES_WARNING, DEFAULT_MAX_CONNECTIONS
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import with_stream_options
 
 # --- the maximum of connections ---
 
@@ -146,7 +146,7 @@ def test_loopback_does_not_warn(engine: Engine, events: Collector) -> None:
 
 CHILD = r"""
 import dataclasses, json, resource, sys, threading
-from workbench.endpoints import parse_url
+from workbench.protocol.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
 
 limit = int(sys.argv[1])

@@ -31,8 +31,8 @@ from peers import (
 )
 
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
 from workbench.engine.core import MAX_SEND_QUEUE_BYTES
+from workbench.protocol import events as ev
 
 KIB = 1024
 MIB = 1024 * 1024

@@ -28,10 +28,10 @@ from peers import (
     wait_until,
 )
 
-from workbench.endpoints import parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
 from workbench.engine.file_sender import FILE_CHUNK_BYTES
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import parse_url
 
 KIB = 1024
 MIB = 1024 * 1024

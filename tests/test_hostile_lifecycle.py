@@ -26,7 +26,7 @@ from ui_helpers import (
 )
 
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 from workbench.ui.paste_guard import PasteSafeParser
 
 

@@ -24,10 +24,10 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.endpoints import parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
 from workbench.engine.datagram import DEFAULT_MAX_PEERS
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import parse_url
 
 MB = 1_000_000
 MAX_IPV4_DATAGRAM = 65_507

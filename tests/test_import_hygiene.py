@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE_MODULES = ("workbench.engine", "workbench.endpoints", "workbench.codec")
+CORE_MODULES = ("workbench.engine", "workbench.protocol.endpoints", "workbench.codec")
 TUI_MODULES = ("textual", "rich")
 
 PROBE = f"""

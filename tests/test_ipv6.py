@@ -20,9 +20,9 @@ from peers import (
     udp_socket,
 )
 
-from workbench.endpoints import format_sockname, parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import format_sockname, parse_url
 
 pytestmark = requires_ipv6
 

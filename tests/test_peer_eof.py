@@ -23,7 +23,7 @@ from peers import (
 )
 
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 
 GRACE = 0.5
 

@@ -28,8 +28,8 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.engine import events as ev
 from workbench.engine.datagram import DEFAULT_MAX_PEERS
+from workbench.protocol import events as ev
 from workbench.state import MAX_CLOSED_CONNECTIONS, Session, id_number
 from workbench.ui.app import SockbenchApp
 

@@ -23,9 +23,9 @@ UNPRIVILEGED_PORT_START = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
 # Passed with -c: nobody may not read pytest's temporary directory.
 CHILD = """
 import json, sys, time
-from workbench.endpoints import parse_url
+from workbench.protocol.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 
 port, unix_path = int(sys.argv[1]), sys.argv[2]
 bridge = EventBridge()

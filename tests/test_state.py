@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 from workbench.state import RATE_WINDOW_SECONDS, RateHistory, Session
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 from workbench.state import Session
 from workbench.targeting import Target
 

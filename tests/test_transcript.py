@@ -24,9 +24,9 @@ from peers import (
 )
 
 from workbench import __version__
-from workbench.endpoints import format_sockname, parse_url
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import format_sockname, parse_url
 
 MB = 1024 * 1024
 BINARY = bytes(range(256))

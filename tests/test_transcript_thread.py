@@ -27,11 +27,11 @@ from conftest import EngineFactory
 from peers import Collector, connect_client, free_port, port_of, recv_exactly, wait_until
 from tmux_helpers import Tmux
 
-from workbench.endpoints import format_sockname, parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
 from workbench.engine.core import BRIDGE, TRANSCRIPT
 from workbench.engine.transcript import CLOSE_SECONDS, HIGH_WATER
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import format_sockname, parse_url
 
 MB = 1024 * 1024
 # More than the writer may hold back (base64 makes 4/3 of it): the flood must pause.

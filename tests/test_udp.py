@@ -33,10 +33,10 @@ from peers import (
     udp_socket,
 )
 
-from workbench.endpoints import Endpoint, format_sockname, parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
 from workbench.engine.datagram import DatagramSocket
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint, format_sockname, parse_url
 
 LOCALHOST = "127.0.0.1"
 MAX_IPV4_PAYLOAD = 65_507
@@ -531,9 +531,9 @@ def test_send_to_a_broadcast_address_without_the_option_is_an_error(
 MULTICAST_SCRIPT = textwrap.dedent(
     """
     import json, sys, time
-    from workbench.endpoints import parse_url
+    from workbench.protocol.endpoints import parse_url
     from workbench.engine import Engine, EventBridge
-    from workbench.engine import events as ev
+    from workbench.protocol import events as ev
 
     GROUP = "239.1.2.3"
     bridge = EventBridge()

@@ -29,9 +29,9 @@ from peers import (
     wait_until,
 )
 
-from workbench.endpoints import UNIX_PATH_MAX, Endpoint, EndpointError, parse_url
 from workbench.engine import Engine
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import UNIX_PATH_MAX, Endpoint, EndpointError, parse_url
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="abstract names and autobind are Linux-only"

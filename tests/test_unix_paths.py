@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from unprivileged import require_nobody, run_as_nobody
 
-from workbench.endpoints import UNIX_PATH_MAX
 from workbench.engine.unix import (
     UnixPathError,
     bound_identity,
@@ -31,6 +30,7 @@ from workbench.engine.unix import (
     prepare_listen_path,
     remove_own_socket,
 )
+from workbench.protocol.endpoints import UNIX_PATH_MAX
 
 TIMEOUT = 5.0
 POLL_SECONDS = 0.02

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from textual.pilot import Pilot
 
-from workbench.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
+from workbench.protocol.endpoints import parse_url
 from workbench.state import ConnectionInfo
 from workbench.ui.app import SockbenchApp, StartupAction
 

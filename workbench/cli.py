@@ -10,7 +10,9 @@ from typing import NoReturn
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
-from workbench.endpoints import (
+from workbench.logmodel import MAX_LOG_RECORDS
+from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
+from workbench.protocol.endpoints import (
     Endpoint,
     EndpointError,
     parse_eof_grace,
@@ -18,8 +20,6 @@ from workbench.endpoints import (
     parse_url,
     with_stream_options,
 )
-from workbench.logmodel import MAX_LOG_RECORDS
-from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 
 EXIT_USAGE = 2
 

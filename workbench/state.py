@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from workbench.engine import events as ev
+from workbench.protocol import events as ev
 
 MAX_CLOSED_CONNECTIONS = 100
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from types import TracebackType
 
 from workbench.bench.tools import BenchError
-from workbench.endpoints import parse_url
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
 from workbench.logmodel import LogModel, RawRecord
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import parse_url
 from workbench.state import ConnectionInfo, Session
 
 WAIT_SECONDS = 10.0

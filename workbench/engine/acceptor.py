@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from workbench.endpoints import format_sockname
 from workbench.engine.stream import StreamConnection
+from workbench.protocol.endpoints import format_sockname
 
 # Accepts per readiness callback. Many, so a storm empties the kernel's queue quickly (past
 # its backlog a client's connect is dropped and retried a second later: 128 at a time made

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from workbench.engine.events import Data, Event
+from workbench.protocol.events import Data, Event
 
 # How often the UI drains the bridge: one batch per frame at ~30 frames a second; after a
 # full batch (max_events) it drains again after a short rest instead of a whole interval.

@@ -17,9 +17,6 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
-from workbench.endpoints import Endpoint
-from workbench.engine import commands as cmd
-from workbench.engine import events as ev
 from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.bridge import EventBridge
 from workbench.engine.datagram import (
@@ -42,6 +39,9 @@ from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript import CLOSE_SECONDS, TranscriptWriter
 from workbench.engine.unix import remove_own_socket
 from workbench.files import open_to_send
+from workbench.protocol import commands as cmd
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint
 
 READ_BUFFER_BYTES = 256 * 1024
 TRANSCRIPT_FLUSH_SECONDS = 0.25

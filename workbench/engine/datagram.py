@@ -14,8 +14,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from workbench.endpoints import format_sockname
 from workbench.engine.datagram_transport import OwnDatagramTransport
+from workbench.protocol.endpoints import format_sockname
 
 DEFAULT_MAX_PEERS = 1000
 # What one datagram can carry: 65,535 minus the IP and UDP headers.

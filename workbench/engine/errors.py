@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 import socket
 
-from workbench.endpoints import Endpoint
 from workbench.engine.unix import UnixPathError, describe_unix_error
+from workbench.protocol.endpoints import Endpoint
 
 _BY_ERRNO = {
     errno.EADDRINUSE: "{addr} is already in use (another socket is bound to it)",

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workbench.endpoints import Endpoint, format_sockname
 from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bind_stream_sockets
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
 from workbench.engine.datagram_transport import OwnDatagramTransport
@@ -26,6 +25,7 @@ from workbench.engine.sockets import (
 )
 from workbench.engine.stream import StreamConnection
 from workbench.engine.unix import bound_identity, dgram_client_socket, prepare_listen_path
+from workbench.protocol.endpoints import Endpoint, format_sockname
 
 LISTEN_BACKLOG = 4096
 UNIX_CONNECT_RETRY_SECONDS = 0.05

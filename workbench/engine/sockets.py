@@ -12,7 +12,7 @@ import struct
 import sys
 from typing import Any
 
-from workbench.endpoints import Endpoint, SocketOptions
+from workbench.protocol.endpoints import Endpoint, SocketOptions
 
 AddrInfo = tuple[int, int, int, str, Any]
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from workbench.endpoints import format_sockname
 from workbench.engine.sockets import stream_rcvbuf
+from workbench.protocol.endpoints import format_sockname
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05

@@ -14,7 +14,7 @@ import os
 import socket
 import stat
 
-from workbench.endpoints import UNIX_PATH_MAX, format_unix_path
+from workbench.protocol.endpoints import UNIX_PATH_MAX, format_unix_path
 
 # A datagram connect() never waits on a peer, but keep any surprise short.
 PROBE_TIMEOUT = 1.0

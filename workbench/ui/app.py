@@ -29,9 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from workbench import __version__
 from workbench.codec import format_size, sanitize_text
-from workbench.endpoints import Endpoint
 from workbench.engine import Engine, EventBridge
-from workbench.engine import events as ev
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
 from workbench.export import log_chunks
 from workbench.gc_tuning import collect_young
@@ -47,6 +45,8 @@ from workbench.payloads import (
     build_payload,
     next_in,
 )
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint
 from workbench.state import ConnectionInfo, Session, id_number
 from workbench.targeting import Target
 from workbench.ui import exit_signals

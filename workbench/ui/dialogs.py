@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.codec import sanitize_text
-from workbench.endpoints import (
+from workbench.engine import DEFAULT_CONNECT_TIMEOUT
+from workbench.protocol.endpoints import (
     DEFAULT_HOST,
     UNIX_TRANSPORTS,
     Endpoint,
@@ -22,7 +23,6 @@ from workbench.endpoints import (
     parse_url,
     with_stream_options,
 )
-from workbench.engine import DEFAULT_CONNECT_TIMEOUT
 
 TRANSPORT_CHOICES = [
     ("TCP", "tcp"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.endpoints import Endpoint
+from workbench.protocol.endpoints import Endpoint
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,79 @@
+"""The vocabulary shared by the engine, the session core, the transcript and the UI.
+
+`StrEnum`s: a member is its own string, so it is written to JSON and compared with text
+read back from a transcript as it is."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Transport(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    UNIX = "unix"
+    UNIX_DGRAM = "unix-dgram"
+
+    @property
+    def is_datagram(self) -> bool:
+        return self in (Transport.UDP, Transport.UNIX_DGRAM)
+
+    @property
+    def is_unix(self) -> bool:
+        return self in (Transport.UNIX, Transport.UNIX_DGRAM)
+
+
+class ConnState(StrEnum):
+    """A connection's state as the session shows it (the Connections pane's `state`)."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    PEER_EOF = "peer sent EOF"
+    YOU_EOF = "you sent EOF"
+    EOF_BOTH = "EOF both ways"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class CloseCause(StrEnum):
+    """Why a connection or listener ended, as a field code can read (the reason's words are
+    for people)."""
+
+    YOU = "you"  # closed or reset from the UI, a command or a session
+    PEER = "peer"  # the peer closed, reset, or its EOF's grace ran out
+    ERROR = "error"  # a socket error
+    IDLE = "idle"  # ?idle= ran out
+    LISTENER = "listener"  # its listener closed with its peers
+    FORGOTTEN = "forgotten"  # a datagram peer table was full
+    REFUSED = "refused"  # a listener at its maximum
+    QUIT = "quit"  # sockbench quit
+    UNKNOWN = "unknown"
+
+
+class RecordKind(StrEnum):
+    """The `event` of a transcript record."""
+
+    SESSION = "session"
+    LISTEN = "listen"
+    OPEN = "open"
+    DATA = "data"  # with `dir`: a Direction
+    EOF = "eof"
+    CLOSE = "close"
+    REFUSED = "refused"
+    DROPPED = "dropped"
+    ERROR = "error"
+
+
+class Direction(StrEnum):
+    """A data record's `dir`."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class Origin(StrEnum):
+    """Who sent data sockbench wrote to a peer."""
+
+    YOU = "you"  # typed, pasted, a file or a command
+    ECHO = "echo"  # the echo behaviour
