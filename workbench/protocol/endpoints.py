@@ -45,6 +45,8 @@ class SocketOptions:
     # A peer's EOF ends the connection after a grace (socat's -t), unless it is kept half-open.
     half_open: bool = False
     eof_grace: float | None = None  # seconds; None: DEFAULT_EOF_GRACE
+    # Behaviours (any transport): echo what a peer sends back to it.
+    echo: bool = False
 
     def query(self) -> str:
         parts = []
@@ -73,6 +75,7 @@ _OPTION_ORDER = (
     "idle",
     "half_open",
     "eof_grace",
+    "echo",
 )
 # Names in URLs that differ from the field's.
 _URL_NAMES = {
@@ -81,8 +84,8 @@ _URL_NAMES = {
     "half_open": "halfopen",
     "eof_grace": "grace",
 }
-UDP_OPTIONS = ("broadcast", "join", "iface", "ttl", "loop", "rcvbuf")
-TCP_OPTIONS = ("max", "idle", "halfopen", "grace")
+UDP_OPTIONS = ("broadcast", "join", "iface", "ttl", "loop", "rcvbuf", "echo")
+TCP_OPTIONS = ("max", "idle", "halfopen", "grace", "echo")
 MAX_IDLE_SECONDS = 7 * 24 * 3600
 # How long a connection stays open after its peer's EOF (socat's -t is 0.5 s too): a reply
 # sent in that time still reaches a peer that only shut down its sending side.
@@ -296,7 +299,7 @@ def parse_options(
         if name == "eof_grace":
             values[name] = parse_eof_grace(value, original)
             continue
-        if name in ("broadcast", "join", "loop", "half_open"):
+        if name in ("broadcast", "join", "loop", "half_open", "echo"):
             if value.lower() not in _FLAG_VALUES:
                 raise EndpointError(
                     f"'{original}': {_URL_NAMES.get(name, name)} takes 1 or 0, not '{value}'"

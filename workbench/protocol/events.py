@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workbench.protocol.enums import CloseCause, Origin
+
 
 @dataclass(frozen=True, slots=True)
 class ListenerOpened:
@@ -51,7 +53,8 @@ class SendQueue:
 class ListenerClosed:
     ts: float
     lid: str
-    reason: str
+    reason: str  # in words, for people
+    cause: CloseCause = CloseCause.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class Data:
     data: bytes
     size: int
     chunks: int = 1
+    origin: Origin = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
 
     @property
     def truncated(self) -> int:
@@ -106,8 +110,9 @@ class HalfClosed:
 class ConnectionClosed:
     ts: float
     cid: str
-    reason: str
+    reason: str  # in words, for people
     error: bool = False
+    cause: CloseCause = CloseCause.UNKNOWN  # for code: read this, never the reason's words
 
 
 @dataclass(frozen=True, slots=True)
