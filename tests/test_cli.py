@@ -13,6 +13,7 @@ from tmux_helpers import ENTRY_POINT, RUN_TIMEOUT, SCREEN_TIMEOUT, Tmux
 
 from workbench import __version__
 from workbench.cli import build_parser, startup_endpoints
+from workbench.protocol.options import OPTIONS
 
 LOCALHOST = "127.0.0.1"
 
@@ -186,3 +187,11 @@ def test_the_garbage_collector_is_off_until_the_first_screen_then_tuned_for_a_lo
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=RUN_TIMEOUT
     )
     assert result.stdout.split() == ["False", "True", "True", "True"], result.stderr
+
+
+def test_help_names_every_declared_option_flag_and_url_option() -> None:
+    text = build_parser().format_help()
+    for option in OPTIONS:
+        assert f"{option.url_name}={option.kind.metavar}" in text
+        if option.command_line:
+            assert option.command_line.flag in text

@@ -1,10 +1,14 @@
-"""TCP URL options: max= (a listener's maximum of connections) and idle= (seconds)."""
+"""URL options: TCP's max= (a listener's maximum of connections) and idle= (seconds), UDP's,
+and that every declared option parses and shows in URLs the same way."""
 
 from __future__ import annotations
 
 import pytest
 
-from workbench.protocol.endpoints import EndpointError, parse_url, with_stream_options
+from workbench.protocol.addresses import EndpointError
+from workbench.protocol.endpoints import parse_url, with_defaults
+from workbench.protocol.enums import Transport
+from workbench.protocol.options import OPTIONS, Flag, Integer, Option, Seconds, SocketOptions
 
 
 def test_tcp_options_parse_and_show_in_the_url() -> None:
@@ -47,13 +51,14 @@ def test_a_question_mark_in_a_unix_path_is_part_of_the_path() -> None:
 
 
 def test_command_line_defaults_fill_what_the_url_left_out() -> None:
-    unix = with_stream_options(parse_url("unix:///tmp/a.sock", for_listen=True), 7, 2.5)
+    flags = SocketOptions(max_connections=7, idle=2.5)
+    unix = with_defaults(parse_url("unix:///tmp/a.sock", for_listen=True), flags, for_listen=True)
     assert (unix.options.max_connections, unix.options.idle) == (7, 2.5)
     tcp = parse_url("tcp://127.0.0.1:1?max=3", for_listen=True)
-    assert with_stream_options(tcp, 7, 2.5).options.max_connections == 3, "the URL wins"
-    assert with_stream_options(tcp, 7, 2.5).options.idle == 2.5
+    assert with_defaults(tcp, flags, for_listen=True).options.max_connections == 3, "the URL wins"
+    assert with_defaults(tcp, flags, for_listen=True).options.idle == 2.5
     udp = parse_url("udp://127.0.0.1:1", for_listen=True)
-    assert with_stream_options(udp, 7, 2.5) == udp
+    assert with_defaults(udp, flags, for_listen=True) == udp
 
 
 def test_half_open_and_the_eof_grace_parse_and_show_in_the_url() -> None:
@@ -80,9 +85,50 @@ def test_bad_half_open_options_are_refused_in_words(query: str, message: str) ->
 
 
 def test_half_open_and_the_grace_from_the_command_line_fill_what_the_url_left_out() -> None:
-    unix = with_stream_options(
-        parse_url("unix:///tmp/a.sock", for_listen=True), None, None, True, 2
+    unix = with_defaults(
+        parse_url("unix:///tmp/a.sock", for_listen=True),
+        SocketOptions(half_open=True, eof_grace=2),
+        for_listen=True,
     )
     assert (unix.options.half_open, unix.eof_grace) == (True, 2.0)
     tcp = parse_url("tcp://127.0.0.1:1?grace=1", for_listen=True)
-    assert with_stream_options(tcp, None, None, False, 9).eof_grace == 1.0, "the URL wins"
+    grace = SocketOptions(eof_grace=9)
+    assert with_defaults(tcp, grace, for_listen=True).eof_grace == 1.0, "the URL wins"
+
+
+def sample_text(option: Option) -> str:
+    """A value each kind of option takes, as a URL writes it."""
+    if isinstance(option.kind, Flag):
+        return "1"
+    if isinstance(option.kind, Integer):
+        return str(option.kind.bounds[1]) if option.kind.bounds else "4096"
+    if isinstance(option.kind, Seconds):
+        return "2.5"
+    return "127.0.0.1"
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.url_name)
+def test_every_declared_option_parses_and_shows_in_the_url_as_given(option: Option) -> None:
+    transports = [t for t in (Transport.TCP, Transport.UDP) if t in option.transports]
+    assert transports or option.command_line, "an option a URL cannot set needs a flag"
+    for transport in transports:
+        # A multicast group, so that join=1 is taken too.
+        url = f"{transport}://239.1.2.3:5000?{option.url_name}={sample_text(option)}"
+        endpoint = parse_url(url, for_listen=True)
+        assert getattr(endpoint.options, option.field) != option.default
+        assert endpoint.url == url
+
+
+def test_loop_off_is_kept_in_the_url() -> None:
+    url = "udp://239.1.2.3:5000?ttl=2&loop=0"
+    assert parse_url(url, for_listen=False).options.loop is False
+    assert parse_url(url, for_listen=False).url == url
+
+
+def test_an_option_a_transport_does_not_take_is_not_filled_in_from_the_flags() -> None:
+    flags = SocketOptions(max_connections=7, idle=2.5, half_open=True)
+    plain = parse_url("tcp://127.0.0.1:1", for_listen=False)
+    outgoing = with_defaults(plain, flags, for_listen=False)
+    assert outgoing.options.max_connections is None, "max is for listeners"
+    assert (outgoing.options.idle, outgoing.options.half_open) == (2.5, True)
+    assert outgoing.url == "tcp://127.0.0.1:1?idle=2.5&halfopen=1"

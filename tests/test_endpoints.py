@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.protocol.endpoints import (
-    Endpoint,
-    EndpointError,
-    check_host,
-    format_address,
-    format_sockname,
-    parse_url,
-)
+from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.endpoints import Endpoint, format_address, format_sockname, parse_url
 
 # --- good forms ---
 

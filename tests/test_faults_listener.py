@@ -27,7 +27,8 @@ from peers import (
 from workbench.engine import Engine
 from workbench.engine.opening import ALL_INTERFACES_WARNING, DEFAULT_MAX_CONNECTIONS
 from workbench.protocol import events as ev
-from workbench.protocol.endpoints import with_stream_options
+from workbench.protocol.endpoints import with_defaults
+from workbench.protocol.options import SocketOptions
 
 # --- the maximum of connections ---
 
@@ -251,7 +252,9 @@ def test_unix_listener_takes_a_maximum_and_idle_timeout_from_the_command_line(
     engine: Engine, events: Collector, tmp_path
 ) -> None:
     path = str(tmp_path / "s.sock")
-    lid = engine.listen(with_stream_options(endpoint(f"unix://{path}", listen=True), 1, 0.5))
+    flags = SocketOptions(max_connections=1, idle=0.5)
+    listener = endpoint(f"unix://{path}", listen=True)
+    lid = engine.listen(with_defaults(listener, flags, for_listen=True))
     opened = events.wait_for(lambda e: isinstance(e, ev.ListenerOpened) and e.lid == lid)
     assert opened.max_connections == 1
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as first:

@@ -31,7 +31,8 @@ from peers import (
 
 from workbench.engine import Engine
 from workbench.protocol import events as ev
-from workbench.protocol.endpoints import UNIX_PATH_MAX, Endpoint, EndpointError, parse_url
+from workbench.protocol.addresses import EndpointError
+from workbench.protocol.endpoints import UNIX_PATH_MAX, Endpoint, parse_url
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="abstract names and autobind are Linux-only"

@@ -5,23 +5,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, NoReturn, TypeVar
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
 from workbench.logmodel import MAX_LOG_RECORDS
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
-from workbench.protocol.endpoints import (
-    Endpoint,
-    EndpointError,
-    parse_eof_grace,
-    parse_idle,
-    parse_url,
-    with_stream_options,
+from workbench.protocol.addresses import EndpointError
+from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
+from workbench.protocol.enums import Transport
+from workbench.protocol.options import (
+    NO_OPTIONS,
+    OPTIONS,
+    Flag,
+    Option,
+    SocketOptions,
+    positive_whole_number,
+    url_options,
 )
 
 EXIT_USAGE = 2
+HELP_WIDTH = 90
+T = TypeVar("T")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -31,48 +39,34 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` as an argparse type: its EndpointError becomes the usage error's words."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except EndpointError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
 def listen_url(text: str) -> Endpoint:
-    try:
-        return parse_url(text, for_listen=True)
-    except EndpointError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse_url(text, for_listen=True)
 
 
 def connect_url(text: str) -> Endpoint:
-    try:
-        return parse_url(text, for_listen=False)
-    except EndpointError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
-    return int(text)
+    return parse_url(text, for_listen=False)
 
 
 def log_records(text: str) -> int:
-    count = positive_int(text)
+    count = argument(positive_whole_number)(text)
     if count > MAX_LOG_RECORDS:
         raise argparse.ArgumentTypeError(
             f"'{text}' is more records than the Log can keep (at most {MAX_LOG_RECORDS:,}: "
             "64 MiB holds about that many even when they are empty)"
         )
     return count
-
-
-def idle_seconds(text: str) -> float:
-    try:
-        return parse_idle(text)
-    except EndpointError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def grace_seconds(text: str) -> float:
-    try:
-        return parse_eof_grace(text)
-    except EndpointError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def terminal_problem() -> str | None:
@@ -97,6 +91,43 @@ def transcript_file(text: str) -> str:
     return text
 
 
+def url_options_help() -> str:
+    """What --help says of the URLs' options, from their declarations."""
+    lines = [
+        f"{transport} options: "
+        + ", ".join(f"{option.url_name}={option.kind.metavar}" for option in url_options(transport))
+        for transport in (Transport.TCP, Transport.UDP)
+    ]
+    lines.append("unix:// and unix-dgram:// endpoints take theirs from the flags above.")
+    for option in OPTIONS:
+        usage = f"{option.url_name}={option.kind.metavar}"
+        text = option.help + (f" ({option.note})" if option.note else "")
+        lines += textwrap.wrap(
+            text, HELP_WIDTH, initial_indent=f"  {usage:<16} ", subsequent_indent=" " * 19
+        )
+    return "\n".join(lines)
+
+
+def add_option_flag(parser: argparse.ArgumentParser, option: Option) -> None:
+    """The flag of a declared option, where it has one; its value lands on `option.field`."""
+    if option.command_line is None:
+        return
+    before = f"{option.note}; " if option.note else ""
+    text = f"{option.help} ({before}a URL's ?{option.url_name}= wins)"
+    if isinstance(option.kind, Flag):
+        parser.add_argument(
+            option.command_line.flag, dest=option.field, action="store_true", help=text
+        )
+        return
+    parser.add_argument(
+        option.command_line.flag,
+        dest=option.field,
+        metavar=option.kind.metavar,
+        type=argument(option.parse_flag),
+        help=text,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
@@ -109,11 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  unix:///path/to.sock        Unix stream socket (unix://rel/path is relative)\n"
         "  unix://@name                Unix stream socket in Linux's abstract namespace\n"
         "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
-        "tcp options: max=N (listeners: connections at once, default 100; more are closed\n"
-        "             at once and counted), idle=SECONDS (close after that long without traffic),\n"
-        "             halfopen=1 (a peer's EOF does not close), grace=SECONDS (after a peer's\n"
-        "             EOF, close after that long; default 0.5)\n"
-        "udp options: broadcast=1, join=1&iface=ADDR, ttl=N, loop=1|0, rcvbuf=BYTES\n"
+        f"{url_options_help()}\n"
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
     )
@@ -122,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         action="append",
         default=[],
-        type=listen_url,
+        type=argument(listen_url),
         help="open a listener at start-up (repeatable); port 0 picks a free port",
     )
     parser.add_argument(
@@ -130,35 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         action="append",
         default=[],
-        type=connect_url,
+        type=argument(connect_url),
         help="open a connection at start-up (repeatable); udp:// and unix-dgram:// give a "
         "connected datagram socket",
     )
-    parser.add_argument(
-        "--max-conns",
-        metavar="N",
-        type=positive_int,
-        help="connections a stream listener takes at once (default 100; a URL's ?max= wins)",
-    )
-    parser.add_argument(
-        "--idle",
-        metavar="SECONDS",
-        type=idle_seconds,
-        help="close stream connections idle that long (a URL's ?idle= wins)",
-    )
-    parser.add_argument(
-        "--half-open",
-        action="store_true",
-        help="keep stream connections open for sending after the peer's EOF (by default they "
-        "close 0.5 s after it; a URL's ?halfopen= wins)",
-    )
-    parser.add_argument(
-        "--eof-grace",
-        metavar="SECONDS",
-        type=grace_seconds,
-        help="how long a stream connection stays open after the peer's EOF (default 0.5; "
-        "a URL's ?grace= wins)",
-    )
+    for option in OPTIONS:
+        add_option_flag(parser, option)
     parser.add_argument(
         "--transcript",
         metavar="FILE",
@@ -191,16 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_options(args: argparse.Namespace) -> SocketOptions:
+    """The options the command line's flags set."""
+    values: dict[str, Any] = {
+        option.field: getattr(args, option.field) for option in OPTIONS if option.command_line
+    }
+    return replace(NO_OPTIONS, **values)
+
+
 def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[Endpoint]]:
-    """The --listen and --connect endpoints with --max-conns and --idle where the URL set
-    none (the only way to give them to unix:// endpoints)."""
-
-    def configured(endpoint: Endpoint) -> Endpoint:
-        return with_stream_options(
-            endpoint, args.max_conns, args.idle, args.half_open, args.eof_grace
-        )
-
-    return [configured(e) for e in args.listen], [configured(e) for e in args.connect]
+    """The --listen and --connect endpoints with the flags' options (--max-conns, --idle,
+    --echo...) where the URL set none (the only way to give them to unix:// endpoints)."""
+    defaults = flag_options(args)
+    listen = [with_defaults(e, defaults, for_listen=True) for e in args.listen]
+    return listen, [with_defaults(e, defaults, for_listen=False) for e in args.connect]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

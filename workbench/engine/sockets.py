@@ -12,7 +12,8 @@ import struct
 import sys
 from typing import Any
 
-from workbench.protocol.endpoints import Endpoint, SocketOptions
+from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.options import SocketOptions
 
 AddrInfo = tuple[int, int, int, str, Any]
 

@@ -3,7 +3,8 @@ result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,20 +16,22 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.codec import sanitize_text
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
-from workbench.protocol.endpoints import (
-    DEFAULT_HOST,
-    UNIX_TRANSPORTS,
-    Endpoint,
-    EndpointError,
-    parse_url,
-    with_stream_options,
+from workbench.protocol.addresses import EndpointError
+from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, parse_url, with_defaults
+from workbench.protocol.enums import Transport
+from workbench.protocol.options import (
+    NO_OPTIONS,
+    OPTIONS,
+    DialogCheckbox,
+    Option,
+    SocketOptions,
 )
 
 TRANSPORT_CHOICES = [
-    ("TCP", "tcp"),
-    ("UDP", "udp"),
-    ("Unix stream", "unix"),
-    ("Unix datagram", "unix-dgram"),
+    ("TCP", Transport.TCP),
+    ("UDP", Transport.UDP),
+    ("Unix stream", Transport.UNIX),
+    ("Unix datagram", Transport.UNIX_DGRAM),
 ]
 
 
@@ -44,9 +47,9 @@ class SendToRequest:
     endpoint: Endpoint
 
 
-def build_url(transport: str, host: str, port: str, path: str, options: str) -> str:
+def build_url(transport: Transport, host: str, port: str, path: str, options: str) -> str:
     """What the fields say, as a URL, so that the dialogs validate exactly as --listen does."""
-    if transport in UNIX_TRANSPORTS:
+    if transport.is_unix:
         return f"{transport}://{path.strip()}"
     host = host.strip()
     if ":" in host and not host.startswith("["):
@@ -66,11 +69,13 @@ class EndpointDialog(ModalScreen[object]):
     DEFAULT_PORT = ""
     for_listen = False
     show_options = True
-    STREAM_TRANSPORTS = ("tcp", "unix")
     # What the Options field suggests, per transport (see the URL options in the README).
-    OPTION_PLACEHOLDERS = {"udp": "broadcast=1&rcvbuf=4194304&ttl=2", "tcp": "idle=30"}
+    OPTION_PLACEHOLDERS = {
+        Transport.UDP: "broadcast=1&rcvbuf=4194304&ttl=2",
+        Transport.TCP: "idle=30",
+    }
 
-    def __init__(self, transport: str = "tcp") -> None:
+    def __init__(self, transport: Transport = Transport.TCP) -> None:
         super().__init__()
         self.initial_transport = transport
 
@@ -102,13 +107,7 @@ class EndpointDialog(ModalScreen[object]):
                 )
                 yield Label("Options", classes="field-label options")
                 yield Input(id="options", classes="options")
-                yield Label("Peer's EOF", classes="field-label stream")
-                yield Checkbox(
-                    "keep open (half-open)",
-                    id="halfopen",
-                    classes="stream",
-                    tooltip="Off: a connection closes 0.5 s after its peer's EOF, as nc does",
-                )
+                yield from self.option_checkboxes()
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
             yield Static("", id="error")
@@ -119,6 +118,23 @@ class EndpointDialog(ModalScreen[object]):
     def leading_fields(self) -> ComposeResult:
         yield from ()
 
+    @property
+    def checkbox_options(self) -> list[tuple[Option, DialogCheckbox]]:
+        """The declared options this dialog's role shows as checkboxes (id: the URL's name)."""
+        return [
+            (option, option.dialog)
+            for option in OPTIONS
+            if option.dialog and (self.for_listen or not option.listeners_only)
+        ]
+
+    def option_checkboxes(self) -> ComposeResult:
+        for option, checkbox in self.checkbox_options:
+            shown_with = f"option-{option.url_name}"
+            yield Label(checkbox.label, classes=f"field-label {shown_with}")
+            yield Checkbox(
+                checkbox.text, id=option.url_name, classes=shown_with, tooltip=checkbox.tooltip
+            )
+
     def extra_fields(self) -> ComposeResult:
         yield from ()
 
@@ -128,23 +144,32 @@ class EndpointDialog(ModalScreen[object]):
 
     @on(Select.Changed, "#transport")
     def transport_changed(self, event: Select.Changed) -> None:
-        self.show_fields(str(event.value))
+        self.show_fields(Transport(str(event.value)))
 
-    def show_fields(self, transport: str) -> None:
-        unix = transport in UNIX_TRANSPORTS
+    def show_fields(self, transport: Transport) -> None:
         for widget in self.query(".inet"):
-            widget.display = not unix
+            widget.display = not transport.is_unix
         for widget in self.query(".unix"):
-            widget.display = unix
+            widget.display = transport.is_unix
         for widget in self.query(".options"):
             widget.display = self.show_options and transport in self.OPTION_PLACEHOLDERS
-        for widget in self.query(".stream"):
-            widget.display = self.show_options and transport in self.STREAM_TRANSPORTS
+        for option, _ in self.checkbox_options:
+            shown = self.show_options and option.takes(transport, self.for_listen)
+            for widget in self.query(f".option-{option.url_name}"):
+                widget.display = shown
         self.query_one("#options", Input).placeholder = self.OPTION_PLACEHOLDERS.get(transport, "")
 
     @property
-    def transport(self) -> str:
-        return str(self.query_one("#transport", Select).value)
+    def transport(self) -> Transport:
+        return Transport(str(self.query_one("#transport", Select).value))
+
+    def checked_options(self) -> SocketOptions:
+        """The options the checkboxes set."""
+        values: dict[str, Any] = {
+            option.field: self.query_one(f"#{option.url_name}", Checkbox).value
+            for option, _ in self.checkbox_options
+        }
+        return replace(NO_OPTIONS, **values)
 
     def endpoint(self) -> Endpoint:
         url = build_url(
@@ -155,9 +180,7 @@ class EndpointDialog(ModalScreen[object]):
             self.query_one("#options", Input).value,
         )
         endpoint = parse_url(url, for_listen=self.for_listen)
-        if self.query_one("#halfopen", Checkbox).value:
-            endpoint = with_stream_options(endpoint, half_open=True)
-        return endpoint
+        return with_defaults(endpoint, self.checked_options(), for_listen=self.for_listen)
 
     def result(self) -> object:
         return self.endpoint()
@@ -188,7 +211,10 @@ class ListenDialog(EndpointDialog):
     )
     DEFAULT_PORT = "0"
     for_listen = True
-    OPTION_PLACEHOLDERS = {"udp": "broadcast=1&rcvbuf=4194304", "tcp": "max=100&idle=30"}
+    OPTION_PLACEHOLDERS = {
+        Transport.UDP: "broadcast=1&rcvbuf=4194304",
+        Transport.TCP: "max=100&idle=30",
+    }
 
 
 class ConnectDialog(EndpointDialog):
@@ -226,7 +252,7 @@ class SendToDialog(EndpointDialog):
         self.selected = selected if any(lid == selected for lid, _, _ in listeners) else None
         first = self.selected or listeners[0][0]
         transport = next(t for lid, t, _ in listeners if lid == first)
-        super().__init__("udp" if transport == "udp" else "unix-dgram")
+        super().__init__(Transport.UDP if transport == Transport.UDP else Transport.UNIX_DGRAM)
 
     def leading_fields(self) -> ComposeResult:
         yield Label("From", classes="field-label")
@@ -240,14 +266,14 @@ class SendToDialog(EndpointDialog):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#transport", Select).disabled = True
-        focus = "#path" if self.initial_transport == "unix-dgram" else "#port"
+        focus = "#path" if self.initial_transport.is_unix else "#port"
         self.query_one(focus, Input).focus()
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
         transport = next(t for lid, t, _ in self.listeners if lid == event.value)
         self.query_one("#transport", Select).value = transport
-        self.show_fields(transport)
+        self.show_fields(Transport(transport))
 
     def result(self) -> SendToRequest:
         return SendToRequest(str(self.query_one("#source", Select).value), self.endpoint())

@@ -1,0 +1,309 @@
+"""Endpoint options, each declared once on the `SocketOptions` field that holds it: its name
+in URLs, its type and range, which transports and roles take it, its command-line flag, its
+dialog checkbox and its help. URL parsing, `SocketOptions.query()`, merging the flags' and the
+dialogs' values, `sockbench --help` and the dialogs' checkboxes are all derived from them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
+
+from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.enums import Transport
+
+OptionValue = bool | int | float | str | None
+T = TypeVar("T")
+
+MAX_IDLE_SECONDS = 7 * 24 * 3600
+# How long a connection stays open after its peer's EOF (socat's -t is 0.5 s too): a reply
+# sent in that time still reaches a peer that only shut down its sending side.
+DEFAULT_EOF_GRACE = 0.5
+MAX_EOF_GRACE = 3600.0
+MAX_CONNECTIONS_LIMIT = 1_000_000
+
+UDP = frozenset({Transport.UDP})
+STREAMS = frozenset({Transport.TCP, Transport.UNIX})
+EVERY_TRANSPORT = frozenset(Transport)
+
+_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+_SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+# --- what an option's value is: each kind parses text and refuses it in words ---
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    metavar: str = "1"
+
+    def parse(self, name: str, text: str) -> bool:
+        if text.lower() not in _FLAG_VALUES:
+            raise EndpointError(f"{name} takes 1 or 0, not '{text}'")
+        return _FLAG_VALUES[text.lower()]
+
+
+@dataclass(frozen=True, slots=True)
+class Integer:
+    bounds: tuple[int, int] | None = None  # the lowest and the highest, where there are
+    metavar: str = "N"
+
+    def parse(self, name: str, text: str) -> int:
+        # int() would also take "+5", "5_0" and non-ASCII digits.
+        if not text.isascii() or not text.isdigit():
+            raise EndpointError(f"{name} takes a number, not '{text}'")
+        number = int(text)
+        if self.bounds is not None and not self.bounds[0] <= number <= self.bounds[1]:
+            low, high = self.bounds
+            raise EndpointError(f"{name} must be {low}-{high:,}")
+        return number
+
+
+@dataclass(frozen=True, slots=True)
+class Seconds:
+    high: float
+    above_zero: bool = False  # 0 is refused (an idle timeout of 0 would close at once)
+    metavar: str = "SECONDS"
+
+    def parse(self, name: str, text: str) -> float:
+        if not _SECONDS.match(text):
+            raise EndpointError(f"{name} takes a number of seconds, not '{text}'")
+        seconds = float(text)
+        if self.above_zero and not 0 < seconds <= self.high:
+            raise EndpointError(f"{name} must be more than 0 and at most {self.high:,g} s")
+        if seconds > self.high:
+            raise EndpointError(f"{name} must be at most {self.high:,g} s")
+        return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """A local IPv4 address, or for IPv6 an interface name or index (lo, 1)."""
+
+    metavar: str = "ADDR"
+
+    def parse(self, name: str, text: str) -> str | None:
+        if text.isdigit():
+            return text
+        return check_host(text) if text else None
+
+
+Kind = Flag | Integer | Seconds | Interface
+
+
+# --- the declaration ---
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    flag: str  # `--max-conns`; a Flag option's is a switch (`--half-open`)
+    # Where the flag words its errors unlike the URL (it refuses with its own words).
+    parse: Callable[[str], OptionValue] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DialogCheckbox:
+    label: str
+    text: str
+    tooltip: str
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    url_name: str
+    kind: Kind
+    transports: frozenset[Transport]  # unix ones take it from the flags and dialogs only
+    help: str
+    note: str = ""  # said in parentheses after the help: the default, say
+    listeners_only: str = ""  # why only listeners take it, for the error that says so
+    aliases: tuple[str, ...] = ()  # other names URLs may use
+    command_line: CommandLine | None = None
+    dialog: DialogCheckbox | None = None
+    # Filled in from the SocketOptions field that declares the option:
+    field: str = ""
+    default: OptionValue = None
+
+    def takes(self, transport: str, for_listen: bool) -> bool:
+        return transport in self.transports and (for_listen or not self.listeners_only)
+
+    def parse(self, text: str) -> OptionValue:
+        """The value `text` gives, or EndpointError in words that do not quote the URL."""
+        return self.kind.parse(self.url_name, text)
+
+    def parse_flag(self, text: str) -> OptionValue:
+        custom = self.command_line.parse if self.command_line else None
+        return custom(text) if custom else self.parse(text)
+
+    def show(self, value: OptionValue) -> str:
+        """`value` as the URL writes it."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, float):
+            return f"{value:g}"
+        return str(value)
+
+
+_OPTION = "option"
+
+
+def declared(default: T, option: Option) -> T:
+    """A SocketOptions field that is the option `option`."""
+    return field(default=default, metadata={_OPTION: option})
+
+
+def positive_whole_number(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise EndpointError(f"'{text}' is not a positive whole number")
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOptions:
+    """Options from a URL's query string (`udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304`),
+    the command line's flags or a dialog's checkboxes. The order here is the URL's."""
+
+    broadcast: bool = declared(
+        False, Option("broadcast", Flag(), UDP, "may send to broadcast addresses (SO_BROADCAST)")
+    )
+    join: bool = declared(
+        False, Option("join", Flag(), UDP, "a listener on a multicast group address joins it")
+    )
+    interface: str | None = declared(
+        None,
+        Option(
+            "iface",
+            Interface(),
+            UDP,
+            "the local IPv4 address (or IPv6 interface index) for multicast",
+            aliases=("interface",),
+        ),
+    )
+    ttl: int | None = declared(
+        None, Option("ttl", Integer((0, 255)), UDP, "multicast TTL (hop limit) of what is sent")
+    )
+    loop: bool | None = declared(
+        None,
+        Option("loop", Flag("1|0"), UDP, "multicast loopback: receive what this host sends"),
+    )
+    rcvbuf: int | None = declared(
+        None,
+        Option("rcvbuf", Integer(metavar="BYTES"), UDP, "SO_RCVBUF, against drops under load"),
+    )
+    max_connections: int | None = declared(
+        None,
+        Option(
+            "max",
+            Integer((1, MAX_CONNECTIONS_LIMIT)),
+            STREAMS,
+            "connections a stream listener takes at once",
+            note="default 100",
+            listeners_only="the most connections",
+            command_line=CommandLine("--max-conns", parse=positive_whole_number),
+        ),
+    )
+    idle: float | None = declared(
+        None,
+        Option(
+            "idle",
+            Seconds(MAX_IDLE_SECONDS, above_zero=True),
+            STREAMS,
+            "close stream connections idle that long",
+            command_line=CommandLine("--idle"),
+        ),
+    )
+    # A peer's EOF ends the connection after a grace (socat's -t), unless it is kept half-open.
+    half_open: bool = declared(
+        False,
+        Option(
+            "halfopen",
+            Flag(),
+            STREAMS,
+            "keep stream connections open for sending after the peer's EOF",
+            note="by default they close 0.5 s after it",
+            command_line=CommandLine("--half-open"),
+            dialog=DialogCheckbox(
+                "Peer's EOF",
+                "keep open (half-open)",
+                "Off: a connection closes 0.5 s after its peer's EOF, as nc does",
+            ),
+        ),
+    )
+    eof_grace: float | None = declared(  # None: DEFAULT_EOF_GRACE
+        None,
+        Option(
+            "grace",
+            Seconds(MAX_EOF_GRACE),
+            STREAMS,
+            "how long a stream connection stays open after the peer's EOF",
+            note=f"default {DEFAULT_EOF_GRACE:g}",
+            command_line=CommandLine("--eof-grace"),
+        ),
+    )
+    # Behaviours: what a listener does by itself with what its peers send.
+    echo: bool = declared(
+        False,
+        Option(
+            "echo",
+            Flag(),
+            EVERY_TRANSPORT,
+            "listeners send each peer back what it sends",
+        ),
+    )
+
+    def query(self) -> str:
+        """The URL's query: the options set, in declaration order."""
+        return "&".join(
+            f"{option.url_name}={option.show(value)}"
+            for option in OPTIONS
+            if (value := getattr(self, option.field)) != option.default
+        )
+
+    def with_defaults(
+        self, defaults: SocketOptions, transport: str, for_listen: bool
+    ) -> SocketOptions:
+        """These options, with `defaults`' values where these set none: the flags and the
+        dialogs' checkboxes under a URL's own options. Only the options `transport` and the
+        role take are filled in."""
+        changes: dict[str, Any] = {
+            option.field: getattr(defaults, option.field)
+            for option in OPTIONS
+            if option.takes(transport, for_listen) and getattr(self, option.field) == option.default
+        }
+        return replace(self, **changes)
+
+
+NO_OPTIONS = SocketOptions()
+OPTIONS: tuple[Option, ...] = tuple(
+    replace(spec.metadata[_OPTION], field=spec.name, default=spec.default)
+    for spec in fields(SocketOptions)
+)
+
+
+def url_options(transport: str) -> tuple[Option, ...]:
+    """The options a URL of `transport` may set (unix ones have no query string)."""
+    return tuple(option for option in OPTIONS if transport in option.transports)
+
+
+def parse_options(query: str, original: str, transport: str, for_listen: bool) -> SocketOptions:
+    """The options of `original`'s query string (`broadcast=1&rcvbuf=4194304`)."""
+    known = url_options(transport)
+    by_name = {name: option for option in known for name in (option.url_name, *option.aliases)}
+    values: dict[str, Any] = {}
+    for item in filter(None, query.split("&")):
+        name, _, text = item.partition("=")
+        option = by_name.get(name)
+        if option is None:
+            names = ", ".join(option.url_name for option in known)
+            raise EndpointError(
+                f"'{original}': unknown option '{name}' for {transport}://; known: {names}"
+            )
+        if option.listeners_only and not for_listen:
+            raise EndpointError(
+                f"'{original}': {option.url_name} is for listeners ({option.listeners_only})"
+            )
+        try:
+            values[option.field] = option.parse(text)
+        except EndpointError as exc:
+            raise EndpointError(f"'{original}': {exc}") from None
+    return replace(NO_OPTIONS, **values)
