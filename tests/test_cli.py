@@ -195,3 +195,15 @@ def test_help_names_every_declared_option_flag_and_url_option() -> None:
         assert f"{option.url_name}={option.kind.metavar}" in text
         if option.command_line:
             assert option.command_line.flag in text
+
+
+def test_echo_from_the_command_line_reaches_every_listener_and_no_connection() -> None:
+    listen = ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", "unix:///tmp/x.sock", "unix-dgram://@y"]
+    argv = ["--echo", "--connect", "tcp://127.0.0.1:9"]
+    for url in listen:
+        argv += ["--listen", url]
+    listeners, (outgoing,) = startup_endpoints(build_parser().parse_args(argv))
+    assert [e.options.echo for e in listeners] == [True] * 4
+    assert not outgoing.options.echo
+    assert "--echo" in build_parser().format_help()
+    assert not startup_endpoints(build_parser().parse_args(argv[1:]))[0][0].options.echo

@@ -132,3 +132,17 @@ def test_an_option_a_transport_does_not_take_is_not_filled_in_from_the_flags() -
     assert outgoing.options.max_connections is None, "max is for listeners"
     assert (outgoing.options.idle, outgoing.options.half_open) == (2.5, True)
     assert outgoing.url == "tcp://127.0.0.1:1?idle=2.5&halfopen=1"
+
+
+def test_echo_is_an_option_of_tcp_and_udp_listeners() -> None:
+    for url in ("tcp://127.0.0.1:0?echo=1", "udp://127.0.0.1:0?echo=1"):
+        assert parse_url(url, for_listen=True).options.echo
+        assert parse_url(url, for_listen=True).url == url
+    with pytest.raises(EndpointError, match="echo is for listeners"):
+        parse_url("tcp://127.0.0.1:9?echo=1", for_listen=False)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_an_unknown_option_names_echo_among_the_known_ones(transport: str) -> None:
+    with pytest.raises(EndpointError, match=r"unknown option 'ecco' .*known: .*\becho\b"):
+        parse_url(f"{transport}://127.0.0.1:0?ecco=1", for_listen=True)
