@@ -7,8 +7,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
@@ -18,11 +17,11 @@ from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.options import (
-    NO_OPTIONS,
     OPTIONS,
     Flag,
     Option,
     SocketOptions,
+    options_from,
     positive_whole_number,
     url_options,
 )
@@ -197,10 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def flag_options(args: argparse.Namespace) -> SocketOptions:
     """The options the command line's flags set."""
-    values: dict[str, Any] = {
-        option.field: getattr(args, option.field) for option in OPTIONS if option.command_line
-    }
-    return replace(NO_OPTIONS, **values)
+    return options_from(
+        {option.field: getattr(args, option.field) for option in OPTIONS if option.command_line}
+    )
 
 
 def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[Endpoint]]:

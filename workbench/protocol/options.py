@@ -6,7 +6,7 @@ dialogs' values, `sockbench --help` and the dialogs' checkboxes are all derived 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypeVar
 
@@ -125,7 +125,10 @@ class Option:
     default: OptionValue = None
 
     def takes(self, transport: str, for_listen: bool) -> bool:
-        return transport in self.transports and (for_listen or not self.listeners_only)
+        return transport in self.transports and self.takes_role(for_listen)
+
+    def takes_role(self, for_listen: bool) -> bool:
+        return for_listen or not self.listeners_only
 
     def parse(self, text: str) -> OptionValue:
         """The value `text` gives, or EndpointError in words that do not quote the URL."""
@@ -297,7 +300,7 @@ def parse_options(query: str, original: str, transport: str, for_listen: bool) -
     """The options of `original`'s query string (`broadcast=1&rcvbuf=4194304`)."""
     known = url_options(transport)
     by_name = {name: option for option in known for name in (option.url_name, *option.aliases)}
-    values: dict[str, Any] = {}
+    values: dict[str, OptionValue] = {}
     for item in filter(None, query.split("&")):
         name, _, text = item.partition("=")
         option = by_name.get(name)
@@ -306,7 +309,7 @@ def parse_options(query: str, original: str, transport: str, for_listen: bool) -
             raise EndpointError(
                 f"'{original}': unknown option '{name}' for {transport}://; known: {names}"
             )
-        if option.listeners_only and not for_listen:
+        if not option.takes_role(for_listen):
             raise EndpointError(
                 f"'{original}': {option.url_name} is for listeners ({option.listeners_only})"
             )
@@ -314,4 +317,10 @@ def parse_options(query: str, original: str, transport: str, for_listen: bool) -
             values[option.field] = option.parse(text)
         except EndpointError as exc:
             raise EndpointError(f"'{original}': {exc}") from None
+    return options_from(values)
+
+
+def options_from(values: Mapping[str, Any]) -> SocketOptions:
+    """SocketOptions with `values` by field name, the others at their defaults. Each value
+    has its field's type: its option's kind parsed it, or a flag or a checkbox gave it."""
     return replace(NO_OPTIONS, **values)

@@ -3,8 +3,7 @@ result."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,11 +19,11 @@ from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.options import (
-    NO_OPTIONS,
     OPTIONS,
     DialogCheckbox,
     Option,
     SocketOptions,
+    options_from,
 )
 
 TRANSPORT_CHOICES = [
@@ -124,7 +123,7 @@ class EndpointDialog(ModalScreen[object]):
         return [
             (option, option.dialog)
             for option in OPTIONS
-            if option.dialog and (self.for_listen or not option.listeners_only)
+            if option.dialog and option.takes_role(self.for_listen)
         ]
 
     def option_checkboxes(self) -> ComposeResult:
@@ -165,11 +164,12 @@ class EndpointDialog(ModalScreen[object]):
 
     def checked_options(self) -> SocketOptions:
         """The options the checkboxes set."""
-        values: dict[str, Any] = {
-            option.field: self.query_one(f"#{option.url_name}", Checkbox).value
-            for option, _ in self.checkbox_options
-        }
-        return replace(NO_OPTIONS, **values)
+        return options_from(
+            {
+                option.field: self.query_one(f"#{option.url_name}", Checkbox).value
+                for option, _ in self.checkbox_options
+            }
+        )
 
     def endpoint(self) -> Endpoint:
         url = build_url(
