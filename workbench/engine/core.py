@@ -16,17 +16,15 @@ import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.bridge import EventBridge
-from workbench.engine.datagram import (
-    DatagramPeer,
-    DatagramSendError,
-    DatagramSocket,
-    describe_datagram_error,
-)
+from workbench.engine.connection import Connection, NotSent, QueueFull
+from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.file_sender import send_file_over_stream
+from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.limits import open_files_limit, raise_open_files_limit
 from workbench.engine.offloop import run_blocking
 from workbench.engine.opening import (
@@ -36,29 +34,24 @@ from workbench.engine.opening import (
     open_listener,
 )
 from workbench.engine.stream import StreamConnection
-from workbench.engine.transcript import CLOSE_SECONDS, TranscriptWriter
 from workbench.engine.unix import remove_own_socket
 from workbench.files import open_to_send
 from workbench.protocol import commands as cmd
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import CloseCause, Origin, RecordKind
+from workbench.transcript.writer import CLOSE_SECONDS, TranscriptWriter
 
 READ_BUFFER_BYTES = 256 * 1024
 TRANSCRIPT_FLUSH_SECONDS = 0.25
 # Reading paused because the transcript is behind is said in the Log once it lasts this long
 # (shorter pauses are ordinary flow control, like a peer's full window).
 TRANSCRIPT_NOTICE_SECONDS = 1.0
-# Why reading is paused on a socket: one resume does not undo the other's pause.
-BRIDGE = "bridge"  # the UI is behind with the events
-TRANSCRIPT = "transcript"  # the transcript's writer thread is behind with the file
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0
 GIL_SWITCH_SECONDS = 0.0002
 # A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
 MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
-# What sockbench holds for one stream connection whose peer does not read (asyncio's buffer
-# grows without bound otherwise); sends beyond it are refused and reported as not sent.
-MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
 # How often queued bytes and refused-connection counts are reported while they change.
 COUNTS_SECONDS = 0.25
 # Running out of file descriptors is reported with a count, this long after it starts; if it
@@ -118,7 +111,7 @@ class Listener:
         if self.opened is not None and self.opened.acceptor is not None:
             self.opened.acceptor.slot_freed()
 
-    def close(self, peers_reason: str) -> None:
+    def close(self, peers_reason: str, cause: CloseCause) -> None:
         opened = self.opened
         if opened is None:
             if self.opening is not None:
@@ -127,12 +120,9 @@ class Listener:
         if opened.acceptor is not None:
             opened.acceptor.close()
         if opened.datagram is not None:
-            opened.datagram.close(peers_reason)
+            opened.datagram.close(peers_reason, cause)
         if self.endpoint.is_unix:
             remove_own_socket(self.endpoint.path, opened.unix_identity)
-
-
-Connection = StreamConnection | DatagramPeer
 
 
 class Engine:
@@ -171,13 +161,14 @@ class Engine:
         self._shed_last_report = -DESCRIPTORS_QUIET_SECONDS
         # Listeners told they cannot accept, until they accept again (and are told so).
         self._shed_reported: set[str] = set()
-        # Sockets whose reading is paused, with why (BRIDGE, TRANSCRIPT): see _pause.
-        self._read_paused: dict[str, tuple[StreamConnection | DatagramSocket, set[str]]] = {}
+        # Readers (a connection, a datagram socket) paused for some reason: see _pause.
+        self._read_paused: dict[str, ReadFlow] = {}
         self._resume_scheduled = False
         # Reading paused for the transcript since (monotonic), and whether the Log was told.
         self._transcript_paused_at: float | None = None
         self._transcript_told = False
         self._transcript_room: asyncio.Event | None = None  # set while it is not behind
+        self._handlers = self._command_handlers()
 
     # --- thread-safe API (any thread) ---
 
@@ -305,52 +296,76 @@ class Engine:
             loop.close()
 
     def _emit(self, event: ev.Event) -> None:
+        """The one way out for an event: its transcript records, then the bridge."""
+        if self.transcript is not None:
+            self.transcript.event(event)
         self.bridge.push(event)
+
+    def _emit_data(
+        self, cid: str, outgoing: bool, chunk: bytes | memoryview, origin: Origin = Origin.YOU
+    ) -> bool:
+        """`_emit` for a chunk, formatted by the transcript by hand (the hot path); True if
+        the bridge is saturated: reading should pause."""
+        ts = time.time()
+        if self.transcript is not None:
+            self.transcript.data(ts, cid, outgoing, chunk, origin)
+        return self.bridge.push_data(ts, cid, outgoing, chunk, origin)
 
     def _info(self, source: str, message: str) -> None:
         self._emit(ev.Note(time.time(), source, message))
 
     def _error(self, source: str, message: str) -> None:
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record("error", source, ts, message=message)
-        self._emit(ev.ErrorReported(ts, source, message))
+        self._emit(ev.ErrorReported(time.time(), source, message))
 
     def _dispatch(self, command: cmd.Command) -> None:
-        match command:
-            case cmd.Listen(lid, endpoint):
-                # Registered now, so a CloseListener right behind it finds it.
-                listener = self.listeners[lid] = Listener(lid, endpoint)
-                listener.opening = asyncio.ensure_future(self._listen(listener))
-            case cmd.Connect(cid, endpoint, timeout):
-                # Reported now, so a Close right behind it has something to cancel.
-                self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
-                self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, timeout))
-            case cmd.Send(cid, data):
-                self._send(cid, data)
-            case cmd.HalfClose(cid):
-                conn = self._stream_connection(cid, "cannot send EOF")
-                if conn is not None and not conn.local_eof:
-                    conn.half_close()
-                    self._half_closed(conn, outgoing=True)
-            case cmd.Close(cid):
-                if cid not in self.connections and cid in self._pending:
-                    self._cancel_connect(cid, "connect cancelled")
-                elif (conn := self._open_connection(cid, "cannot close", slip=True)) is not None:
-                    if isinstance(conn, DatagramPeer):
-                        conn.socket.forget(conn)
-                    else:
-                        conn.close()
-            case cmd.Reset(cid):
-                # Also how the user aborts queued data: see StreamConnection.reset.
-                if (conn := self._stream_connection(cid, "cannot reset")) is not None:
-                    conn.reset()
-            case cmd.CloseListener(lid, close_peers):
-                self._close_listener(lid, close_peers, "closed by you")
-            case cmd.AddPeer(lid, endpoint):
-                self._in_background(self._add_peer(lid, endpoint))
-            case cmd.SendFile(cid, path):
-                self._in_background(self._send_file(cid, path))
+        self._handlers[type(command)](command)
+
+    def _command_handlers(self) -> dict[type, Callable[[Any], None]]:
+        return {
+            cmd.Listen: self._do_listen,
+            cmd.Connect: self._do_connect,
+            cmd.Send: self._do_send,
+            cmd.HalfClose: self._do_half_close,
+            cmd.Close: self._do_close,
+            cmd.Reset: self._do_reset,
+            cmd.CloseListener: self._do_close_listener,
+            cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
+            cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
+        }
+
+    def _do_listen(self, command: cmd.Listen) -> None:
+        # Registered now, so a CloseListener right behind it finds it.
+        listener = self.listeners[command.lid] = Listener(command.lid, command.endpoint)
+        listener.opening = asyncio.ensure_future(self._listen(listener))
+
+    def _do_connect(self, command: cmd.Connect) -> None:
+        cid, endpoint = command.cid, command.endpoint
+        # Reported now, so a Close right behind it has something to cancel.
+        self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
+        self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))
+
+    def _do_send(self, command: cmd.Send) -> None:
+        self._send(command.cid, command.data)
+
+    def _do_half_close(self, command: cmd.HalfClose) -> None:
+        stream = self._stream_connection(command.cid, "cannot send EOF")
+        if stream is not None and stream.half_close():
+            self._half_closed(stream.cid, outgoing=True)
+
+    def _do_close(self, command: cmd.Close) -> None:
+        cid = command.cid
+        if cid not in self.connections and cid in self._pending:
+            self._cancel_connect(cid, "connect cancelled")
+        elif (conn := self._open_connection(cid, "cannot close", slip=True)) is not None:
+            conn.close()
+
+    def _do_reset(self, command: cmd.Reset) -> None:
+        # Also how the user aborts queued data: see StreamConnection.reset.
+        if (conn := self._stream_connection(command.cid, "cannot reset")) is not None:
+            conn.reset()
+
+    def _do_close_listener(self, command: cmd.CloseListener) -> None:
+        self._close_listener(command.lid, command.close_peers, "closed by you")
 
     def _in_background(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(work)
@@ -368,9 +383,9 @@ class Engine:
             return None
         return conn
 
-    def _stream_connection(self, cid: str, action: str) -> StreamConnection | None:
+    def _stream_connection(self, cid: str, action: str) -> Connection | None:
         conn = self._open_connection(cid, action, slip=True)
-        if isinstance(conn, DatagramPeer):
+        if conn is not None and not conn.has_stream:
             self._info(cid, f"{action}: {cid} is a datagram peer, which has no stream to end")
             return None
         return conn
@@ -400,39 +415,31 @@ class Engine:
             self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
             return
         if self.listeners.get(lid) is not listener:  # closed while it was opening
-            listener.close("closed while opening")
+            listener.close("closed while opening", CloseCause.YOU)
             return
         opened = listener.opened
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "listen",
-                lid,
-                ts,
-                transport=endpoint.transport,
-                local=list(opened.local),
-                notes=opened.notes,
-            )
         maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
+        notes = tuple(opened.notes)
         self._emit(
-            ev.ListenerOpened(ts, lid, endpoint.url, opened.local, tuple(opened.notes), maximum)
+            ev.ListenerOpened(
+                time.time(), lid, endpoint.url, opened.local, notes, maximum, endpoint.transport
+            )
         )
 
-    def _close_listener(self, lid: str, close_peers: bool, reason: str) -> None:
+    def _close_listener(
+        self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU
+    ) -> None:
         listener = self.listeners.pop(lid, None)
         if listener is None:
             self._error(lid, f"cannot close listener {lid}: it is not open")
             return
-        listener.close(f"closed with listener {lid}")
+        listener.close(f"closed with listener {lid}", CloseCause.LISTENER)
         if close_peers:
             for cid in list(listener.peers):
                 conn = self.connections.get(cid)
-                if isinstance(conn, StreamConnection):
-                    conn.close(f"closed with listener {lid}")
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record("close", lid, ts, reason=reason)
-        self._emit(ev.ListenerClosed(ts, lid, reason))
+                if conn is not None and conn.has_stream:  # datagram peers go with the socket
+                    conn.close(f"closed with listener {lid}", CloseCause.LISTENER)
+        self._emit(ev.ListenerClosed(time.time(), lid, reason, cause))
 
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
         try:
@@ -477,19 +484,16 @@ class Engine:
         peer = sock.add_peer(address)
         self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
 
-    def _cancel_connect(self, cid: str, reason: str) -> None:
+    def _cancel_connect(self, cid: str, reason: str, cause: CloseCause = CloseCause.YOU) -> None:
         """Cancel a pending connect and report it now: a task cancelled before its first step
         never runs its own handlers."""
         self._pending.pop(cid).cancel()
-        self._connect_failed(cid, reason, error=False)
+        self._connect_failed(cid, reason, False, cause)
 
-    def _connect_failed(self, cid: str, reason: str, error: bool = True) -> None:
-        ts = time.time()
-        if self.transcript is not None:
-            if error:
-                self.transcript.record("error", cid, ts, message=reason)
-            self.transcript.record("close", cid, ts, reason=reason)
-        self._emit(ev.ConnectionClosed(ts, cid, reason, error))
+    def _connect_failed(
+        self, cid: str, reason: str, error: bool = True, cause: CloseCause = CloseCause.ERROR
+    ) -> None:
+        self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
 
     def _send(self, cid: str, data: bytes) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
@@ -497,42 +501,22 @@ class Engine:
         if conn is None or not conn.is_open:
             self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
             return False
-        if isinstance(conn, DatagramPeer):
-            try:
-                conn.socket.send(conn, data)
-            except DatagramSendError as exc:
-                self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
-                return False
-        elif conn.local_eof:
-            self._error(cid, f"not sent ({len(data)} bytes): you already sent EOF on {cid}")
-            return False
-        elif (buffered := conn.buffered()) and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
-            self._queue_full(conn, len(data))
-            return False
-        else:
+        try:
             conn.send(data)
+        except NotSent as exc:
+            self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
+            if isinstance(exc, QueueFull) and isinstance(conn, StreamConnection):
+                self._watch_queue(conn)
+            return False
         self._record_sent(cid, data)
         return True
 
-    def _queue_full(self, conn: StreamConnection, size: int) -> None:
-        queued = conn.queued()
-        self._error(
-            conn.cid,
-            f"not sent ({size:,} bytes): {conn.cid} already has {queued // 1024:,} KiB queued "
-            f"that the peer has not taken (is it reading?); wait, or reset {conn.cid} "
-            "to drop them",
-        )
-        self._watch_queue(conn)
-
-    def _record_sent(self, cid: str, data: bytes) -> None:
+    def _record_sent(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> None:
         # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
         # the user sent: the transcript keeps that order. What a peer never took is said where
         # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
         # and a send refused for a full queue is an error, with no out record.
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.data(ts, cid, True, data)
-        self.bridge.push_data(ts, cid, True, data)
+        self._emit_data(cid, True, data, origin)
 
     async def _send_file(self, cid: str, path: str) -> None:
         conn = self._open_connection(cid, f"cannot send {path}")
@@ -549,7 +533,7 @@ class Engine:
             if error:
                 self._error(cid, f"file {path}: {error}")
 
-        if isinstance(conn, DatagramPeer):
+        if not isinstance(conn, StreamConnection):  # a stream sends with its own flow control
             # One file, one datagram: what a datagram tool is asked to do with a file.
             if total > MAX_DATAGRAM_FILE_BYTES:
                 self._error(cid, f"not sent: {path} ({total:,} bytes) is too large for a datagram")
@@ -567,7 +551,7 @@ class Engine:
             return
 
         def send(chunk: bytes) -> None:
-            conn.send(chunk)
+            conn.write(chunk)
             self._record_sent(cid, chunk)
 
         progress(0, total, False, "")
@@ -579,52 +563,31 @@ class Engine:
         finally:
             conn.busy -= 1
 
-    def _half_closed(self, conn: StreamConnection, outgoing: bool) -> None:
-        ts = time.time()
-        closes_after = conn.eof_grace if not outgoing and conn.ending else None
-        if self.transcript is not None:
-            fields: dict[str, object] = {"dir": "out" if outgoing else "in"}
-            if not outgoing:
-                # What follows the peer's EOF: closing after the grace, or kept half-open.
-                fields["then"] = "half-open" if closes_after is None else "close"
-            self.transcript.record("eof", conn.cid, ts, **fields)
-        self._emit(ev.HalfClosed(ts, conn.cid, outgoing, closes_after))
+    def _half_closed(self, cid: str, outgoing: bool, closes_after: float | None = None) -> None:
+        self._emit(ev.HalfClosed(time.time(), cid, outgoing, closes_after))
 
     # ConnectionOwner: called by StreamConnection on the engine thread
 
     def connection_opened(self, conn: StreamConnection) -> None:
-        self._opened(conn, "unix" if conn.is_unix else "tcp")
+        self._opened(conn)
 
-    def _opened(self, conn: Connection, transport: str) -> None:
+    def _opened(self, conn: Connection) -> None:
         self.connections[conn.cid] = conn
         if conn.listener is not None and conn.listener in self.listeners:
             listener = self.listeners[conn.listener]
             listener.peers.add(conn.cid)
             listener.counted.add(conn.cid)
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "open",
-                conn.cid,
-                ts,
-                transport=transport,
-                listener=conn.listener,
-                local=conn.local,
-                remote=conn.remote,
-            )
         self._emit(
-            ev.ConnectionOpened(ts, conn.cid, conn.listener, conn.local, conn.remote, transport)
+            ev.ConnectionOpened(
+                time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
+            )
         )
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
-        ts = time.time()
-        transcript = self.transcript
-        if transcript is not None:
-            transcript.data(ts, conn.cid, False, chunk)
-            if transcript.behind:
-                self._pause(conn.cid, conn, TRANSCRIPT)
-        if self.bridge.push_data(ts, conn.cid, False, chunk):
-            self._pause(conn.cid, conn, BRIDGE)
+        if self._emit_data(conn.cid, False, chunk):
+            self._pause(conn.cid, conn.flow, Pause.BRIDGE)
+        if self.transcript is not None and self.transcript.behind:
+            self._pause(conn.cid, conn.flow, Pause.TRANSCRIPT)
 
     def eof_received(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -633,7 +596,7 @@ class Engine:
                 listener.free_slot(conn.cid)  # at once, not after the grace
             else:
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
-        self._half_closed(conn, outgoing=False)
+        self._half_closed(conn.cid, False, conn.eof_grace if conn.ending else None)
 
     def connection_closing(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -642,6 +605,9 @@ class Engine:
 
     def write_paused(self, conn: StreamConnection) -> None:
         self._watch_queue(conn)
+
+    def write_resumed(self, conn: StreamConnection) -> None:
+        pass
 
     # queued bytes and refused connections, reported a few times a second while they change
 
@@ -693,9 +659,10 @@ class Engine:
         conn = self.connections.get(cid)
         listener.ended.pop(cid)
         listener.counted.discard(cid)
-        if isinstance(conn, StreamConnection):
+        if conn is not None:
             maximum = max_connections(listener.endpoint)
-            conn.close(f"closed to make room: {lid} at its maximum of {maximum:,}")
+            reason = f"closed to make room: {lid} at its maximum of {maximum:,}"
+            conn.close(reason, CloseCause.REFUSED)
         return True
 
     def refused_at_maximum(self, lid: str, remote: str) -> None:
@@ -705,8 +672,9 @@ class Engine:
         listener.refused += 1
         maximum = max_connections(listener.endpoint)
         if self.transcript is not None:
+            # A record with no event: the UI is told a count now and then, not each one.
             self.transcript.record(
-                "refused",
+                RecordKind.REFUSED,
                 lid,
                 remote=remote,
                 reason=f"{lid} has its maximum of {maximum:,} connections open",
@@ -766,24 +734,23 @@ class Engine:
 
     # flow control toward the UI: pause reading while the bridge's consumer is behind
 
-    def _pause(self, key: str, reader: StreamConnection | DatagramSocket, reason: str) -> None:
-        """Pause reading on `reader` for `reason`; it reads again once every reason is gone."""
-        entry = self._read_paused.get(key)
-        if entry is None:
-            reader.pause_reading()
-            self._read_paused[key] = (reader, {reason})
-        else:
-            entry[1].add(reason)
-        if reason == TRANSCRIPT:
+    def _pause(self, key: str, flow: ReadFlow, reason: Pause) -> None:
+        """Pause reading on `flow` for `reason`; it reads again once every reason is gone."""
+        flow.pause(reason)
+        self._read_paused[key] = flow
+        if reason is Pause.TRANSCRIPT:
             self._transcript_pausing()
 
-    def _resume(self, reason: str) -> None:
-        """`reason` is gone: sockets paused for nothing else read again."""
-        for key, (reader, reasons) in list(self._read_paused.items()):
-            reasons.discard(reason)
-            if not reasons:
-                del self._read_paused[key]
-                reader.resume_reading()
+    def _resume(self, reason: Pause, key: str | None = None) -> None:
+        """`reason` is gone (for `key` only, or for every reader): readers paused for nothing
+        else read again."""
+        paused = self._read_paused
+        for each in [key] if key is not None else list(paused):
+            flow = paused.get(each)
+            if flow is not None:
+                flow.resume(reason)
+                if not flow.paused:
+                    del paused[each]
 
     def _bridge_drained(self) -> None:
         """Called by the bridge (on the consumer's thread) after a drain that emptied it
@@ -796,12 +763,12 @@ class Engine:
 
     def _resume_reading(self) -> None:
         self._resume_scheduled = False
-        self._resume(BRIDGE)
+        self._resume(Pause.BRIDGE)
 
     # DatagramOwner: called by DatagramSocket on the engine thread
 
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
-        self._opened(peer, sock.transport_name)
+        self._opened(peer)
 
     def datagrams_received(
         self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
@@ -810,23 +777,23 @@ class Engine:
         runs = [(peer.cid, run) for peer, run in received]
         key = sock.lid or sock.client_cid or runs[0][0]
         transcript = self.transcript
-        if transcript is not None:
+        if transcript is not None:  # _emit_data for a batch: every datagram of a flood
             for peer, run in received:
                 for data in run:
                     transcript.data(ts, peer.cid, False, data)
             if transcript.behind:
                 # The kernel's receive buffer holds the next ones (or drops and counts them).
-                self._pause(key, sock, TRANSCRIPT)
+                self._pause(key, sock.flow, Pause.TRANSCRIPT)
         if self.bridge.push_runs(ts, False, runs):
-            self._pause(key, sock, BRIDGE)
+            self._pause(key, sock.flow, Pause.BRIDGE)
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
         remote = peer.remote if peer else sock.local
         self._error(source, describe_datagram_error(exc, remote, sock.transport_name))
 
-    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None:
-        self.connection_closed(peer, reason, error)
+    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool, cause: CloseCause) -> None:
+        self.connection_closed(peer, reason, error, cause)
 
     def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
         listener = self.listeners.get(sock.lid or "")
@@ -838,8 +805,6 @@ class Engine:
         now = time.monotonic()
         burst = now - listener.dropped_at >= DROPS_QUIET_SECONDS
         listener.dropped_reported, listener.dropped_at = listener.dropped, now
-        if self.transcript is not None:
-            self.transcript.record("dropped", listener.lid, ts, dropped=listener.dropped)
         self._emit(ev.DatagramsDropped(ts, listener.lid, listener.dropped, burst))
 
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None:
@@ -847,9 +812,12 @@ class Engine:
         if listener is not None and listener.opened and listener.opened.datagram is sock:
             # Closed by an error rather than by the user: the listener is gone too.
             reason = f"socket error: {exc}" if exc else "closed"
-            self._close_listener(listener.lid, close_peers=True, reason=reason)
+            cause = CloseCause.ERROR if exc else CloseCause.UNKNOWN
+            self._close_listener(listener.lid, True, reason, cause)
 
-    def connection_closed(self, conn: Connection, reason: str, error: bool) -> None:
+    def connection_closed(
+        self, conn: Connection, reason: str, error: bool, cause: CloseCause
+    ) -> None:
         self.connections.pop(conn.cid, None)
         self._read_paused.pop(conn.cid, None)
         self._queue_watch.pop(conn.cid, None)
@@ -857,17 +825,10 @@ class Engine:
         if listener is not None:
             listener.peers.discard(conn.cid)
             listener.free_slot(conn.cid)
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "close",
-                conn.cid,
-                ts,
-                reason=reason,
-                bytes_in=conn.bytes_in,
-                bytes_out=conn.bytes_out,
-            )
-        self._emit(ev.ConnectionClosed(ts, conn.cid, reason, error))
+        closed = ev.ConnectionClosed(
+            time.time(), conn.cid, reason, error, cause, conn.bytes_in, conn.bytes_out
+        )
+        self._emit(closed)
 
     # transcript upkeep
 
@@ -898,7 +859,8 @@ class Engine:
     def _transcript_failed(self, message: str) -> None:
         """Recording stopped (any thread: the transcript's writer thread, or a close)."""
         self.transcript_error = message
-        self._emit(ev.ErrorReported(time.time(), "transcript", message))  # thread-safe
+        # To the bridge only (thread-safe): the transcript cannot hold its own failure.
+        self.bridge.push(ev.ErrorReported(time.time(), "transcript", message))
         self._on_engine_thread(self._transcript_caught_up)  # nothing to wait for any more
 
     def _transcript_pausing(self) -> None:
@@ -930,7 +892,7 @@ class Engine:
         transcript = self.transcript
         if transcript is not None and transcript.active and transcript.behind:
             return  # behind again meanwhile: its next catching up resumes reading
-        self._resume(TRANSCRIPT)
+        self._resume(Pause.TRANSCRIPT)
         if self._transcript_room is not None:
             self._transcript_room.set()
         paused_at, self._transcript_paused_at = self._transcript_paused_at, None
@@ -953,21 +915,19 @@ class Engine:
     async def _shutdown(self) -> None:
         pending = list(self._pending.values())
         for cid in list(self._pending):
-            self._cancel_connect(cid, "connect cancelled: sockbench quit")
+            self._cancel_connect(cid, "connect cancelled: sockbench quit", CloseCause.QUIT)
         for lid in list(self.listeners):
-            self._close_listener(lid, close_peers=False, reason="sockbench quit")
-        conns = [c for c in self.connections.values() if isinstance(c, StreamConnection)]
+            self._close_listener(lid, False, "sockbench quit", CloseCause.QUIT)
+        conns = list(self.connections.values())
         for conn in conns:
-            conn.close("closed: sockbench quit")
-        for sock in {c.socket for c in self.connections.values() if isinstance(c, DatagramPeer)}:
-            sock.close("closed: sockbench quit")
+            conn.shut("closed: sockbench quit", CloseCause.QUIT)
         # Give pending writes a moment to leave, then drop whatever a stuck peer would not take.
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         while any(not c.closed for c in conns) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for conn in conns:
-            if not conn.closed and conn.transport is not None:
-                conn.transport.abort()
+            if not conn.closed:
+                conn.abort()
         await asyncio.sleep(0.01)  # let connection_lost callbacks run
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
