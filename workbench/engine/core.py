@@ -14,10 +14,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workbench.behaviours import Action, Behaviour, Close, Context, HalfClose, Send, behaviour_for
+from workbench.behaviours.base import BehaviourFactory
 from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import Connection, NotSent, QueueFull
@@ -92,6 +94,8 @@ class Listener:
     dropped: int = 0
     dropped_reported: int = 0
     dropped_at: float = -DROPS_QUIET_SECONDS
+    # What its connections do on their own (echo...), made for each; None: the user talks.
+    behaviour: BehaviourFactory | None = None
 
     def free_slot(self, cid: str) -> None:
         """`cid` no longer counts towards the maximum (closing, or ending after its peer's
@@ -335,7 +339,9 @@ class Engine:
 
     def _do_listen(self, command: cmd.Listen) -> None:
         # Registered now, so a CloseListener right behind it finds it.
-        listener = self.listeners[command.lid] = Listener(command.lid, command.endpoint)
+        behaviour = behaviour_for(command.endpoint.options)
+        listener = Listener(command.lid, command.endpoint, behaviour=behaviour)
+        self.listeners[command.lid] = listener
         listener.opening = asyncio.ensure_future(self._listen(listener))
 
     def _do_connect(self, command: cmd.Connect) -> None:
@@ -394,9 +400,36 @@ class Engine:
         self, cid: str, lid: str | None, endpoint: Endpoint
     ) -> StreamConnection:
         options = endpoint.options
-        return StreamConnection(
+        conn = StreamConnection(
             self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
         )
+        conn.behaviour = self._behaviour_of(lid)
+        return conn
+
+    def _behaviour_of(self, lid: str | None) -> Behaviour | None:
+        """A new connection's behaviour: its listener's, if it has one."""
+        listener = self.listeners.get(lid) if lid is not None else None
+        make = listener.behaviour if listener is not None else None
+        return make() if make is not None else None
+
+    def _act(self, conn: Connection, actions: Sequence[Action]) -> None:
+        """Carry out what a connection's behaviour answered, in order."""
+        origin = conn.behaviour.origin if conn.behaviour is not None else Origin.YOU
+        for action in actions:
+            if not conn.is_open:
+                return
+            match action:
+                case Send(data):
+                    self._send(conn.cid, data, origin)
+                case HalfClose():
+                    if conn.has_stream and conn.half_close():
+                        self._half_closed(conn.cid, outgoing=True)
+                case Close(reason):
+                    conn.close(reason)
+
+    @staticmethod
+    def _context(conn: Connection) -> Context:
+        return Context(conn.cid, conn.transport_kind, conn.remote)
 
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
@@ -495,7 +528,7 @@ class Engine:
     ) -> None:
         self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
 
-    def _send(self, cid: str, data: bytes) -> bool:
+    def _send(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
@@ -508,7 +541,7 @@ class Engine:
             if isinstance(exc, QueueFull) and isinstance(conn, StreamConnection):
                 self._watch_queue(conn)
             return False
-        self._record_sent(cid, data)
+        self._record_sent(cid, data, origin)
         return True
 
     def _record_sent(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> None:
@@ -582,12 +615,16 @@ class Engine:
                 time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
             )
         )
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_open(self._context(conn)))
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
         if self._emit_data(conn.cid, False, chunk):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)
         if self.transcript is not None and self.transcript.behind:
             self._pause(conn.cid, conn.flow, Pause.TRANSCRIPT)
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_data(self._context(conn), bytes(chunk)))
 
     def eof_received(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -597,6 +634,8 @@ class Engine:
             else:
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
         self._half_closed(conn.cid, False, conn.eof_grace if conn.ending else None)
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_eof(self._context(conn)))
 
     def connection_closing(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -605,9 +644,6 @@ class Engine:
 
     def write_paused(self, conn: StreamConnection) -> None:
         self._watch_queue(conn)
-
-    def write_resumed(self, conn: StreamConnection) -> None:
-        pass
 
     # queued bytes and refused connections, reported a few times a second while they change
 
@@ -768,6 +804,8 @@ class Engine:
     # DatagramOwner: called by DatagramSocket on the engine thread
 
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
+        peer.behaviour = self._behaviour_of(sock.lid)
+        sock.paced = sock.paced or peer.behaviour is not None
         self._opened(peer)
 
     def datagrams_received(
@@ -786,6 +824,10 @@ class Engine:
                 self._pause(key, sock.flow, Pause.TRANSCRIPT)
         if self.bridge.push_runs(ts, False, runs):
             self._pause(key, sock.flow, Pause.BRIDGE)
+        for peer, run in received:
+            if peer.behaviour is not None:
+                for data in run:
+                    self._act(peer, peer.behaviour.on_data(self._context(peer), data))
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
@@ -829,6 +871,8 @@ class Engine:
             time.time(), conn.cid, reason, error, cause, conn.bytes_in, conn.bytes_out
         )
         self._emit(closed)
+        if conn.behaviour is not None:
+            conn.behaviour.on_close(self._context(conn))
 
     # transcript upkeep
 

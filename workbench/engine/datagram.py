@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from workbench.engine.connection import NotSent
 from workbench.engine.datagram_transport import OwnDatagramTransport
-from workbench.engine.flow import ReadFlow
+from workbench.engine.flow import Pause, ReadFlow
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
 
@@ -140,6 +140,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.closing_cause = CloseCause.YOU
         self.closed = False
         self.flow = ReadFlow(self._pause_transport, self._resume_transport)
+        # Its peers answer on their own (a behaviour): reading waits while replies queue.
+        self.paced = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
         # The peer of the last datagram and its raw address: a flood comes from one peer, and
@@ -305,6 +307,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
             if self.closing_reason is None:
                 self.closing_reason, self.closing_cause = reason, cause
             self.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.paced:
+            self.flow.pause(Pause.SEND_QUEUE)
+
+    def resume_writing(self) -> None:
+        self.flow.resume(Pause.SEND_QUEUE)
 
     def _pause_transport(self) -> None:
         if self.transport is not None:

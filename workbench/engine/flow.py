@@ -4,6 +4,9 @@ Each reader (a stream connection, a datagram socket) carries a `ReadFlow`. Pausi
 reason, resuming removes that reason only, and the socket reads again once no reason is
 left: the bridge catching up cannot undo the transcript's pause, nor a behaviour's (the
 shape of uvicorn's `FlowControl`).
+
+The engine resumes the bridge's and the transcript's pauses for every reader at once (it
+keeps a registry of paused readers); a reader paces itself for its behaviour's replies.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, cast
 
 from workbench.engine.connection import NotSent, QueueFull
-from workbench.engine.flow import ReadFlow
+from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.sockets import stream_rcvbuf
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
@@ -50,7 +50,6 @@ class ConnectionOwner(Protocol):
     ) -> None: ...
     def connection_closing(self, conn: StreamConnection) -> None: ...
     def write_paused(self, conn: StreamConnection) -> None: ...
-    def write_resumed(self, conn: StreamConnection) -> None: ...
 
 
 class StreamConnection(asyncio.BufferedProtocol):
@@ -163,11 +162,15 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def pause_writing(self) -> None:
         self.writable.clear()
+        if self.behaviour is not None:
+            # Its replies wait for a peer that does not read: so does reading from it, so
+            # that what sockbench holds stays bounded (the user's own sends are not paced).
+            self.flow.pause(Pause.SEND_QUEUE)
         self.owner.write_paused(self)
 
     def resume_writing(self) -> None:
         self.writable.set()
-        self.owner.write_resumed(self)
+        self.flow.resume(Pause.SEND_QUEUE)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
