@@ -31,7 +31,7 @@ from peers import (
 )
 
 from workbench.engine import Engine, EventBridge
-from workbench.engine.core import MAX_SEND_QUEUE_BYTES
+from workbench.engine.stream import MAX_SEND_QUEUE_BYTES
 from workbench.protocol import events as ev
 
 KIB = 1024

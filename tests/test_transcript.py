@@ -27,6 +27,7 @@ from workbench import __version__
 from workbench.engine import Engine, EventBridge
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import format_sockname, parse_url
+from workbench.transcript.schema import SCHEMA_VERSION
 
 MB = 1024 * 1024
 BINARY = bytes(range(256))
@@ -113,6 +114,7 @@ def test_transcript_records_every_event_and_every_byte(make_engine, tmp_path: Pa
         "event": "session",
         "conn": "",
         "version": __version__,
+        "schema": SCHEMA_VERSION,
         "session_id": records[0]["session_id"],  # this run's, for its exports
     }
     assert re.fullmatch(r"[0-9a-f]{16}", records[0]["session_id"])
@@ -139,12 +141,15 @@ def test_transcript_records_every_event_and_every_byte(make_engine, tmp_path: Pa
     closes = {r["conn"]: r for r in records if r["event"] == "close"}
     outgoing_close = closes[session["outgoing"]]
     assert outgoing_close["reason"] == "closed by you"
+    assert outgoing_close["cause"] == "you"
     assert outgoing_close["bytes_in"] == outgoing_close["bytes_out"] == 10
     accepted_close = closes[session["accepted"]]
     assert accepted_close["reason"] == "closed: sockbench quit"
+    assert accepted_close["cause"] == "quit"
     assert accepted_close["bytes_in"] == len(session["streams"][session["accepted"], "in"])
     assert accepted_close["bytes_out"] == len(session["streams"][session["accepted"], "out"])
     assert closes[session["lid"]]["reason"] == "sockbench quit"
+    assert closes[session["lid"]]["cause"] == "quit"
     assert records[-1]["event"] == "close", "stop() flushed the file to its end"
 
 

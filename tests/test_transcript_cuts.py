@@ -15,7 +15,7 @@ import pytest
 
 from workbench import __version__
 from workbench.engine import Engine, EventBridge
-from workbench.engine.transcript import TranscriptWriter
+from workbench.transcript.writer import TranscriptWriter
 
 # Sizes that straddle a 1 MiB buffer in every way: small, just under, over, several times.
 CHUNK_SIZES = [1, 100, 300_000, 5, 700_000, 2_000_000, 1, 400_000, 800_000, 17, 3_500_000, 2]

@@ -45,7 +45,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.engine.core import TRANSCRIPT_FLUSH_SECONDS
+from workbench.engine.transcript_upkeep import TRANSCRIPT_FLUSH_SECONDS
 from workbench.export import export_connection
 from workbench.logmodel import Record
 from workbench.protocol import events as ev

@@ -28,10 +28,10 @@ from peers import Collector, connect_client, free_port, port_of, recv_exactly, w
 from tmux_helpers import Tmux
 
 from workbench.engine import Engine
-from workbench.engine.core import BRIDGE, TRANSCRIPT
-from workbench.engine.transcript import CLOSE_SECONDS, HIGH_WATER
+from workbench.engine.flow import Pause
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import format_sockname, parse_url
+from workbench.transcript.writer import CLOSE_SECONDS, HIGH_WATER
 
 MB = 1024 * 1024
 # More than the writer may hold back (base64 makes 4/3 of it): the flood must pause.
@@ -134,7 +134,7 @@ def test_a_stalled_fifo_pauses_reading_and_every_byte_is_recorded_once_it_drains
         events.wait_for(lambda e: isinstance(e, ev.Note) and "is not keeping up" in e.message, WAIT)
         assert notes(events, "reading paused until it catches up")
         paused = engine._read_paused.get(flood_cid)
-        assert paused is not None and TRANSCRIPT in paused[1], engine._read_paused
+        assert paused is not None and Pause.TRANSCRIPT in paused.reasons, engine._read_paused
         assert events.size(flood_cid, outgoing=False) < len(sent)
 
         # The loop still serves the other connection...
@@ -143,7 +143,7 @@ def test_a_stalled_fifo_pauses_reading_and_every_byte_is_recorded_once_it_drains
         # ... and the bridge catching up does not undo the transcript's pause.
         resumed = threading.Event()
         assert engine._loop is not None
-        engine._loop.call_soon_threadsafe(lambda: (engine._resume(BRIDGE), resumed.set()))
+        engine._loop.call_soon_threadsafe(lambda: (engine._resume(Pause.BRIDGE), resumed.set()))
         assert resumed.wait(WAIT)
         assert flood_cid in engine._read_paused
         assert engine.connections[flood_cid].reading_paused  # type: ignore[union-attr]

@@ -18,8 +18,8 @@ import errno
 import os
 import socket
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from workbench.engine.stream import StreamConnection
 from workbench.protocol.endpoints import format_sockname
@@ -306,7 +306,9 @@ class Acceptor:
         self._loop.call_later(RETRY_SECONDS, resume)
 
 
-def bind_stream_sockets(infos: list[tuple], backlog: int) -> list[socket.socket]:
+def bind_stream_sockets(
+    infos: Sequence[tuple[int, int, int, str, tuple[Any, ...]]], backlog: int
+) -> list[socket.socket]:
     """Listening sockets for each distinct address in `infos` (from getaddrinfo), as asyncio's
     create_server binds them: SO_REUSEADDR, IPv6 sockets IPv6-only."""
     sockets: list[socket.socket] = []

@@ -17,9 +17,10 @@ consumer caught up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from workbench.protocol.enums import Origin
 from workbench.protocol.events import Data, Event
 
 # How often the UI drains the bridge: one batch per frame at ~30 frames a second; after a
@@ -103,18 +104,29 @@ class EventBridge:
         self._was_saturated = self._was_saturated or full
         return full
 
-    def push_data(self, ts: float, cid: str, outgoing: bool, chunk: bytes | memoryview) -> bool:
+    def push_data(
+        self,
+        ts: float,
+        cid: str,
+        outgoing: bool,
+        chunk: bytes | memoryview,
+        origin: Origin = Origin.YOU,
+    ) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
         Returns True if the backlog is saturated: the caller should pause reading."""
-        return self.push_runs(ts, outgoing, [(cid, [chunk])])
+        return self.push_runs(ts, outgoing, [(cid, [chunk])], origin)
 
     def push_runs(
-        self, ts: float, outgoing: bool, runs: list[tuple[str, list[bytes] | list[memoryview]]]
+        self,
+        ts: float,
+        outgoing: bool,
+        runs: Sequence[tuple[str, Sequence[bytes | memoryview]]],
+        origin: Origin = Origin.YOU,
     ) -> bool:
         """`push_data` for a batch of chunks (a socket's datagrams of one wakeup), as runs of
         one connection's chunks, under one lock and with the bookkeeping in local variables:
-        this loop runs for every datagram of a flood. Returns True if the backlog is
-        saturated (see `push_data`)."""
+        this loop runs for every datagram of a flood. Chunks merge only into data of the same
+        origin. Returns True if the backlog is saturated (see `push_data`)."""
         with self._lock:
             events = self._events
             was_empty = not events
@@ -132,7 +144,7 @@ class EventBridge:
                     if len(events) >= max_events or held >= max_bytes:
                         pressured = True
                         index = index_of.get(key)
-                        if index is not None:
+                        if index is not None and events[index].origin is origin:  # type: ignore[union-attr]
                             merged = merged_at.get(index)
                             if merged is None:
                                 merged = merged_at[index] = _Merged()
@@ -151,7 +163,7 @@ class EventBridge:
                     held += len(kept)
                     index_of[key] = len(events)
                     # A stream's chunk is a view of the shared read buffer: copy what is kept.
-                    events.append(Data(ts, cid, outgoing, bytes(kept), size))
+                    events.append(Data(ts, cid, outgoing, bytes(kept), size, 1, origin))
             self._held_bytes = held
             self._chunks += pushed
             if was_empty and events:

@@ -7,67 +7,27 @@ the transcript (every byte, exactly) and then to the bridge (bounded, for the UI
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import os
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
+from workbench.behaviours import behaviour_for
 from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.bridge import EventBridge
-from workbench.engine.datagram import (
-    DatagramPeer,
-    DatagramSendError,
-    DatagramSocket,
-    describe_datagram_error,
-)
-from workbench.engine.errors import describe, describe_failure
-from workbench.engine.file_sender import send_file_over_stream
-from workbench.engine.limits import open_files_limit, raise_open_files_limit
-from workbench.engine.offloop import run_blocking
-from workbench.engine.opening import (
-    OpenedListener,
-    max_connections,
-    open_connection,
-    open_listener,
-)
-from workbench.engine.stream import StreamConnection
-from workbench.engine.transcript import CLOSE_SECONDS, TranscriptWriter
-from workbench.engine.unix import remove_own_socket
-from workbench.files import open_to_send
+from workbench.engine.lifecycle import Lifecycle
+from workbench.engine.limits import raise_open_files_limit
+from workbench.engine.listener import Listener
 from workbench.protocol import commands as cmd
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import CloseCause
+from workbench.transcript.writer import CLOSE_SECONDS
 
-READ_BUFFER_BYTES = 256 * 1024
-TRANSCRIPT_FLUSH_SECONDS = 0.25
-# Reading paused because the transcript is behind is said in the Log once it lasts this long
-# (shorter pauses are ordinary flow control, like a peer's full window).
-TRANSCRIPT_NOTICE_SECONDS = 1.0
-# Why reading is paused on a socket: one resume does not undo the other's pause.
-BRIDGE = "bridge"  # the UI is behind with the events
-TRANSCRIPT = "transcript"  # the transcript's writer thread is behind with the file
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0
 GIL_SWITCH_SECONDS = 0.0002
-# A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
-MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
-# What sockbench holds for one stream connection whose peer does not read (asyncio's buffer
-# grows without bound otherwise); sends beyond it are refused and reported as not sent.
-MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
-# How often queued bytes and refused-connection counts are reported while they change.
-COUNTS_SECONDS = 0.25
-# Running out of file descriptors is reported with a count, this long after it starts; if it
-# happens again soon after a report, the next report sums up a longer period, so that a
-# sustained storm gives a line now and then, not one every few seconds.
-DESCRIPTORS_REPORT_SECONDS = 2.0
-DESCRIPTORS_QUIET_SECONDS = 30.0
-# Datagrams dropped after this long without drops start a new burst: a new line in the Log.
-DROPS_QUIET_SECONDS = 10.0
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -80,104 +40,15 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-@dataclass
-class Listener:
-    lid: str
-    endpoint: Endpoint
-    opened: OpenedListener | None = None
-    opening: asyncio.Future[None] | None = None
-    peers: set[str] = field(default_factory=set)
-    # The peers that count towards the maximum: not those closing, nor those whose peer sent
-    # EOF and that close after the grace (their slot is free at once).
-    counted: set[str] = field(default_factory=set)
-    # Half-open peers whose peer sent EOF, oldest first: closed to make room at the maximum.
-    ended: dict[str, None] = field(default_factory=dict)
-    refused: int = 0  # connections closed at once because the listener was at its maximum
-    refused_reported: int = 0
-    # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
-    # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
-    dropped: int = 0
-    dropped_reported: int = 0
-    dropped_at: float = -DROPS_QUIET_SECONDS
+class Engine(Lifecycle):
+    """The public API (thread-safe) and the engine thread's life. Built in layers, each a
+    module with one job: base (state, the emit path, paused readers), transcript_upkeep,
+    listening, traffic (sending and receiving), lifecycle (opening and closing)."""
 
-    def free_slot(self, cid: str) -> None:
-        """`cid` no longer counts towards the maximum (closing, or ending after its peer's
-        EOF): a connection waiting for a slot may take it."""
-        self.ended.pop(cid, None)
-        if cid in self.counted:
-            self.counted.discard(cid)
-            self._wake_acceptor()
-
-    def room_to_make(self, cid: str) -> None:
-        """`cid` is half-open and its peer sent EOF: at the maximum it is closed to make room,
-        so a connection waiting for a slot may come in now (not after the wait's timer)."""
-        self.ended[cid] = None
-        self._wake_acceptor()
-
-    def _wake_acceptor(self) -> None:
-        if self.opened is not None and self.opened.acceptor is not None:
-            self.opened.acceptor.slot_freed()
-
-    def close(self, peers_reason: str) -> None:
-        opened = self.opened
-        if opened is None:
-            if self.opening is not None:
-                self.opening.cancel()
-            return
-        if opened.acceptor is not None:
-            opened.acceptor.close()
-        if opened.datagram is not None:
-            opened.datagram.close(peers_reason)
-        if self.endpoint.is_unix:
-            remove_own_socket(self.endpoint.path, opened.unix_identity)
-
-
-Connection = StreamConnection | DatagramPeer
-
-
-class Engine:
     def __init__(self, bridge: EventBridge, transcript_path: str | None = None) -> None:
         """Raises OSError if the transcript file cannot be opened."""
-        self.bridge = bridge
-        self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
-        self.transcript = (
-            TranscriptWriter(
-                transcript_path,
-                on_error=self._transcript_failed,
-                on_caught_up=lambda: self._on_engine_thread(self._transcript_caught_up),
-            )
-            if transcript_path
-            else None
-        )
-        # Why recording stopped, when it did (the last words at quit, for the command).
-        self.transcript_error: str | None = None
-        self._ids = {"L": itertools.count(1), "C": itertools.count(1)}
-        self._id_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
-        self._stop_lock = threading.Lock()
-        self.listeners: dict[str, Listener] = {}
-        self.connections: dict[str, Connection] = {}
-        self._pending: dict[str, asyncio.Task[None]] = {}
-        self._background: set[asyncio.Future[None]] = set()
-        self._spare: SpareDescriptor | None = None
-        # Connections whose queued bytes are being reported (see _report_counts).
-        self._queue_watch: dict[str, StreamConnection] = {}
-        self._counts_timer: asyncio.TimerHandle | None = None
-        # Out of file descriptors: connections shed per listener since the last report.
-        self._shed: dict[str, int] = {}
-        self._shed_since = 0.0
-        self._shed_last_report = -DESCRIPTORS_QUIET_SECONDS
-        # Listeners told they cannot accept, until they accept again (and are told so).
-        self._shed_reported: set[str] = set()
-        # Sockets whose reading is paused, with why (BRIDGE, TRANSCRIPT): see _pause.
-        self._read_paused: dict[str, tuple[StreamConnection | DatagramSocket, set[str]]] = {}
-        self._resume_scheduled = False
-        # Reading paused for the transcript since (monotonic), and whether the Log was told.
-        self._transcript_paused_at: float | None = None
-        self._transcript_told = False
-        self._transcript_room: asyncio.Event | None = None  # set while it is not behind
+        super().__init__(bridge, transcript_path)
+        self._handlers = self._command_handlers()
 
     # --- thread-safe API (any thread) ---
 
@@ -215,10 +86,6 @@ class Engine:
                 return
             thread.join(timeout)
             self._stopped.set()
-
-    def new_id(self, kind: str) -> str:
-        with self._id_lock:
-            return f"{kind}{next(self._ids[kind])}"
 
     def submit(self, command: cmd.Command) -> None:
         if self._loop is None:
@@ -304,692 +171,77 @@ class Engine:
             self._spare.close()
             loop.close()
 
-    def _emit(self, event: ev.Event) -> None:
-        self.bridge.push(event)
-
-    def _info(self, source: str, message: str) -> None:
-        self._emit(ev.Note(time.time(), source, message))
-
-    def _error(self, source: str, message: str) -> None:
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record("error", source, ts, message=message)
-        self._emit(ev.ErrorReported(ts, source, message))
-
     def _dispatch(self, command: cmd.Command) -> None:
-        match command:
-            case cmd.Listen(lid, endpoint):
-                # Registered now, so a CloseListener right behind it finds it.
-                listener = self.listeners[lid] = Listener(lid, endpoint)
-                listener.opening = asyncio.ensure_future(self._listen(listener))
-            case cmd.Connect(cid, endpoint, timeout):
-                # Reported now, so a Close right behind it has something to cancel.
-                self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
-                self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, timeout))
-            case cmd.Send(cid, data):
-                self._send(cid, data)
-            case cmd.HalfClose(cid):
-                conn = self._stream_connection(cid, "cannot send EOF")
-                if conn is not None and not conn.local_eof:
-                    conn.half_close()
-                    self._half_closed(conn, outgoing=True)
-            case cmd.Close(cid):
-                if cid not in self.connections and cid in self._pending:
-                    self._cancel_connect(cid, "connect cancelled")
-                elif (conn := self._open_connection(cid, "cannot close", slip=True)) is not None:
-                    if isinstance(conn, DatagramPeer):
-                        conn.socket.forget(conn)
-                    else:
-                        conn.close()
-            case cmd.Reset(cid):
-                # Also how the user aborts queued data: see StreamConnection.reset.
-                if (conn := self._stream_connection(cid, "cannot reset")) is not None:
-                    conn.reset()
-            case cmd.CloseListener(lid, close_peers):
-                self._close_listener(lid, close_peers, "closed by you")
-            case cmd.AddPeer(lid, endpoint):
-                self._in_background(self._add_peer(lid, endpoint))
-            case cmd.SendFile(cid, path):
-                self._in_background(self._send_file(cid, path))
+        self._handlers[type(command)](command)
 
-    def _in_background(self, work: Coroutine[object, object, None]) -> None:
-        task = asyncio.ensure_future(work)
-        # The loop keeps only weak references to tasks.
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _command_handlers(self) -> dict[type, Callable[[Any], None]]:
+        return {
+            cmd.Listen: self._do_listen,
+            cmd.Connect: self._do_connect,
+            cmd.Send: self._do_send,
+            cmd.HalfClose: self._do_half_close,
+            cmd.Close: self._do_close,
+            cmd.Reset: self._do_reset,
+            cmd.CloseListener: self._do_close_listener,
+            cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
+            cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
+        }
 
-    def _open_connection(self, cid: str, action: str, slip: bool = False) -> Connection | None:
-        """The open connection `cid`, else None, said in the Log. `slip`: the user asked for
-        something that needs an open connection (close, EOF, reset): a notice in the Log,
-        not an error of the session's record."""
-        conn = self.connections.get(cid)
-        if conn is None or not conn.is_open:
-            (self._info if slip else self._error)(cid, f"{action}: {cid} is not open")
-            return None
-        return conn
+    def _do_listen(self, command: cmd.Listen) -> None:
+        # Registered now, so a CloseListener right behind it finds it.
+        behaviour = behaviour_for(command.endpoint.options)
+        listener = Listener(command.lid, command.endpoint, behaviour=behaviour)
+        self.listeners[command.lid] = listener
+        listener.opening = asyncio.ensure_future(self._listen(listener))
 
-    def _stream_connection(self, cid: str, action: str) -> StreamConnection | None:
-        conn = self._open_connection(cid, action, slip=True)
-        if isinstance(conn, DatagramPeer):
-            self._info(cid, f"{action}: {cid} is a datagram peer, which has no stream to end")
-            return None
-        return conn
+    def _do_connect(self, command: cmd.Connect) -> None:
+        cid, endpoint = command.cid, command.endpoint
+        # Reported now, so a Close right behind it has something to cancel.
+        self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
+        self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))
 
-    def _stream_connection_for(
-        self, cid: str, lid: str | None, endpoint: Endpoint
-    ) -> StreamConnection:
-        options = endpoint.options
-        return StreamConnection(
-            self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
-        )
+    def _do_send(self, command: cmd.Send) -> None:
+        self._send(command.cid, command.data)
 
-    async def _listen(self, listener: Listener) -> None:
-        lid, endpoint = listener.lid, listener.endpoint
-        assert self._spare is not None
-        try:
-            listener.opened = await open_listener(
-                endpoint,
-                lid,
-                lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
-                self,
-                self._spare,
-            )
-        except OSError as exc:
-            if self.listeners.get(lid) is listener:
-                del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
-            return
-        if self.listeners.get(lid) is not listener:  # closed while it was opening
-            listener.close("closed while opening")
-            return
-        opened = listener.opened
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "listen",
-                lid,
-                ts,
-                transport=endpoint.transport,
-                local=list(opened.local),
-                notes=opened.notes,
-            )
-        maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
-        self._emit(
-            ev.ListenerOpened(ts, lid, endpoint.url, opened.local, tuple(opened.notes), maximum)
-        )
+    def _do_half_close(self, command: cmd.HalfClose) -> None:
+        stream = self._stream_connection(command.cid, "cannot send EOF")
+        if stream is not None and stream.half_close():
+            self._half_closed(stream.cid, outgoing=True)
 
-    def _close_listener(self, lid: str, close_peers: bool, reason: str) -> None:
-        listener = self.listeners.pop(lid, None)
-        if listener is None:
-            self._error(lid, f"cannot close listener {lid}: it is not open")
-            return
-        listener.close(f"closed with listener {lid}")
-        if close_peers:
-            for cid in list(listener.peers):
-                conn = self.connections.get(cid)
-                if isinstance(conn, StreamConnection):
-                    conn.close(f"closed with listener {lid}")
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record("close", lid, ts, reason=reason)
-        self._emit(ev.ListenerClosed(ts, lid, reason))
+    def _do_close(self, command: cmd.Close) -> None:
+        cid = command.cid
+        if cid not in self.connections and cid in self._pending:
+            self._cancel_connect(cid, "connect cancelled")
+        elif (conn := self._open_connection(cid, "cannot close", slip=True)) is not None:
+            conn.close()
 
-    async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                notes = await open_connection(
-                    endpoint,
-                    cid,
-                    lambda: self._stream_connection_for(cid, None, endpoint),
-                    self,
-                )
-        except asyncio.CancelledError:
-            pass  # reported by _cancel_connect, or the connection reports its own close
-        except TimeoutError:
-            self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
-        except OSError as exc:
-            self._connect_failed(cid, describe_failure(exc, endpoint))
-        else:
-            for note in notes:
-                self._info(cid, note)
-        finally:
-            self._pending.pop(cid, None)
+    def _do_reset(self, command: cmd.Reset) -> None:
+        # Also how the user aborts queued data: see StreamConnection.reset.
+        if (conn := self._stream_connection(command.cid, "cannot reset")) is not None:
+            conn.reset()
 
-    async def _add_peer(self, lid: str, endpoint: Endpoint) -> None:
-        """ "Send to...": make `endpoint` a peer of datagram listener `lid` and report it."""
-        listener = self.listeners.get(lid)
-        sock = listener.opened.datagram if listener and listener.opened else None
-        if sock is None or sock.closed:
-            self._error(
-                lid, f"cannot send to {endpoint.address}: {lid} is not an open datagram listener"
-            )
-            return
-        try:
-            if endpoint.is_unix:
-                address: object = endpoint.path
-            else:
-                address = await resolve_for(sock.family, endpoint)
-        except OSError as exc:
-            self._error(
-                lid, f"cannot send to {endpoint.address}: {describe(exc, endpoint.address)}"
-            )
-            return
-        peer = sock.add_peer(address)
-        self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
-
-    def _cancel_connect(self, cid: str, reason: str) -> None:
-        """Cancel a pending connect and report it now: a task cancelled before its first step
-        never runs its own handlers."""
-        self._pending.pop(cid).cancel()
-        self._connect_failed(cid, reason, error=False)
-
-    def _connect_failed(self, cid: str, reason: str, error: bool = True) -> None:
-        ts = time.time()
-        if self.transcript is not None:
-            if error:
-                self.transcript.record("error", cid, ts, message=reason)
-            self.transcript.record("close", cid, ts, reason=reason)
-        self._emit(ev.ConnectionClosed(ts, cid, reason, error))
-
-    def _send(self, cid: str, data: bytes) -> bool:
-        """Send and record `data`; report and return False if it cannot be sent."""
-        conn = self.connections.get(cid)
-        if conn is None or not conn.is_open:
-            self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
-            return False
-        if isinstance(conn, DatagramPeer):
-            try:
-                conn.socket.send(conn, data)
-            except DatagramSendError as exc:
-                self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
-                return False
-        elif conn.local_eof:
-            self._error(cid, f"not sent ({len(data)} bytes): you already sent EOF on {cid}")
-            return False
-        elif (buffered := conn.buffered()) and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
-            self._queue_full(conn, len(data))
-            return False
-        else:
-            conn.send(data)
-        self._record_sent(cid, data)
-        return True
-
-    def _queue_full(self, conn: StreamConnection, size: int) -> None:
-        queued = conn.queued()
-        self._error(
-            conn.cid,
-            f"not sent ({size:,} bytes): {conn.cid} already has {queued // 1024:,} KiB queued "
-            f"that the peer has not taken (is it reading?); wait, or reset {conn.cid} "
-            "to drop them",
-        )
-        self._watch_queue(conn)
-
-    def _record_sent(self, cid: str, data: bytes) -> None:
-        # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
-        # the user sent: the transcript keeps that order. What a peer never took is said where
-        # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
-        # and a send refused for a full queue is an error, with no out record.
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.data(ts, cid, True, data)
-        self.bridge.push_data(ts, cid, True, data)
-
-    async def _send_file(self, cid: str, path: str) -> None:
-        conn = self._open_connection(cid, f"cannot send {path}")
-        if conn is None:
-            return
-        try:
-            total = await run_blocking(os.path.getsize, path)
-        except OSError as exc:
-            self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
-            return
-
-        def progress(sent: int, total: int, finished: bool, error: str) -> None:
-            self._emit(ev.FileProgress(time.time(), cid, path, sent, total, finished, error))
-            if error:
-                self._error(cid, f"file {path}: {error}")
-
-        if isinstance(conn, DatagramPeer):
-            # One file, one datagram: what a datagram tool is asked to do with a file.
-            if total > MAX_DATAGRAM_FILE_BYTES:
-                self._error(cid, f"not sent: {path} ({total:,} bytes) is too large for a datagram")
-                return
-            try:
-                data = await run_blocking(read_whole, path)
-            except OSError as exc:
-                self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
-                return
-            if self._send(cid, data):
-                progress(len(data), total, True, "")
-            return
-        if conn.local_eof:
-            self._error(cid, f"not sent: you already sent EOF on {cid}")
-            return
-
-        def send(chunk: bytes) -> None:
-            conn.send(chunk)
-            self._record_sent(cid, chunk)
-
-        progress(0, total, False, "")
-        conn.busy += 1  # a peer's EOF meanwhile closes the connection only after the file
-        try:
-            await send_file_over_stream(
-                conn, path, total, send, progress, room=self._transcript_has_room
-            )
-        finally:
-            conn.busy -= 1
-
-    def _half_closed(self, conn: StreamConnection, outgoing: bool) -> None:
-        ts = time.time()
-        closes_after = conn.eof_grace if not outgoing and conn.ending else None
-        if self.transcript is not None:
-            fields: dict[str, object] = {"dir": "out" if outgoing else "in"}
-            if not outgoing:
-                # What follows the peer's EOF: closing after the grace, or kept half-open.
-                fields["then"] = "half-open" if closes_after is None else "close"
-            self.transcript.record("eof", conn.cid, ts, **fields)
-        self._emit(ev.HalfClosed(ts, conn.cid, outgoing, closes_after))
-
-    # ConnectionOwner: called by StreamConnection on the engine thread
-
-    def connection_opened(self, conn: StreamConnection) -> None:
-        self._opened(conn, "unix" if conn.is_unix else "tcp")
-
-    def _opened(self, conn: Connection, transport: str) -> None:
-        self.connections[conn.cid] = conn
-        if conn.listener is not None and conn.listener in self.listeners:
-            listener = self.listeners[conn.listener]
-            listener.peers.add(conn.cid)
-            listener.counted.add(conn.cid)
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "open",
-                conn.cid,
-                ts,
-                transport=transport,
-                listener=conn.listener,
-                local=conn.local,
-                remote=conn.remote,
-            )
-        self._emit(
-            ev.ConnectionOpened(ts, conn.cid, conn.listener, conn.local, conn.remote, transport)
-        )
-
-    def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
-        ts = time.time()
-        transcript = self.transcript
-        if transcript is not None:
-            transcript.data(ts, conn.cid, False, chunk)
-            if transcript.behind:
-                self._pause(conn.cid, conn, TRANSCRIPT)
-        if self.bridge.push_data(ts, conn.cid, False, chunk):
-            self._pause(conn.cid, conn, BRIDGE)
-
-    def eof_received(self, conn: StreamConnection) -> None:
-        listener = self.listeners.get(conn.listener) if conn.listener else None
-        if listener is not None:
-            if conn.ending:
-                listener.free_slot(conn.cid)  # at once, not after the grace
-            else:
-                listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
-        self._half_closed(conn, outgoing=False)
-
-    def connection_closing(self, conn: StreamConnection) -> None:
-        listener = self.listeners.get(conn.listener) if conn.listener else None
-        if listener is not None:
-            listener.free_slot(conn.cid)
-
-    def write_paused(self, conn: StreamConnection) -> None:
-        self._watch_queue(conn)
-
-    # queued bytes and refused connections, reported a few times a second while they change
-
-    def _watch_queue(self, conn: StreamConnection) -> None:
-        self._queue_watch[conn.cid] = conn
-        self._schedule_counts()
-
-    def _schedule_counts(self) -> None:
-        if self._counts_timer is None and self._loop is not None:
-            self._counts_timer = self._loop.call_later(COUNTS_SECONDS, self._report_counts)
-
-    def _report_counts(self) -> None:
-        self._counts_timer = None
-        ts = time.time()
-        for cid, conn in list(self._queue_watch.items()):
-            queued = conn.queued()
-            if queued != conn.reported_queue:
-                conn.reported_queue = queued
-                self._emit(ev.SendQueue(ts, cid, queued))
-            if queued == 0:
-                del self._queue_watch[cid]
-        for listener in self.listeners.values():
-            if listener.refused != listener.refused_reported:
-                listener.refused_reported = listener.refused
-                self._emit(ev.ListenerRefused(ts, listener.lid, listener.refused))
-            if listener.dropped != listener.dropped_reported:
-                self._report_drops(listener, ts)
-        if self._queue_watch:
-            self._schedule_counts()
-
-    # AcceptOwner: called by a listener's Acceptor on the engine thread
-
-    def live_peers(self, lid: str) -> int:
-        """The connections that count towards the listener's maximum."""
-        listener = self.listeners.get(lid)
-        return len(listener.counted) if listener is not None else 0
-
-    def can_make_room(self, lid: str) -> bool:
-        listener = self.listeners.get(lid)
-        return listener is not None and bool(listener.ended)
-
-    def make_room(self, lid: str) -> bool:
-        """At the maximum: close the oldest half-open peer whose peer already sent EOF, so a
-        new connection can be taken; False if there is none."""
-        listener = self.listeners.get(lid)
-        if listener is None or not listener.ended:
-            return False
-        cid = next(iter(listener.ended))
-        conn = self.connections.get(cid)
-        listener.ended.pop(cid)
-        listener.counted.discard(cid)
-        if isinstance(conn, StreamConnection):
-            maximum = max_connections(listener.endpoint)
-            conn.close(f"closed to make room: {lid} at its maximum of {maximum:,}")
-        return True
-
-    def refused_at_maximum(self, lid: str, remote: str) -> None:
-        listener = self.listeners.get(lid)
-        if listener is None:
-            return
-        listener.refused += 1
-        maximum = max_connections(listener.endpoint)
-        if self.transcript is not None:
-            self.transcript.record(
-                "refused",
-                lid,
-                remote=remote,
-                reason=f"{lid} has its maximum of {maximum:,} connections open",
-            )
-        if listener.refused == 1:
-            # The facts first: a Log row is cut at the pane's edge.
-            self._info(
-                lid,
-                f"{lid} full ({maximum:,} open): refused {remote}; further ones are refused "
-                "and counted (?max=N or --max-conns sets the maximum)",
-            )
-        self._schedule_counts()
-
-    def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:
-        if not self._shed:
-            now = self._shed_since = time.monotonic()
-            recent = now - self._shed_last_report < DESCRIPTORS_QUIET_SECONDS
-            assert self._loop is not None
-            self._loop.call_later(
-                DESCRIPTORS_QUIET_SECONDS if recent else DESCRIPTORS_REPORT_SECONDS,
-                self._report_shed,
-            )
-        self._shed[lid] = self._shed.get(lid, 0) + count
-
-    def _report_shed(self) -> None:
-        """One error per listener and period, however many connections failed."""
-        seconds = time.monotonic() - self._shed_since
-        limit = open_files_limit()
-        why = "out of file descriptors" + (f" (this process may open {limit:,})" if limit else "")
-        for lid, count in self._shed.items():
-            if lid not in self.listeners:
-                continue
-            if count:
-                what = (
-                    f"{count:,} connection{'s' if count != 1 else ''} to {lid} could not be "
-                    f"accepted in the last {seconds:.0f} s and {'were' if count != 1 else 'was'} "
-                    "closed at once"
-                )
-            else:
-                what = f"{lid} cannot accept connections for now; they wait"
-            acceptor = self.listeners[lid].opened.acceptor  # type: ignore[union-attr]
-            if acceptor is not None and acceptor.starved:
-                self._error(lid, f"{why}: {what}; close some connections to accept more")
-                self._shed_reported.add(lid)  # told "accepts again" at its next accept
-            else:
-                self._error(lid, f"{why}: {what}; it accepts connections again now")
-        self._shed.clear()
-        self._shed_last_report = time.monotonic()
-
-    def accepted_again(self, lid: str) -> None:
-        if lid in self._shed_reported:
-            self._shed_reported.discard(lid)
-            self._info(lid, f"{lid} accepts connections again: file descriptors are free")
-
-    def accept_failed(self, lid: str, exc: OSError) -> None:
-        self._error(lid, f"could not accept a connection: {exc.strerror or exc}")
-
-    # flow control toward the UI: pause reading while the bridge's consumer is behind
-
-    def _pause(self, key: str, reader: StreamConnection | DatagramSocket, reason: str) -> None:
-        """Pause reading on `reader` for `reason`; it reads again once every reason is gone."""
-        entry = self._read_paused.get(key)
-        if entry is None:
-            reader.pause_reading()
-            self._read_paused[key] = (reader, {reason})
-        else:
-            entry[1].add(reason)
-        if reason == TRANSCRIPT:
-            self._transcript_pausing()
-
-    def _resume(self, reason: str) -> None:
-        """`reason` is gone: sockets paused for nothing else read again."""
-        for key, (reader, reasons) in list(self._read_paused.items()):
-            reasons.discard(reason)
-            if not reasons:
-                del self._read_paused[key]
-                reader.resume_reading()
-
-    def _bridge_drained(self) -> None:
-        """Called by the bridge (on the consumer's thread) after a drain that emptied it
-        while it was saturated."""
-        loop = self._loop
-        if loop is not None and not self._resume_scheduled:
-            self._resume_scheduled = True
-            with contextlib.suppress(RuntimeError):  # the engine already stopped
-                loop.call_soon_threadsafe(self._resume_reading)
-
-    def _resume_reading(self) -> None:
-        self._resume_scheduled = False
-        self._resume(BRIDGE)
-
-    # DatagramOwner: called by DatagramSocket on the engine thread
-
-    def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
-        self._opened(peer, sock.transport_name)
-
-    def datagrams_received(
-        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
-    ) -> None:
-        ts = time.time()
-        runs = [(peer.cid, run) for peer, run in received]
-        key = sock.lid or sock.client_cid or runs[0][0]
-        transcript = self.transcript
-        if transcript is not None:
-            for peer, run in received:
-                for data in run:
-                    transcript.data(ts, peer.cid, False, data)
-            if transcript.behind:
-                # The kernel's receive buffer holds the next ones (or drops and counts them).
-                self._pause(key, sock, TRANSCRIPT)
-        if self.bridge.push_runs(ts, False, runs):
-            self._pause(key, sock, BRIDGE)
-
-    def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
-        source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
-        remote = peer.remote if peer else sock.local
-        self._error(source, describe_datagram_error(exc, remote, sock.transport_name))
-
-    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None:
-        self.connection_closed(peer, reason, error)
-
-    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
-        listener = self.listeners.get(sock.lid or "")
-        if listener is not None and total > listener.dropped:
-            listener.dropped = total
-            self._schedule_counts()
-
-    def _report_drops(self, listener: Listener, ts: float) -> None:
-        now = time.monotonic()
-        burst = now - listener.dropped_at >= DROPS_QUIET_SECONDS
-        listener.dropped_reported, listener.dropped_at = listener.dropped, now
-        if self.transcript is not None:
-            self.transcript.record("dropped", listener.lid, ts, dropped=listener.dropped)
-        self._emit(ev.DatagramsDropped(ts, listener.lid, listener.dropped, burst))
-
-    def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None:
-        listener = self.listeners.get(sock.lid or "")
-        if listener is not None and listener.opened and listener.opened.datagram is sock:
-            # Closed by an error rather than by the user: the listener is gone too.
-            reason = f"socket error: {exc}" if exc else "closed"
-            self._close_listener(listener.lid, close_peers=True, reason=reason)
-
-    def connection_closed(self, conn: Connection, reason: str, error: bool) -> None:
-        self.connections.pop(conn.cid, None)
-        self._read_paused.pop(conn.cid, None)
-        self._queue_watch.pop(conn.cid, None)
-        listener = self.listeners.get(conn.listener) if conn.listener else None
-        if listener is not None:
-            listener.peers.discard(conn.cid)
-            listener.free_slot(conn.cid)
-        ts = time.time()
-        if self.transcript is not None:
-            self.transcript.record(
-                "close",
-                conn.cid,
-                ts,
-                reason=reason,
-                bytes_in=conn.bytes_in,
-                bytes_out=conn.bytes_out,
-            )
-        self._emit(ev.ConnectionClosed(ts, conn.cid, reason, error))
-
-    # transcript upkeep
-
-    def _flush_transcript_periodically(self) -> None:
-        transcript = self.transcript
-        if transcript is None or not transcript.active:
-            return
-        transcript.flush()
-        if transcript.stalled_for() > transcript.stall_seconds:
-            # Lossless no longer means anything if the file never takes another byte: stop
-            # recording, loudly, and let the connections go on.
-            transcript.give_up(
-                f"it took no bytes for {transcript.stall_seconds:g} s: is its reader reading?"
-            )
-            return
-        assert self._loop is not None
-        self._loop.call_later(TRANSCRIPT_FLUSH_SECONDS, self._flush_transcript_periodically)
-
-    def _on_engine_thread(self, func: Callable[[], None]) -> None:
-        """Run `func` on the engine's loop: now if this is its thread, else soon."""
-        loop = self._loop
-        if loop is None or threading.current_thread() is self._thread:
-            func()
-            return
-        with contextlib.suppress(RuntimeError):  # the loop already closed
-            loop.call_soon_threadsafe(func)
-
-    def _transcript_failed(self, message: str) -> None:
-        """Recording stopped (any thread: the transcript's writer thread, or a close)."""
-        self.transcript_error = message
-        self._emit(ev.ErrorReported(time.time(), "transcript", message))  # thread-safe
-        self._on_engine_thread(self._transcript_caught_up)  # nothing to wait for any more
-
-    def _transcript_pausing(self) -> None:
-        """Reading paused for the transcript: said in the Log if it lasts."""
-        if self._transcript_paused_at is None and self._loop is not None:
-            self._transcript_paused_at = time.monotonic()
-            self._loop.call_later(TRANSCRIPT_NOTICE_SECONDS, self._transcript_still_behind)
-        if self._transcript_room is not None:
-            self._transcript_room.clear()
-
-    def _transcript_still_behind(self) -> None:
-        paused_at, transcript = self._transcript_paused_at, self.transcript
-        if paused_at is None or transcript is None or self._transcript_told:
-            return
-        if time.monotonic() - paused_at < TRANSCRIPT_NOTICE_SECONDS:  # a later pause
-            assert self._loop is not None
-            self._loop.call_later(TRANSCRIPT_NOTICE_SECONDS, self._transcript_still_behind)
-            return
-        self._transcript_told = True
-        self._info(
-            "transcript",
-            f"transcript {transcript.path} is not keeping up: reading paused until it "
-            f"catches up ({transcript.queued / 2**20:,.0f} MiB to write; should it take "
-            f"nothing for {transcript.stall_seconds:g} s, recording stops)",
-        )
-
-    def _transcript_caught_up(self) -> None:
-        """The transcript's writer is down to its low-water mark, or recording stopped."""
-        transcript = self.transcript
-        if transcript is not None and transcript.active and transcript.behind:
-            return  # behind again meanwhile: its next catching up resumes reading
-        self._resume(TRANSCRIPT)
-        if self._transcript_room is not None:
-            self._transcript_room.set()
-        paused_at, self._transcript_paused_at = self._transcript_paused_at, None
-        if self._transcript_told and paused_at is not None and transcript is not None:
-            self._transcript_told = False
-            if transcript.active:
-                self._info(
-                    "transcript",
-                    f"transcript {transcript.path} caught up: reading resumed after "
-                    f"{time.monotonic() - paused_at:.1f} s, every byte recorded",
-                )
-
-    async def _transcript_has_room(self) -> None:
-        """Wait while the transcript is behind (a file being sent waits here)."""
-        transcript, room = self.transcript, self._transcript_room
-        if transcript is not None and room is not None and transcript.behind:
-            self._transcript_pausing()
-            await room.wait()
+    def _do_close_listener(self, command: cmd.CloseListener) -> None:
+        self._close_listener(command.lid, command.close_peers, "closed by you")
 
     async def _shutdown(self) -> None:
         pending = list(self._pending.values())
         for cid in list(self._pending):
-            self._cancel_connect(cid, "connect cancelled: sockbench quit")
+            self._cancel_connect(cid, "connect cancelled: sockbench quit", CloseCause.QUIT)
         for lid in list(self.listeners):
-            self._close_listener(lid, close_peers=False, reason="sockbench quit")
-        conns = [c for c in self.connections.values() if isinstance(c, StreamConnection)]
+            self._close_listener(lid, False, "sockbench quit", CloseCause.QUIT)
+        conns = list(self.connections.values())
         for conn in conns:
-            conn.close("closed: sockbench quit")
-        for sock in {c.socket for c in self.connections.values() if isinstance(c, DatagramPeer)}:
-            sock.close("closed: sockbench quit")
+            conn.shut("closed: sockbench quit", CloseCause.QUIT)
         # Give pending writes a moment to leave, then drop whatever a stuck peer would not take.
         deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
         while any(not c.closed for c in conns) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for conn in conns:
-            if not conn.closed and conn.transport is not None:
-                conn.transport.abort()
+            if not conn.closed:
+                conn.abort()
         await asyncio.sleep(0.01)  # let connection_lost callbacks run
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.transcript is not None:
             self.transcript.close(CLOSE_SECONDS)  # what a stalled file still holds is lost, said
         asyncio.get_running_loop().stop()
-
-
-def read_whole(path: str) -> bytes:
-    with open_to_send(path) as file:  # not through another user's link
-        return file.read()
-
-
-async def resolve_for(family: int, endpoint: Endpoint) -> object:
-    """An address a socket of `family` can send to; IPv4 becomes IPv4-mapped IPv6 for a
-    dual-stack [::] socket."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
-    for info in infos:
-        if info[0] == family:
-            return info[4]
-    first = infos[0]
-    if family == socket.AF_INET6 and first[0] == socket.AF_INET:
-        return (f"::ffff:{first[4][0]}", first[4][1], 0, 0)
-    raise OSError(f"{endpoint.address} has no address this socket's IP version can reach")

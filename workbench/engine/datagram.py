@@ -12,10 +12,16 @@ import errno
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from workbench.engine.connection import NotSent
 from workbench.engine.datagram_transport import OwnDatagramTransport
+from workbench.engine.flow import Pause, ReadFlow
 from workbench.protocol.endpoints import format_sockname
+from workbench.protocol.enums import CloseCause, Transport
+
+if TYPE_CHECKING:
+    from workbench.behaviours import Behaviour
 
 DEFAULT_MAX_PEERS = 1000
 # What one datagram can carry: 65,535 minus the IP and UDP headers.
@@ -33,13 +39,11 @@ class DatagramOwner(Protocol):
     def datagram_error(
         self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError
     ) -> None: ...
-    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool) -> None: ...
+    def peer_closed(
+        self, peer: DatagramPeer, reason: str, error: bool, cause: CloseCause
+    ) -> None: ...
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None: ...
     def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None: ...
-
-
-class DatagramSendError(Exception):
-    """A datagram that cannot be sent; the message says why in plain words."""
 
 
 @dataclass(eq=False)
@@ -51,10 +55,41 @@ class DatagramPeer:
     bytes_in: int = 0
     bytes_out: int = 0
     closed: bool = False
+    behaviour: Behaviour | None = None
+
+    has_stream = False
 
     @property
     def is_open(self) -> bool:
         return not self.closed
+
+    @property
+    def transport_kind(self) -> Transport:
+        return self.socket.transport_name
+
+    @property
+    def flow(self) -> ReadFlow:
+        return self.socket.flow
+
+    def send(self, data: bytes) -> None:
+        self.socket.send(self, data)
+
+    def close(self, reason: str | None = None, cause: CloseCause = CloseCause.YOU) -> None:
+        """Forget the peer (a client closes its socket)."""
+        self.socket.forget(self, reason or "forgotten by you", cause)
+
+    def shut(self, reason: str, cause: CloseCause) -> None:
+        self.socket.close(reason, cause)
+
+    def abort(self) -> None:
+        if self.socket.transport is not None and not self.socket.closed:
+            self.socket.transport.abort()
+
+    def half_close(self) -> bool:
+        raise TypeError(f"{self.cid} is a datagram peer: it has no stream to end")
+
+    def reset(self, reason: str = "reset by you", cause: CloseCause = CloseCause.YOU) -> None:
+        raise TypeError(f"{self.cid} is a datagram peer: it has no stream to reset")
 
     @property
     def listener(self) -> str | None:
@@ -86,13 +121,13 @@ class DatagramSocket(asyncio.DatagramProtocol):
     def __init__(
         self,
         owner: DatagramOwner,
-        transport_name: str,
+        transport_name: Transport,
         lid: str | None = None,
         client_cid: str | None = None,
         max_peers: int = DEFAULT_MAX_PEERS,
     ) -> None:
         self.owner = owner
-        self.transport_name = transport_name  # "udp" or "unix-dgram"
+        self.transport_name = transport_name  # UDP or UNIX_DGRAM
         self.lid = lid
         self.client_cid = client_cid
         self.max_peers = max_peers
@@ -102,7 +137,11 @@ class DatagramSocket(asyncio.DatagramProtocol):
         self.peers: OrderedDict[Any, DatagramPeer] = OrderedDict()
         self.forgotten = 0  # peers dropped from a full table
         self.closing_reason: str | None = None
+        self.closing_cause = CloseCause.YOU
         self.closed = False
+        self.flow = ReadFlow(self._pause_transport, self._resume_transport)
+        # Its peers answer on their own (a behaviour): reading waits while replies queue.
+        self.paced = False
         # ICMP errors (port unreachable) arrive later and name no peer: blame the last one.
         self._last_sent_to: DatagramPeer | None = None
         # The peer of the last datagram and its raw address: a flood comes from one peer, and
@@ -111,7 +150,7 @@ class DatagramSocket(asyncio.DatagramProtocol):
 
     # asyncio callbacks
 
-    def connection_made(self, transport: OwnDatagramTransport) -> None:
+    def connection_made(self, transport: OwnDatagramTransport) -> None:  # type: ignore[override]
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -170,9 +209,14 @@ class DatagramSocket(asyncio.DatagramProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        reason = self.closing_reason or (f"socket error: {exc}" if exc else "closed")
+        if self.closing_reason is not None:
+            reason, cause = self.closing_reason, self.closing_cause
+        elif exc is not None:
+            reason, cause = f"socket error: {exc}", CloseCause.ERROR
+        else:
+            reason, cause = "closed", CloseCause.UNKNOWN
         for peer in list(self.peers.values()):
-            self._close_peer(peer, reason, error=exc is not None)
+            self._close_peer(peer, reason, cause, error=exc is not None)
         self.owner.datagram_socket_closed(self, exc)
 
     # peers
@@ -191,19 +235,23 @@ class DatagramSocket(asyncio.DatagramProtocol):
             _, oldest = self.peers.popitem(last=False)
             self.forgotten += 1
             self._close_peer(
-                oldest, f"forgotten: peer table full ({self.max_peers}), least recently heard"
+                oldest,
+                f"forgotten: peer table full ({self.max_peers}), least recently heard",
+                CloseCause.FORGOTTEN,
             )
         return peer
 
-    def forget(self, peer: DatagramPeer, reason: str = "forgotten by you") -> None:
+    def forget(self, peer: DatagramPeer, reason: str, cause: CloseCause) -> None:
         if self.client_cid is not None:
-            self.close(reason="closed by you")
+            self.close("closed by you" if cause is CloseCause.YOU else reason, cause)
             return
         if self.peers.get(peer_key(peer.address)) is peer:
             del self.peers[peer_key(peer.address)]
-        self._close_peer(peer, reason)
+        self._close_peer(peer, reason, cause)
 
-    def _close_peer(self, peer: DatagramPeer, reason: str, error: bool = False) -> None:
+    def _close_peer(
+        self, peer: DatagramPeer, reason: str, cause: CloseCause, error: bool = False
+    ) -> None:
         if peer.closed:
             return
         peer.closed = True
@@ -211,23 +259,25 @@ class DatagramSocket(asyncio.DatagramProtocol):
             self._recent = (None, None)
         if self._last_sent_to is peer:
             self._last_sent_to = None
-        self.owner.peer_closed(peer, reason, error)
+        self.owner.peer_closed(peer, reason, error, cause)
 
     # actions
 
     def send(self, peer: DatagramPeer, data: bytes) -> None:
-        """Send one datagram; DatagramSendError if it cannot go (nothing is sent then)."""
+        """Send one datagram; NotSent if it cannot go (nothing is sent then)."""
         if self.transport is None or self.closed:
-            raise DatagramSendError(f"{peer.cid} is not open")
-        limit = MAX_UDP_PAYLOAD.get(self.family) if self.transport_name == "udp" else None
+            raise NotSent(f"{peer.cid} is not open")
+        udp = self.transport_name is Transport.UDP
+        limit = MAX_UDP_PAYLOAD.get(self.family) if udp else None
         if limit is not None and len(data) > limit:
             family = "IPv6" if self.family == socket.AF_INET6 else "IPv4"
-            raise DatagramSendError(
+            raise NotSent(
                 f"datagram too large: {len(data):,} bytes, UDP over {family} carries at most "
                 f"{limit:,}"
             )
-        if self.transport_name == "unix-dgram" and not peer.address and self.client_cid is None:
-            raise DatagramSendError(
+        unix = self.transport_name is Transport.UNIX_DGRAM
+        if unix and not peer.address and self.client_cid is None:
+            raise NotSent(
                 f"{peer.cid} has no address (its socket is not bound), so replies cannot reach it"
             )
         self._last_sent_to = peer
@@ -246,33 +296,37 @@ class DatagramSocket(asyncio.DatagramProtocol):
             else:
                 transport.send_now(data, address)
         except BlockingIOError:
-            if self.transport_name == "unix-dgram":
-                raise DatagramSendError(
-                    f"{peer.remote} is not reading: its queue is full"
-                ) from None
+            if self.transport_name is Transport.UNIX_DGRAM:
+                raise NotSent(f"{peer.remote} is not reading: its queue is full") from None
             transport.sendto(data, address)
         except OSError as exc:
-            raise DatagramSendError(
-                describe_datagram_error(exc, peer.remote, self.transport_name)
-            ) from None
+            raise NotSent(describe_datagram_error(exc, peer.remote, self.transport_name)) from None
 
-    def close(self, reason: str = "closed by you") -> None:
+    def close(self, reason: str = "closed by you", cause: CloseCause = CloseCause.YOU) -> None:
         if self.transport is not None and not self.closed:
-            self.closing_reason = self.closing_reason or reason
+            if self.closing_reason is None:
+                self.closing_reason, self.closing_cause = reason, cause
             self.transport.close()
 
-    def pause_reading(self) -> None:
+    def pause_writing(self) -> None:
+        if self.paced:
+            self.flow.pause(Pause.SEND_QUEUE)
+
+    def resume_writing(self) -> None:
+        self.flow.resume(Pause.SEND_QUEUE)
+
+    def _pause_transport(self) -> None:
         if self.transport is not None:
             self.transport.pause_reading()
 
-    def resume_reading(self) -> None:
+    def _resume_transport(self) -> None:
         if self.transport is not None:
             self.transport.resume_reading()
 
 
-def describe_datagram_error(exc: OSError, remote: str, transport: str = "udp") -> str:
+def describe_datagram_error(exc: OSError, remote: str, transport: str = Transport.UDP) -> str:
     if exc.errno == errno.ECONNREFUSED:
-        if transport == "unix-dgram":
+        if transport == Transport.UNIX_DGRAM:
             return f"nothing is bound at {remote} any more (connection refused)"
         return f"port unreachable: nothing listens at {remote} (ICMP)"
     if exc.errno == errno.ENOENT:

@@ -36,6 +36,12 @@ class DatagramProtocol(Protocol):
     def datagrams_dropped(self, total: int) -> None:
         """The kernel has dropped `total` datagrams at the socket so far (SO_RXQ_OVFL)."""
 
+    def pause_writing(self) -> None:
+        """Datagrams wait in the transport: the kernel's buffer is full."""
+
+    def resume_writing(self) -> None:
+        """Every datagram that waited has gone."""
+
     def connection_lost(self, exc: Exception | None) -> None: ...
 
 
@@ -168,6 +174,7 @@ class OwnDatagramTransport:
                 return
             except (BlockingIOError, InterruptedError):
                 self._loop.add_writer(self._fd, self._write_ready)
+                self._protocol.pause_writing()
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -186,6 +193,7 @@ class OwnDatagramTransport:
             self._queue.popleft()
             self._queued_bytes -= len(data)
         self._loop.remove_writer(self._fd)
+        self._protocol.resume_writing()
         if self._closing:
             self._finish(None)
 

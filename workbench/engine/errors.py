@@ -7,6 +7,7 @@ import socket
 
 from workbench.engine.unix import UnixPathError, describe_unix_error
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import Transport
 
 _BY_ERRNO = {
     errno.EADDRINUSE: "{addr} is already in use (another socket is bound to it)",
@@ -50,7 +51,7 @@ def describe_failure(exc: OSError, endpoint: Endpoint, listening: bool = False) 
         return str(exc)
     # A UDP connect is refused to a broadcast address without SO_BROADCAST; a listen is
     # refused a low port, as on TCP.
-    if endpoint.transport == "udp" and exc.errno == errno.EACCES and not listening:
+    if endpoint.transport == Transport.UDP and exc.errno == errno.EACCES and not listening:
         return f"permission denied for {endpoint.address} (broadcast addresses need ?broadcast=1)"
     if endpoint.is_unix:
         return describe_unix_error(exc, endpoint.path)

@@ -244,9 +244,9 @@ _local = threading.local()
 
 def for_this_thread(count: int, slot: int) -> BatchReceiver | None:
     """The calling thread's receiver (made on first use), or None without recvmmsg."""
-    receiver = getattr(_local, "receiver", False)
-    if receiver is False or (
-        receiver is not None and (receiver.count, receiver.slot) != (count, slot)
-    ):
+    if not hasattr(_local, "receiver"):
+        _local.receiver = BatchReceiver.create(count, slot)
+    receiver: BatchReceiver | None = _local.receiver
+    if receiver is not None and (receiver.count, receiver.slot) != (count, slot):
         receiver = _local.receiver = BatchReceiver.create(count, slot)
     return receiver

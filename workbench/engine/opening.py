@@ -26,6 +26,7 @@ from workbench.engine.sockets import (
 from workbench.engine.stream import StreamConnection
 from workbench.engine.unix import bound_identity, dgram_client_socket, prepare_listen_path
 from workbench.protocol.endpoints import Endpoint, format_sockname
+from workbench.protocol.enums import Transport
 
 LISTEN_BACKLOG = 4096
 UNIX_CONNECT_RETRY_SECONDS = 0.05
@@ -76,9 +77,9 @@ async def open_listener(
         return Acceptor(sockets, stream_factory, owner, lid, max_connections(endpoint), spare)
 
     match endpoint.transport:
-        case "tcp":
+        case Transport.TCP:
             return await open_tcp_listener(loop, endpoint, acceptor)
-        case "unix":
+        case Transport.UNIX:
             # Stat, probe and unlink in a thread: a hung file system must not stop the loop.
             await run_blocking(prepare_listen_path, endpoint.path, "stream")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -96,13 +97,14 @@ async def open_listener(
             )
             opened.acceptor.start()  # type: ignore[union-attr]
             return opened
-        case "udp":
+        case Transport.UDP:
             info = await resolve(loop, endpoint)
             sock, notes = udp_socket(endpoint, info, listen=True)
             if all_interfaces(endpoint.host):
                 notes.append(ALL_INTERFACES_WARNING)
-            return await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, "udp", lid))
-        case "unix-dgram":
+            udp = Transport.UDP
+            return await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, udp, lid))
+        case Transport.UNIX_DGRAM:
             await run_blocking(prepare_listen_path, endpoint.path, "dgram")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             try:
@@ -112,7 +114,7 @@ async def open_listener(
                 sock.close()
                 raise
             opened = await open_datagram(
-                loop, sock, [], lambda: DatagramSocket(owner, "unix-dgram", lid)
+                loop, sock, [], lambda: DatagramSocket(owner, Transport.UNIX_DGRAM, lid)
             )
             opened.local = (endpoint.address,)
             opened.unix_identity = bound_identity(endpoint.path)
@@ -164,10 +166,10 @@ async def open_connection(
     """Connect; the protocol reports the open connection itself. Returns notes."""
     loop = asyncio.get_running_loop()
     match endpoint.transport:
-        case "tcp":
+        case Transport.TCP:
             await loop.create_connection(stream_factory, endpoint.host, endpoint.port)
             return []
-        case "unix":
+        case Transport.UNIX:
             # Connected here, not by create_unix_connection: uvloop's refuses abstract names.
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -178,15 +180,16 @@ async def open_connection(
                 sock.close()
                 raise
             return []
-        case "udp":
+        case Transport.UDP:
             info = await resolve(loop, endpoint)
             sock, notes = udp_socket(endpoint, info, listen=False)
-            await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, "udp", None, cid))
+            udp = Transport.UDP
+            await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, udp, None, cid))
             return notes
-        case "unix-dgram":
+        case Transport.UNIX_DGRAM:
             sock = await run_blocking(dgram_client_socket, endpoint.path)
             await open_datagram(
-                loop, sock, [], lambda: DatagramSocket(owner, "unix-dgram", None, cid)
+                loop, sock, [], lambda: DatagramSocket(owner, Transport.UNIX_DGRAM, None, cid)
             )
             return []
     raise ValueError(f"unknown transport {endpoint.transport}")
@@ -210,4 +213,4 @@ async def resolve(
 ) -> tuple[int, int, int, str, tuple[object, ...]]:
     """The first address of a UDP endpoint (a datagram socket has one family)."""
     infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
-    return infos[0]  # type: ignore[return-value]
+    return infos[0]

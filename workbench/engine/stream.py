@@ -11,13 +11,22 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
+from workbench.engine.connection import NotSent, QueueFull
+from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.sockets import stream_rcvbuf
 from workbench.protocol.endpoints import format_sockname
+from workbench.protocol.enums import CloseCause, Transport
+
+if TYPE_CHECKING:
+    from workbench.behaviours import Behaviour
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05
+# What sockbench holds for one stream connection whose peer does not read (asyncio's buffer
+# grows without bound otherwise); sends beyond it are refused and reported as not sent.
+MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
 
 try:  # the bytes in a socket's send queue that the peer has not acknowledged (Linux)
     import fcntl
@@ -36,12 +45,16 @@ class ConnectionOwner(Protocol):
     def connection_opened(self, conn: StreamConnection) -> None: ...
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None: ...
     def eof_received(self, conn: StreamConnection) -> None: ...
-    def connection_closed(self, conn: StreamConnection, reason: str, error: bool) -> None: ...
+    def connection_closed(
+        self, conn: StreamConnection, reason: str, error: bool, cause: CloseCause
+    ) -> None: ...
     def connection_closing(self, conn: StreamConnection) -> None: ...
     def write_paused(self, conn: StreamConnection) -> None: ...
 
 
 class StreamConnection(asyncio.BufferedProtocol):
+    has_stream = True
+
     def __init__(
         self,
         owner: ConnectionOwner,
@@ -64,7 +77,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.busy = 0
         self.last_activity = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
-        self.reading_paused = False  # by the engine, while its events are not drained
+        self.flow = ReadFlow(self._pause_transport, self._resume_transport)
+        self.behaviour: Behaviour | None = None
         self.reported_queue = 0  # the last SendQueue value the engine reported
         self.transport: asyncio.Transport | None = None
         self.family: int | None = None
@@ -79,6 +93,7 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.closing = False
         # Set when we close on purpose, so connection_lost can say who ended it.
         self.close_reason: str | None = None
+        self.close_cause = CloseCause.YOU
         # Cleared while the kernel's send buffer and asyncio's are full (flow control).
         self.writable = asyncio.Event()
         self.writable.set()
@@ -143,14 +158,19 @@ class StreamConnection(asyncio.BufferedProtocol):
             loop = asyncio.get_running_loop()
             self._grace_timer = loop.call_later(GRACE_RECHECK_SECONDS, self._end_after_eof)
             return
-        self.close("closed after the peer's EOF")
+        self.close("closed after the peer's EOF", CloseCause.PEER)
 
     def pause_writing(self) -> None:
         self.writable.clear()
+        if self.behaviour is not None:
+            # Its replies wait for a peer that does not read: so does reading from it, so
+            # that what sockbench holds stays bounded (the user's own sends are not paced).
+            self.flow.pause(Pause.SEND_QUEUE)
         self.owner.write_paused(self)
 
     def resume_writing(self) -> None:
         self.writable.set()
+        self.flow.resume(Pause.SEND_QUEUE)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -159,25 +179,40 @@ class StreamConnection(asyncio.BufferedProtocol):
         if self._grace_timer is not None:
             self._grace_timer.cancel()
         self.writable.set()  # wake a file sender waiting for room
+        peer = CloseCause.PEER
         if self.close_reason is not None:
-            reason, error = self.close_reason, False
+            reason, error, cause = self.close_reason, False, self.close_cause
         elif isinstance(exc, ConnectionResetError):
-            reason, error = "reset by peer", True
+            reason, error, cause = "reset by peer", True, peer
         elif isinstance(exc, BrokenPipeError):
-            reason, error = "closed by peer while sending (broken pipe)", True
+            reason, error, cause = "closed by peer while sending (broken pipe)", True, peer
         elif exc is not None:
-            reason, error = f"connection lost: {exc}", True
+            reason, error, cause = f"connection lost: {exc}", True, CloseCause.ERROR
         elif self.peer_eof and self.local_eof:
-            reason, error = "closed by both sides", False
+            reason, error, cause = "closed by both sides", False, peer
         elif self.peer_eof:
-            reason, error = "closed by peer", False
+            reason, error, cause = "closed by peer", False, peer
         else:
-            reason, error = "closed", False
-        self.owner.connection_closed(self, reason, error)
+            reason, error, cause = "closed", False, CloseCause.UNKNOWN
+        self.owner.connection_closed(self, reason, error, cause)
 
     # actions
 
     def send(self, data: bytes) -> None:
+        """Send within the bound on what a peer that does not read makes sockbench hold;
+        NotSent (QueueFull for the bound) when it cannot go."""
+        if self.local_eof:
+            raise NotSent(f"you already sent EOF on {self.cid}")
+        buffered = self.buffered()
+        if buffered and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
+            raise QueueFull(
+                f"{self.cid} already has {self.queued() // 1024:,} KiB queued that the peer "
+                f"has not taken (is it reading?); wait, or reset {self.cid} to drop them"
+            )
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        """Send without the bound: for a sender that waits for room itself (a file)."""
         assert self.transport is not None
         self.transport.write(data)
         self.bytes_out += len(data)
@@ -205,16 +240,19 @@ class StreamConnection(asyncio.BufferedProtocol):
             answer = fcntl.ioctl(sock.fileno(), SIOCOUTQ, b"\0\0\0\0")
         except OSError:
             return total
-        return total + struct.unpack("i", answer)[0]
+        queued: int = struct.unpack("i", answer)[0]
+        return total + queued
 
-    def pause_reading(self) -> None:
-        if self.transport is not None and not self.closed and not self.reading_paused:
-            self.reading_paused = True
+    @property
+    def reading_paused(self) -> bool:
+        return self.flow.paused
+
+    def _pause_transport(self) -> None:
+        if self.transport is not None and not self.closed:
             self.transport.pause_reading()
 
-    def resume_reading(self) -> None:
-        if self.transport is not None and not self.closed and self.reading_paused:
-            self.reading_paused = False
+    def _resume_transport(self) -> None:
+        if self.transport is not None and not self.closed:
             self.transport.resume_reading()
 
     def _idle_check(self) -> None:
@@ -228,16 +266,23 @@ class StreamConnection(asyncio.BufferedProtocol):
         reason = f"idle for {self.idle:g} s"
         if self.buffered():
             # A graceful close would wait for the peer to take what is queued: it never will.
-            self.reset(reason)
+            self.reset(reason, CloseCause.IDLE)
         else:
-            self.close(reason)
+            self.close(reason, CloseCause.IDLE)
 
-    def half_close(self) -> None:
+    def half_close(self) -> bool:
         assert self.transport is not None
+        if self.local_eof:
+            return False
         self.local_eof = True
         self.transport.write_eof()
         if self.peer_eof:
-            self.close("closed by both sides")
+            self.close("closed by both sides", CloseCause.PEER)
+        return True
+
+    @property
+    def transport_kind(self) -> Transport:
+        return Transport.UNIX if self.is_unix else Transport.TCP
 
     @property
     def is_unix(self) -> bool:
@@ -247,18 +292,26 @@ class StreamConnection(asyncio.BufferedProtocol):
     def is_open(self) -> bool:
         return not (self.closed or self.closing)
 
-    def close(self, reason: str = "closed by you") -> None:
+    def close(self, reason: str | None = None, cause: CloseCause = CloseCause.YOU) -> None:
         if self.transport is not None and not self.closed:
             self._mark_closing()
-            self.close_reason = self.close_reason or reason
+            if self.close_reason is None:
+                self.close_reason, self.close_cause = reason or "closed by you", cause
             self.transport.close()
+
+    def shut(self, reason: str, cause: CloseCause) -> None:
+        self.close(reason, cause)
+
+    def abort(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
 
     def _mark_closing(self) -> None:
         if not self.closing:
             self.closing = True
             self.owner.connection_closing(self)
 
-    def reset(self, reason: str = "reset by you") -> None:
+    def reset(self, reason: str = "reset by you", cause: CloseCause = CloseCause.YOU) -> None:
         """Close with RST: SO_LINGER 0 makes the kernel drop pending data and send a reset.
 
         This is also how queued data is aborted: asyncio cannot drop part of its buffer. The
@@ -274,5 +327,5 @@ class StreamConnection(asyncio.BufferedProtocol):
         self._mark_closing()
         if unsent:
             reason += f": {unsent:,} bytes queued were not sent"
-        self.close_reason = reason
+        self.close_reason, self.close_cause = reason, cause
         self.transport.abort()

@@ -169,8 +169,9 @@ def prepare_listen_path(path: str, kind: str) -> None:
         return
     except OSError as exc:
         # ENOTDIR, EACCES, ELOOP...: name the directory at fault when it can be found.
-        problem = _directory_problem(path) or (describe_unix_error(exc, path), exc.errno)
-        raise UnixPathError(f"cannot listen on {path}: {problem[0]}", problem[1]) from None
+        found = _directory_problem(path)
+        why, code = found if found else (describe_unix_error(exc, path), exc.errno)
+        raise UnixPathError(f"cannot listen on {path}: {why}", code) from None
 
     # lstat: a symlink is never followed, so we never replace what it points to.
     if not stat.S_ISSOCK(before.st_mode):

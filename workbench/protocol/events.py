@@ -15,6 +15,7 @@ class ListenerOpened:
     local: tuple[str, ...]
     notes: tuple[str, ...] = ()  # options that took effect, e.g. "dual-stack: accepts IPv4 too"
     max_connections: int = 0  # a stream listener's maximum of open connections (0: none)
+    transport: str = "tcp"  # a Transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,10 @@ class ConnectionClosed:
     reason: str  # in words, for people
     error: bool = False
     cause: CloseCause = CloseCause.UNKNOWN  # for code: read this, never the reason's words
+    # The bytes it carried each way; None for a connect that never opened (failed or
+    # cancelled).
+    bytes_in: int | None = None
+    bytes_out: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """The lossless transcript: one JSON object per line for every event, with the exact bytes.
 
 Records are formatted in the engine thread, called for each event before the bridge may merge
-anything, so it sees every chunk; data records are formatted by hand: this is the hot path
-under a flood. The file is written by a thread of its own, so a slow disk or a pipe nobody
+anything, so it sees every chunk: the engine's events become records (see records.py), and
+data records are formatted by hand: this is the hot path under a flood. The file is written
+by a thread of its own, so a slow disk or a pipe nobody
 reads never stops the engine's loop (and every socket with it).
 
 The file only ever gets whole records: they are gathered in a buffer of our own (1 MiB),
@@ -13,8 +14,8 @@ kernel itself wrote part of a write (a full disk, a kill during a big write); th
 then starts on a line of its own and its `session` record says `"previous_cut": true`.
 
 What the thread has not written yet is bounded: past HIGH_WATER bytes the transcript is
-`behind` and the engine pauses reading until the thread is down to LOW_WATER (see
-Engine._transcript_behind). A file that takes nothing for STALL_SECONDS while behind stops
+`behind` and the engine pauses reading until the thread is down to LOW_WATER (see the
+engine's transcript upkeep). A file that takes nothing for STALL_SECONDS while behind stops
 recording instead, loudly, so the connections go on.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import binascii
 import collections
 import errno
+import functools
 import json
 import os
 import secrets
@@ -33,6 +35,10 @@ import time
 from collections.abc import Callable
 
 from workbench import __version__, files
+from workbench.protocol import events as ev
+from workbench.protocol.enums import Origin, RecordKind
+from workbench.transcript.records import records_of
+from workbench.transcript.schema import SCHEMA_VERSION
 
 BUFFER_BYTES = 1024 * 1024  # records gathered before they are handed to the writer thread
 # A data record's base64 at least this long is handed on from where it is, not copied into
@@ -57,18 +63,19 @@ MAX_PARTS = 512  # parts the thread takes at a time
 IOV_MAX = 1024  # parts in one writev at most (Linux)
 FREE_BUFFERS = 4  # buffers kept for use again once written (fresh memory costs page faults)
 HEAD = b'{"ts":%.6f,"event":"data","conn":"%s","dir":"%s","size":%d,"data":"'
+# Data a behaviour sent: its origin right after "dir" (absent: you sent it).
+OUT_FROM = {origin: b'out","origin":"' + origin.encode() for origin in Origin}
 TAIL = b'"}\n'
 RECORD = HEAD + b"%s" + TAIL
 # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of blocking start-up, and the
 # writer thread waits for a pipe that takes nothing with poll(), so it can be told to give up.
 OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
 
+_base64: Callable[[bytes | memoryview], bytes]
 try:  # SIMD base64: measured 50x faster than binascii, which made the transcript the bottleneck
     from pybase64 import b64encode as _base64
 except ImportError:  # pragma: no cover - pybase64 is a dependency; this keeps a broken wheel usable
-
-    def _base64(data: bytes | memoryview) -> bytes:
-        return binascii.b2a_base64(data, newline=False)
+    _base64 = functools.partial(binascii.b2a_base64, newline=False)
 
 
 Part = bytes | memoryview
@@ -144,9 +151,10 @@ class TranscriptWriter:
         if cut:
             self._add(b"\n")
         self.record(
-            "session",
+            RecordKind.SESSION,
             "",
             version=__version__,
+            schema=SCHEMA_VERSION,
             session_id=self.session_id,
             **({"previous_cut": True} if cut else {}),
         )
@@ -164,7 +172,14 @@ class TranscriptWriter:
 
     # --- the engine thread ---
 
-    def record(self, event: str, conn: str, ts: float | None = None, **fields: object) -> None:
+    def event(self, event: ev.Event) -> None:
+        """Record `event` as the records it is kept as (most events have none)."""
+        for kind, conn, fields in records_of(event):
+            self.record(kind, conn, event.ts, **fields)
+
+    def record(
+        self, event: RecordKind, conn: str, ts: float | None = None, **fields: object
+    ) -> None:
         if not self._active:
             return
         line = {"ts": round(time.time() if ts is None else ts, 6), "event": event, "conn": conn}
@@ -174,12 +189,20 @@ class TranscriptWriter:
         # recorded exactly and nothing acts on them when the file is printed.
         self._add(json.dumps(line, separators=(",", ":")).encode("ascii") + b"\n")
 
-    def data(self, ts: float, conn: str, outgoing: bool, chunk: bytes | memoryview) -> None:
+    def data(
+        self,
+        ts: float,
+        conn: str,
+        outgoing: bool,
+        chunk: bytes | memoryview,
+        origin: Origin = Origin.YOU,
+    ) -> None:
         if not self._active:
             return
         body = _base64(chunk)
+        way = (b"out" if outgoing else b"in") if origin is Origin.YOU else OUT_FROM[origin]
         if len(body) < BIG_PART:
-            record = RECORD % (ts, conn.encode(), b"out" if outgoing else b"in", len(chunk), body)
+            record = RECORD % (ts, conn.encode(), way, len(chunk), body)
             # _add, inlined: once per read or datagram under a flood.
             self.dirty = True
             start = self._used
@@ -192,7 +215,7 @@ class TranscriptWriter:
         else:
             # Handed on from where it is, after what was buffered: not copied (measured: a
             # copy into the buffer cost more CPU than the fresh memory it saves).
-            head = HEAD % (ts, conn.encode(), b"out" if outgoing else b"in", len(chunk))
+            head = HEAD % (ts, conn.encode(), way, len(chunk))
             self.dirty = True
             self._hand(head, body, TAIL)
 

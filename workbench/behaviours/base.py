@@ -1,0 +1,69 @@
+"""The behaviour seam: the interface, its context and its actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from workbench.protocol.endpoints import SocketOptions
+from workbench.protocol.enums import Origin, Transport
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a behaviour may know of its connection: never the engine, never the socket."""
+
+    cid: str
+    transport: Transport
+    remote: str
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send `data` to the connection's peer (a datagram peer: one datagram)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HalfClose:
+    """Send EOF: the stream ends this way, after what was sent before it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection after what was sent before it."""
+
+    reason: str
+
+
+Action = Send | HalfClose | Close
+NOTHING: Sequence[Action] = ()
+
+
+class Behaviour(Protocol):
+    """One connection's behaviour. `origin` marks the data it sends, in the Log and the
+    transcript. Every method returns the actions to take, in order."""
+
+    @property
+    def origin(self) -> Origin: ...
+    def on_open(self, ctx: Context) -> Sequence[Action]: ...
+    def on_data(self, ctx: Context, data: bytes) -> Sequence[Action]: ...
+    def on_eof(self, ctx: Context) -> Sequence[Action]:
+        """The peer ended its stream (streams only)."""
+
+    def on_close(self, ctx: Context) -> None:
+        """The connection is gone: nothing can be done on it any more."""
+
+
+BehaviourFactory = Callable[[], Behaviour]
+
+
+def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
+    """What a listener's connections do, from its options (None: nothing, the user talks)."""
+    if options.echo:
+        from workbench.behaviours.echo import Echo
+
+        return Echo
+    return None

@@ -1,0 +1,25 @@
+"""Echo: every byte a peer sends goes back to it (a datagram to its sender), and the end of
+its stream ends ours, like `socat ... PIPE`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workbench.behaviours.base import NOTHING, Action, Context, HalfClose, Send
+from workbench.protocol.enums import Origin
+
+
+class Echo:
+    origin = Origin.ECHO
+
+    def on_open(self, ctx: Context) -> Sequence[Action]:
+        return NOTHING
+
+    def on_data(self, ctx: Context, data: bytes) -> Sequence[Action]:
+        return (Send(data),)
+
+    def on_eof(self, ctx: Context) -> Sequence[Action]:
+        return (HalfClose(),)
+
+    def on_close(self, ctx: Context) -> None:
+        return None

@@ -1,0 +1,156 @@
+"""Opening and closing listeners and connections; failures in plain words."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+from workbench.engine.datagram import DatagramSocket
+from workbench.engine.errors import describe, describe_failure
+from workbench.engine.listener import Listener
+from workbench.engine.opening import (
+    max_connections,
+    open_connection,
+    open_listener,
+)
+from workbench.engine.stream import StreamConnection
+from workbench.engine.traffic import Traffic
+from workbench.protocol import events as ev
+from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import CloseCause
+
+
+class Lifecycle(Traffic):
+    """Opening and closing: listeners, outgoing connections, datagram peers added by
+    address ("Send to..."). It hands the engine itself to the sockets it opens: every
+    layer below makes up what they report to."""
+
+    def _stream_connection_for(
+        self, cid: str, lid: str | None, endpoint: Endpoint
+    ) -> StreamConnection:
+        options = endpoint.options
+        conn = StreamConnection(
+            self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
+        )
+        conn.behaviour = self._behaviour_of(lid)
+        return conn
+
+    async def _listen(self, listener: Listener) -> None:
+        lid, endpoint = listener.lid, listener.endpoint
+        assert self._spare is not None
+        try:
+            listener.opened = await open_listener(
+                endpoint,
+                lid,
+                lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
+                self,
+                self._spare,
+            )
+        except OSError as exc:
+            if self.listeners.get(lid) is listener:
+                del self.listeners[lid]
+            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
+            return
+        if self.listeners.get(lid) is not listener:  # closed while it was opening
+            listener.close("closed while opening", CloseCause.YOU)
+            return
+        opened = listener.opened
+        maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
+        notes = tuple(opened.notes)
+        self._emit(
+            ev.ListenerOpened(
+                time.time(), lid, endpoint.url, opened.local, notes, maximum, endpoint.transport
+            )
+        )
+
+    def _close_listener(
+        self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU
+    ) -> None:
+        listener = self.listeners.pop(lid, None)
+        if listener is None:
+            self._error(lid, f"cannot close listener {lid}: it is not open")
+            return
+        listener.close(f"closed with listener {lid}", CloseCause.LISTENER)
+        if close_peers:
+            for cid in list(listener.peers):
+                conn = self.connections.get(cid)
+                if conn is not None and conn.has_stream:  # datagram peers go with the socket
+                    conn.close(f"closed with listener {lid}", CloseCause.LISTENER)
+        self._emit(ev.ListenerClosed(time.time(), lid, reason, cause))
+
+    def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None:
+        listener = self.listeners.get(sock.lid or "")
+        if listener is not None and listener.opened and listener.opened.datagram is sock:
+            # Closed by an error rather than by the user: the listener is gone too.
+            reason = f"socket error: {exc}" if exc else "closed"
+            cause = CloseCause.ERROR if exc else CloseCause.UNKNOWN
+            self._close_listener(listener.lid, True, reason, cause)
+
+    async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                notes = await open_connection(
+                    endpoint,
+                    cid,
+                    lambda: self._stream_connection_for(cid, None, endpoint),
+                    self,
+                )
+        except asyncio.CancelledError:
+            pass  # reported by _cancel_connect, or the connection reports its own close
+        except TimeoutError:
+            self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
+        except OSError as exc:
+            self._connect_failed(cid, describe_failure(exc, endpoint))
+        else:
+            for note in notes:
+                self._info(cid, note)
+        finally:
+            self._pending.pop(cid, None)
+
+    async def _add_peer(self, lid: str, endpoint: Endpoint) -> None:
+        """ "Send to...": make `endpoint` a peer of datagram listener `lid` and report it."""
+        listener = self.listeners.get(lid)
+        sock = listener.opened.datagram if listener and listener.opened else None
+        if sock is None or sock.closed:
+            self._error(
+                lid, f"cannot send to {endpoint.address}: {lid} is not an open datagram listener"
+            )
+            return
+        try:
+            if endpoint.is_unix:
+                address: object = endpoint.path
+            else:
+                address = await resolve_for(sock.family, endpoint)
+        except OSError as exc:
+            self._error(
+                lid, f"cannot send to {endpoint.address}: {describe(exc, endpoint.address)}"
+            )
+            return
+        peer = sock.add_peer(address)
+        self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
+
+    def _cancel_connect(self, cid: str, reason: str, cause: CloseCause = CloseCause.YOU) -> None:
+        """Cancel a pending connect and report it now: a task cancelled before its first step
+        never runs its own handlers."""
+        self._pending.pop(cid).cancel()
+        self._connect_failed(cid, reason, False, cause)
+
+    def _connect_failed(
+        self, cid: str, reason: str, error: bool = True, cause: CloseCause = CloseCause.ERROR
+    ) -> None:
+        self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
+
+
+async def resolve_for(family: int, endpoint: Endpoint) -> object:
+    """An address a socket of `family` can send to; IPv4 becomes IPv4-mapped IPv6 for a
+    dual-stack [::] socket."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_DGRAM)
+    for info in infos:
+        if info[0] == family:
+            return info[4]
+    first = infos[0]
+    if family == socket.AF_INET6 and first[0] == socket.AF_INET:
+        return (f"::ffff:{first[4][0]}", first[4][1], 0, 0)
+    raise OSError(f"{endpoint.address} has no address this socket's IP version can reach")

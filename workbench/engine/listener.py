@@ -1,0 +1,71 @@
+"""A listener the engine keeps: its peers, its maximum and what it reports."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from workbench.behaviours.base import BehaviourFactory
+from workbench.engine.opening import (
+    OpenedListener,
+)
+from workbench.engine.unix import remove_own_socket
+from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import CloseCause
+
+# Datagrams dropped after this long without drops start a new burst: a new line in the Log.
+DROPS_QUIET_SECONDS = 10.0
+
+
+@dataclass
+class Listener:
+    lid: str
+    endpoint: Endpoint
+    opened: OpenedListener | None = None
+    opening: asyncio.Future[None] | None = None
+    peers: set[str] = field(default_factory=set)
+    # The peers that count towards the maximum: not those closing, nor those whose peer sent
+    # EOF and that close after the grace (their slot is free at once).
+    counted: set[str] = field(default_factory=set)
+    # Half-open peers whose peer sent EOF, oldest first: closed to make room at the maximum.
+    ended: dict[str, None] = field(default_factory=dict)
+    refused: int = 0  # connections closed at once because the listener was at its maximum
+    refused_reported: int = 0
+    # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
+    # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
+    dropped: int = 0
+    dropped_reported: int = 0
+    dropped_at: float = -DROPS_QUIET_SECONDS
+    # What its connections do on their own (echo...), made for each; None: the user talks.
+    behaviour: BehaviourFactory | None = None
+
+    def free_slot(self, cid: str) -> None:
+        """`cid` no longer counts towards the maximum (closing, or ending after its peer's
+        EOF): a connection waiting for a slot may take it."""
+        self.ended.pop(cid, None)
+        if cid in self.counted:
+            self.counted.discard(cid)
+            self._wake_acceptor()
+
+    def room_to_make(self, cid: str) -> None:
+        """`cid` is half-open and its peer sent EOF: at the maximum it is closed to make room,
+        so a connection waiting for a slot may come in now (not after the wait's timer)."""
+        self.ended[cid] = None
+        self._wake_acceptor()
+
+    def _wake_acceptor(self) -> None:
+        if self.opened is not None and self.opened.acceptor is not None:
+            self.opened.acceptor.slot_freed()
+
+    def close(self, peers_reason: str, cause: CloseCause) -> None:
+        opened = self.opened
+        if opened is None:
+            if self.opening is not None:
+                self.opening.cancel()
+            return
+        if opened.acceptor is not None:
+            opened.acceptor.close()
+        if opened.datagram is not None:
+            opened.datagram.close(peers_reason, cause)
+        if self.endpoint.is_unix:
+            remove_own_socket(self.endpoint.path, opened.unix_identity)

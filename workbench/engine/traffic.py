@@ -1,0 +1,228 @@
+"""Traffic on connections: sending, receiving, behaviours' actions."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+from workbench.behaviours import Action, Close, Context, HalfClose, Send
+from workbench.engine.connection import Connection, NotSent, QueueFull
+from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
+from workbench.engine.file_sender import send_file_over_stream
+from workbench.engine.flow import Pause
+from workbench.engine.listening import Listening
+from workbench.engine.offloop import run_blocking
+from workbench.engine.stream import StreamConnection
+from workbench.files import open_to_send
+from workbench.protocol import events as ev
+from workbench.protocol.enums import CloseCause, Origin
+
+# A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
+MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
+
+
+class Traffic(Listening):
+    """What flows on connections: sending (bytes, files, a behaviour's actions), and what
+    stream connections and datagram sockets report (the engine's ConnectionOwner and
+    DatagramOwner)."""
+
+    def _act(self, conn: Connection, actions: Sequence[Action]) -> None:
+        """Carry out what a connection's behaviour answered, in order."""
+        origin = conn.behaviour.origin if conn.behaviour is not None else Origin.YOU
+        for action in actions:
+            if not conn.is_open:
+                return
+            match action:
+                case Send(data):
+                    self._send(conn.cid, data, origin)
+                case HalfClose():
+                    if conn.has_stream and conn.half_close():
+                        self._half_closed(conn.cid, outgoing=True)
+                case Close(reason):
+                    conn.close(reason)
+
+    @staticmethod
+    def _context(conn: Connection) -> Context:
+        return Context(conn.cid, conn.transport_kind, conn.remote)
+
+    def _send(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> bool:
+        """Send and record `data`; report and return False if it cannot be sent."""
+        conn = self.connections.get(cid)
+        if conn is None or not conn.is_open:
+            self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
+            return False
+        try:
+            conn.send(data)
+        except NotSent as exc:
+            self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
+            if isinstance(exc, QueueFull) and isinstance(conn, StreamConnection):
+                self._watch_queue(conn)
+            return False
+        self._record_sent(cid, data, origin)
+        return True
+
+    def _record_sent(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> None:
+        # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
+        # the user sent: the transcript keeps that order. What a peer never took is said where
+        # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
+        # and a send refused for a full queue is an error, with no out record.
+        self._emit_data(cid, True, data, origin)
+
+    async def _send_file(self, cid: str, path: str) -> None:
+        conn = self._open_connection(cid, f"cannot send {path}")
+        if conn is None:
+            return
+        try:
+            total = await run_blocking(os.path.getsize, path)
+        except OSError as exc:
+            self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
+            return
+
+        def progress(sent: int, total: int, finished: bool, error: str) -> None:
+            self._emit(ev.FileProgress(time.time(), cid, path, sent, total, finished, error))
+            if error:
+                self._error(cid, f"file {path}: {error}")
+
+        if not isinstance(conn, StreamConnection):  # a stream sends with its own flow control
+            # One file, one datagram: what a datagram tool is asked to do with a file.
+            if total > MAX_DATAGRAM_FILE_BYTES:
+                self._error(cid, f"not sent: {path} ({total:,} bytes) is too large for a datagram")
+                return
+            try:
+                data = await run_blocking(read_whole, path)
+            except OSError as exc:
+                self._error(cid, f"cannot send {path}: {exc.strerror or exc}")
+                return
+            if self._send(cid, data):
+                progress(len(data), total, True, "")
+            return
+        if conn.local_eof:
+            self._error(cid, f"not sent: you already sent EOF on {cid}")
+            return
+
+        def send(chunk: bytes) -> None:
+            conn.write(chunk)
+            self._record_sent(cid, chunk)
+
+        progress(0, total, False, "")
+        conn.busy += 1  # a peer's EOF meanwhile closes the connection only after the file
+        try:
+            await send_file_over_stream(
+                conn, path, total, send, progress, room=self._transcript_has_room
+            )
+        finally:
+            conn.busy -= 1
+
+    def _half_closed(self, cid: str, outgoing: bool, closes_after: float | None = None) -> None:
+        self._emit(ev.HalfClosed(time.time(), cid, outgoing, closes_after))
+
+    # ConnectionOwner: called by StreamConnection on the engine thread
+
+    def connection_opened(self, conn: StreamConnection) -> None:
+        self._opened(conn)
+
+    def _opened(self, conn: Connection) -> None:
+        self.connections[conn.cid] = conn
+        if conn.listener is not None and conn.listener in self.listeners:
+            listener = self.listeners[conn.listener]
+            listener.peers.add(conn.cid)
+            listener.counted.add(conn.cid)
+        self._emit(
+            ev.ConnectionOpened(
+                time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
+            )
+        )
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_open(self._context(conn)))
+
+    def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
+        if self._emit_data(conn.cid, False, chunk):
+            self._pause(conn.cid, conn.flow, Pause.BRIDGE)
+        if self.transcript is not None and self.transcript.behind:
+            self._transcript_behind(conn.cid, conn.flow)
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_data(self._context(conn), bytes(chunk)))
+
+    def eof_received(self, conn: StreamConnection) -> None:
+        listener = self.listeners.get(conn.listener) if conn.listener else None
+        if listener is not None:
+            if conn.ending:
+                listener.free_slot(conn.cid)  # at once, not after the grace
+            else:
+                listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
+        self._half_closed(conn.cid, False, conn.eof_grace if conn.ending else None)
+        if conn.behaviour is not None:
+            self._act(conn, conn.behaviour.on_eof(self._context(conn)))
+
+    def connection_closing(self, conn: StreamConnection) -> None:
+        listener = self.listeners.get(conn.listener) if conn.listener else None
+        if listener is not None:
+            listener.free_slot(conn.cid)
+
+    def write_paused(self, conn: StreamConnection) -> None:
+        self._watch_queue(conn)
+
+    # DatagramOwner: called by DatagramSocket on the engine thread
+
+    def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
+        peer.behaviour = self._behaviour_of(sock.lid)
+        sock.paced = sock.paced or peer.behaviour is not None
+        self._opened(peer)
+
+    def datagrams_received(
+        self, sock: DatagramSocket, received: list[tuple[DatagramPeer, list[bytes]]]
+    ) -> None:
+        ts = time.time()
+        runs = [(peer.cid, run) for peer, run in received]
+        key = sock.lid or sock.client_cid or runs[0][0]
+        transcript = self.transcript
+        if transcript is not None:  # _emit_data for a batch: every datagram of a flood
+            for peer, run in received:
+                for data in run:
+                    transcript.data(ts, peer.cid, False, data)
+            if transcript.behind:
+                # The kernel's receive buffer holds the next ones (or drops and counts them).
+                self._transcript_behind(key, sock.flow)
+        if self.bridge.push_runs(ts, False, runs):
+            self._pause(key, sock.flow, Pause.BRIDGE)
+        for peer, run in received:
+            if peer.behaviour is not None:
+                for data in run:
+                    self._act(peer, peer.behaviour.on_data(self._context(peer), data))
+
+    def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
+        source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
+        remote = peer.remote if peer else sock.local
+        self._error(source, describe_datagram_error(exc, remote, sock.transport_name))
+
+    def peer_closed(self, peer: DatagramPeer, reason: str, error: bool, cause: CloseCause) -> None:
+        self.connection_closed(peer, reason, error, cause)
+
+    def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None:
+        listener = self.listeners.get(sock.lid or "")
+        if listener is not None and total > listener.dropped:
+            listener.dropped = total
+            self._schedule_counts()
+
+    def connection_closed(
+        self, conn: Connection, reason: str, error: bool, cause: CloseCause
+    ) -> None:
+        self.connections.pop(conn.cid, None)
+        self._read_paused.pop(conn.cid, None)
+        self._queue_watch.pop(conn.cid, None)
+        listener = self.listeners.get(conn.listener) if conn.listener else None
+        if listener is not None:
+            listener.peers.discard(conn.cid)
+            listener.free_slot(conn.cid)
+        closed = ev.ConnectionClosed(
+            time.time(), conn.cid, reason, error, cause, conn.bytes_in, conn.bytes_out
+        )
+        self._emit(closed)
+        if conn.behaviour is not None:
+            conn.behaviour.on_close(self._context(conn))
+
+
+def read_whole(path: str) -> bytes:
+    with open_to_send(path) as file:  # not through another user's link
+        return file.read()
