@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
-    from workbench.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour
     from workbench.engine.flow import ReadFlow
 
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from workbench.behaviours import behaviour_for
 from workbench.engine.acceptor import SpareDescriptor
+from workbench.engine.behaviours import behaviour_for
 from workbench.engine.bridge import EventBridge
 from workbench.engine.lifecycle import Lifecycle
 from workbench.engine.limits import raise_open_files_limit

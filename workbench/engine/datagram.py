@@ -21,7 +21,7 @@ from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
-    from workbench.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour
 
 DEFAULT_MAX_PEERS = 1000
 # What one datagram can carry: 65,535 minus the IP and UDP headers.

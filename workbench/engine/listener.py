@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from workbench.behaviours.base import BehaviourFactory
+from workbench.engine.behaviours.base import BehaviourFactory
 from workbench.engine.opening import (
     OpenedListener,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from workbench.behaviours import Behaviour
+from workbench.engine.behaviours import Behaviour
 from workbench.engine.limits import open_files_limit
 from workbench.engine.listener import DROPS_QUIET_SECONDS, Listener
 from workbench.engine.opening import max_connections

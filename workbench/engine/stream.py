@@ -20,7 +20,7 @@ from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
-    from workbench.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05

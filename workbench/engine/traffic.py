@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from workbench.behaviours import Action, Close, Context, HalfClose, Send
+from workbench.engine.behaviours import Action, Close, Context, HalfClose, Send
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.file_sender import send_file_over_stream

@@ -63,7 +63,7 @@ BehaviourFactory = Callable[[], Behaviour]
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks)."""
     if options.echo:
-        from workbench.behaviours.echo import Echo
+        from workbench.engine.behaviours.echo import Echo
 
         return Echo
     return None

@@ -6,7 +6,7 @@ that the engine carries out. It never sees the engine or a socket, so it is test
 plain calls and cannot block the loop.
 """
 
-from workbench.behaviours.base import (
+from workbench.engine.behaviours.base import (
     Action,
     Behaviour,
     Close,

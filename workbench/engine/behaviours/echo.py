@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workbench.behaviours.base import NOTHING, Action, Context, HalfClose, Send
+from workbench.engine.behaviours.base import NOTHING, Action, Context, HalfClose, Send
 from workbench.protocol.enums import Origin
 
 
