@@ -29,7 +29,7 @@ from ui_helpers import (
 
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
-from workbench.state import ConnectionInfo, Session
+from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.app import SockbenchApp
 from workbench.ui.cleanup import CleanupMenu, ListenerChoice
 from workbench.ui.dialogs import ConfirmDialog
@@ -330,10 +330,10 @@ def test_u_unmarks_every_connection() -> None:
             _, two = await connect_to(pilot, made)
             app.toggle_mark(one)
             app.toggle_mark(two)
-            assert app.marked == {one, two}
+            assert app.core.marked == {one, two}
             await choose(pilot, "u")
             await no_question_asked(pilot)
-            assert app.marked == set()
+            assert app.core.marked == set()
             assert app.connections_table.marked == set()
             await wait_notified(pilot, "unmarked 2 connections")
 

@@ -20,7 +20,7 @@ from textual.widgets.data_table import Row as TableRow
 from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
-from workbench.state import ConnectionInfo, ListenerInfo, Session, id_number
+from workbench.session.model import ConnectionInfo, ListenerInfo, Session, id_number
 
 
 def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
