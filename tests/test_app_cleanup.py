@@ -33,6 +33,7 @@ from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.app import SockbenchApp
 from workbench.ui.cleanup import CleanupMenu, ListenerChoice
 from workbench.ui.dialogs import ConfirmDialog
+from workbench.ui.palette import session_commands
 
 TCP_LISTENER = "tcp://127.0.0.1:0"
 
@@ -383,7 +384,7 @@ def test_the_palette_lists_the_clean_up_commands_and_runs_them() -> None:
         app = the_app(pilot)
         with clients() as made:
             live, live_id = await connect_to(pilot, made)
-            titles = [str(c.title) for c in app.get_system_commands(app.screen)]
+            titles = [str(c.title) for c in session_commands(app)]
             for title in (
                 "Clean up...",
                 "Close ended connections",

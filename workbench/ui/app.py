@@ -15,13 +15,12 @@ from functools import cached_property
 from typing import TypeVar
 
 from textual import on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.driver import Driver
 from textual.events import DescendantFocus
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea, Tree
 from textual.worker import Worker, WorkerState
@@ -62,9 +61,9 @@ from workbench.ui.file_jobs import GROUP as FILES
 from workbench.ui.file_jobs import JobError, LogSnapshot, Notice, export_job, save_job
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
+from workbench.ui.palette import SessionCommands
 from workbench.ui.panes import ConnectionsTable, ListenersTree
 from workbench.ui.paste_guard import paste_safe
-from workbench.ui.safe_markup import literal_markup
 from workbench.ui.stats import StatsBar
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
@@ -87,6 +86,7 @@ class StartupAction:
 
 class SockbenchApp(App[None]):
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SessionCommands}
     TITLE = "sockbench"
     SUB_TITLE = f"socket workbench {__version__}"
 
@@ -733,50 +733,3 @@ class SockbenchApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Listen...", "Open a TCP, UDP or Unix listener", self.action_listen)
-        yield SystemCommand("Connect...", "Open a TCP, UDP or Unix connection", self.action_connect)
-        yield SystemCommand(
-            "Send to...",
-            "Send datagrams from a UDP or Unix datagram listener to an address",
-            self.action_send_to,
-        )
-        yield from self.cleanup.system_commands()  # workbench/ui/cleanup.py
-        for listener in self.session.listeners.values():
-            where = literal_markup(", ".join(listener.local))  # palette titles are markup
-            yield SystemCommand(
-                f"Close listener {listener.lid} ({where})",
-                "Stop listening and close its peers (asks first)",
-                lambda lid=listener.lid: self.confirm_close_listener(lid),
-            )
-        for conn in self.session.connections.values():
-            if conn.is_open or conn.is_pending:
-                remote = literal_markup(conn.remote)  # a peer's name: palette titles are markup
-                yield SystemCommand(
-                    f"Target {conn.cid} ({remote})",
-                    "Type to this connection",
-                    lambda cid=conn.cid: self.choose_target(cid),
-                )
-                verb = "Cancel connect" if conn.is_pending else "Close"
-                yield SystemCommand(
-                    f"{verb} {conn.cid} ({remote})", "", lambda cid=conn.cid: self.engine.close(cid)
-                )
-                if conn.is_open and not conn.is_datagram:
-                    yield SystemCommand(
-                        f"Send EOF on {conn.cid} ({remote})",
-                        "Half-close: the peer sees end of stream, you keep receiving",
-                        lambda cid=conn.cid: self.engine.half_close(cid),
-                    )
-                    yield SystemCommand(
-                        f"Reset {conn.cid} ({remote})",
-                        "Abort at once, dropping unsent data (TCP sends a RST)",
-                        lambda cid=conn.cid: self.engine.reset(cid),
-                    )
-                    if conn.queued:
-                        yield SystemCommand(
-                            f"Abort {format_size(conn.queued)} queued on {conn.cid} ({remote})",
-                            "Drop what the peer has not taken, by resetting the connection (f6)",
-                            lambda cid=conn.cid: self.engine.reset(cid),
-                        )
