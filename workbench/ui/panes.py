@@ -371,7 +371,7 @@ class ConnectionsTable(DataTable[Text]):
             conn = session.connections.get(cid)
             if conn is None or cid not in self.rows:
                 continue
-            shown = self._data.get(self.rows[cid].key, {})
+            shown = self._data.get(self.rows[RowKey(cid)].key, {})
             for (_, key, _), value in zip(self.COLUMNS, self.cells(conn), strict=True):
                 if not same_text(shown.get(key), value):  # type: ignore[call-overload]
                     self.update_cell(cid, key, value, update_width=True)
