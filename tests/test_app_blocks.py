@@ -91,10 +91,10 @@ async def nothing_was_sent(pilot: Pilot[None], peer: socket.socket) -> None:
     app = the_app(pilot)
     if app.block_composer.is_open:
         await pilot.press("ctrl+u")
-    mode, app.mode = app.mode, "text"
+    mode, app.core.sending.mode = app.core.sending.mode, "text"
     await type_line(pilot, "marker")
-    app.mode = mode
-    expected = b"marker" + LINE_ENDINGS[app.settings_for("C1").line_ending]
+    app.core.sending.mode = mode
+    expected = b"marker" + LINE_ENDINGS[app.core.sending.settings_for("C1").line_ending]
     assert await blocking(recv_exactly, peer, len(expected)) == expected
 
 
@@ -189,7 +189,7 @@ def test_the_main_screen_keys_work_in_the_block_editor() -> None:
         app = the_app(pilot)
         await paste(pilot, "a\nb")
         await pilot.press("f7")  # the line ending (TextArea's own f7 selects all)
-        assert app.settings_for("C1").line_ending == "crlf"
+        assert app.core.sending.settings_for("C1").line_ending == "crlf"
         assert app.block_composer.selected_text == ""
         await pilot.press("enter")
         assert await blocking(recv_exactly, peer, 6) == b"a\r\nb\r\n"
@@ -253,7 +253,7 @@ def test_a_hex_block_is_one_hex_input() -> None:
     async def scenario(pilot: Pilot[None], peer: socket.socket) -> None:
         app = the_app(pilot)
         await pilot.press("ctrl+t")
-        assert app.mode == "hex"
+        assert app.core.sending.mode == "hex"
         await paste(pilot, "de ad\r\n  be:ef\r\n\r\n0x000a\r\n")
         await pilot.press("enter")
         assert await blocking(recv_exactly, peer, 6) == b"\xde\xad\xbe\xef\x00\x0a"
@@ -270,7 +270,7 @@ def test_file_mode_refuses_a_block_in_plain_words() -> None:
     async def scenario(pilot: Pilot[None], peer: socket.socket) -> None:
         app = the_app(pilot)
         await pilot.press("ctrl+t", "ctrl+t")
-        assert app.mode == "file"
+        assert app.core.sending.mode == "file"
         await paste(pilot, "/etc/hostname\n/etc/passwd\n")
         await pilot.press("enter")
         await wait_ui(pilot, lambda: composer_error(app), "an error")
@@ -333,7 +333,7 @@ def test_a_block_to_marked_connections_is_one_send_each_with_its_own_line_ending
         try:
             await wait_ui(pilot, lambda: len(app.session.connections) == 2, "two peers")
             await wait_open_connection(pilot, lambda c: c.cid == "C2")
-            app.own_settings("C2").line_ending = "crlf"
+            app.core.sending.own_settings("C2").line_ending = "crlf"
             app.toggle_mark("C1")
             app.toggle_mark("C2")
             sends = count_sends(app)

@@ -29,10 +29,11 @@ from ui_helpers import (
 
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
-from workbench.state import ConnectionInfo, Session
+from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.app import SockbenchApp
 from workbench.ui.cleanup import CleanupMenu, ListenerChoice
 from workbench.ui.dialogs import ConfirmDialog
+from workbench.ui.palette import session_commands
 
 TCP_LISTENER = "tcp://127.0.0.1:0"
 
@@ -330,10 +331,10 @@ def test_u_unmarks_every_connection() -> None:
             _, two = await connect_to(pilot, made)
             app.toggle_mark(one)
             app.toggle_mark(two)
-            assert app.marked == {one, two}
+            assert app.core.marked == {one, two}
             await choose(pilot, "u")
             await no_question_asked(pilot)
-            assert app.marked == set()
+            assert app.core.marked == set()
             assert app.connections_table.marked == set()
             await wait_notified(pilot, "unmarked 2 connections")
 
@@ -383,7 +384,7 @@ def test_the_palette_lists_the_clean_up_commands_and_runs_them() -> None:
         app = the_app(pilot)
         with clients() as made:
             live, live_id = await connect_to(pilot, made)
-            titles = [str(c.title) for c in app.get_system_commands(app.screen)]
+            titles = [str(c.title) for c in session_commands(app)]
             for title in (
                 "Clean up...",
                 "Close ended connections",

@@ -28,7 +28,7 @@ from ui_helpers import (
 
 from workbench.codec import format_hex, hexdump
 from workbench.payloads import SendSettings
-from workbench.state import ConnectionInfo
+from workbench.session.model import ConnectionInfo
 from workbench.ui.app import SockbenchApp
 from workbench.ui.detail import RecordDetail
 from workbench.ui.log_dialogs import FilterDialog, PathDialog

@@ -42,7 +42,7 @@ def test_ten_view_switches_on_a_full_log_coalesce_and_a_key_is_answered() -> Non
         # The rest of a full Log, made the way the app makes its records (a flood from a
         # peer would take seconds to reach 100,000 records).
         records = [
-            app.new_record(1000.0 + i / 1000, "C1", "in", line, len(line))
+            app.core.records.new(1000.0 + i / 1000, "C1", "in", line, len(line))
             for i in range(FULL_LOG)
             for line in [b"line %d of a full Log\n" % i]
         ]
@@ -92,7 +92,7 @@ def test_r_on_a_full_log_lays_out_nothing() -> None:
         app = the_app(pilot)
         log = app.log_view
         records = [
-            app.new_record(1000.0 + i, "C1", "in", b"x%d\n" % i, len(b"x%d\n" % i))
+            app.core.records.new(1000.0 + i, "C1", "in", b"x%d\n" % i, len(b"x%d\n" % i))
             for i in range(FULL_LOG)
         ]
         log.add_records(records)

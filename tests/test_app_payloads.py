@@ -30,7 +30,7 @@ def test_hex_mode_sends_exact_bytes_and_rejects_bad_hex_inline() -> None:
         client = connect_client(port)
         await wait_open_connection(pilot)
         await pilot.press("ctrl+t")
-        assert app.mode == "hex"
+        assert app.core.sending.mode == "hex"
         assert str(app.query_one("#mode").render()) == "hex"
         await type_line(pilot, "de ad be ef 00 0a")
         assert await blocking(recv_exactly, client, 6) == b"\xde\xad\xbe\xef\x00\x0a"
@@ -56,7 +56,7 @@ def test_file_mode_sends_a_large_file_exactly_with_progress(tmp_path) -> None:
         client = connect_client(port)
         await wait_open_connection(pilot)
         await pilot.press("ctrl+t", "ctrl+t")
-        assert app.mode == "file"
+        assert app.core.sending.mode == "file"
         await type_line(pilot, str(tmp_path / "missing.bin"))
         assert "no such file" in str(app.query_one("#composer-error").render())
         await type_line(pilot, str(path))
@@ -125,7 +125,7 @@ def test_mark_several_connections_and_send_to_all() -> None:
         for cid in ("C1", "C3"):
             table.move_cursor(row=table.get_row_index(cid))
             await pilot.press("space")
-        assert app.marked == {"C1", "C3"}
+        assert app.core.marked == {"C1", "C3"}
         assert str(app.query_one("#target").render()) == "to 2 marked"
         await type_line(pilot, "broadcast")
         by_cid = {c.cid: c for c in app.session.open_connections()}
@@ -144,7 +144,7 @@ def test_mark_several_connections_and_send_to_all() -> None:
         await focus(pilot, table)
         table.move_cursor(row=table.get_row_index("C1"))
         await pilot.press("space")
-        assert app.marked == {"C3"}
+        assert app.core.marked == {"C3"}
         for client in clients:
             client.close()
 

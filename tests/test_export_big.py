@@ -98,10 +98,10 @@ def flood(sock: socket.socket) -> None:
 
 async def key_latency(pilot: Any) -> float:
     app = pilot.app
-    mode = app.mode
+    mode = app.core.sending.mode
     pressed = time.perf_counter()
     send_key(app, "ctrl+t")
-    await wait_ui(pilot, lambda: app.mode != mode, "ctrl+t to change the mode")
+    await wait_ui(pilot, lambda: app.core.sending.mode != mode, "ctrl+t to change the mode")
     return time.perf_counter() - pressed
 
 
@@ -151,10 +151,11 @@ def test_a_1_gib_export_runs_while_the_app_answers_keys(tmp_path: Path) -> None:
         latencies: list[float] = []
         deadline = started + EXPORT_TIMEOUT
         while not notified(app, "wrote ") and time.monotonic() < deadline:
-            mode = app.mode
+            mode = app.core.sending.mode
             pressed = time.perf_counter()
             send_key(app, "ctrl+t")
-            await wait_ui(pilot, lambda m=mode: app.mode != m, "ctrl+t to change the mode")
+            changed = lambda m=mode: app.core.sending.mode != m  # noqa: E731
+            await wait_ui(pilot, changed, "ctrl+t to change the mode")
             if not notified(app, "wrote "):  # answered while the export ran
                 latencies.append(time.perf_counter() - pressed)
             await pilot.pause(0.05)

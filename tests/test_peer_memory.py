@@ -30,7 +30,7 @@ from ui_helpers import (
 
 from workbench.engine.datagram import DEFAULT_MAX_PEERS
 from workbench.protocol import events as ev
-from workbench.state import MAX_CLOSED_CONNECTIONS, Session, id_number
+from workbench.session.model import MAX_CLOSED_CONNECTIONS, Session, id_number
 from workbench.ui.app import SockbenchApp
 
 PEERS = 300_000
@@ -119,7 +119,7 @@ def test_rss_stays_flat_over_300k_rotating_udp_peers() -> None:
             figures["end"] = rss_mb()
             figures["seconds"] = time.monotonic() - started
             figures["peers"] = peers_seen(app)
-            figures["settings"] = len(app.send_settings)
+            figures["settings"] = len(app.core.sending.own)
             figures["connections"] = len(app.session.connections)
         finally:
             sender.stdin.close()
@@ -164,11 +164,12 @@ def test_settings_changed_for_a_peer_go_when_the_session_forgets_it() -> None:
             await wait_open_connection(pilot, lambda c: c.cid != peer.cid)
             assert app.target == peer.cid
             await pilot.press("f7")  # the target's line ending
-            assert list(app.send_settings) == [peer.cid]
-            assert app.settings_for(peer.cid).line_ending != app.default_settings.line_ending
+            assert list(app.core.sending.own) == [peer.cid]
+            sending = app.core.sending
+            assert sending.settings_for(peer.cid).line_ending != sending.default.line_ending
             app.toggle_mark(peer.cid)
             app.engine.close(peer.cid)  # f4 on a listener's peer: forgotten by you
             await wait_ui(pilot, lambda: peer.cid not in app.session.connections, "pruned")
-            assert app.send_settings == {} and app.marked == set()
+            assert app.core.sending.own == {} and app.core.marked == set()
 
     run_app(make_app(listen=["udp://127.0.0.1:0"]), scenario)

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
-from workbench.state import ConnectionInfo
+from workbench.session.model import ConnectionInfo
 from workbench.ui.app import SockbenchApp, StartupAction
 
 UI_TIMEOUT = 8.0

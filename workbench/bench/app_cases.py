@@ -139,7 +139,7 @@ def accept_storm(count: int) -> Case:
                 if started is None:
                     raise BenchError("the connecting peer did not start")
                 listed = stats.wait(
-                    f"{count:,} connections listed", lambda s: s["listed"] >= count, 30
+                    f"{count:,} connections listed", lambda s: counted(s, "listed") >= count, 30
                 )
             finally:
                 end(peer)
@@ -178,7 +178,7 @@ def ui_flood(plan: FloodPlan) -> Case:
         with app_with_stats("--listen", "udp://127.0.0.1:0") as (app, stats, port):
             time.sleep(0.5)  # let the first screen settle
             base = stats.poll() or {}
-            base_records = int(base.get("records", 0))  # type: ignore[call-overload]
+            base_records = counted(base, "records")
             rss_before = rss_bytes(app.pid)
             sender = spawn(
                 python_peer("datagrams", str(port), "0", str(plan.seconds), str(plan.records * 50))
@@ -190,7 +190,7 @@ def ui_flood(plan: FloodPlan) -> Case:
                 index = 0
                 while time.monotonic() - started < plan.seconds:
                     line = stats.poll() or base
-                    if int(line["records"]) - base_records >= plan.records:  # type: ignore[call-overload]
+                    if counted(line, "records") - base_records >= plan.records:
                         break
                     marker = key_marker(index)
                     watch = app.watch(marker)
@@ -208,9 +208,9 @@ def ui_flood(plan: FloodPlan) -> Case:
                 (w.seen_at - sent) if w.found.is_set() else KEY_TIMEOUT  # type: ignore[attr-defined]
                 for sent, w in keys
             ]
-            first = next(s for s in stats.lines if int(s["records"]) > base_records)  # type: ignore[call-overload]
+            first = next(s for s in stats.lines if counted(s, "records") > base_records)
             last = stats.lines[-1]
-            records = int(last["records"]) - base_records  # type: ignore[call-overload]
+            records = counted(last, "records") - base_records
         if records < plan.records:
             raise BenchError(f"only {records:,} records reached the Log in {plan.seconds:g} s")
         span = float(last["t"]) - float(first["t"])  # type: ignore[arg-type]
@@ -267,7 +267,7 @@ def soak(seconds: float) -> Case:
                     time.sleep(1.0)
             finally:
                 end(sender)
-            records = int((stats.poll() or {}).get("records", 0))  # type: ignore[call-overload]
+            records = counted(stats.poll() or {}, "records")
         warm = [rss for at, rss in samples if at >= seconds / 3]
         if len(warm) < 2:
             raise BenchError("too few memory samples after the warm-up")
@@ -290,3 +290,10 @@ def soak(seconds: float) -> Case:
         [Variant(SOCKBENCH, run)],
         rounds=1,  # one long run says more than several short ones
     )
+
+
+def counted(line: dict[str, object], key: str) -> int:
+    """A count from a --stats-file line (0 before the app wrote it)."""
+    value = line.get(key, 0)
+    assert isinstance(value, int), f"{key} is not a count: {value!r}"
+    return value

@@ -1,6 +1,7 @@
 """The engine as the app runs it, without a screen: the same Engine and EventBridge, drained
-about 30 times a second by a consumer thread that does the UI's bookkeeping (the Session's
-counters and the Log model's records), so the engine competes for the GIL as in the app."""
+about 30 times a second by a consumer thread that drives the app's session core (the
+Session's counters and the Log model's records), so the engine competes for the GIL as in
+the app."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from types import TracebackType
 
 from workbench.bench.tools import BenchError
 from workbench.engine import Engine, EventBridge
-from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
-from workbench.logmodel import LogModel, RawRecord
+from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
+from workbench.logmodel import LogModel
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
-from workbench.state import ConnectionInfo, Session
+from workbench.session.core import SessionCore
+from workbench.session.drain import Drainer
+from workbench.session.model import ConnectionInfo
 
 WAIT_SECONDS = 10.0
 
@@ -24,10 +27,11 @@ class EngineHarness:
     def __init__(self, transcript_path: str | None = None) -> None:
         self.bridge = EventBridge()
         self.engine = Engine(self.bridge, transcript_path=transcript_path)
-        self.session = Session()
+        self.core = SessionCore()
+        self.session = self.core.session
         self.log = LogModel()
         self.events: list[ev.Event] = []  # every event but Data, for timestamps
-        self._seq = 0
+        self._drainer = Drainer(self.bridge, self._handle)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._consumer = threading.Thread(target=self._consume, name="bench-consumer", daemon=True)
@@ -48,32 +52,13 @@ class EngineHarness:
         rest = DRAIN_INTERVAL_SECONDS
         while not self._stop.is_set():
             time.sleep(rest)
-            events = self.bridge.drain()
-            # As the app drains: at once (after a short rest) while full batches keep coming.
-            full = len(events) >= self.bridge.max_events
-            rest = FULL_BATCH_REST_SECONDS if full else DRAIN_INTERVAL_SECONDS
-            if not events:
-                continue
-            self.session.apply(events)
-            self.log.append(self._records(events))
-            with self._changed:
-                self.events.extend(e for e in events if not isinstance(e, ev.Data))
-                self._changed.notify_all()
+            rest = self._drainer.drain_once()
 
-    def _records(self, events: list[ev.Event]) -> list[RawRecord]:
-        """As the app makes them (SockbenchApp.log_records)."""
-        records: list[RawRecord] = []
-        for event in events:
-            if isinstance(event, ev.Data):
-                self._seq += 1
-                kind = "out" if event.outgoing else "in"
-                records.append(
-                    (
-                        self._seq, event.ts, event.cid, kind, event.data, event.size,
-                        event.chunks, "reads", "utf-8", "", False,
-                    )
-                )  # fmt: skip
-        return records
+    def _handle(self, events: list[ev.Event], last: bool) -> None:
+        self.log.append(self.core.apply(events).records)
+        with self._changed:
+            self.events.extend(e for e in events if not isinstance(e, ev.Data))
+            self._changed.notify_all()
 
     def wait(self, what: str, found: Callable[[], object], timeout: float = WAIT_SECONDS) -> object:
         """Wait, drain by drain, until `found()` returns something true; return it."""

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, cast
 
 LOCALHOST = "127.0.0.1"
 WAIT_SECONDS = 10.0
@@ -59,19 +60,24 @@ def wait_listening(
         if port in _listening_ports(table, state):
             return
         if proc is not None and proc.poll() is not None:
-            raise BenchError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")
+            command = " ".join(str(arg) for arg in cast("list[str]", proc.args))
+            raise BenchError(f"{command} exited with {proc.returncode}")
         time.sleep(POLL_SECONDS)
     raise BenchError(f"nothing listened on port {port} within {WAIT_SECONDS:g} s")
 
 
-def spawn(argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
+# What a spawned process's stdin, stdout or stderr is: subprocess.PIPE, DEVNULL, a file.
+Stream = int | IO[bytes] | None
+
+
+def spawn(
+    argv: Sequence[str],
+    stdin: Stream = subprocess.DEVNULL,
+    stdout: Stream = subprocess.DEVNULL,
+    stderr: Stream = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        list(argv),
-        stdin=kwargs.pop("stdin", subprocess.DEVNULL),  # type: ignore[arg-type]
-        stdout=kwargs.pop("stdout", subprocess.DEVNULL),  # type: ignore[arg-type]
-        stderr=kwargs.pop("stderr", subprocess.DEVNULL),  # type: ignore[arg-type]
-        start_new_session=True,
-        **kwargs,  # type: ignore[call-overload]
+        list(argv), stdin=stdin, stdout=stdout, stderr=stderr, start_new_session=True
     )
 
 
@@ -100,8 +106,10 @@ def end(proc: subprocess.Popen[bytes], grace: float = 2.0) -> None:
 
 
 @contextlib.contextmanager
-def running(argv: Sequence[str], **kwargs: object) -> Iterator[subprocess.Popen[bytes]]:
-    proc = spawn(argv, **kwargs)
+def running(
+    argv: Sequence[str], stdout: Stream = subprocess.DEVNULL, stderr: Stream = subprocess.DEVNULL
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = spawn(argv, stdout=stdout, stderr=stderr)
     try:
         yield proc
     finally:
@@ -122,7 +130,8 @@ def peer_report(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, floa
         raise BenchError(f"the bench peer did not finish within {timeout:g} s") from None
     if proc.returncode != 0 or not out.strip():
         raise BenchError(f"the bench peer failed (exit status {proc.returncode})")
-    return json.loads(out.decode().strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    return figures
 
 
 def rss_bytes(pid: int) -> int:

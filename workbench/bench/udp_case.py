@@ -19,7 +19,7 @@ from workbench.bench.tools import (
     running,
     wait_listening,
 )
-from workbench.state import ConnectionInfo
+from workbench.session.model import ConnectionInfo
 
 LOST = Metric("lost", "% lost", higher_is_better=False, digits=3)
 KERNEL_DROPS = Metric("kernel_drops", "dropped by the kernel", higher_is_better=False)

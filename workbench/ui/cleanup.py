@@ -24,7 +24,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.codec import sanitize_text
-from workbench.state import ConnectionInfo, ListenerInfo, Session
+from workbench.session.model import ConnectionInfo, ListenerInfo, Session
 from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.safe_markup import literal_markup
 
@@ -389,11 +389,11 @@ class Cleanup:
         self.app.push_screen(ConfirmDialog(sanitize_text(question), yes="Close"), answered)
 
     def marked(self) -> set[str]:
-        return {cid for cid in self.app.marked if cid in self.session.connections}
+        return {cid for cid in self.app.core.marked if cid in self.session.connections}
 
     def unmark_all(self) -> None:
         count = len(self.marked())
-        self.app.marked.clear()
+        self.app.core.marked.clear()
         self.app.show_target()
         self.app.notify(f"unmarked {plural(count, 'connection')}" if count else "nothing marked")
 

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from workbench.codec import decode_for_display, format_hex, format_size, hexdump, sanitize_text
 from workbench.logmodel import Record, split_lines
-from workbench.state import ConnectionInfo
+from workbench.session.model import ConnectionInfo
 
 DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}
 
@@ -26,7 +26,10 @@ def format_date_time(ts: float) -> str:
 def describe_record(
     record: Record, conn: ConnectionInfo | None, format_time: Callable[[float], str]
 ) -> list[str]:
-    lines = [f"{record.source}  {DIRECTION[record.kind]}  at {format_time(record.ts)}"]
+    direction = DIRECTION[record.kind]
+    if record.is_data and record.text:  # sent by a behaviour, not typed
+        direction += f" by {record.text}"
+    lines = [f"{record.source}  {direction}  at {format_time(record.ts)}"]
     if conn is not None:
         lines.append(f"{conn.transport}  local {conn.local or '-'}  remote {conn.remote}")
     if record.is_data:

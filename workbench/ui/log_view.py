@@ -23,6 +23,7 @@ from textual.worker import Worker
 
 from workbench.codec import sanitize_text
 from workbench.logmodel import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
+from workbench.session.drain import others_first
 
 DEFAULT_MAX_ROWS = 100_000
 # A Log of more records than this is laid out again (new settings) in slices of about
@@ -38,6 +39,10 @@ KIND_STYLE = {
     "info": Style(color="bright_black"),
     "error": Style(color="red", bold=True),
 }
+# Sent by a behaviour, not typed (the record's text names it, e.g. "echo"): this mark, then
+# the name, before the bytes.
+ORIGIN_SYMBOL = "↺"
+ORIGIN_STYLE = Style(color="cyan", italic=True)
 TIME_STYLE = Style(color="bright_black")
 NOTE_STYLE = Style(color="yellow", italic=True)
 # The bottom border's "12 new rows ↓" while the Log does not follow (a Content style).
@@ -173,8 +178,6 @@ class LogView(ScrollView, can_focus=True):
             )
 
     async def _relayout(self) -> None:
-        from workbench.ui.app import others_first  # the app imports this module
-
         try:
             while self._wanted is not None:
                 asked, job = self._asked, self.model.relayout(self._wanted)
@@ -435,11 +438,16 @@ class LogView(ScrollView, can_focus=True):
         if not row.first:
             segments = [Segment(" " * (len(stamp) + LABEL_WIDTH + 4))]
         else:
+            kind = record.kind
+            origin = record.text if kind == "out" else ""  # e.g. "echo": sent, not typed
+            mark = ORIGIN_SYMBOL if origin else KIND_SYMBOL[kind]
             segments = [
                 Segment(f"{stamp} ", TIME_STYLE),
                 Segment(f"{record.source:<{LABEL_WIDTH}} ", label_style(record.source)),
-                Segment(f"{KIND_SYMBOL[record.kind]} ", KIND_STYLE[record.kind]),
+                Segment(f"{mark} ", KIND_STYLE[kind]),
             ]
+            if origin:
+                segments.append(Segment(f"{sanitize_text(origin)}: ", ORIGIN_STYLE))
         text_style = {"info": INFO_TEXT_STYLE, "error": ERROR_TEXT_STYLE}.get(record.kind)
         segments += highlighted(row.text, self.search_pattern, text_style)
         if row.note:

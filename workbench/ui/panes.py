@@ -20,7 +20,7 @@ from textual.widgets.data_table import Row as TableRow
 from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
-from workbench.state import ConnectionInfo, ListenerInfo, Session, id_number
+from workbench.session.model import ConnectionInfo, ListenerInfo, Session, id_number
 
 
 def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
@@ -371,7 +371,7 @@ class ConnectionsTable(DataTable[Text]):
             conn = session.connections.get(cid)
             if conn is None or cid not in self.rows:
                 continue
-            shown = self._data.get(self.rows[cid].key, {})
+            shown = self._data.get(self.rows[RowKey(cid)].key, {})
             for (_, key, _), value in zip(self.COLUMNS, self.cells(conn), strict=True):
                 if not same_text(shown.get(key), value):  # type: ignore[call-overload]
                     self.update_cell(cid, key, value, update_width=True)

@@ -8,7 +8,8 @@ from textual.content import Content
 from textual.widgets import Sparkline, Static
 
 from workbench.codec import format_size, sanitize_text
-from workbench.state import RATE_WINDOW_SECONDS, ConnectionInfo
+from workbench.session.model import ConnectionInfo
+from workbench.session.rates import RATE_WINDOW_SECONDS
 
 NO_TARGET = "no target: its throughput shows here"
 

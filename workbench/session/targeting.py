@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from workbench.state import ConnectionInfo, Session, id_number
+from workbench.protocol.enums import ConnState
+from workbench.session.model import ConnectionInfo, Session, id_number
 
 
 class Target:
@@ -82,8 +83,8 @@ class Target:
 
 def ended_word(conn: ConnectionInfo | None) -> str:
     """How a connection that was the target ended: closing, failed or closed."""
-    if conn is not None and conn.state in ("failed", "closing"):
-        return conn.state
+    if conn is not None and conn.state in (ConnState.FAILED, ConnState.CLOSING):
+        return str(conn.state)
     return "closed"
 
 

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from workbench.protocol import events as ev
-from workbench.state import RATE_WINDOW_SECONDS, RateHistory, Session
+from workbench.session.model import Session
+from workbench.session.rates import RATE_WINDOW_SECONDS, RateHistory
 
 
 def test_rate_history_counts_each_second_and_forgets_after_a_minute() -> None:

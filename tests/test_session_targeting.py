@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from workbench.protocol import events as ev
-from workbench.state import Session
-from workbench.targeting import Target
+from workbench.session.model import Session
+from workbench.session.targeting import Target
 
 
 def opened(ts: float, cid: str) -> ev.ConnectionOpened:

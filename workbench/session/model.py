@@ -1,4 +1,4 @@
-"""What the UI knows about listeners and connections, built only from engine events.
+"""What a session knows about listeners and connections, built only from engine events.
 
 Plain Python (no Textual), so it is easy to test and the UI stays a thin view over it.
 """
@@ -9,71 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from workbench.protocol import events as ev
+from workbench.protocol.enums import CloseCause, ConnState, Transport
+from workbench.session.rates import RateHistory
 
 MAX_CLOSED_CONNECTIONS = 100
-
-
-RATE_WINDOW_SECONDS = 60
-
-
-class RateHistory:
-    """Bytes per second over the last minute, in and out: for the current rate and a
-    sparkline. One bucket per whole second, so memory is fixed per connection."""
-
-    __slots__ = ("_buckets", "_last_second")
-
-    def __init__(self) -> None:
-        # One flat list, in and out side by side (2 * second + outgoing): a list of pairs
-        # cost 95 us per connection to make, which 5,000 accepted connections felt.
-        self._buckets = [0] * (2 * RATE_WINDOW_SECONDS)
-        self._last_second = 0
-
-    def add(self, ts: float, size: int, outgoing: bool) -> None:
-        second = int(ts)
-        if second > self._last_second:
-            self._advance(second)
-        if second > self._last_second - RATE_WINDOW_SECONDS:
-            self._buckets[2 * (second % RATE_WINDOW_SECONDS) + outgoing] += size
-
-    def _advance(self, second: int) -> None:
-        if second <= self._last_second:
-            return
-        # Zero the buckets of the seconds that passed without traffic.
-        for skipped in range(
-            max(self._last_second + 1, second - RATE_WINDOW_SECONDS + 1), second + 1
-        ):
-            index = 2 * (skipped % RATE_WINDOW_SECONDS)
-            self._buckets[index] = self._buckets[index + 1] = 0
-        self._last_second = second
-
-    def series(self, now: float, outgoing: bool | None = None) -> list[int]:
-        """Bytes per second, oldest first, ending with the last whole second before `now`."""
-        self._advance(int(now))
-        end = int(now)
-        values = []
-        for second in range(end - RATE_WINDOW_SECONDS + 1, end + 1):
-            if not self._last_second - RATE_WINDOW_SECONDS < second <= self._last_second:
-                values.append(0)  # outside what the buckets hold (a clock set back)
-                continue
-            index = 2 * (second % RATE_WINDOW_SECONDS)
-            if outgoing is None:
-                values.append(self._buckets[index] + self._buckets[index + 1])
-            else:
-                values.append(self._buckets[index + outgoing])
-        return values
-
-    def rate(self, now: float, outgoing: bool) -> int:
-        """Bytes in the last whole second."""
-        return self.series(now, outgoing)[-2]
-
-    def last_second(self, now: float) -> int:
-        """Bytes both ways in the last whole second (`rate` in and out), without making the
-        minute's series: every row of the Connections table asks."""
-        second = int(now) - 1
-        if not self._last_second - RATE_WINDOW_SECONDS < second <= self._last_second:
-            return 0  # nothing since, or outside what the buckets hold
-        index = 2 * (second % RATE_WINDOW_SECONDS)
-        return self._buckets[index] + self._buckets[index + 1]
+# Compared with events' plain-string transports too: a StrEnum member hashes as its text.
+DATAGRAM_TRANSPORTS = frozenset({Transport.UDP, Transport.UNIX_DGRAM})
 
 
 @dataclass
@@ -82,7 +23,7 @@ class ConnectionInfo:
     listener: str | None
     remote: str
     local: str = ""
-    state: str = "connecting"
+    state: ConnState = ConnState.CONNECTING
     opened_at: float = 0.0
     closed_at: float | None = None
     bytes_in: int = 0
@@ -95,14 +36,14 @@ class ConnectionInfo:
     ending: bool = False
     reason: str = ""
     error: bool = False
-    transport: str = "tcp"
+    transport: str = Transport.TCP
     last_activity: float = 0.0
     queued: int = 0  # bytes sent that the peer has not taken yet (a stream's send queue)
     history: RateHistory = field(default_factory=RateHistory)
 
     @property
     def is_datagram(self) -> bool:
-        return self.transport in ("udp", "unix-dgram")
+        return self.transport in DATAGRAM_TRANSPORTS
 
     @property
     def outgoing(self) -> bool:
@@ -110,11 +51,11 @@ class ConnectionInfo:
 
     @property
     def is_open(self) -> bool:
-        return self.closed_at is None and self.state != "connecting"
+        return self.closed_at is None and self.state != ConnState.CONNECTING
 
     @property
     def is_pending(self) -> bool:
-        return self.state == "connecting"
+        return self.state == ConnState.CONNECTING
 
     @property
     def can_send(self) -> bool:
@@ -147,7 +88,7 @@ class ListenerInfo:
 
     @property
     def is_datagram(self) -> bool:
-        return self.transport in ("udp", "unix-dgram")
+        return self.transport in DATAGRAM_TRANSPORTS
 
 
 @dataclass
@@ -228,8 +169,8 @@ class Session:
                 conn = self.connections.get(cid)
                 if conn is None:
                     conn = self.connections[cid] = ConnectionInfo(cid, listener, remote)
-                conn.local, conn.remote, conn.state, conn.opened_at = local, remote, "open", ts
-                conn.transport, conn.last_activity = transport, ts
+                conn.local, conn.remote, conn.opened_at = local, remote, ts
+                conn.state, conn.transport, conn.last_activity = ConnState.OPEN, transport, ts
                 if listener is not None and listener in self.listeners:
                     owner = self.listeners[listener]
                     owner.peers.append(cid)
@@ -254,18 +195,18 @@ class Session:
                     conn.ending = closes_after is not None
                 conn.state = half_closed_state(conn)
                 changes.connections.add(cid)
-            case ev.ConnectionClosed(ts, cid, reason, error):
+            case ev.ConnectionClosed(ts, cid, reason, error, cause):
                 conn = self.connections.get(cid)
                 if conn is None:
                     return
-                conn.state = "failed" if conn.is_pending else "closed"
+                conn.state = ConnState.FAILED if conn.is_pending else ConnState.CLOSED
                 conn.closed_at, conn.reason, conn.error = ts, reason, error
                 conn.queued = 0
                 self._closed_order.append(cid)
                 changes.connections.add(cid)
                 if conn.listener in self.listeners:
                     changes.listeners.add(conn.listener)
-                    if reason.startswith("forgotten: peer table full"):
+                    if cause == CloseCause.FORGOTTEN:
                         self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
@@ -336,11 +277,11 @@ def id_number(item_id: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-def half_closed_state(conn: ConnectionInfo) -> str:
+def half_closed_state(conn: ConnectionInfo) -> ConnState:
     if conn.peer_eof and conn.local_eof:
-        return "EOF both ways"
+        return ConnState.EOF_BOTH
     if conn.ending:
-        return "closing"
+        return ConnState.CLOSING
     if conn.peer_eof:
-        return "peer sent EOF"
-    return "you sent EOF"
+        return ConnState.PEER_EOF
+    return ConnState.YOU_EOF

@@ -1,0 +1,136 @@
+"""The Log's records, made from the engine's events: what each event says in words.
+
+A data record's `text` (unused otherwise for data) names who sent it when that was not the
+user (the event's `origin`): `echo` for the bytes the echo behaviour sent back. The Log and
+the detail view show it beside the sent mark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from workbench.codec import format_size
+from workbench.logmodel import RawRecord, Record
+from workbench.protocol import events as ev
+from workbench.protocol.enums import Origin, Transport
+from workbench.session.model import DATAGRAM_TRANSPORTS, ConnectionInfo
+
+# How a connection's bytes are shown in the Log: (unit, encoding), e.g. ("reads", "utf-8").
+ShownAs = Callable[[str], tuple[str, str]]
+
+
+class RecordMaker:
+    """Numbers the records (`seq`, never reused) and words the events."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+
+    def new(self, ts: float, source: str, kind: str, *args: object, **fields: object) -> Record:
+        self.seq += 1
+        return Record(self.seq, ts, source, kind, *args, **fields)  # type: ignore[arg-type]
+
+    def of_events(
+        self,
+        events: list[ev.Event],
+        shown_as: ShownAs,
+        on_progress: Callable[[ev.FileProgress], None],
+    ) -> list[Record | RawRecord]:
+        """The records of a batch. Data is nearly every event under a flood: its records
+        are made here directly, as the Log holds them (RawRecord), with each connection's
+        unit and encoding looked up once per batch."""
+        records: list[Record | RawRecord] = []
+        add = records.append
+        data_event = ev.Data
+        you = Origin.YOU
+        looked_up: dict[str, tuple[str, str]] = {}
+        cid = unit = encoding = ""
+        seq = self.seq
+        for event in events:
+            if type(event) is not data_event:
+                self.seq = seq
+                if isinstance(event, ev.FileProgress):
+                    on_progress(event)
+                records.extend(self.other_records(event))
+                seq = self.seq
+                continue
+            if event.cid != cid:
+                cid = event.cid
+                how = looked_up.get(cid)
+                if how is None:
+                    how = looked_up[cid] = shown_as(cid)
+                unit, encoding = how
+            seq += 1
+            origin = event.origin
+            add(
+                (
+                    seq, event.ts, cid, "out" if event.outgoing else "in", event.data,
+                    event.size, event.chunks, unit, encoding,
+                    "" if origin is you else str(origin), False,
+                )
+            )  # fmt: skip
+        self.seq = seq
+        return records
+
+    def other_records(self, event: ev.Event) -> Iterator[Record]:
+        match event:
+            case ev.FileProgress(ts, cid, path, sent, total, finished, error):
+                if sent == 0 and not finished:
+                    text = f"sending file {path} ({format_size(total)})…"
+                    yield self.new(ts, cid, "info", text=text)
+                elif finished and not error:
+                    yield self.new(ts, cid, "info", text=f"sent file {path}: {sent:,} bytes")
+            case ev.ConnectionOpened(ts=ts, cid=cid):
+                yield self.new(ts, cid, "info", text=opened_text(event))
+            case ev.Connecting(ts, cid, remote, transport):
+                yield self.new(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
+            case ev.Note(ts, source, text):
+                yield self.new(ts, source, "info", text=text)
+            case ev.HalfClosed(ts, cid, outgoing, closes_after):
+                yield self.new(ts, cid, "info", text=half_closed_text(outgoing, closes_after))
+            case ev.ConnectionClosed(ts, cid, reason, error):
+                yield self.new(ts, cid, "error" if error else "info", text=reason)
+            case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
+                transport = url.split("://", 1)[0]
+                text = f"listening on {transport} {', '.join(local)}"
+                text += f" ({'; '.join(notes)})" if notes else ""
+                yield self.new(ts, lid, "info", text=text)
+            case ev.ListenerClosed(ts, lid, reason):
+                yield self.new(ts, lid, "info", text=f"listener closed ({reason})")
+            case ev.DatagramsDropped(ts, lid, dropped, burst=True):
+                yield self.new(ts, lid, "error", text=dropped_text(lid, dropped))
+            case ev.ErrorReported(ts, source, text):
+                yield self.new(ts, source or "-", "error", text=text)
+
+
+def unit_of(conn: ConnectionInfo | None) -> str:
+    """What one of a connection's records merges: reads (streams) or datagrams."""
+    return "datagrams" if conn is not None and conn.is_datagram else "reads"
+
+
+def half_closed_text(outgoing: bool, closes_after: float | None) -> str:
+    if outgoing:
+        return "you sent EOF (end of stream); still receiving"
+    if closes_after is not None:
+        return (
+            f"peer sent EOF; closing in {closes_after:g} s (?halfopen=1 or --half-open keeps "
+            "it open)"
+        )
+    return "peer sent EOF; half-open: you can still send until you close (f4)"
+
+
+def dropped_text(lid: str, dropped: int) -> str:
+    """The Log's line when the system starts dropping a listener's datagrams (once a burst;
+    the Listeners pane keeps the running total)."""
+    return (
+        f"the system dropped datagrams sent to {lid}: its receive buffer was full "
+        f"({dropped:,} so far; ?rcvbuf=BYTES gives it more room)"
+    )
+
+
+def opened_text(event: ev.ConnectionOpened) -> str:
+    kind = "" if event.transport == Transport.TCP else f"{event.transport} "
+    if event.listener is None:
+        return f"connected {kind}{event.local} → {event.remote}"
+    if event.transport in DATAGRAM_TRANSPORTS:
+        return f"new {kind}peer {event.remote} on {event.local} ({event.listener})"
+    return f"accepted {kind}{event.remote} on {event.local} ({event.listener})"
