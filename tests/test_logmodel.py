@@ -22,12 +22,12 @@ from workbench.logmodel import (
     RecordStore,
     Row,
     ViewSettings,
-    _Ring,
-    _RowRing,
     compile_filter,
     layout,
     split_lines,
 )
+from workbench.logmodel.ring import Ring
+from workbench.logmodel.rows import RowRing
 
 
 def data(seq: int, payload: bytes, source: str = "c1", kind: str = "in", **kw: object) -> Record:
@@ -47,7 +47,7 @@ def texts(rows: list[Row]) -> list[str]:
 
 @given(st.lists(st.one_of(st.integers(0, 1000), st.none()), max_size=200))
 def test_ring_behaves_like_a_bounded_deque(ops: list[int | None]) -> None:
-    ring: _Ring[int] = _Ring(7)
+    ring: Ring[int] = Ring(7)
     model: deque[int] = deque(maxlen=7)
     for op in ops:
         if op is None:
@@ -70,7 +70,7 @@ def test_ring_behaves_like_a_bounded_deque(ops: list[int | None]) -> None:
     st.lists(st.lists(st.integers(0, 1000), max_size=25), max_size=12),
 )
 def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) -> None:
-    ring: _Ring[int] = _Ring(capacity)
+    ring: Ring[int] = Ring(capacity)
     model: deque[int] = deque(maxlen=capacity)
     for batch in batches:
         expected_out = list(model) + batch
@@ -84,7 +84,7 @@ def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) 
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12)), max_size=30))
 def test_row_ring_drops_the_rows_before_a_seq(steps: list[tuple[int, int]]) -> None:
     # Rows of consecutive records (one or two rows each), some held raw, the ring wrapping.
-    ring = _RowRing(12)
+    ring = RowRing(12)
     model: deque[int] = deque()  # the seq of each row held
     seq = 0
     for adding, cut in steps:

@@ -1,0 +1,41 @@
+"""The Log's model, in modules by job: `records` (the record and its raw tuple), `ring` and
+`store` (what is held, bounded), `settings` and `filters` (what is shown), `framing` (lines
+across reads), `rows` and `layout` (records as rows), `model` (`LogModel`, `Relayout`).
+
+Pure Python, no Textual. The names the UI uses are here."""
+
+from workbench.logmodel.filters import compile_filter
+from workbench.logmodel.framing import LineFramer
+from workbench.logmodel.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout, split_lines
+from workbench.logmodel.model import LogModel, Relayout
+from workbench.logmodel.records import MAX_HELD_BYTES, RawRecord, Record
+from workbench.logmodel.rows import Row
+from workbench.logmodel.settings import ViewSettings
+from workbench.logmodel.store import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RECORDS,
+    MAX_LOG_RECORDS,
+    RECORD_OVERHEAD,
+    RecordStore,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RECORDS",
+    "MAX_HELD_BYTES",
+    "MAX_LOG_RECORDS",
+    "MAX_ROWS_PER_RECORD",
+    "MAX_ROW_BYTES",
+    "RECORD_OVERHEAD",
+    "LineFramer",
+    "LogModel",
+    "RawRecord",
+    "Record",
+    "RecordStore",
+    "Relayout",
+    "Row",
+    "ViewSettings",
+    "compile_filter",
+    "layout",
+    "split_lines",
+]
