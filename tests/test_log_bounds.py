@@ -15,9 +15,9 @@ from workbench import logmodel
 from workbench.codec import decode_for_display
 from workbench.logmodel import (
     DEFAULT_MAX_BYTES,
-    LineFramer,
     LogModel,
     Record,
+    RecordFramer,
     RecordStore,
     ViewSettings,
     layout,
@@ -150,7 +150,7 @@ def test_pieces_of_an_over_long_line_end_at_characters(
 ) -> None:
     max_line, encoding = limit_and_encoding
     payload = (text * 50).encode(encoding)
-    framer = LineFramer(max_line)
+    framer = RecordFramer(max_line)
     pieces, pos, seq = [], 0, 0
     while pos < len(payload):  # the line arrives in reads of these sizes, cut anywhere
         size = reads[seq % len(reads)]

@@ -1,12 +1,13 @@
 """The Log's model, in modules by job: `records` (the record and its raw tuple), `ring` and
 `store` (what is held, bounded), `settings` and `filters` (what is shown), `framing` (lines
-across reads), `rows` and `layout` (records as rows), `model` (`LogModel`, `Relayout`).
+across reads, with `workbench.framing`), `rows` and `layout` (records as rows), `model`
+(`LogModel`, `Relayout`).
 
 Pure Python, no Textual. The names the UI uses are here."""
 
 from workbench.logmodel.filters import compile_filter
-from workbench.logmodel.framing import LineFramer
-from workbench.logmodel.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout, split_lines
+from workbench.logmodel.framing import RecordFramer
+from workbench.logmodel.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
 from workbench.logmodel.model import LogModel, Relayout
 from workbench.logmodel.records import MAX_HELD_BYTES, RawRecord, Record
 from workbench.logmodel.rows import Row
@@ -27,15 +28,14 @@ __all__ = [
     "MAX_ROWS_PER_RECORD",
     "MAX_ROW_BYTES",
     "RECORD_OVERHEAD",
-    "LineFramer",
     "LogModel",
     "RawRecord",
     "Record",
+    "RecordFramer",
     "RecordStore",
     "Relayout",
     "Row",
     "ViewSettings",
     "compile_filter",
     "layout",
-    "split_lines",
 ]

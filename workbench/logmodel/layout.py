@@ -4,7 +4,8 @@ record may take of the view (the detail view and transcript have more)."""
 from __future__ import annotations
 
 from workbench.codec import format_size, hexdump, sanitize_text
-from workbench.logmodel.records import LINE_FEEDS, Record, whole_characters
+from workbench.framing import LINE_FEEDS, split_lines, whole_characters
+from workbench.logmodel.records import Record
 from workbench.logmodel.rows import TAB_SIZE, Row
 from workbench.logmodel.settings import ViewSettings
 
@@ -16,29 +17,6 @@ CONTINUES_NOTE = " … the line goes on below"
 
 def in_chunks(record: Record) -> str:
     return f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
-
-
-def split_lines(data: bytes, encoding: str, limit: int | None = None) -> list[bytes]:
-    """`data` cut after each line feed of `encoding` (UTF-16 only at whole code units); with
-    `limit`, only the first `limit` pieces (the rest is not split, nor returned)."""
-    feed = LINE_FEEDS.get(encoding, b"\n")
-    if len(feed) == 1:
-        lines = data.split(feed) if limit is None else data.split(feed, limit)
-        more = limit is not None and len(lines) > limit
-        pieces = [line + feed for line in lines[:-1]]
-        if (lines[-1] or not pieces) and not more:
-            pieces.append(lines[-1])
-        return pieces
-    pieces, start = [], 0
-    for unit in range(0, len(data) - 1, 2):
-        if limit is not None and len(pieces) == limit:
-            return pieces
-        if data[unit : unit + 2] == feed:
-            pieces.append(data[start : unit + 2])
-            start = unit + 2
-    if (start < len(data) or not pieces) and (limit is None or len(pieces) < limit):
-        pieces.append(data[start:])
-    return pieces
 
 
 def _one_short_line(record: Record) -> bool:

@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+from workbench.framing import LINE_FEEDS
 from workbench.logmodel.filters import accept_all, compile_filter, compile_search
-from workbench.logmodel.framing import LineFramer
+from workbench.logmodel.framing import RecordFramer
 from workbench.logmodel.layout import MAX_ROW_BYTES, layout, text_rows
-from workbench.logmodel.records import DATA_KINDS, LINE_FEEDS, TS, RawRecord, Record
+from workbench.logmodel.records import DATA_KINDS, TS, RawRecord, Record
 from workbench.logmodel.rows import Row, RowRing
 from workbench.logmodel.settings import ViewSettings
 from workbench.logmodel.store import (
@@ -34,7 +35,7 @@ class _Stage:
 
     settings: ViewSettings
     accept: Callable[[Record], bool]
-    framer: LineFramer | None = None
+    framer: RecordFramer | None = None
 
     @property
     def fast(self) -> bool:
@@ -46,7 +47,7 @@ class _Stage:
 
 def _stage(settings: ViewSettings) -> _Stage:
     accept = compile_filter(settings)  # first: a bad regex must change nothing
-    framer = LineFramer() if settings.framing == "lines" else None
+    framer = RecordFramer() if settings.framing == "lines" else None
     return _Stage(settings, accept, framer)
 
 
