@@ -35,7 +35,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.export import export_connection
+from workbench.transcript.export import export_connection
 from workbench.ui.log_dialogs import PathDialog
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -103,7 +103,7 @@ def test_an_export_after_a_cut_session_takes_only_the_new_session(
 
 
 def test_the_reader_skips_cut_lines_counts_them_and_finds_every_session(tmp_path: Path) -> None:
-    from workbench.transcript_reader import Stats, connection_bytes, sessions
+    from workbench.transcript.reader import Stats, connection_bytes, sessions
 
     path = tmp_path / "t.jsonl"
     older_writer_file(path)
@@ -125,7 +125,7 @@ def test_the_reader_skips_cut_lines_counts_them_and_finds_every_session(tmp_path
 def test_an_export_of_a_named_session_never_reads_into_the_next(tmp_path: Path) -> None:
     """A session that is not the last: exported alone, and a cut line inside it says the
     export is incomplete."""
-    from workbench.export import TranscriptSession, export_from_transcript
+    from workbench.transcript.export import TranscriptSession, export_from_transcript
 
     path = tmp_path / "t.jsonl"
     this_writer_file(path)

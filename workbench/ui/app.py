@@ -31,7 +31,6 @@ from workbench import __version__
 from workbench.codec import format_size, sanitize_text
 from workbench.engine import Engine, EventBridge
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS, FULL_BATCH_REST_SECONDS
-from workbench.export import log_chunks
 from workbench.gc_tuning import collect_young
 from workbench.logmodel import RawRecord, Record, ViewSettings
 from workbench.payloads import (
@@ -49,6 +48,7 @@ from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
 from workbench.state import ConnectionInfo, Session, id_number
 from workbench.targeting import Target
+from workbench.transcript.export import log_chunks
 from workbench.ui import exit_signals
 from workbench.ui.cleanup import Cleanup
 from workbench.ui.composer import BlockComposer, Composer
