@@ -48,10 +48,14 @@ def session(number: int, **extra: object) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
-def data(cid: str, direction: str, payload: bytes, ts: float = 1.0) -> bytes:
+def data(
+    cid: str, direction: str, payload: bytes, ts: float = 1.0, origin: str | None = None
+) -> bytes:
+    """A data record as the writer lays it out: `origin` right after `dir` when not you."""
     body = base64.b64encode(payload).decode()
+    marked = f'"origin":"{origin}",' if origin is not None else ""
     return (
-        f'{{"ts":{ts:.6f},"event":"data","conn":"{cid}","dir":"{direction}",'
+        f'{{"ts":{ts:.6f},"event":"data","conn":"{cid}","dir":"{direction}",{marked}'
         f'"size":{len(payload)},"data":"{body}"}}\n'
     ).encode()
 

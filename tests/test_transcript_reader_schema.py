@@ -3,12 +3,12 @@ it (`origin`)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_transcript_reader import data, session
 
 from workbench.protocol.enums import Direction, Origin, RecordKind
 from workbench.transcript.export import TranscriptSession, export_from_transcript
@@ -21,21 +21,6 @@ from workbench.transcript.reader import (
 )
 from workbench.transcript.records import Data, Event, Session
 from workbench.transcript.schema import SCHEMA_VERSION
-
-
-def session(number: int, **extra: object) -> bytes:
-    record = {"ts": float(number), "event": "session", "conn": "", "version": "0.1.0", **extra}
-    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
-
-
-def data(cid: str, direction: str, payload: bytes, origin: str | None = None) -> bytes:
-    """A data record as the writer lays it out: `origin` right after `dir` when not you."""
-    body = base64.b64encode(payload).decode()
-    marked = f'"origin":"{origin}",' if origin is not None else ""
-    return (
-        f'{{"ts":1.000000,"event":"data","conn":"{cid}","dir":"{direction}",{marked}'
-        f'"size":{len(payload)},"data":"{body}"}}\n'
-    ).encode()
 
 
 def as_json(line: bytes) -> bytes:

@@ -15,7 +15,7 @@ HEX_WIDTH = 16
 CONTINUES_NOTE = " … the line goes on below"
 
 
-def in_chunks(record: Record) -> str:
+def _in_chunks(record: Record) -> str:
     return f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
 
 
@@ -54,7 +54,7 @@ def text_rows(record: Record) -> list[Row]:
     hidden = record.size - total_shown
     if hidden > 0:
         size = format_size(record.size)
-        rows[-1].note += f" … {format_size(hidden)} more ({size}{in_chunks(record)})"
+        rows[-1].note += f" … {format_size(hidden)} more ({size}{_in_chunks(record)})"
     if record.continues:
         rows[-1].note += CONTINUES_NOTE
     return rows
@@ -73,7 +73,7 @@ def _hex_rows(record: Record, dump: bool) -> list[Row]:
     rows = [Row(record, text, index == 0) for index, text in enumerate(texts or [""])]
     hidden = record.size - len(shown)
     if hidden > 0:
-        rows[-1].note = f" … {hidden:,} more bytes ({record.size:,} bytes{in_chunks(record)})"
+        rows[-1].note = f" … {hidden:,} more bytes ({record.size:,} bytes{_in_chunks(record)})"
     if record.continues:
         rows[-1].note += CONTINUES_NOTE
     return rows
