@@ -21,7 +21,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.logmodel import Record
+from workbench.log import Record
 from workbench.ui.log_view import LogView
 
 TCP_LISTENER = "tcp://127.0.0.1:0"

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import focus, make_app, run_app, the_app, wait_listener_port, wait_log, wait_ui
 
-from workbench.logmodel import LogModel, ViewSettings
+from workbench.log import LogModel, ViewSettings
 
 FULL_LOG = 100_000
 # Ten presses took 4-13 s before (each one laid out the whole history at once); a key after

@@ -36,9 +36,14 @@ from tmux_helpers import RUN_TIMEOUT, Tmux, read_line, sockbench_command, wait_u
 from unprivileged import require_nobody, run_as_nobody
 
 from workbench.engine import Engine, EventBridge
-from workbench.export import TranscriptSession, export_from_log, export_from_transcript, save_lines
 from workbench.files import TranscriptInUse, open_for_reading
-from workbench.transcript_reader import copy_connection
+from workbench.transcript.export import (
+    TranscriptSession,
+    export_from_log,
+    export_from_transcript,
+    save_lines,
+)
+from workbench.transcript.reader import copy_connection
 
 SECRET = b"root's own file: must stay as it is\n"
 CHILD_TIMEOUT = 20.0

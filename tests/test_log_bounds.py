@@ -11,20 +11,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench import logmodel
+from workbench import log as log_model
 from workbench.codec import decode_for_display
-from workbench.logmodel import (
+from workbench.log import (
     DEFAULT_MAX_BYTES,
-    LineFramer,
     LogModel,
     Record,
+    RecordFramer,
     RecordStore,
     ViewSettings,
     layout,
 )
 
 EMPTY_DATAGRAMS = 1_400_000
-CEILING = 250_000  # --log-records at most (logmodel.MAX_LOG_RECORDS)
+CEILING = 250_000  # --log-records at most (log_model.MAX_LOG_RECORDS)
 # Valid text with characters of every UTF-8 length (and every UTF-16 one: BMP and pairs).
 TEXT = st.text(alphabet=st.sampled_from("ab \té€\u0800\uffe1😀\U0010fffd"), min_size=1)
 
@@ -79,8 +79,8 @@ def test_small_records_count_their_overhead_too() -> None:
 
 def test_the_log_refuses_more_records_than_its_ceiling() -> None:
     # The memory cap holds about 280,000 records of no bytes: more could never be held.
-    assert logmodel.MAX_LOG_RECORDS == CEILING
-    assert CEILING * logmodel.RECORD_OVERHEAD <= DEFAULT_MAX_BYTES
+    assert log_model.MAX_LOG_RECORDS == CEILING
+    assert CEILING * log_model.RECORD_OVERHEAD <= DEFAULT_MAX_BYTES
     LogModel(max_records=CEILING)
     with pytest.raises(ValueError, match="250,000"):
         LogModel(max_records=CEILING + 1)
@@ -150,7 +150,7 @@ def test_pieces_of_an_over_long_line_end_at_characters(
 ) -> None:
     max_line, encoding = limit_and_encoding
     payload = (text * 50).encode(encoding)
-    framer = LineFramer(max_line)
+    framer = RecordFramer(max_line)
     pieces, pos, seq = [], 0, 0
     while pos < len(payload):  # the line arrives in reads of these sizes, cut anywhere
         size = reads[seq % len(reads)]
@@ -202,7 +202,7 @@ def test_the_detail_view_of_a_record_held_in_part_ends_at_a_character() -> None:
 
     whole = "é" * 40_000  # 80,000 bytes of valid UTF-8
     held = whole.encode()[:65_535]  # cut in the middle of an "é"
-    record = logmodel.Record(1, 0.0, "C1", "in", held, size=80_000)
+    record = log_model.Record(1, 0.0, "C1", "in", held, size=80_000)
     text = RecordDetail(record, None, None).display_text()
     assert "\\x" not in text
     assert text == "é" * 32_767

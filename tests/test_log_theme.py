@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from ui_helpers import make_app, run_app, the_app, wait_ui
 
-from workbench.logmodel import Record
+from workbench.log import Record
 
 
 def background_of(strip) -> object:  # type: ignore[no-untyped-def]

@@ -12,22 +12,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from workbench.codec import hexdump
-from workbench.logmodel import (
+from workbench.framing import split_lines
+from workbench.log import (
     MAX_HELD_BYTES,
     MAX_ROW_BYTES,
     MAX_ROWS_PER_RECORD,
-    LineFramer,
     LogModel,
     Record,
+    RecordFramer,
     RecordStore,
     Row,
     ViewSettings,
-    _Ring,
-    _RowRing,
     compile_filter,
     layout,
-    split_lines,
 )
+from workbench.log.ring import Ring
+from workbench.log.rows import RowRing
 
 
 def data(seq: int, payload: bytes, source: str = "c1", kind: str = "in", **kw: object) -> Record:
@@ -47,7 +47,7 @@ def texts(rows: list[Row]) -> list[str]:
 
 @given(st.lists(st.one_of(st.integers(0, 1000), st.none()), max_size=200))
 def test_ring_behaves_like_a_bounded_deque(ops: list[int | None]) -> None:
-    ring: _Ring[int] = _Ring(7)
+    ring: Ring[int] = Ring(7)
     model: deque[int] = deque(maxlen=7)
     for op in ops:
         if op is None:
@@ -70,7 +70,7 @@ def test_ring_behaves_like_a_bounded_deque(ops: list[int | None]) -> None:
     st.lists(st.lists(st.integers(0, 1000), max_size=25), max_size=12),
 )
 def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) -> None:
-    ring: _Ring[int] = _Ring(capacity)
+    ring: Ring[int] = Ring(capacity)
     model: deque[int] = deque(maxlen=capacity)
     for batch in batches:
         expected_out = list(model) + batch
@@ -84,7 +84,7 @@ def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) 
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12)), max_size=30))
 def test_row_ring_drops_the_rows_before_a_seq(steps: list[tuple[int, int]]) -> None:
     # Rows of consecutive records (one or two rows each), some held raw, the ring wrapping.
-    ring = _RowRing(12)
+    ring = RowRing(12)
     model: deque[int] = deque()  # the seq of each row held
     seq = 0
     for adding, cut in steps:
@@ -266,7 +266,7 @@ def test_settings_reject_unknown_modes() -> None:
 # ---------------------------------------------------------------- framing
 
 
-def frame(chunks: list[bytes], framer: LineFramer, source: str = "c1") -> list[Record]:
+def frame(chunks: list[bytes], framer: RecordFramer, source: str = "c1") -> list[Record]:
     out = []
     for seq, chunk in enumerate(chunks):
         out += framer.feed(data(seq, chunk, source))
@@ -274,7 +274,7 @@ def frame(chunks: list[bytes], framer: LineFramer, source: str = "c1") -> list[R
 
 
 def check_framing(chunks: list[bytes], max_line: int) -> None:
-    framer = LineFramer(max_line)
+    framer = RecordFramer(max_line)
     lines = frame(chunks, framer)
     tail = framer.flush()
     assert len(tail) <= 1
@@ -322,7 +322,7 @@ def test_utf16_lines_end_at_whole_line_feeds_however_the_bytes_are_cut(
         size = cuts[len(chunks) % len(cuts)]
         chunks.append(payload[pos : pos + size])
         pos += size
-    framer = LineFramer(max_line)
+    framer = RecordFramer(max_line)
     out = []
     for seq, chunk in enumerate(chunks):
         out += framer.feed(data(seq, chunk, encoding=encoding))
@@ -339,7 +339,7 @@ def test_utf16_lines_end_at_whole_line_feeds_however_the_bytes_are_cut(
 
 
 def test_one_byte_at_a_time_makes_whole_lines() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     lines = frame([bytes([b]) for b in b"ab\r\ncd\n"], framer)
     assert [(r.data, r.chunks, r.seq, r.ts) for r in lines] == [
         (b"ab\r\n", 4, 3, 1003.0),
@@ -348,13 +348,13 @@ def test_one_byte_at_a_time_makes_whole_lines() -> None:
 
 
 def test_crlf_is_one_line_even_split_between_records() -> None:
-    lines = frame([b"HTTP/1.1 200 OK\r", b"\nServer: x\r\n\r\n"], LineFramer())
+    lines = frame([b"HTTP/1.1 200 OK\r", b"\nServer: x\r\n\r\n"], RecordFramer())
     assert [r.data for r in lines] == [b"HTTP/1.1 200 OK\r\n", b"Server: x\r\n", b"\r\n"]
     assert [r.chunks for r in lines] == [2, 1, 1]
 
 
 def test_lines_across_many_chunks_and_many_lines_in_one_chunk() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     chunks = [b"par", b"t", b"ial", b" line\nsecond\nthi", b"rd\n"]
     lines = frame(chunks, framer)
     assert [(r.data, r.chunks, r.seq) for r in lines] == [
@@ -366,7 +366,7 @@ def test_lines_across_many_chunks_and_many_lines_in_one_chunk() -> None:
 
 
 def test_interleaved_connections_and_directions_do_not_mix() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     feed = [
         data(0, b"c1 in ", "c1", "in"),
         data(1, b"c2 in ", "c2", "in"),
@@ -384,7 +384,7 @@ def test_interleaved_connections_and_directions_do_not_mix() -> None:
 
 
 def test_info_records_flush_their_source_and_pass_through_after_lines() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     assert framer.feed(data(0, b"prompt> ", "c1")) == []
     assert framer.feed(data(1, b"other", "c2")) == []
     closed = info(2, "closed by peer", "c1")
@@ -398,7 +398,7 @@ def test_info_records_flush_their_source_and_pass_through_after_lines() -> None:
 
 
 def test_long_line_is_split_into_bounded_pieces() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     line = b"x" * (2 * MAX_HELD_BYTES + 10) + b"\n"
     chunks = [line[i : i + 1000] for i in range(0, len(line), 1000)]
     out = frame(chunks, framer)
@@ -410,7 +410,7 @@ def test_long_line_is_split_into_bounded_pieces() -> None:
 
 
 def test_a_record_missing_bytes_ends_its_line() -> None:
-    framer = LineFramer()
+    framer = RecordFramer()
     out = frame([b"abc", b"de\nfg"], framer)
     out += framer.feed(data(2, b"hi", size=1000))
     assert [(r.data, r.size, r.chunks) for r in out] == [(b"abcde\n", 6, 2), (b"fghi", 1002, 2)]
@@ -669,7 +669,7 @@ def test_time_text_absolute_and_relative() -> None:
 
 
 def test_utf16_text_rows_end_at_whole_line_feeds() -> None:
-    from workbench.logmodel import split_lines
+    from workbench.framing import split_lines
 
     data = "one\ntwo\nthr\u0a41".encode("utf-16le")  # U+0A41 holds a 0x0a byte, not a LF
     assert split_lines(data, "utf-16le") == [

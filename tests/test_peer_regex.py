@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.logmodel import LogModel, Record, ViewSettings, compile_filter
+from workbench.log import LogModel, Record, ViewSettings, compile_filter
 from workbench.peer_regex import PatternError, compile_peer_regex
 
 

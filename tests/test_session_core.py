@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from workbench.engine import Engine, EventBridge
-from workbench.logmodel import Record
+from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.enums import CloseCause, ConnState, Origin

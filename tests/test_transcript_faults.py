@@ -46,10 +46,10 @@ from ui_helpers import (
 )
 
 from workbench.engine.transcript_upkeep import TRANSCRIPT_FLUSH_SECONDS
-from workbench.export import export_connection
-from workbench.logmodel import Record
+from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
+from workbench.transcript.export import export_connection
 from workbench.ui.log_dialogs import PathDialog
 
 LOCALHOST = "127.0.0.1"

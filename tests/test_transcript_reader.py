@@ -35,7 +35,7 @@ from ui_helpers import (
     wait_ui,
 )
 
-from workbench.export import export_connection
+from workbench.transcript.export import export_connection
 from workbench.ui.log_dialogs import PathDialog
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -48,10 +48,14 @@ def session(number: int, **extra: object) -> bytes:
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
-def data(cid: str, direction: str, payload: bytes, ts: float = 1.0) -> bytes:
+def data(
+    cid: str, direction: str, payload: bytes, ts: float = 1.0, origin: str | None = None
+) -> bytes:
+    """A data record as the writer lays it out: `origin` right after `dir` when not you."""
     body = base64.b64encode(payload).decode()
+    marked = f'"origin":"{origin}",' if origin is not None else ""
     return (
-        f'{{"ts":{ts:.6f},"event":"data","conn":"{cid}","dir":"{direction}",'
+        f'{{"ts":{ts:.6f},"event":"data","conn":"{cid}","dir":"{direction}",{marked}'
         f'"size":{len(payload)},"data":"{body}"}}\n'
     ).encode()
 
@@ -103,7 +107,7 @@ def test_an_export_after_a_cut_session_takes_only_the_new_session(
 
 
 def test_the_reader_skips_cut_lines_counts_them_and_finds_every_session(tmp_path: Path) -> None:
-    from workbench.transcript_reader import Stats, connection_bytes, sessions
+    from workbench.transcript.reader import Stats, connection_bytes, sessions
 
     path = tmp_path / "t.jsonl"
     older_writer_file(path)
@@ -125,7 +129,7 @@ def test_the_reader_skips_cut_lines_counts_them_and_finds_every_session(tmp_path
 def test_an_export_of_a_named_session_never_reads_into_the_next(tmp_path: Path) -> None:
     """A session that is not the last: exported alone, and a cut line inside it says the
     export is incomplete."""
-    from workbench.export import TranscriptSession, export_from_transcript
+    from workbench.transcript.export import TranscriptSession, export_from_transcript
 
     path = tmp_path / "t.jsonl"
     this_writer_file(path)

@@ -11,7 +11,7 @@ from typing import NoReturn, TypeVar
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
-from workbench.logmodel import MAX_LOG_RECORDS
+from workbench.log import MAX_LOG_RECORDS
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults

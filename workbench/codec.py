@@ -340,6 +340,13 @@ _HEX_SEPARATORS = re.compile(r"[ \t:,\-]*")
 _HEX_GROUP = re.compile(r"(0[xX])?([0-9A-Fa-f]*)")
 
 
+def _after_separators(text: str, at: int) -> int:
+    """Where the run of separators from `at` ends (`at` itself when there is none)."""
+    match = _HEX_SEPARATORS.match(text, at)
+    assert match is not None  # the pattern can match empty
+    return match.end()
+
+
 def parse_hex(text: str) -> bytes:
     """Convert hex-mode composer text to bytes.
 
@@ -350,12 +357,12 @@ def parse_hex(text: str) -> bytes:
     """
     out = bytearray()
     n = len(text)
-    i = _HEX_SEPARATORS.match(text).end()
+    i = _after_separators(text, 0)
     while i < n:
         m = _HEX_GROUP.match(text, i)
         assert m is not None  # the pattern can match empty
         digits_start, end = m.start(2), m.end()
-        if end < n and _HEX_SEPARATORS.match(text, end).end() == end:
+        if end < n and _after_separators(text, end) == end:
             # Neither a digit nor a separator: name it (made safe to display).
             raise HexError(
                 f"'{sanitize_text(text[end])}' is not a hex digit at column {end + 1}", end
@@ -373,7 +380,7 @@ def parse_hex(text: str) -> bytes:
                 f"odd number of hex digits: the last byte needs two (column {last + 1})", last
             )
         out += bytes.fromhex(text[digits_start:end])
-        i = _HEX_SEPARATORS.match(text, end).end()
+        i = _after_separators(text, end)
     return bytes(out)
 
 

@@ -13,7 +13,7 @@ from types import TracebackType
 from workbench.bench.tools import BenchError
 from workbench.engine import Engine, EventBridge
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
-from workbench.logmodel import LogModel
+from workbench.log import LogModel
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
 from workbench.session.core import SessionCore

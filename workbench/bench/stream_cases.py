@@ -23,8 +23,8 @@ from workbench.bench.tools import (
     running,
     wait_listening,
 )
-from workbench.export import streams_from_transcript
 from workbench.protocol import events as ev
+from workbench.transcript.export import streams_from_transcript
 
 MB = 1_000_000
 THROUGHPUT = Metric("throughput", "MB/s")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from workbench.codec import sanitize_text
-from workbench.logmodel import RawRecord, Record
+from workbench.log import RawRecord, Record
 from workbench.payloads import ENCODING_NAMES, LINE_ENDING_NAMES, FilePayload, SendSettings
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Transport

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from workbench.codec import format_size
-from workbench.logmodel import RawRecord, Record
+from workbench.log import RawRecord, Record
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Origin, Transport
 from workbench.session.model import DATAGRAM_TRANSPORTS, ConnectionInfo

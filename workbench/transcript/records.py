@@ -1,86 +1,51 @@
-"""The transcript's records of the engine's events (all but data, which the writer formats
-by hand: that is the hot path under a flood).
-
-Events the transcript does not keep (notes, progress, counts the UI polls) have no record.
-"""
+"""A transcript's records as the reader types them: a session's start, data, other events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
-from workbench.protocol import events as ev
-from workbench.protocol.enums import Direction, RecordKind
-
-# A record: its kind, the listener or connection it is about, its fields after those.
-Record = tuple[RecordKind, str, dict[str, object]]
-NONE: tuple[Record, ...] = ()
+from workbench.protocol.enums import Direction, Origin, RecordKind
+from workbench.transcript.schema import SCHEMA_VERSION
 
 
-def _listen(event: ev.ListenerOpened) -> tuple[Record, ...]:
-    fields: dict[str, object] = {
-        "transport": event.transport,
-        "local": list(event.local),
-        "notes": list(event.notes),
-    }
-    return ((RecordKind.LISTEN, event.lid, fields),)
+@dataclass(frozen=True)
+class Session:
+    number: int  # 1 for the file's first session
+    offset: int  # where its `session` record starts in the file
+    ts: float
+    session_id: str | None  # None in files written before sessions had one
+    version: str | None
+    schema: int  # 1 when the record has none (written before the schema was numbered)
+    previous_cut: bool  # the session before it was cut mid-write
 
 
-def _open(event: ev.ConnectionOpened) -> tuple[Record, ...]:
-    fields: dict[str, object] = {
-        "transport": event.transport,
-        "listener": event.listener,
-        "local": event.local,
-        "remote": event.remote,
-    }
-    return ((RecordKind.OPEN, event.cid, fields),)
+@dataclass(frozen=True)
+class Data:
+    """One read or datagram received (`dir` IN) or one send (`dir` OUT)."""
+
+    session: Session
+    ts: float
+    cid: str
+    dir: Direction
+    data: bytes
+    origin: Origin = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
-def _eof(event: ev.HalfClosed) -> tuple[Record, ...]:
-    fields: dict[str, object] = {"dir": Direction.OUT if event.outgoing else Direction.IN}
-    if not event.outgoing:
-        # What follows the peer's EOF: closing after the grace, or kept half-open.
-        fields["then"] = "half-open" if event.closes_after is None else "close"
-    return ((RecordKind.EOF, event.cid, fields),)
+@dataclass(frozen=True)
+class Event:
+    """Any other record: listen, open, eof, close, refused, dropped, error."""
+
+    session: Session
+    ts: float
+    event: RecordKind
+    conn: str
+    fields: dict[str, object]
 
 
-def _closed(event: ev.ConnectionClosed) -> tuple[Record, ...]:
-    fields: dict[str, object] = {"reason": event.reason, "cause": event.cause}
-    if event.bytes_in is None:
-        # A connect that never opened: its failure is an error of the session as well.
-        if not event.error:
-            return ((RecordKind.CLOSE, event.cid, fields),)
-        error: Record = (RecordKind.ERROR, event.cid, {"message": event.reason})
-        return (error, (RecordKind.CLOSE, event.cid, fields))
-    fields["bytes_in"] = event.bytes_in
-    fields["bytes_out"] = event.bytes_out
-    return ((RecordKind.CLOSE, event.cid, fields),)
+TranscriptRecord = Session | Data | Event
 
-
-def _listener_closed(event: ev.ListenerClosed) -> tuple[Record, ...]:
-    return ((RecordKind.CLOSE, event.lid, {"reason": event.reason, "cause": event.cause}),)
-
-
-def _dropped(event: ev.DatagramsDropped) -> tuple[Record, ...]:
-    return ((RecordKind.DROPPED, event.lid, {"dropped": event.dropped}),)
-
-
-def _error(event: ev.ErrorReported) -> tuple[Record, ...]:
-    return ((RecordKind.ERROR, event.source, {"message": event.message}),)
-
-
-_RECORDS: dict[type, Callable[[Any], tuple[Record, ...]]] = {
-    ev.ListenerOpened: _listen,
-    ev.ConnectionOpened: _open,
-    ev.HalfClosed: _eof,
-    ev.ConnectionClosed: _closed,
-    ev.ListenerClosed: _listener_closed,
-    ev.DatagramsDropped: _dropped,
-    ev.ErrorReported: _error,
-}
-
-
-def records_of(event: ev.Event) -> tuple[Record, ...]:
-    """The records `event` is kept as in the transcript (none for most)."""
-    make = _RECORDS.get(type(event))
-    return NONE if make is None else make(event)
+NO_SESSION = Session(0, 0, 0.0, None, None, SCHEMA_VERSION, False)  # records before any session

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from workbench import __version__, files
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Origin, RecordKind
-from workbench.transcript.records import records_of
+from workbench.transcript.event_records import records_of
 from workbench.transcript.schema import SCHEMA_VERSION
 
 BUFFER_BYTES = 1024 * 1024  # records gathered before they are handed to the writer thread

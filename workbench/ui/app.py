@@ -29,9 +29,8 @@ from workbench import __version__
 from workbench.codec import format_size, sanitize_text
 from workbench.engine import Engine, EventBridge
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
-from workbench.export import log_chunks
 from workbench.gc_tuning import collect_young
-from workbench.logmodel import ViewSettings
+from workbench.log import ViewSettings
 from workbench.payloads import (
     BLOCK_CONFIRM_BYTES,
     FilePayload,
@@ -45,6 +44,7 @@ from workbench.protocol.endpoints import Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.drain import Drainer
 from workbench.session.model import ConnectionInfo, Session
+from workbench.transcript.export import log_chunks
 from workbench.ui import exit_signals
 from workbench.ui.cleanup import Cleanup
 from workbench.ui.composer import BlockComposer, Composer

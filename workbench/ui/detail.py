@@ -13,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from workbench.codec import decode_for_display, format_hex, format_size, hexdump, sanitize_text
-from workbench.logmodel import Record, split_lines
+from workbench.framing import split_lines
+from workbench.log import Record
 from workbench.session.model import ConnectionInfo
 
 DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}

@@ -16,7 +16,7 @@ from textual.app import App
 from textual.worker import get_current_worker
 
 from workbench.engine import Engine
-from workbench.export import (
+from workbench.transcript.export import (
     Exported,
     LogChunks,
     TranscriptSession,
@@ -25,7 +25,7 @@ from workbench.export import (
     is_regular_file,
     save_lines,
 )
-from workbench.transcript_reader import SessionNotFound
+from workbench.transcript.reader import SessionNotFound
 
 GROUP = "files"
 FLUSH_SECONDS = 2.0  # what an export waits for the transcript to be written (in the worker)

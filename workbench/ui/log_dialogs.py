@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.codec import HexError, format_hex, parse_hex, sanitize_text
-from workbench.logmodel import ViewSettings
+from workbench.log import ViewSettings
 from workbench.peer_regex import PatternError, compile_peer_regex
 
 SOURCE_CHOICES = [("every connection", "all"), ("the target only", "target")]

@@ -2,7 +2,7 @@
 
 Every row's text comes from peer bytes through the codec's sanitizing decoders, and is drawn
 as plain Segments (never markup, never ANSI parsing), so nothing a peer sends reaches the
-terminal. The model (workbench.logmodel) holds, frames, filters and lays out the records.
+terminal. The model (workbench.log) holds, frames, filters and lays out the records.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from textual.strip import Strip
 from textual.worker import Worker
 
 from workbench.codec import sanitize_text
-from workbench.logmodel import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
+from workbench.log import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
 from workbench.session.drain import others_first
 
 DEFAULT_MAX_ROWS = 100_000

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from workbench.protocol.endpoints import SocketOptions
+from workbench.protocol.options import SocketOptions
 from workbench.protocol.enums import Origin, Transport
 
 

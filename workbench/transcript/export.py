@@ -15,11 +15,13 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from workbench.files import NewFile, commit, new_file_beside, replacing
-from workbench.logmodel import Record
-from workbench.transcript_reader import SessionNotFound, Stats, copy_connection
+from workbench.transcript.reader import SessionNotFound, Stats, copy_connection
+
+if TYPE_CHECKING:  # the Log's records are read, not made: the Log's model is not loaded here
+    from workbench.log import Record
 
 
 @dataclass(frozen=True)

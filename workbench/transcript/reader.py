@@ -6,9 +6,10 @@ reader streams (memory bounded by the longest line it accepts, whatever the file
 and never fails on a line that is not a whole record: a run killed mid-write leaves one,
 and it is skipped and counted (`Stats.skipped`). An older sockbench appended the next
 session's record to such a cut line: the record is recovered from the end of the line, so
-every session start is still found.
+every session start is still found. A session written with a newer schema than this reader
+knows (`SCHEMA_VERSION`) is refused: `NewerSchema`, in words for the user.
 
-    from workbench.transcript_reader import connection_bytes, sessions
+    from workbench.transcript.reader import connection_bytes, sessions
     for session in sessions("session.jsonl"):
         print(session.number, session.session_id, session.previous_cut)
     received, sent = connection_bytes("session.jsonl", "C1")  # of the last session
@@ -26,63 +27,28 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from workbench.files import open_for_reading
+from workbench.protocol.enums import Direction, Origin, RecordKind
+from workbench.transcript.records import NO_SESSION, Data, Event, Session, TranscriptRecord
+from workbench.transcript.schema import SCHEMA_VERSION
 
 try:  # SIMD base64, as the writer uses
     from pybase64 import b64decode as _b64decode
 except ImportError:  # pragma: no cover
     from base64 import b64decode as _b64decode  # type: ignore[assignment]
 
-SCHEMA = 1  # the record layout this reader knows; a session without `schema` is 1
 MAX_LINE = 64 * 1024 * 1024  # a longer line is not a record sockbench writes: skipped
 READ_PIECE = 1024 * 1024
 CANCEL_LINES = 64  # lines read (the connection's or not) between looks at `cancelled`
 RECORD_START = b'{"ts":'
-# The writer's own layout of a data record (see engine/transcript.py): matched without
-# parsing the (long) base64 part as JSON.
+# The writer's own layout of a data record (see schema.py): matched without parsing the
+# (long) base64 part as JSON. Groups: ts, conn, dir, origin (absent: you), size.
 DATA_HEAD = re.compile(
     rb'\{"ts":(-?[0-9.eE+-]+),"event":"data","conn":"([^"\\]*)","dir":"(in|out)",'
-    rb'"size":([0-9]+),"data":"'
+    rb'(?:"origin":"([^"\\]*)",)?"size":([0-9]+),"data":"'
 )
-
-
-@dataclass(frozen=True)
-class Session:
-    number: int  # 1 for the file's first session
-    offset: int  # where its `session` record starts in the file
-    ts: float
-    session_id: str | None  # None in files written before sessions had one
-    version: str | None
-    schema: int
-    previous_cut: bool  # the session before it was cut mid-write
-
-
-@dataclass(frozen=True)
-class Data:
-    """One read or datagram received (`dir` "in") or one send (`dir` "out")."""
-
-    session: Session
-    ts: float
-    cid: str
-    dir: str
-    data: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Any other record: `event` is "listen", "open", "eof", "close", "refused", "error"..."""
-
-    session: Session
-    ts: float
-    event: str
-    conn: str
-    fields: dict[str, object]
-
-
-Record = Session | Data | Event
+DIRECTIONS = {direction.value: direction for direction in Direction}
+ORIGINS = {origin.value: origin for origin in Origin}
+KINDS = {kind.value: kind for kind in RecordKind}
 
 
 @dataclass
@@ -99,7 +65,16 @@ class Stats:
             self.first_skipped_at.append(offset)
 
 
-NO_SESSION = Session(0, 0, 0.0, None, None, SCHEMA, False)  # records before any session
+class NewerSchema(ValueError):
+    """A session written by a newer sockbench, in a layout this one does not know."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(
+            f"session {session.number} of this transcript was written by a newer sockbench "
+            f"(version {session.version or 'unknown'}, transcript schema {session.schema}); "
+            f"this one reads schema {SCHEMA_VERSION} and older: read it with a newer sockbench"
+        )
+        self.session = session
 
 
 def read(
@@ -111,12 +86,14 @@ def read(
     end: int | None = None,
     data: bool = True,
     cancelled: Callable[[], bool] | None = None,
-) -> Iterator[Record]:
+) -> Iterator[TranscriptRecord]:
     """The records of the binary `file` from offset `start` (a line's start) up to `end`
     (a last line that `end` cuts is left out: being written). `conn`: yield only that id's
     data records (and every session and other record): the others are not decoded.
     `data` False: no data record at all (finding sessions reads fast). `cancelled`: looked
-    at every CANCEL_LINES lines, read or skipped; InterruptedError once it says so."""
+    at every CANCEL_LINES lines, read or skipped; InterruptedError once it says so.
+    NewerSchema right after yielding a session of a newer schema (a reader that stops at that
+    session's record, having read the one before it, is not refused)."""
     stats = stats if stats is not None else Stats()
     session = NO_SESSION
     file.seek(start)
@@ -167,6 +144,8 @@ def read(
         if isinstance(item, Session):
             session = item
             yield item
+            if item.schema > SCHEMA_VERSION:
+                raise NewerSchema(item)
         elif isinstance(item, Data):
             if data and (conn is None or item.cid == conn):
                 yield item
@@ -183,14 +162,16 @@ def skip_line(file: BinaryIO, offset: int) -> int:
 
 
 def data_record(session: Session, head: re.Match[bytes], line: bytes, body: int) -> Data | None:
+    origin = ORIGINS.get(head[4].decode("ascii", "replace")) if head[4] else Origin.YOU
     try:
         payload = _b64decode(memoryview(line)[body:-3], validate=True)
         ts = float(head[1])
     except ValueError:
         return None
-    if len(payload) != int(head[4]):
+    if len(payload) != int(head[5]) or origin is None:
         return None
-    return Data(session, ts, head[2].decode("ascii", "replace"), head[3].decode(), payload)
+    cid = head[2].decode("ascii", "replace")
+    return Data(session, ts, cid, DIRECTIONS[head[3].decode()], payload, origin)
 
 
 def parse_line(line: bytes) -> dict[str, object] | None:
@@ -216,7 +197,9 @@ def recover(line: bytes) -> tuple[dict[str, object], int] | None:
     return None
 
 
-def typed(found: dict[str, object], session: Session, offset: int, stats: Stats) -> Record | None:
+def typed(
+    found: dict[str, object], session: Session, offset: int, stats: Stats
+) -> TranscriptRecord | None:
     ts, event, conn = found.get("ts"), found.get("event"), found.get("conn")
     if not isinstance(ts, int | float) or not isinstance(event, str) or not isinstance(conn, str):
         return None
@@ -230,20 +213,25 @@ def typed(found: dict[str, object], session: Session, offset: int, stats: Stats)
             ts=float(ts),
             session_id=session_id if isinstance(session_id, str) else None,
             version=version if isinstance(version, str) else None,
-            schema=schema if isinstance(schema, int) else SCHEMA,
+            schema=schema if isinstance(schema, int) else 1,
             previous_cut=found.get("previous_cut") is True,
         )
     if event == "data":
-        direction, text = found.get("dir"), found.get("data")
-        if direction not in ("in", "out") or not isinstance(text, str):
+        direction = DIRECTIONS.get(str(found.get("dir")))
+        origin = ORIGINS.get(str(found.get("origin", Origin.YOU)))
+        text = found.get("data")
+        if direction is None or origin is None or not isinstance(text, str):
             return None
         try:
             payload = _b64decode(text.encode("ascii"), validate=True)
         except ValueError:
             return None
-        return Data(session, float(ts), conn, str(direction), payload)
+        return Data(session, float(ts), conn, direction, payload, origin)
+    kind = KINDS.get(event)
+    if kind is None:  # a kind this schema does not have: not a record it can show
+        return None
     fields = {k: v for k, v in found.items() if k not in ("ts", "event", "conn")}
-    return Event(session, float(ts), event, conn, fields)
+    return Event(session, float(ts), kind, conn, fields)
 
 
 # --- conveniences over a file name ---
@@ -340,7 +328,7 @@ def _copy(
                     restart()  # a later session: the last one is wanted
                 current, inside, skipped_before = record, True, stats.skipped
         elif inside and isinstance(record, Data):
-            (received if record.dir == "in" else sent)(record.data)
+            (received if record.dir is Direction.IN else sent)(record.data)
     if current is None:
         raise SessionNotFound(f"no session {wanted}" if wanted is not None else "no session")
     return Copied(current, stats.skipped - skipped_before)

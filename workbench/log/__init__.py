@@ -1,0 +1,41 @@
+"""The Log's model, in modules by job: `records` (the record and its raw tuple), `ring` and
+`store` (what is held, bounded), `settings` and `filters` (what is shown), `framing` (lines
+across reads, with `workbench.framing`), `rows` and `layout` (records as rows), `model`
+(`LogModel`, `Relayout`).
+
+Pure Python, no Textual. The names the UI uses are here."""
+
+from workbench.log.filters import compile_filter
+from workbench.log.framing import RecordFramer
+from workbench.log.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
+from workbench.log.model import LogModel, Relayout
+from workbench.log.records import MAX_HELD_BYTES, RawRecord, Record
+from workbench.log.rows import Row
+from workbench.log.settings import ViewSettings
+from workbench.log.store import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RECORDS,
+    MAX_LOG_RECORDS,
+    RECORD_OVERHEAD,
+    RecordStore,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RECORDS",
+    "MAX_HELD_BYTES",
+    "MAX_LOG_RECORDS",
+    "MAX_ROWS_PER_RECORD",
+    "MAX_ROW_BYTES",
+    "RECORD_OVERHEAD",
+    "LogModel",
+    "RawRecord",
+    "Record",
+    "RecordFramer",
+    "RecordStore",
+    "Relayout",
+    "Row",
+    "ViewSettings",
+    "compile_filter",
+    "layout",
+]

@@ -1,0 +1,102 @@
+"""The view's rows: a record's lines as drawn, decoded only when first drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from workbench.codec import decode_for_display
+from workbench.log.records import DATA, SEQ, RawRecord, Record
+from workbench.log.ring import Ring
+
+TAB_SIZE = 4
+
+
+class Row:
+    """One line of the view. A data row keeps its raw bytes and decodes them on first use:
+    under a flood most rows are never drawn, and sanitizing is the costly part of a row."""
+
+    __slots__ = ("_raw", "_text", "first", "note", "record")
+
+    def __init__(self, record: Record, text: str | None, first: bool, note: str = "") -> None:
+        self.record = record
+        self._text = text
+        self._raw = b""
+        self.first = first  # the record's first row (the one with time, source and direction)
+        self.note = note  # e.g. " … 12.0 KiB more"
+
+    @classmethod
+    def of_bytes(cls, record: Record, raw: bytes, first: bool) -> Row:
+        row = cls(record, None, first)
+        row._raw = raw
+        return row
+
+    @property
+    def text(self) -> str:
+        """Safe to draw: sanitized, tabs expanded."""
+        text = self._text
+        if text is None:
+            text = decode_for_display(self._raw, self.record.encoding)
+            if "\t" in text:
+                text = text.expandtabs(TAB_SIZE)
+            self._text, self._raw = text, b""
+        return text
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.record, self.text, self.first, self.note)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Row) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (the note grows), like a dataclass
+
+    def __repr__(self) -> str:
+        return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
+
+
+class RowRing(Ring[Row | RawRecord]):
+    """The view's rows. A data record shown whole on one row is held as itself (raw) and
+    gets its Row when first asked for: under a flood most rows are never drawn."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: int) -> Row:
+        items = self._items
+        at = self._position(index)
+        item = items[at]
+        if isinstance(item, Row):
+            return item
+        assert item is not None  # a position that holds an item
+        row = items[at] = Row.of_bytes(Record(*item), item[DATA], True)
+        return row
+
+    def __iter__(self) -> Iterator[Row]:
+        for index in range(self._len):
+            yield self[index]
+
+    def drop_before(self, seq: int) -> int:
+        """Remove from the front the rows of records before `seq`; returns how many."""
+        # Rows are in seq order: find the first one to keep by bisection, clear the rest
+        # with slices.
+        items = self._items
+        size = len(items)
+        start, n = self._start, self._len
+        low, high = 0, n
+        while low < high:
+            middle = (low + high) // 2
+            item = items[(start + middle) % size]
+            assert item is not None  # a position that holds an item
+            if (item.record.seq if isinstance(item, Row) else item[SEQ]) < seq:
+                low = middle + 1
+            else:
+                high = middle
+        count = low
+        if count:
+            end = start + count
+            if end <= size:
+                items[start:end] = [None] * count
+            else:
+                items[start:] = [None] * (size - start)
+                items[: end - size] = [None] * (end - size)
+            self._start = end % size
+            self._len = n - count
+        return count
