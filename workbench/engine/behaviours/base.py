@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from workbench.protocol.options import SocketOptions
 from workbench.protocol.enums import Origin, Transport
+from workbench.protocol.options import SocketOptions
 
 
 @dataclass(frozen=True, slots=True)
