@@ -681,3 +681,17 @@ def test_utf16_text_rows_end_at_whole_line_feeds() -> None:
     assert [row.text for row in layout(record, ViewSettings())] == ["one\\n", "two\\n", "thr\u0a41"]
     big_endian = "a\nb".encode("utf-16be")
     assert split_lines(big_endian, "utf-16be") == ["a\n".encode("utf-16be"), "b".encode("utf-16be")]
+
+
+def test_framing_keeps_who_sent_the_bytes_apart() -> None:
+    """Bytes the echo behaviour sent (`text` "echo" on a data record) frame into lines of
+    their own, marked the same; bytes you typed to the same peer are not joined to them."""
+    framer = RecordFramer()
+    echoed = Record(1, 1.0, "C1", "out", b"pi", 2, text="echo")
+    typed = Record(2, 2.0, "C1", "out", b"hello\n", 6)
+    more_echo = Record(3, 3.0, "C1", "out", b"ng\n", 3, text="echo")
+    lines = framer.feed(echoed) + framer.feed(typed) + framer.feed(more_echo)
+    assert [(line.data, line.text) for line in lines] == [(b"hello\n", ""), (b"ping\n", "echo")]
+    framer.feed(Record(4, 4.0, "C1", "out", b"half", 4, text="echo"))
+    assert [(line.data, line.text) for line in framer.pending()] == [(b"half", "echo")]
+    assert [(line.data, line.text) for line in framer.flush()] == [(b"half", "echo")]

@@ -17,7 +17,8 @@ DEFAULT_ENCODING = "utf-8"
 
 @dataclass
 class SendSettings:
-    """Per connection: how typed text becomes bytes (and how received bytes are shown)."""
+    """Per connection: how typed text becomes bytes (the Log's own `LogDisplay` says how
+    received bytes are shown)."""
 
     line_ending: str = DEFAULT_LINE_ENDING
     encoding: str = DEFAULT_ENCODING

@@ -8,12 +8,13 @@ from workbench.log.records import MAX_HELD_BYTES, Record
 
 
 class RecordFramer:
-    """Reassembles the data of each (source, kind) into lines, across records (see
+    """Reassembles the data of each (source, kind, origin) into lines, across records (see
     `LineFramer` for where lines end and how an over-long one is cut in pieces marked
     `continues`). A line record takes its seq, time, unit and encoding from the record that
     completed it. A record that does not hold all its bytes (`missing`) ends the line it
     is in: the line is emitted with that gap counted in its size, and the next bytes start
-    a new line.
+    a new line. Bytes a behaviour sent (their origin in `text`) make lines of their own,
+    marked the same: an echo is never joined to what you typed.
     """
 
     def __init__(self, max_line: int = MAX_HELD_BYTES) -> None:
@@ -22,7 +23,7 @@ class RecordFramer:
         self.max_line = max_line
         # Only sources with an unfinished line, the latest fed last (the order they show in),
         # with the latest record that has bytes in that line: it labels the line.
-        self._streams: dict[tuple[str, str], tuple[LineFramer, Record]] = {}
+        self._streams: dict[tuple[str, str, str], tuple[LineFramer, Record]] = {}
         # A framer with nothing pending, for the next source (a record that ends its line,
         # the common case, makes none).
         self._spare = LineFramer(max_line=max_line)
@@ -37,7 +38,7 @@ class RecordFramer:
             flushed = self.flush(record.source)
             flushed.append(record)
             return flushed
-        key = (record.source, record.kind)
+        key = (record.source, record.kind, record.text)
         stream = self._streams.pop(key, None)
         framer, earlier = stream if stream is not None else (self._spare, record)
         framer.encoding = record.encoding
@@ -49,20 +50,20 @@ class RecordFramer:
                 data = line.data
                 out.append(Record(
                     record.seq, record.ts, record.source, record.kind, data, len(data),
-                    line.chunks, record.unit, record.encoding, "", line.continues,
+                    line.chunks, record.unit, record.encoding, record.text, line.continues,
                 ))  # fmt: skip
         missing = record.missing
         if missing > 0:
             # The unheld bytes may hold line ends we cannot see: end the line here.
             gap = framer.flush()
             if gap is None:
-                out.append(Record(*_labels(record), b"", missing, 1, record.unit, record.encoding))
+                out.append(Record(*_labels(record), b"", missing, 1, *_shown_as(record)))
             else:
                 # A record of no bytes still counts as one of the line's chunks.
                 chunks = gap.chunks + (not record.data)
                 size = len(gap.data) + missing
                 labels = _labels(record)
-                out.append(Record(*labels, gap.data, size, chunks, record.unit, record.encoding))
+                out.append(Record(*labels, gap.data, size, chunks, *_shown_as(record)))
         if framer.pending_size:
             self._streams[key] = (framer, record if record.data else earlier)
             if framer is self._spare:
@@ -97,10 +98,16 @@ def _labels(record: Record) -> tuple[int, float, str, str]:
     return record.seq, record.ts, record.source, record.kind
 
 
+def _shown_as(record: Record) -> tuple[str, str, str]:
+    """What a line takes from the record that labels it besides its place: unit, encoding,
+    origin."""
+    return record.unit, record.encoding, record.text
+
+
 def _line(label: Record, line: Line) -> Record:
-    """`line` as a record, labelled (seq, time, source, unit, encoding) by `label`."""
+    """`line` as a record, labelled (seq, time, source, unit, encoding, origin) by `label`."""
     data = line.data
     return Record(
-        *_labels(label), data, len(data), line.chunks, label.unit, label.encoding,
+        *_labels(label), data, len(data), line.chunks, *_shown_as(label),
         continues=line.continues,
     )  # fmt: skip

@@ -26,7 +26,9 @@ class Record:
     chunks: int = 1  # reads or datagrams merged into this record
     unit: str = "reads"  # "reads" (streams) or "datagrams"
     encoding: str = "utf-8"
-    text: str = ""  # info and error records: plain text (from outside: sanitize to show)
+    # Info and error records: plain text (from outside: sanitize to show). Data records: who
+    # sent the bytes when it was not you (an `Origin`, e.g. "echo"), else "".
+    text: str = ""
     # Line framing only: this piece of an over-long line is followed by more of the line.
     continues: bool = False
 
