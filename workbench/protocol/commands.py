@@ -1,68 +1,60 @@
-"""Commands the UI sends to the engine. Frozen: they cross threads."""
+"""Commands to the engine: what drives it (the UI, a session, a macro) says what to do as data.
+Named tuples (see events.py): immutable, as they cross threads, and cheap to define."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from workbench.protocol.endpoints import Endpoint
 
 
-@dataclass(frozen=True, slots=True)
-class Listen:
+class Listen(NamedTuple):
     lid: str
     endpoint: Endpoint
 
 
-@dataclass(frozen=True, slots=True)
-class CloseListener:
+class CloseListener(NamedTuple):
     lid: str
     close_peers: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
+class Connect(NamedTuple):
     cid: str
     endpoint: Endpoint
     timeout: float
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(NamedTuple):
     cid: str
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class HalfClose:
+class HalfClose(NamedTuple):
     """Send EOF (shutdown for writing): the peer sees end of stream, we keep reading."""
 
     cid: str
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
+class Close(NamedTuple):
     """Close a connection after its pending data, or cancel a connect in progress."""
 
     cid: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reset:
+class Reset(NamedTuple):
     """Abort a connection with a TCP RST, dropping pending data."""
 
     cid: str
 
 
-@dataclass(frozen=True, slots=True)
-class AddPeer:
+class AddPeer(NamedTuple):
     """Make an address a peer of a datagram listener, to send to it ("Send to...")."""
 
     lid: str
     endpoint: Endpoint
 
 
-@dataclass(frozen=True, slots=True)
-class SendFile:
+class SendFile(NamedTuple):
     """Send a file's bytes: a stream in chunks with flow control, a datagram whole."""
 
     cid: str
