@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from workbench.protocol.addresses import EndpointError, check_host
 from workbench.protocol.enums import Transport
@@ -32,10 +32,11 @@ _SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
 # --- what an option's value is: each kind parses text and refuses it in words ---
+# (The declarations are named tuples: this module is loaded before the first screen, and a
+# frozen dataclass costs about four times as much to define.)
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(NamedTuple):
     metavar: str = "1"
 
     def parse(self, name: str, text: str) -> bool:
@@ -44,8 +45,7 @@ class Flag:
         return _FLAG_VALUES[text.lower()]
 
 
-@dataclass(frozen=True, slots=True)
-class Integer:
+class Integer(NamedTuple):
     bounds: tuple[int, int] | None = None  # the lowest and the highest, where there are
     metavar: str = "N"
 
@@ -60,8 +60,7 @@ class Integer:
         return number
 
 
-@dataclass(frozen=True, slots=True)
-class Seconds:
+class Seconds(NamedTuple):
     high: float
     above_zero: bool = False  # 0 is refused (an idle timeout of 0 would close at once)
     metavar: str = "SECONDS"
@@ -77,8 +76,7 @@ class Seconds:
         return seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Interface:
+class Interface(NamedTuple):
     """A local IPv4 address, or for IPv6 an interface name or index (lo, 1)."""
 
     metavar: str = "ADDR"
@@ -95,22 +93,19 @@ Kind = Flag | Integer | Seconds | Interface
 # --- the declaration ---
 
 
-@dataclass(frozen=True, slots=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     flag: str  # `--max-conns`; a Flag option's is a switch (`--half-open`)
     # Where the flag words its errors unlike the URL (it refuses with its own words).
     parse: Callable[[str], OptionValue] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DialogCheckbox:
+class DialogCheckbox(NamedTuple):
     label: str
     text: str
     tooltip: str
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     url_name: str
     kind: Kind
     transports: frozenset[Transport]  # unix ones take it from the flags and dialogs only
@@ -286,7 +281,7 @@ class SocketOptions:
 
 NO_OPTIONS = SocketOptions()
 OPTIONS: tuple[Option, ...] = tuple(
-    replace(spec.metadata[_OPTION], field=spec.name, default=spec.default)
+    spec.metadata[_OPTION]._replace(field=spec.name, default=spec.default)
     for spec in fields(SocketOptions)
 )
 
