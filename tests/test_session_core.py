@@ -176,3 +176,20 @@ def test_notices_are_bounded_per_batch() -> None:
     update = core.apply([ev.ErrorReported(1.0, f"C{i}", "refused") for i in range(10)])
     assert [n.severity for n in update.notices] == ["error"] * 4
     assert update.notices[-1].text == "and 7 more errors: see the Log"
+
+
+def test_a_listener_s_warnings_come_from_their_field_not_from_its_notes_words() -> None:
+    core = SessionCore()
+    warned = ev.ListenerOpened(
+        1.0,
+        "L1",
+        "tcp://0.0.0.0:9",
+        ("0.0.0.0:9",),
+        ("warning: open to all",),
+        100,
+        "tcp",
+        ("open to all",),
+    )
+    noted = ev.ListenerOpened(2.0, "L2", "tcp://127.0.0.1:9", ("127.0.0.1:9",), ("warning: x",))
+    update = core.apply([warned, noted])
+    assert [(n.text, n.severity) for n in update.notices] == [("L1: open to all", "warning")]

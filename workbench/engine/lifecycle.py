@@ -57,10 +57,18 @@ class Lifecycle(Traffic):
             return
         opened = listener.opened
         maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
-        notes = tuple(opened.notes)
+        warnings = tuple(opened.warnings)
+        notes = (*opened.notes, *(f"warning: {warning}" for warning in warnings))
         self._emit(
             ev.ListenerOpened(
-                time.time(), lid, endpoint.url, opened.local, notes, maximum, endpoint.transport
+                time.time(),
+                lid,
+                endpoint.url,
+                opened.local,
+                notes,
+                maximum,
+                endpoint.transport,
+                warnings,
             )
         )
 

@@ -33,7 +33,7 @@ UNIX_CONNECT_RETRY_SECONDS = 0.05
 # A listener's connections at most, unless its URL says (?max=N): like ncat's --max-conns.
 DEFAULT_MAX_CONNECTIONS = 100
 ALL_INTERFACES_WARNING = (
-    "warning: listening on every interface: other machines can reach it, "
+    "listening on every interface: other machines can reach it, "
     "not only this one (use 127.0.0.1 for this machine only)"
 )
 
@@ -50,6 +50,7 @@ class OpenedListener:
     datagram: DatagramSocket | None = None
     local: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # said louder than notes
     unix_identity: tuple[int, int] | None = None
 
 
@@ -100,10 +101,10 @@ async def open_listener(
         case Transport.UDP:
             info = await resolve(loop, endpoint)
             sock, notes = udp_socket(endpoint, info, listen=True)
-            if all_interfaces(endpoint.host):
-                notes.append(ALL_INTERFACES_WARNING)
             udp = Transport.UDP
-            return await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, udp, lid))
+            opened = await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, udp, lid))
+            opened.warnings = all_interfaces_warnings(endpoint)
+            return opened
         case Transport.UNIX_DGRAM:
             await run_blocking(prepare_listen_path, endpoint.path, "dgram")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -137,12 +138,19 @@ async def open_tcp_listener(
             endpoint.host, endpoint.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
         sockets = bind_stream_sockets(infos, LISTEN_BACKLOG)
-    if all_interfaces(endpoint.host):
-        notes.append(ALL_INTERFACES_WARNING)
     acceptor = make_acceptor(sockets)
     acceptor.start()
     local = tuple(format_sockname(s.getsockname()) for s in sockets)
-    return OpenedListener(acceptor=acceptor, local=local, notes=[n for n in notes if n])
+    return OpenedListener(
+        acceptor=acceptor,
+        local=local,
+        notes=[n for n in notes if n],
+        warnings=all_interfaces_warnings(endpoint),
+    )
+
+
+def all_interfaces_warnings(endpoint: Endpoint) -> list[str]:
+    return [ALL_INTERFACES_WARNING] if all_interfaces(endpoint.host) else []
 
 
 async def open_datagram(

@@ -21,6 +21,7 @@ class ListenerOpened(NamedTuple):
     notes: tuple[str, ...] = ()  # options that took effect, e.g. "dual-stack: accepts IPv4 too"
     max_connections: int = 0  # a stream listener's maximum of open connections (0: none)
     transport: str = "tcp"  # a Transport
+    warnings: tuple[str, ...] = ()  # what the user should know at once (also in `notes`)
 
 
 class ListenerRefused(NamedTuple):

@@ -100,10 +100,9 @@ class SessionCore:
                 self.targeting.choose(event.cid)
                 update.chosen = True
             elif isinstance(event, ev.ListenerOpened):
-                for note in event.notes:
-                    if note.startswith("warning:"):  # e.g. listening on every interface
-                        text = sanitize_text(f"{event.lid}: {note.removeprefix('warning: ')}")
-                        notices.append(Notice(text, "warning"))
+                for warning in event.warnings:  # e.g. listening on every interface
+                    text = sanitize_text(f"{event.lid}: {warning}")
+                    notices.append(Notice(text, "warning"))
             elif isinstance(event, ev.ListenerRefused) and event.lid not in self._full_told:
                 # Once per listener: its count in the Listeners pane may be cut at the edge.
                 self._full_told.add(event.lid)
