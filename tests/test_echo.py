@@ -38,7 +38,13 @@ def test_tcp_echo_sends_back_what_arrives_marked_as_echo(make_engine, tmp_path: 
         assert recv_until_eof(client) == b"", "the end of the peer's stream ends echo's"
     events.wait_closed(cid)
     assert events.wait_until(lambda: echoed(events, cid)) == b"hello\n"
+    (eof,) = [e for e in events.of(ev.HalfClosed) if e.cid == cid and e.outgoing]
+    assert eof.origin is Origin.ECHO, "echo ended the stream, not you"
     engine.stop()
+    (eof_record,) = [
+        r for r in transcript_records(transcript) if r["event"] == "eof" and r["dir"] == "out"
+    ]
+    assert eof_record["origin"] == "echo"
     (line,) = [
         line
         for line in transcript.read_text().splitlines()

@@ -15,7 +15,7 @@ from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.enums import CloseCause, ConnState, Origin
-from workbench.session.core import NotSendable, SessionCore
+from workbench.session.core import NotSendable, SessionCore, Update
 from workbench.session.drain import Drainer
 from workbench.ui.detail import describe_record
 from workbench.ui.log_view import LogView
@@ -193,3 +193,17 @@ def test_a_listener_s_warnings_come_from_their_field_not_from_its_notes_words() 
     noted = ev.ListenerOpened(2.0, "L2", "tcp://127.0.0.1:9", ("127.0.0.1:9",), ("warning: x",))
     update = core.apply([warned, noted])
     assert [(n.text, n.severity) for n in update.notices] == [("L1: open to all", "warning")]
+
+
+def texts_of(update: Update) -> list[str]:
+    return [(raw if isinstance(raw, Record) else Record(*raw)).text for raw in update.records]
+
+
+def test_an_eof_a_behaviour_sent_says_who_sent_it() -> None:
+    core = SessionCore()
+    opened(core)
+    peer_eof = ev.HalfClosed(2.0, "C1", False, 0.5)
+    update = core.apply([peer_eof, ev.HalfClosed(2.0, "C1", True, origin=Origin.ECHO)])
+    assert texts_of(update)[1] == "echo sent EOF (end of stream)"
+    update = core.apply([ev.HalfClosed(3.0, "C1", True)])
+    assert texts_of(update) == ["you sent EOF (end of stream); still receiving"]

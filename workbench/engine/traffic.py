@@ -38,9 +38,9 @@ class Traffic(Listening):
                     self._send(conn.cid, data, origin)
                 case HalfClose():
                     if conn.has_stream and conn.half_close():
-                        self._half_closed(conn.cid, outgoing=True)
+                        self._half_closed(conn.cid, outgoing=True, origin=origin)
                 case Close(reason):
-                    conn.close(reason)
+                    conn.close(reason, CloseCause.BEHAVIOUR)
 
     @staticmethod
     def _context(conn: Connection) -> Context:
@@ -114,8 +114,14 @@ class Traffic(Listening):
         finally:
             conn.busy -= 1
 
-    def _half_closed(self, cid: str, outgoing: bool, closes_after: float | None = None) -> None:
-        self._emit(ev.HalfClosed(time.time(), cid, outgoing, closes_after))
+    def _half_closed(
+        self,
+        cid: str,
+        outgoing: bool,
+        closes_after: float | None = None,
+        origin: Origin = Origin.YOU,
+    ) -> None:
+        self._emit(ev.HalfClosed(time.time(), cid, outgoing, closes_after, origin))
 
     # ConnectionOwner: called by StreamConnection on the engine thread
 

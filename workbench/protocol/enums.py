@@ -48,6 +48,7 @@ class CloseCause(StrEnum):
     FORGOTTEN = "forgotten"  # a datagram peer table was full
     REFUSED = "refused"  # a listener at its maximum
     QUIT = "quit"  # sockbench quit
+    BEHAVIOUR = "behaviour"  # the connection's behaviour closed it
     UNKNOWN = "unknown"
 
 

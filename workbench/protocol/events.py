@@ -104,6 +104,7 @@ class HalfClosed(NamedTuple):
     cid: str
     outgoing: bool
     closes_after: float | None = None
+    origin: Origin = Origin.YOU  # who sent our EOF (outgoing only): you, or a behaviour
 
 
 class ConnectionClosed(NamedTuple):

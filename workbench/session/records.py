@@ -85,8 +85,9 @@ class RecordMaker:
                 yield self.new(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
             case ev.Note(ts, source, text):
                 yield self.new(ts, source, "info", text=text)
-            case ev.HalfClosed(ts, cid, outgoing, closes_after):
-                yield self.new(ts, cid, "info", text=half_closed_text(outgoing, closes_after))
+            case ev.HalfClosed(ts, cid, outgoing, closes_after, origin):
+                text = half_closed_text(outgoing, closes_after, origin)
+                yield self.new(ts, cid, "info", text=text)
             case ev.ConnectionClosed(ts, cid, reason, error):
                 yield self.new(ts, cid, "error" if error else "info", text=reason)
             case ev.ListenerOpened(ts=ts, lid=lid, url=url, local=local, notes=notes):
@@ -107,7 +108,11 @@ def unit_of(conn: ConnectionInfo | None) -> str:
     return "datagrams" if conn is not None and conn.is_datagram else "reads"
 
 
-def half_closed_text(outgoing: bool, closes_after: float | None) -> str:
+def half_closed_text(
+    outgoing: bool, closes_after: float | None, origin: Origin = Origin.YOU
+) -> str:
+    if outgoing and origin is not Origin.YOU:
+        return f"{origin} sent EOF (end of stream)"
     if outgoing:
         return "you sent EOF (end of stream); still receiving"
     if closes_after is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.protocol import events as ev
-from workbench.protocol.enums import Direction, RecordKind
+from workbench.protocol.enums import Direction, Origin, RecordKind
 
 # A record: its kind, the listener or connection it is about, its fields after those.
 Record = tuple[RecordKind, str, dict[str, object]]
@@ -41,6 +41,8 @@ def _eof(event: ev.HalfClosed) -> tuple[Record, ...]:
     if not event.outgoing:
         # What follows the peer's EOF: closing after the grace, or kept half-open.
         fields["then"] = "half-open" if event.closes_after is None else "close"
+    elif event.origin is not Origin.YOU:
+        fields["origin"] = event.origin
     return ((RecordKind.EOF, event.cid, fields),)
 
 
