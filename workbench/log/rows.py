@@ -76,7 +76,7 @@ class RowRing(Ring[Row | RawRecord]):
     def drop_before(self, seq: int) -> int:
         """Remove from the front the rows of records before `seq`; returns how many."""
         # Rows are in seq order: find the first one to keep by bisection, clear the rest
-        # with slices.
+        # with slices (popleft_many).
         items = self._items
         size = len(items)
         start, n = self._start, self._len
@@ -89,14 +89,5 @@ class RowRing(Ring[Row | RawRecord]):
                 low = middle + 1
             else:
                 high = middle
-        count = low
-        if count:
-            end = start + count
-            if end <= size:
-                items[start:end] = [None] * count
-            else:
-                items[start:] = [None] * (size - start)
-                items[: end - size] = [None] * (end - size)
-            self._start = end % size
-            self._len = n - count
-        return count
+        self.popleft_many(low)
+        return low
