@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE_MODULES = ("workbench.engine", "workbench.protocol.endpoints", "workbench.codec")
+# workbench.engine loads its core on first use: name the core itself.
+CORE_MODULES = ("workbench.engine.core", "workbench.protocol.endpoints", "workbench.codec")
 TUI_MODULES = ("textual", "rich")
 
 PROBE = f"""
@@ -26,3 +27,22 @@ def test_core_modules_do_not_import_the_tui() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [], f"imported by the core: {result.stdout.strip()}"
+
+
+LIGHT_PROBE = """
+import sys
+import workbench.engine, workbench.protocol.commands, workbench.protocol.events
+import workbench.session.core
+heavy = ("asyncio", "workbench.engine.core", "workbench.transcript.writer")
+print(" ".join(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_the_protocol_and_the_session_core_load_no_engine_and_no_event_loop() -> None:
+    """What the first screen needs (the protocol, the session core) leaves the engine and
+    asyncio to be loaded when an engine is made: start-up pays for them only then."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_PROBE], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [], f"loaded at once: {result.stdout.strip()}"
