@@ -13,6 +13,7 @@ from pathlib import Path
 from fault_helpers import accept, endpoint, listen, transcript_records, transcript_streams
 from peers import Collector, recv_exactly, recv_until_eof
 
+from workbench.engine.behaviours import ECHO_NOTE
 from workbench.engine.flow import Pause
 from workbench.engine.stream import MAX_SEND_QUEUE_BYTES, StreamConnection
 from workbench.protocol import events as ev
@@ -189,3 +190,13 @@ def test_without_echo_a_listener_only_receives(make_engine) -> None:
         events.wait_received(cid, 5)
         events.settle()
         assert events.data(cid, outgoing=True) == []
+
+
+def test_a_listener_with_echo_says_so_when_it_opens(make_engine) -> None:
+    """The Log's "listening on" line and the transcript's listen record carry the notes."""
+    engine, events = make_engine()
+    echoing, _ = listen(engine, events, "udp://127.0.0.1:0?echo=1")
+    quiet, _ = listen(engine, events)
+    notes = {e.lid: e.notes for e in events.of(ev.ListenerOpened)}
+    assert ECHO_NOTE in notes[echoing]
+    assert ECHO_NOTE not in notes[quiet]

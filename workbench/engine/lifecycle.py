@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 
+from workbench.engine.behaviours import behaviour_notes
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.listener import Listener
@@ -58,7 +59,11 @@ class Lifecycle(Traffic):
         opened = listener.opened
         maximum = 0 if endpoint.is_datagram else max_connections(endpoint)
         warnings = tuple(opened.warnings)
-        notes = (*opened.notes, *(f"warning: {warning}" for warning in warnings))
+        notes = (
+            *opened.notes,
+            *behaviour_notes(endpoint.options),
+            *(f"warning: {warning}" for warning in warnings),
+        )
         self._emit(
             ev.ListenerOpened(
                 time.time(),

@@ -7,6 +7,7 @@ plain calls and cannot block the loop.
 """
 
 from workbench.engine.behaviours.base import (
+    ECHO_NOTE,
     Action,
     Behaviour,
     Close,
@@ -14,6 +15,17 @@ from workbench.engine.behaviours.base import (
     HalfClose,
     Send,
     behaviour_for,
+    behaviour_notes,
 )
 
-__all__ = ["Action", "Behaviour", "Close", "Context", "HalfClose", "Send", "behaviour_for"]
+__all__ = [
+    "ECHO_NOTE",
+    "Action",
+    "Behaviour",
+    "Close",
+    "Context",
+    "HalfClose",
+    "Send",
+    "behaviour_for",
+    "behaviour_notes",
+]

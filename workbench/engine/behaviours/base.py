@@ -60,6 +60,15 @@ class Behaviour(Protocol):
 BehaviourFactory = Callable[[], Behaviour]
 
 
+ECHO_NOTE = "echo: what peers send goes back to them"
+
+
+def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
+    """What a listener's behaviour does, for the note on its "listening on" line: nothing
+    else on the screen says that sockbench answers its peers by itself."""
+    return (ECHO_NOTE,) if options.echo else ()
+
+
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks)."""
     if options.echo:
