@@ -334,8 +334,8 @@ def test_a_block_to_marked_connections_is_one_send_each_with_its_own_line_ending
             await wait_ui(pilot, lambda: len(app.session.connections) == 2, "two peers")
             await wait_open_connection(pilot, lambda c: c.cid == "C2")
             app.core.sending.own_settings("C2").line_ending = "crlf"
-            app.toggle_mark("C1")
-            app.toggle_mark("C2")
+            app.main_screen.toggle_mark("C1")
+            app.main_screen.toggle_mark("C2")
             sends = count_sends(app)
             await paste(pilot, "a\nb")
             await pilot.press("enter")

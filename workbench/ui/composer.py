@@ -39,7 +39,7 @@ class Composer(Input):
         Binding("up", "history(-1)", "Previous line", show=False),
         Binding("down", "history(1)", "Next line", show=False),
         # In a terminal ctrl+d means end of input: here it half-closes the target.
-        Binding("ctrl+d", "app.half_close", "Send EOF", show=False),
+        Binding("ctrl+d", "screen.half_close", "Send EOF", show=False),
         Binding(NEW_LINE_KEYS, "new_line", "New line", show=False),
     ]
 
