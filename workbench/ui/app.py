@@ -12,13 +12,13 @@ import importlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
 
 from workbench import __version__
-from workbench.engine import Engine, EventBridge
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
 from workbench.payloads import SendSettings
@@ -28,7 +28,7 @@ from workbench.session.core import SessionCore
 from workbench.session.drain import Drainer
 from workbench.session.model import Session
 from workbench.ui import exit_signals
-from workbench.ui.composer import BlockComposer, Composer
+from workbench.ui.composer import Composer
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.main_screen import MainScreen
 from workbench.ui.palette import SessionCommands
@@ -36,11 +36,16 @@ from workbench.ui.panes import ConnectionsTable, ListenersTree
 from workbench.ui.paste_guard import paste_safe
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
+if TYPE_CHECKING:
+    from workbench.engine import Engine, EventBridge
+    from workbench.ui.block_composer import BlockComposer
+
 COUNTERS_SECONDS = 0.25
 # Imported on first use (a dialog, the detail view, a save or an export), not before the
 # first screen; loaded once it is drawn, before the engine starts: an import opens files,
 # and a connection flood may later take every file descriptor there is.
 LOADED_AFTER_FIRST_SCREEN = (
+    "workbench.ui.block_composer",
     "workbench.ui.cleanup",
     "workbench.ui.detail",
     "workbench.ui.dialogs",
@@ -139,7 +144,7 @@ class SockbenchApp(App[None]):
         return self.main_screen.composer
 
     @property
-    def block_composer(self) -> BlockComposer:
+    def block_composer(self) -> BlockComposer | None:
         return self.main_screen.block_composer
 
     # --- the engine's life ---

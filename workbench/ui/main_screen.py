@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Input, Static, TextArea, Tree
+from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
 
 from workbench.codec import format_size, sanitize_text
 from workbench.payloads import (
@@ -32,14 +32,17 @@ from workbench.payloads import (
 from workbench.protocol.endpoints import Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
-from workbench.ui.composer import BlockComposer, Composer
+from workbench.ui.composer import Composer
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
 from workbench.ui.stats import StatsBar
 
 if TYPE_CHECKING:
+    from textual.widgets import TextArea
+
     from workbench.engine import Engine
+    from workbench.ui.block_composer import BlockComposer
     from workbench.ui.cleanup import Cleanup
 
 WidgetType = TypeVar("WidgetType", bound=Widget)
@@ -91,9 +94,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="composer-row"):
             yield keep(Static("", id="target"))
             yield keep(Static("", id="mode"))
-            composer = keep(Composer(id="composer"))
-            yield composer
-            yield keep(BlockComposer(composer, id="block-composer"))  # a pasted block
+            yield keep(Composer(id="composer"))  # and, once needed, its block editor
         yield Footer()
 
     def _keep(self, widget: WidgetType) -> WidgetType:
@@ -141,8 +142,9 @@ class MainScreen(Screen[None]):
         return self.widget("composer", Composer)
 
     @property
-    def block_composer(self) -> BlockComposer:
-        return self.widget("block-composer", BlockComposer)
+    def block_composer(self) -> BlockComposer | None:
+        """The block editor, once the composer made it (a paste of several lines...)."""
+        return self.composer.block
 
     @property
     def session(self) -> Session:
@@ -315,8 +317,7 @@ class MainScreen(Screen[None]):
         sent()
         self.show_composer_error("")
 
-    @on(BlockComposer.Submitted)
-    def send_block(self, message: BlockComposer.Submitted) -> None:
+    def on_block_composer_submitted(self, message: BlockComposer.Submitted) -> None:
         self.send_lines(message.lines)
 
     def send_lines(self, lines: list[str], confirmed: bool = False) -> None:
@@ -325,7 +326,8 @@ class MainScreen(Screen[None]):
 
         def sent() -> None:
             self.composer.remember("\n".join(lines))
-            self.block_composer.close()
+            if self.composer.block is not None:
+                self.composer.block.close()
 
         def ask_if_large(payloads: list[tuple[str, bytes | FilePayload]]) -> bool:
             sizes = [len(p) for _, p in payloads if isinstance(p, bytes)]
@@ -357,9 +359,9 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ConfirmDialog(sanitize_text(question), yes="Send"), answered)
 
-    @on(TextArea.Changed, "#block-composer")
-    def clear_block_error(self) -> None:
-        self.show_composer_error("")
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area is self.composer.block:
+            self.show_composer_error("")
 
     @on(Input.Changed, "#composer")
     def clear_composer_error(self) -> None:
