@@ -86,7 +86,7 @@ class SockbenchApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine,
+        make_engine: Callable[[], Engine],
         bridge: EventBridge,
         startup: Iterable[StartupAction] = (),
         *,
@@ -97,14 +97,19 @@ class SockbenchApp(App[None]):
         stats_path: str | None = None,
         after_first_screen: Callable[[], None] | None = None,
     ) -> None:
-        """`after_first_screen`: called once the first screen is drawn, before the engine
+        """`make_engine`: called once, when the engine is first needed, which is when it
+        starts, after the first screen (loading its core is not worth a wait for the screen).
+        `after_first_screen`: called once the first screen is drawn, before the engine
         starts (the command line tunes the garbage collector there)."""
         super().__init__()
-        self.engine = engine
+        self._make_engine = make_engine
+        self._engine: Engine | None = None
         self.bridge = bridge
         self.startup = list(startup)
         self.core = SessionCore(default_settings)
-        self.main_screen = MainScreen(engine, self.core, clock, time_format, log_max_rows)
+        self.main_screen = MainScreen(
+            lambda: self.engine, self.core, clock, time_format, log_max_rows
+        )
         self.drainer = Drainer(bridge, self.handle_events, collect_young)
         self._exit_requested = False
         self.stats_file = StatsFile(stats_path) if stats_path else None
@@ -116,6 +121,12 @@ class SockbenchApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._make_engine()
+        return self._engine
 
     # --- what tests and the palette reach through the app ---
 

@@ -46,7 +46,7 @@ class LogPane(Vertical):
     def __init__(
         self,
         core: SessionCore,
-        engine: Engine,
+        get_engine: Callable[[], Engine],
         max_rows: int = DEFAULT_MAX_ROWS,
         time_format: Callable[[float], str] | None = None,
         *,
@@ -54,7 +54,7 @@ class LogPane(Vertical):
     ) -> None:
         super().__init__(id=id)
         self.core = core
-        self.engine = engine
+        self.get_engine = get_engine  # the engine is made when it starts
         self.time_format = time_format
         self.log_view = LogView(max_rows, time_format=time_format, id="log")
         search_hint = "search the Log (Enter finds, n/N next/previous)"
@@ -181,7 +181,7 @@ class LogPane(Vertical):
         def snapshot() -> LogSnapshot:
             return log_chunks(cid, model.store, model.records_dropped)
 
-        job = export_job(self.app, self.engine, cid, prefix, snapshot)
+        job = export_job(self.app, self.get_engine(), cid, prefix, snapshot)
         self.run_file_job(f"export {cid}", job)
 
     def run_file_job(self, name: str, job: Callable[[], Notice]) -> None:

@@ -58,14 +58,14 @@ MODE_PLACEHOLDERS = {
 class MainScreen(Screen[None]):
     def __init__(
         self,
-        engine: Engine,
+        get_engine: Callable[[], Engine],
         core: SessionCore,
         clock: Callable[[], float],
         time_format: Callable[[float], str] | None = None,
         log_max_rows: int = DEFAULT_MAX_ROWS,
     ) -> None:
         super().__init__(id="_default")
-        self.engine = engine
+        self._get_engine = get_engine  # the engine is made when it starts
         self.core = core
         self.clock = clock
         self.time_format = time_format
@@ -86,7 +86,7 @@ class MainScreen(Screen[None]):
             yield keep(ListenersTree(self.clock, id="listeners"))
             yield keep(ConnectionsTable(self.clock, id="connections"))
         yield keep(StatsBar(id="stats"))
-        pane = LogPane(self.core, self.engine, self.log_max_rows, self.time_format)
+        pane = LogPane(self.core, self._get_engine, self.log_max_rows, self.time_format)
         keep(pane.log_view)
         yield pane
         yield keep(Static("", id="composer-error"))
@@ -145,6 +145,10 @@ class MainScreen(Screen[None]):
     def block_composer(self) -> BlockComposer | None:
         """The block editor, once the composer made it (a paste of several lines...)."""
         return self.composer.block
+
+    @property
+    def engine(self) -> Engine:
+        return self._get_engine()
 
     @property
     def session(self) -> Session:
