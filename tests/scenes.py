@@ -72,7 +72,7 @@ class TrafficScene:
         await wait_log(pilot, "Accept: */*")
         bob.sendall(b"\x1b]2;pwned\x07\x1b[31mred\x1b[0m [bold]not markup[/bold] \xff\xfe\n")
         await wait_log(pilot, "not markup")
-        app.choose_target("C2")
+        app.main_screen.choose_target("C2")
         await type_line(pilot, r"HTTP/1.1 204 No Content\r\n\r")
         await wait_log(pilot, "204 No Content")
 

@@ -228,7 +228,7 @@ def test_a_rate_shown_by_the_refresh_each_second_widens_its_column() -> None:
         await wait_ui(pilot, lambda: conn.bytes_in == 1000, "the bytes")
         assert str(table.get_cell(conn.cid, "rate")) == "-"  # as of the clock's second 0
         now[0] = conn.last_activity + 1  # the second after: the 1,000 bytes are its rate
-        app.refresh_ages()
+        app.main_screen.refresh_ages()
         await pilot.pause()
         shown = str(table.get_cell(conn.cid, "rate"))
         assert shown == "1000B/s"
@@ -251,7 +251,7 @@ def test_greeting_then_close_shows_the_greeting_and_closed_by_peer() -> None:
             assert "closed after the peer" in str(app.connections_table.get_cell("C1", "state"))
             # The target leaves with it, and the composer's label says so.
             assert app.target is None
-            assert str(app.widget("target", Static).render()) == "no target: C1 closed"
+            assert str(app.main_screen.widget("target", Static).render()) == "no target: C1 closed"
 
         run_app(make_app(connect=[server.url]), scenario)
 

@@ -60,7 +60,7 @@ async def paste(pilot: Pilot[None], text: str) -> None:
     app = the_app(pilot)
     await focus(pilot, app.composer)
     app.post_message(events.Paste(text))
-    await wait_ui(pilot, lambda: app.block_composer.is_open, "the block editor")
+    await wait_ui(pilot, lambda: app.composer.block_open, "the block editor")
     await wait_ui(pilot, lambda: app.focused is app.block_composer, "focus on the block")
 
 
@@ -89,7 +89,7 @@ def count_sends(app: SockbenchApp) -> list[tuple[str, bytes]]:
 async def nothing_was_sent(pilot: Pilot[None], peer: socket.socket) -> None:
     """What the peer receives first is a marker sent now: nothing was sent before it."""
     app = the_app(pilot)
-    if app.block_composer.is_open:
+    if app.composer.block_open:
         await pilot.press("ctrl+u")
     mode, app.core.sending.mode = app.core.sending.mode, "text"
     await type_line(pilot, "marker")
@@ -154,7 +154,7 @@ def test_ctrl_u_drops_the_block_and_escape_finds_it_while_open() -> None:
         await wait_ui(pilot, lambda: app.focused is app.block_composer, "escape to the block")
         await pilot.press("ctrl+u")
         await wait_ui(pilot, lambda: app.focused is app.composer, "focus on the composer")
-        assert not app.block_composer.is_open and app.composer.value == ""
+        assert not app.composer.block_open and app.composer.value == ""
         await nothing_was_sent(pilot, peer)
         # A dropped block is not remembered.
         assert app.composer.history == ["marker"]
@@ -219,7 +219,7 @@ def test_a_one_line_paste_stays_in_the_single_line_composer() -> None:
         await focus(pilot, app.composer)
         app.post_message(events.Paste("just one line\n"))
         await wait_ui(pilot, lambda: app.composer.value == "just one line", "the pasted line")
-        assert not app.block_composer.is_open
+        assert not app.composer.block_open
 
     with_a_peer(scenario)
 
@@ -232,7 +232,7 @@ def test_an_escape_error_names_the_line_and_column_and_sends_nothing() -> None:
         await wait_ui(pilot, lambda: composer_error(app), "an error")
         error = composer_error(app)  # shown through the sanitizer, which doubles backslashes
         assert error.startswith("line 2: unknown escape ") and "q at column 5" in error
-        assert app.block_composer.is_open  # kept for fixing
+        assert app.composer.block_open  # kept for fixing
         assert app.block_composer.lines[1] == "bad \\q here"
         await nothing_was_sent(pilot, peer)
 
@@ -303,7 +303,7 @@ def test_a_block_over_64_kib_asks_first() -> None:
         await wait_ui(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
         await pilot.press("y")
         assert await blocking(recv_exactly, peer, len(expected)) == expected
-        await wait_ui(pilot, lambda: not app.block_composer.is_open, "the block sent")
+        await wait_ui(pilot, lambda: not app.composer.block_open, "the block sent")
         await nothing_was_sent(pilot, peer)  # and nothing more
 
     with_a_peer(scenario, default_settings=SendSettings(line_ending="crlf"))
@@ -334,8 +334,8 @@ def test_a_block_to_marked_connections_is_one_send_each_with_its_own_line_ending
             await wait_ui(pilot, lambda: len(app.session.connections) == 2, "two peers")
             await wait_open_connection(pilot, lambda c: c.cid == "C2")
             app.core.sending.own_settings("C2").line_ending = "crlf"
-            app.toggle_mark("C1")
-            app.toggle_mark("C2")
+            app.main_screen.toggle_mark("C1")
+            app.main_screen.toggle_mark("C2")
             sends = count_sends(app)
             await paste(pilot, "a\nb")
             await pilot.press("enter")

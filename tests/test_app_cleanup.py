@@ -329,8 +329,8 @@ def test_u_unmarks_every_connection() -> None:
         with clients() as made:
             _, one = await connect_to(pilot, made)
             _, two = await connect_to(pilot, made)
-            app.toggle_mark(one)
-            app.toggle_mark(two)
+            app.main_screen.toggle_mark(one)
+            app.main_screen.toggle_mark(two)
             assert app.core.marked == {one, two}
             await choose(pilot, "u")
             await no_question_asked(pilot)
@@ -384,7 +384,7 @@ def test_the_palette_lists_the_clean_up_commands_and_runs_them() -> None:
         app = the_app(pilot)
         with clients() as made:
             live, live_id = await connect_to(pilot, made)
-            titles = [str(c.title) for c in session_commands(app)]
+            titles = [str(c.title) for c in session_commands(app.main_screen)]
             for title in (
                 "Clean up...",
                 "Close ended connections",

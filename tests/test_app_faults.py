@@ -81,7 +81,7 @@ def test_never_reading_peer_shows_the_queue_refuses_in_words_and_aborts() -> Non
             await wait_ui(pilot, lambda: "queued" in state_cell(app, conn.cid), "N queued")
             assert state_cell(app, conn.cid).endswith("M queued")  # e.g. "19.8M queued"
             await wait_log(pilot, "KiB queued that the peer has not taken")
-            palette = [c.title for c in session_commands(app)]
+            palette = [c.title for c in session_commands(app.main_screen)]
             assert any(t.startswith("Abort ") and "queued on C1" in t for t in palette)
             # f6 on the selected connection drops the queue by resetting it.
             await focus(pilot, app.connections_table)

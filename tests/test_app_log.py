@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from peers import connect_client, recv_exactly, udp_socket
+from test_transcript_reader import session as reader_session
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select, Static
 from ui_helpers import (
@@ -29,6 +30,7 @@ from ui_helpers import (
 from workbench.codec import format_hex, hexdump
 from workbench.payloads import SendSettings
 from workbench.session.model import ConnectionInfo
+from workbench.transcript.schema import SCHEMA_VERSION
 from workbench.ui.app import SockbenchApp
 from workbench.ui.detail import RecordDetail
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
@@ -594,7 +596,7 @@ def test_e_exports_the_bytes_the_target_received_and_sent(tmp_path: Path) -> Non
             second.sendall(chunk)
             total += len(chunk)
             await wait_ui(pilot, lambda n=total: conn.bytes_in == n, f"{total} bytes in")
-        app.choose_target("C2")
+        app.main_screen.choose_target("C2")
         await type_line(pilot, r"answer\x00\x01")
         assert await blocking(recv_exactly, second, 9) == b"answer\x00\x01\n"
         await wait_ui(pilot, lambda: conn.bytes_out == 9, "9 bytes sent")
@@ -630,3 +632,36 @@ def test_e_exports_from_the_transcript_when_there_is_one(tmp_path: Path) -> None
 
     app = make_app(listen=[TCP_LISTENER], transcript=str(tmp_path / "session.jsonl"))
     run_app(app, scenario)
+
+
+def test_an_export_from_a_transcript_of_a_newer_sockbench_says_so_in_words(
+    tmp_path: Path,
+) -> None:
+    transcript = tmp_path / "session.jsonl"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        client = connect_client(port)
+        conn = await wait_open_connection(pilot)
+        client.sendall(b"hello\n")
+        await wait_ui(pilot, lambda: conn.bytes_in == 6, "6 bytes in")
+        # A newer sockbench wrote over the file, in place: this run's session is gone.
+        newer = reader_session(1, session_id="other", schema=SCHEMA_VERSION + 1, version="9.0")
+        await wait_ui(pilot, lambda: transcript.stat().st_size > len(newer), "the transcript")
+        with transcript.open("r+b") as file:
+            file.write(newer)
+
+        await focus(pilot, app.log_view)
+        await pilot.press("e")
+        await answer_path_dialog(pilot, tmp_path / "c1", "sockbench-C1")
+        refused = (
+            "cannot export C1: session 1 of this transcript was written by a newer sockbench "
+            f"(version 9.0, transcript schema {SCHEMA_VERSION + 1}); this one reads schema "
+            f"{SCHEMA_VERSION} and older: read it with a newer sockbench"
+        )
+        await wait_notified(pilot, refused, "error")
+        assert not (tmp_path / "c1.in.bin").exists()
+        client.close()
+
+    run_app(make_app(listen=[TCP_LISTENER], transcript=str(transcript)), scenario)

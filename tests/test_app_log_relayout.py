@@ -10,7 +10,6 @@ from peers import connect_client
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Input
 from ui_helpers import focus, make_app, run_app, the_app, wait_listener_port, wait_log, wait_ui
 
 from workbench.log import LogModel, ViewSettings
@@ -53,7 +52,7 @@ def test_ten_view_switches_on_a_full_log_coalesce_and_a_key_is_answered() -> Non
 
         started = time.monotonic()
         type_quickly(app, ["m"] * 10 + ["slash"])  # text -> hex -> both -> text ... -> hex
-        search = app.widget("search", Input)
+        search = app.main_screen.log_pane.search_bar
         await wait_ui(pilot, lambda: search.display and app.focused is search, "the search bar")
         answered = time.monotonic() - started
         assert answered < KEY_ANSWERED_WITHIN, f"keys answered after {answered:.1f} s"

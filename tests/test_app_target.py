@@ -27,11 +27,11 @@ from workbench.ui.dialogs import ConnectDialog, ListenDialog
 
 
 def label(app: SockbenchApp) -> str:
-    return str(app.widget("target", Static).render())
+    return str(app.main_screen.widget("target", Static).render())
 
 
 def composer_error(app: SockbenchApp) -> str:
-    return str(app.widget("composer-error", Static).render())
+    return str(app.main_screen.widget("composer-error", Static).render())
 
 
 def test_a_reply_typed_after_a_client_left_reaches_the_next_client() -> None:
@@ -132,15 +132,17 @@ def test_a_closing_connection_leaves_the_target_but_takes_a_reply_when_chosen() 
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_open_connection(pilot)
-            app.toggle_mark("C1")
+            app.main_screen.toggle_mark("C1")
             client.shutdown(socket.SHUT_WR)
             await wait_log(pilot, "peer sent EOF; closing in 30 s")
             await wait_ui(pilot, lambda: app.target is None, "the target to leave C1")
             await type_line(pilot, "to the marked")
             assert composer_error(app).startswith("not sent: C1 is closing: its peer sent EOF")
-            assert app.widget("composer", Input).value == "to the marked", "the input is kept"
-            app.toggle_mark("C1")
-            app.choose_target("C1")
+            assert app.main_screen.widget("composer", Input).value == "to the marked", (
+                "the input is kept"
+            )
+            app.main_screen.toggle_mark("C1")
+            app.main_screen.choose_target("C1")
             assert label(app).endswith("(closing)")
             await type_line(pilot, "the answer")
             assert await blocking(recv_exactly, client, 11) == b"the answer\n"

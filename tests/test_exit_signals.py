@@ -235,7 +235,7 @@ def test_a_signal_before_the_engine_starts_still_records_the_session(tmp_path: P
     bridge = EventBridge()
     engine = Engine(bridge, transcript_path=str(transcript))
     listen = StartupAction("listen", parse_url(f"tcp://{LOCALHOST}:0", for_listen=True))
-    app = SockbenchApp(engine, bridge, [listen])
+    app = SockbenchApp(lambda: engine, bridge, [listen])
     before = {number: signal.getsignal(number) for number in exit_signals.SIGNALS}
     # A deadline far beyond the test's: the watchdog must never end pytest itself.
     signals = exit_signals.ExitSignals(app, deadline=10 * EXIT_TIMEOUT)

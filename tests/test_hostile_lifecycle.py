@@ -156,7 +156,7 @@ def test_a_one_line_paste_shows_its_controls_as_escapes_and_sends_the_bytes_past
         await pilot.press(*"x")
         app.post_message(Paste(HIDDEN + "\x0cz"))
         await wait_ui(pilot, lambda: app.composer.value.endswith("z"), "the paste")
-        assert not app.block_composer.is_open, "a form feed is not a line break"
+        assert not app.composer.block_open, "a form feed is not a line break"
         assert app.composer.value == "x" + HIDDEN_SHOWN + r"\u000cz"
         await pilot.press("enter")
         expected = f"x{HIDDEN}\x0cz\n".encode()

@@ -46,3 +46,30 @@ def test_the_protocol_and_the_session_core_load_no_engine_and_no_event_loop() ->
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [], f"loaded at once: {result.stdout.strip()}"
+
+
+# What the first screen does without: loaded once it is drawn (see workbench/ui/app.py).
+AFTER_FIRST_SCREEN = (
+    "workbench.engine.core",
+    "workbench.ui.block_composer",
+    "textual.widgets._text_area",
+    "workbench.ui.cleanup",
+    "workbench.ui.detail",
+    "workbench.ui.dialogs",
+    "workbench.ui.file_jobs",
+    "workbench.ui.log_dialogs",
+    "workbench.transcript.export",
+)
+
+
+def test_the_app_loads_what_the_first_screen_does_without_after_it() -> None:
+    probe = f"""
+import sys
+import workbench.cli, workbench.ui.app
+print(" ".join(name for name in {AFTER_FIRST_SCREEN!r} if name in sys.modules))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [], f"loaded before the first screen: {result.stdout.strip()}"

@@ -167,7 +167,7 @@ def test_settings_changed_for_a_peer_go_when_the_session_forgets_it() -> None:
             assert list(app.core.sending.own) == [peer.cid]
             sending = app.core.sending
             assert sending.settings_for(peer.cid).line_ending != sending.default.line_ending
-            app.toggle_mark(peer.cid)
+            app.main_screen.toggle_mark(peer.cid)
             app.engine.close(peer.cid)  # f4 on a listener's peer: forgotten by you
             await wait_ui(pilot, lambda: peer.cid not in app.session.connections, "pruned")
             assert app.core.sending.own == {} and app.core.marked == set()

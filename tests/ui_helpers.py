@@ -36,7 +36,7 @@ def make_app(
     engine = Engine(bridge, transcript_path=transcript)
     startup = [StartupAction("listen", parse_url(u, for_listen=True)) for u in listen]
     startup += [StartupAction("connect", parse_url(u, for_listen=False)) for u in connect]
-    return SockbenchApp(engine, bridge, startup, **options)
+    return SockbenchApp(lambda: engine, bridge, startup, **options)
 
 
 def run_app(

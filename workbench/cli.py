@@ -7,7 +7,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from workbench import __version__
 from workbench.codec import ENCODINGS
@@ -25,6 +25,9 @@ from workbench.protocol.options import (
     positive_whole_number,
     url_options,
 )
+
+if TYPE_CHECKING:
+    from workbench.engine import Engine
 
 EXIT_USAGE = 2
 HELP_WIDTH = 90
@@ -220,31 +223,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     pause_until_first_screen()
     # Imported here so --help and usage errors answer without loading Textual.
-    from workbench.engine import Engine, EventBridge
+    from workbench.engine.bridge import EventBridge
     from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
     from workbench.ui.exit_signals import ExitSignals
 
     bridge = EventBridge()
-    try:
-        engine = Engine(bridge, transcript_path=args.transcript)
-    except OSError as exc:
-        print(
-            f"sockbench: error: cannot write transcript {args.transcript}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    # With a transcript the engine is made now: a file it cannot write is said before the
+    # screen. Without one it is made when it starts, after the first screen: loading its
+    # core is not worth a wait for the screen.
+    opened: Engine | None = None
+    if args.transcript:
+        from workbench.engine import Engine
+
+        try:
+            opened = Engine(bridge, transcript_path=args.transcript)
+        except OSError as exc:
+            print(
+                f"sockbench: error: cannot write transcript {args.transcript}: "
+                f"{exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     if (problem := terminal_problem()) is not None:
-        engine.stop()
+        if opened is not None:
+            opened.stop()
         print(f"sockbench: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+
+    def make_engine() -> Engine:
+        from workbench.engine import Engine
+
+        return opened if opened is not None else Engine(bridge)
 
     listen, connect = startup_endpoints(args)
     startup = [StartupAction("listen", e) for e in listen]
     startup += [StartupAction("connect", e) for e in connect]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
-        engine,
+        make_engine,
         bridge,
         startup,
         default_settings=settings,
@@ -254,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()
-    if engine.transcript_error is not None:  # said in the Log too, but may have gone unseen
-        print(f"sockbench: {engine.transcript_error}", file=sys.stderr)
+    if opened is not None and opened.transcript_error is not None:
+        # Said in the Log too, but it may have gone unseen.
+        print(f"sockbench: {opened.transcript_error}", file=sys.stderr)
     return status

@@ -29,7 +29,7 @@ from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.safe_markup import literal_markup
 
 if TYPE_CHECKING:
-    from workbench.ui.app import SockbenchApp
+    from workbench.ui.main_screen import MainScreen
 
 # The rows of connections closed by "close ended" are cleared once they close: a connection
 # whose peer does not take what is queued for it may take a while.
@@ -196,23 +196,23 @@ class ListenerChoice(ModalScreen[str | None]):
 
 
 class Cleanup:
-    """The clean-up actions, over the app's session, engine, marks and Log."""
+    """The clean-up actions, over the main screen's session, engine, marks and Log."""
 
-    def __init__(self, app: SockbenchApp) -> None:
-        self.app = app
+    def __init__(self, main: MainScreen) -> None:
+        self.main = main
         self._to_forget: set[str] = set()  # closing: their rows go once they are closed
         self._forget_until = 0.0
         self._watch: Timer | None = None
 
     @property
     def session(self) -> Session:
-        return self.app.session
+        return self.main.session
 
     # --- the menu (f9) ---
 
     def main_screen_only(self) -> bool:
         """Keys act on the main screen only, not over a dialog."""
-        return not isinstance(self.app.screen, ModalScreen)
+        return not isinstance(self.main.app.screen, ModalScreen)
 
     def open_menu(self) -> None:
         if not self.main_screen_only():
@@ -231,7 +231,7 @@ class Cleanup:
             listener_detail = f"choose one of {plural(len(session.listeners), 'listener')}"
         all_closing = Closing.of(everything(session), len(session.listeners))
         marked = self.marked()
-        records = len(self.app.log_view.model.store)
+        records = len(self.main.log_view.model.store)
         ended_parts = [f"close {len(ended):,} half-closed"] if ended else []
         if closed:
             ended_parts.append(f"clear {plural(closed, 'closed row')} from the panes")
@@ -249,7 +249,7 @@ class Cleanup:
                 True,
             ),
         ]
-        self.app.push_screen(CleanupMenu("Clean up", items), self.run)
+        self.main.app.push_screen(CleanupMenu("Clean up", items), self.run)
 
     def run(self, action: str | None) -> None:
         match action:
@@ -268,7 +268,7 @@ class Cleanup:
         """The listener under the cursor of the focused pane (or the one of the connection
         there); else the only listener; else None (the user chooses)."""
         session = self.session
-        item = self.app.selected_item() if self.pane_has_focus() else None
+        item = self.main.selected_item() if self.pane_has_focus() else None
         if item in session.listeners:
             return item
         conn = session.connections.get(item or "")
@@ -279,8 +279,8 @@ class Cleanup:
         return None
 
     def pane_has_focus(self) -> bool:
-        app = self.app
-        return app.focused in (app.listeners_tree, app.connections_table)
+        main = self.main
+        return main.app.focused in (main.listeners_tree, main.connections_table)
 
     # --- the actions ---
 
@@ -290,24 +290,24 @@ class Cleanup:
         session = self.session
         ended = [c.cid for c in session.connections.values() if is_ended(c)]
         for cid in ended:
-            self.app.engine.close(cid)
+            self.main.engine.close(cid)
         cleared = self.forget(session.forget_closed())
         if ended:
             self._to_forget.update(ended)
             self._forget_until = time.monotonic() + FORGET_WATCH_SECONDS
             if self._watch is None:
-                self._watch = self.app.set_interval(FORGET_POLL_SECONDS, self.forget_closing)
+                self._watch = self.main.set_interval(FORGET_POLL_SECONDS, self.forget_closing)
         if not ended and not cleared:
-            self.app.notify("nothing to clean up: no connection is half-closed or closed")
+            self.main.notify("nothing to clean up: no connection is half-closed or closed")
             return
-        self.app.notify(
+        self.main.notify(
             f"closing {plural(len(ended), 'ended connection')}; "
             f"cleared {plural(cleared, 'closed row')}"
         )
 
     def forget_closing(self) -> None:
         """A timer's tick: clear the rows of the connections close_ended closed, once closed."""
-        if not self.app.panes_mounted():
+        if not self.main.panes_mounted():
             return  # quitting
         self.forget(self.session.forget_closed(self._to_forget))
         self._to_forget &= set(self.session.connections)
@@ -321,13 +321,13 @@ class Cleanup:
         """Take the forgotten connections' rows out of the panes; how many there were."""
         if not gone:
             return 0
-        app = self.app
-        app.release(gone)  # their marks and settings go with them
-        app.listeners_tree.sync(self.session)
-        app.connections_table.sync(self.session)
-        app.listeners_tree.refresh_labels(self.session, set(self.session.listeners))
-        app.show_target()
-        app.show_stats()
+        main = self.main
+        main.release(gone)  # their marks and settings go with them
+        main.listeners_tree.sync(self.session)
+        main.connections_table.sync(self.session)
+        main.listeners_tree.refresh_labels(self.session, set(self.session.listeners))
+        main.show_target()
+        main.show_stats()
         return len(gone)
 
     def close_listener_connections(self, lid: str | None) -> None:
@@ -335,14 +335,14 @@ class Cleanup:
         the user chooses the listener first."""
         session = self.session
         if not session.listeners:
-            self.app.notify("no listener: nothing to close", severity="warning")
+            self.main.notify("no listener: nothing to close", severity="warning")
             return
         if lid is None or lid not in session.listeners:
-            self.app.push_screen(ListenerChoice(session), self.close_listener_connections_of)
+            self.main.app.push_screen(ListenerChoice(session), self.close_listener_connections_of)
             return
         conns = listener_connections(session, lid)
         if not conns:
-            self.app.notify(f"{lid} has no open connection", markup=False)
+            self.main.notify(f"{lid} has no open connection", markup=False)
             return
         closing = Closing.of(conns)
         place = listener_place(session.listeners[lid])
@@ -359,7 +359,7 @@ class Cleanup:
         listeners = list(session.listeners)
         closing = Closing.of(conns, len(listeners))
         if not closing.parts():
-            self.app.notify("nothing to close: no connection or listener is open")
+            self.main.notify("nothing to close: no connection or listener is open")
             return
         # A listener closes its own peers: the other connections are closed one by one.
         by_listener = {c.cid for c in conns if c.listener in session.listeners}
@@ -367,14 +367,14 @@ class Cleanup:
 
         def close() -> None:
             for lid in listeners:
-                self.app.engine.close_listener(lid)
+                self.main.engine.close_listener(lid)
             self.close_all(others)
 
         self.confirm(closing, f"Close everything: {closing.text()}?", close)
 
     def close_all(self, cids: Iterable[str]) -> None:
         for cid in cids:
-            self.app.engine.close(cid)
+            self.main.engine.close(cid)
 
     def confirm(self, closing: Closing, question: str, then: Callable[[], None]) -> None:
         """Run `then` at once when nothing live closes; else after a yes."""
@@ -386,23 +386,23 @@ class Cleanup:
             if yes:
                 then()
 
-        self.app.push_screen(ConfirmDialog(sanitize_text(question), yes="Close"), answered)
+        self.main.app.push_screen(ConfirmDialog(sanitize_text(question), yes="Close"), answered)
 
     def marked(self) -> set[str]:
-        return {cid for cid in self.app.core.marked if cid in self.session.connections}
+        return {cid for cid in self.main.core.marked if cid in self.session.connections}
 
     def unmark_all(self) -> None:
         count = len(self.marked())
-        self.app.core.marked.clear()
-        self.app.show_target()
-        self.app.notify(f"unmarked {plural(count, 'connection')}" if count else "nothing marked")
+        self.main.core.marked.clear()
+        self.main.show_target()
+        self.main.notify(f"unmarked {plural(count, 'connection')}" if count else "nothing marked")
 
     def clear_log(self) -> None:
-        log = self.app.log_view
+        log = self.main.log_view
         count = len(log.model.store)
         log.clear()
-        where = " (the transcript keeps them)" if self.app.engine.transcript_path else ""
-        self.app.notify(f"cleared the Log: {plural(count, 'record')}{where}")
+        where = " (the transcript keeps them)" if self.main.engine.transcript_path else ""
+        self.main.notify(f"cleared the Log: {plural(count, 'record')}{where}")
 
     # --- the command palette ---
 

@@ -2,7 +2,7 @@
 
 Each job is a plain function run in a Textual thread worker (group `files`): it waits for
 the transcript's flush, streams the transcript or writes the Log's snapshot, and returns the
-notice to show. The app shows it (or the error) in one place, `SockbenchApp.file_job_done`,
+notice to show. The Log pane shows it (or the error) in one place, `LogPane.file_job_done`,
 and keeps answering keys meanwhile. What must be read on the UI thread (the Log's rows or
 records) is taken there, quickly, before the job starts or through `call_from_thread`.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.worker import get_current_worker
 
-from workbench.engine import Engine
 from workbench.transcript.export import (
     Exported,
     LogChunks,
@@ -25,9 +25,11 @@ from workbench.transcript.export import (
     is_regular_file,
     save_lines,
 )
-from workbench.transcript.reader import SessionNotFound
+from workbench.transcript.reader import NewerSchema, SessionNotFound
 
-GROUP = "files"
+if TYPE_CHECKING:
+    from workbench.engine import Engine
+
 FLUSH_SECONDS = 2.0  # what an export waits for the transcript to be written (in the worker)
 
 
@@ -93,6 +95,8 @@ def export_job(
                 f"cannot export {cid}: the transcript {path} no longer holds this session "
                 "(was it moved or replaced?)"
             ) from None
+        except NewerSchema as exc:  # the transcript was replaced by a newer sockbench's
+            raise JobError(f"cannot export {cid}: {exc}") from None
         except InterruptedError:
             raise JobError(f"export of {cid} cancelled") from None
         return exported_notice(done)

@@ -74,15 +74,9 @@ class LogView(ScrollView, can_focus=True):
         Binding("home", "cursor_home", "First", show=False),
         Binding("end", "cursor_end", "Last", show=False),
         Binding("enter", "details", "Details"),
-        Binding("m", "app.log_display", "Text/hex"),
-        Binding("l", "app.log_framing", "Lines"),
-        Binding("r", "app.log_time", "Rel. time"),
-        Binding("f", "app.log_filter", "Filter"),
-        Binding("slash", "app.log_search", "Search"),
         Binding("n", "search(False)", "Next", show=False),
         Binding("N", "search(True)", "Previous", show=False),
-        Binding("s", "app.log_save", "Save"),
-        Binding("e", "app.log_export", "Export"),
+        # The Log's other keys are its pane's (workbench/ui/log_pane.py).
     ]
 
     class DetailsRequested(Message):
