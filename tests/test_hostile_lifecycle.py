@@ -194,3 +194,16 @@ def test_no_key_comes_out_of_a_paste_wherever_the_reads_cut_it() -> None:
             keys = [t.key for t in tokens if isinstance(t, Key)]
             pastes = [t.text for t in tokens if isinstance(t, Paste)]
             assert (keys, pastes) == (["q", "w"], [pasted]), f"cut at {first} and {second}"
+
+
+def test_a_paste_is_escaped_in_text_mode_only() -> None:
+    """Escapes are text mode's notation; in hex or file mode a paste goes in as it is."""
+
+    async def scenario(pilot: Pilot[None], peer: socket.socket) -> None:
+        app = the_app(pilot)
+        assert app.composer.pasted("a\x0cb") == r"a\u000cb"
+        await pilot.press("ctrl+t")
+        await wait_ui(pilot, lambda: app.core.sending.mode == "hex", "hex mode")
+        assert app.composer.pasted("a\x0cb") == "a\x0cb"
+
+    with_a_peer(scenario)

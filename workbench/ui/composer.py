@@ -52,6 +52,7 @@ class Composer(Input):
         )
         self.history: list[str] = []
         self._cursor = 0  # == len(history) while editing a new line
+        self.mode = "text"  # the send mode (the main screen sets it): text, hex or file
         self._draft = ""
         self.block: BlockComposer | None = None  # made the first time it opens
 
@@ -106,7 +107,7 @@ class Composer(Input):
         """What a paste puts in the composer: in text mode, its controls and invisible
         characters as escapes (they show, and send the same bytes); the line breaks, LF, CR
         or CRLF, are the only ones that split it into lines (not a form feed, say)."""
-        return escape_invisible(text) if getattr(self.app, "mode", "text") == "text" else text
+        return escape_invisible(text) if self.mode == "text" else text
 
     # Async (Textual awaits a handler that is), unlike Input's: it may mount the block editor.
     async def _on_paste(self, event: events.Paste) -> None:  # type: ignore[override]

@@ -246,7 +246,8 @@ class MainScreen(Screen[None]):
             return  # called after every batch: updating a label lays the screen out again
         self._target_shown = line
         self.widget("mode", Static).update(Content(line.mode))
-        self.composer.placeholder = MODE_PLACEHOLDERS[self.core.sending.mode]
+        self.composer.mode = self.core.sending.mode
+        self.composer.placeholder = MODE_PLACEHOLDERS[self.composer.mode]
         label = self.widget("target", Static)
         label.update(Content(line.target))
         label.set_class(not line.usable, "none")
