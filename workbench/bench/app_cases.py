@@ -114,7 +114,7 @@ def startup() -> Case:
         "start-up",
         "from launch to the first screen in a terminal, vs a one-widget Textual app",
         [Metric("seconds", "s", higher_is_better=False, digits=3)],
-        [Goal("seconds", 1.5, MINIMAL)],
+        [Goal("seconds", 1.3, MINIMAL)],
         [
             Variant(SOCKBENCH, lambda: first_screen(sockbench_argv(), FIRST_SCREEN)),
             Variant(MINIMAL, lambda: first_screen(minimal_argv(), MINIMAL_MARKER.encode())),
