@@ -48,8 +48,15 @@ def test_the_protocol_and_the_session_core_load_no_engine_and_no_event_loop() ->
     assert result.stdout.split() == [], f"loaded at once: {result.stdout.strip()}"
 
 
-# What the first screen does without: loaded once it is drawn (see workbench/ui/app.py).
+# What the first screen does without: loaded once it is drawn (see workbench/ui/app.py and
+# workbench/ui/first_screen.py): the main screen, the session core, the Log and the panes.
 AFTER_FIRST_SCREEN = (
+    "workbench.ui.main_screen",
+    "workbench.session.core",
+    "workbench.log.model",
+    "workbench.ui.log_view",
+    "workbench.ui.panes",
+    "textual.widgets._data_table",
     "workbench.engine.core",
     "workbench.ui.block_composer",
     "textual.widgets._text_area",

@@ -268,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_max_rows=args.log_records,
         stats_path=args.stats_file,
         after_first_screen=tune_for_long_run,
+        first_screen=True,
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()

@@ -27,6 +27,11 @@ class SendSettings:
         return f"{LINE_ENDING_LABELS[self.line_ending]} · {self.encoding}"
 
 
+def mode_line(mode: str, settings: SendSettings) -> str:
+    """What the composer's mode label says: the mode, and for text how it becomes bytes."""
+    return f"{mode} · {settings.describe()}" if mode == "text" else mode
+
+
 @dataclass(frozen=True)
 class FilePayload:
     path: str

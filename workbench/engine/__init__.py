@@ -6,7 +6,9 @@ transports with it: start-up pays for them only when an engine is made."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from workbench.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from workbench.engine.bridge import EventBridge
@@ -14,17 +16,11 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "Engine", "EventBridge"]
 
-_WHERE = {
-    "DEFAULT_CONNECT_TIMEOUT": "workbench.engine.core",
-    "Engine": "workbench.engine.core",
-    "EventBridge": "workbench.engine.bridge",
-}
-
-
-def __getattr__(name: str) -> Any:
-    where = _WHERE.get(name)
-    if where is None:
-        raise AttributeError(f"module 'workbench.engine' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(where), name)
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "DEFAULT_CONNECT_TIMEOUT": "workbench.engine.core",
+        "Engine": "workbench.engine.core",
+        "EventBridge": "workbench.engine.bridge",
+    },
+)

@@ -3,22 +3,30 @@
 across reads, with `workbench.framing`), `rows` and `layout` (records as rows), `model`
 (`LogModel`, `Relayout`).
 
-Pure Python, no Textual. The names the UI uses are here."""
+Pure Python, no Textual. The names the UI uses are here, loaded on first use: the command
+line reads MAX_LOG_RECORDS before the first screen, which needs none of the rest."""
 
-from workbench.log.filters import compile_filter
-from workbench.log.framing import RecordFramer
-from workbench.log.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
-from workbench.log.model import LogModel, Relayout
-from workbench.log.records import MAX_HELD_BYTES, RawRecord, Record
-from workbench.log.rows import Row
-from workbench.log.settings import ViewSettings
-from workbench.log.store import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_MAX_RECORDS,
-    MAX_LOG_RECORDS,
-    RECORD_OVERHEAD,
-    RecordStore,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from workbench.lazy_names import lazy_names
+
+if TYPE_CHECKING:
+    from workbench.log.filters import compile_filter
+    from workbench.log.framing import RecordFramer
+    from workbench.log.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
+    from workbench.log.model import LogModel, Relayout
+    from workbench.log.records import MAX_HELD_BYTES, RawRecord, Record
+    from workbench.log.rows import Row
+    from workbench.log.settings import ViewSettings
+    from workbench.log.store import (
+        DEFAULT_MAX_BYTES,
+        DEFAULT_MAX_RECORDS,
+        MAX_LOG_RECORDS,
+        RECORD_OVERHEAD,
+        RecordStore,
+    )
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -39,3 +47,26 @@ __all__ = [
     "compile_filter",
     "layout",
 ]
+
+__getattr__ = lazy_names(
+    __name__,
+    {
+        "compile_filter": "workbench.log.filters",
+        "RecordFramer": "workbench.log.framing",
+        "MAX_ROW_BYTES": "workbench.log.layout",
+        "MAX_ROWS_PER_RECORD": "workbench.log.layout",
+        "layout": "workbench.log.layout",
+        "LogModel": "workbench.log.model",
+        "Relayout": "workbench.log.model",
+        "MAX_HELD_BYTES": "workbench.log.records",
+        "RawRecord": "workbench.log.records",
+        "Record": "workbench.log.records",
+        "Row": "workbench.log.rows",
+        "ViewSettings": "workbench.log.settings",
+        "DEFAULT_MAX_BYTES": "workbench.log.store",
+        "DEFAULT_MAX_RECORDS": "workbench.log.store",
+        "MAX_LOG_RECORDS": "workbench.log.store",
+        "RECORD_OVERHEAD": "workbench.log.store",
+        "RecordStore": "workbench.log.store",
+    },
+)

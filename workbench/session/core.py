@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 
 from workbench.codec import sanitize_text
 from workbench.log import RawRecord, Record
-from workbench.payloads import ENCODING_NAMES, LINE_ENDING_NAMES, FilePayload, SendSettings
+from workbench.payloads import (
+    ENCODING_NAMES,
+    LINE_ENDING_NAMES,
+    FilePayload,
+    SendSettings,
+    mode_line,
+)
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Transport
 from workbench.session.model import (
@@ -161,8 +167,7 @@ class SessionCore:
     def target_line(self) -> TargetLine:
         sending = self.sending
         settings = sending.settings_for(self.target) if self.target else sending.default
-        mode = sending.mode
-        shown_mode = f"{mode} · {settings.describe()}" if mode == "text" else mode
+        shown_mode = mode_line(sending.mode, settings)
         conns = self.session.connections
         marked = [cid for cid in self.marked if cid in conns]
         conn = conns.get(self.target or "")

@@ -16,29 +16,29 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
+from textual.command import Provider
 from textual.driver import Driver
+from textual.screen import Screen
 
 from workbench import __version__
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
-from workbench.payloads import SendSettings
-from workbench.protocol import events as ev
-from workbench.protocol.endpoints import Endpoint
-from workbench.session.core import SessionCore
-from workbench.session.drain import Drainer
-from workbench.session.model import Session
+from workbench.payloads import SendSettings, mode_line
 from workbench.ui import exit_signals
-from workbench.ui.composer import Composer
-from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
-from workbench.ui.main_screen import MainScreen
-from workbench.ui.palette import SessionCommands
-from workbench.ui.panes import ConnectionsTable, ListenersTree
+from workbench.ui.first_screen import FirstScreen
 from workbench.ui.paste_guard import paste_safe
-from workbench.ui.stats_file import STATS_SECONDS, StatsFile
 
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
+    from workbench.protocol import events as ev
+    from workbench.protocol.endpoints import Endpoint
+    from workbench.session.model import Session
     from workbench.ui.block_composer import BlockComposer
+    from workbench.ui.composer import Composer
+    from workbench.ui.log_view import LogView
+    from workbench.ui.main_screen import MainScreen
+    from workbench.ui.panes import ConnectionsTable, ListenersTree
+    from workbench.ui.stats_file import StatsFile
 
 COUNTERS_SECONDS = 0.25
 # Imported on first use (a dialog, the detail view, a save or an export), not before the
@@ -60,9 +60,15 @@ class StartupAction:
     endpoint: Endpoint
 
 
+def session_commands() -> type[Provider]:
+    from workbench.ui.palette import SessionCommands
+
+    return SessionCommands
+
+
 class SockbenchApp(App[None]):
     CSS_PATH = "app.tcss"
-    COMMANDS = App.COMMANDS | {SessionCommands}
+    COMMANDS = App.COMMANDS | {session_commands}
     TITLE = "sockbench"
     SUB_TITLE = f"socket workbench {__version__}"
 
@@ -92,35 +98,59 @@ class SockbenchApp(App[None]):
         *,
         clock: Callable[[], float] = time.time,
         time_format: Callable[[float], str] | None = None,
-        log_max_rows: int = DEFAULT_MAX_ROWS,
+        log_max_rows: int | None = None,
         default_settings: SendSettings | None = None,
         stats_path: str | None = None,
         after_first_screen: Callable[[], None] | None = None,
+        first_screen: bool = False,
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
         `after_first_screen`: called once the first screen is drawn, before the engine
-        starts (the command line tunes the garbage collector there)."""
+        starts (the command line tunes the garbage collector there).
+        `first_screen`: draw workbench/ui/first_screen.py's stand-in at once, and load the
+        session core, the Log and the panes after it (the command line does)."""
         super().__init__()
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.bridge = bridge
         self.startup = list(startup)
-        self.core = SessionCore(default_settings)
-        self.main_screen = MainScreen(
-            lambda: self.engine, self.core, clock, time_format, log_max_rows
-        )
-        self.drainer = Drainer(bridge, self.handle_events, collect_young)
         self._exit_requested = False
-        self.stats_file = StatsFile(stats_path) if stats_path else None
         self.after_first_screen = after_first_screen
+        self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
+        self._main: MainScreen | None = None
+        self.stats_file: StatsFile | None = None
+        first_mode = mode_line("text", default_settings or SendSettings())
+        self.stand_in = FirstScreen(first_mode) if first_screen else None
+        if not first_screen:
+            self.build()
 
-    def get_default_screen(self) -> MainScreen:
-        return self.main_screen
+    def build(self) -> None:
+        """The session core, the main screen and what drains the engine into them."""
+        from workbench.session.core import SessionCore
+        from workbench.session.drain import Drainer
+        from workbench.ui.log_view import DEFAULT_MAX_ROWS
+        from workbench.ui.main_screen import MainScreen
+        from workbench.ui.stats_file import StatsFile
+
+        settings, clock, time_format, log_max_rows, stats_path = self._made_with
+        self.core = SessionCore(settings)
+        rows = DEFAULT_MAX_ROWS if log_max_rows is None else log_max_rows
+        self._main = MainScreen(lambda: self.engine, self.core, clock, time_format, rows)
+        self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
+        self.stats_file = StatsFile(stats_path) if stats_path else None
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.stand_in or self.main_screen
 
     def get_driver_class(self) -> type[Driver]:
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
+
+    @property
+    def main_screen(self) -> MainScreen:
+        assert self._main is not None, "the main screen is made once the first one is drawn"
+        return self._main
 
     @property
     def engine(self) -> Engine:
@@ -165,20 +195,34 @@ class SockbenchApp(App[None]):
         # worth making the user wait for the screen.
         self.call_after_refresh(self.start_engine)
 
-    def start_engine(self) -> None:
+    async def start_engine(self) -> None:
         # From here the loop takes SIGHUP/SIGTERM/SIGINT: one that came already quits now.
         if exit_signals.install(self) or self._exit_requested:
             return
-        if self.after_first_screen is not None:
-            self.after_first_screen()
+        if self.stand_in is None:
+            self.run_engine()
+            return
+        # The main screen is drawn before the rest: loading the dialogs and starting the
+        # engine can wait for it as they waited for the first screen.
+        await self.replace_stand_in(self.stand_in)
+        if not self._exit_requested:
+            self.call_after_refresh(self.run_engine)
+
+    def run_engine(self) -> None:
+        if self._exit_requested:
+            return
         for module in LOADED_AFTER_FIRST_SCREEN:
             importlib.import_module(module)
+        if self.after_first_screen is not None:
+            self.after_first_screen()
         self.engine.start()
         main = self.main_screen
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, main.refresh_ages)
         self.set_interval(COUNTERS_SECONDS, main.show_counters)
         if self.stats_file is not None:
+            from workbench.ui.stats_file import STATS_SECONDS
+
             self.set_interval(STATS_SECONDS, self.write_stats)
         for action in self.startup:
             if action.kind == "listen":
@@ -186,6 +230,19 @@ class SockbenchApp(App[None]):
             else:
                 self.core.targeting.opened_by_user(self.engine.connect(action.endpoint))
         main.show_target()
+
+    async def replace_stand_in(self, stand_in: FirstScreen) -> None:
+        """The main screen over the first one (which stays under it, unseen: the default
+        screen cannot be replaced), with what was typed there."""
+        self.build()
+        if self._exit_requested:
+            return
+        typed, cursor = stand_in.typed()
+        await self.push_screen(self.main_screen)
+        self.stand_in = None
+        if typed:
+            self.composer.value = typed + self.composer.value
+            self.composer.cursor_position = cursor
 
     async def action_quit(self) -> None:
         self.quitting()
@@ -199,7 +256,8 @@ class SockbenchApp(App[None]):
 
     def quitting(self) -> None:
         self._exit_requested = True
-        self.main_screen.quitting = True
+        if self._main is not None:
+            self._main.quitting = True
 
     def write_stats(self) -> None:
         if self.stats_file is not None and not self._exit_requested:

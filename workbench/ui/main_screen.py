@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.events import DescendantFocus
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
+from textual.widgets import DataTable, Footer, Input, Static, Tree
 
 from workbench.codec import format_size, sanitize_text
 from workbench.payloads import (
@@ -33,6 +33,7 @@ from workbench.protocol.endpoints import Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.composer import Composer
+from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
@@ -49,13 +50,15 @@ WidgetType = TypeVar("WidgetType", bound=Widget)
 # What handling the engine's events touches.
 PANES = ("log", "listeners", "connections", "composer", "target", "mode")
 MODE_PLACEHOLDERS = {
-    "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
+    "text": TEXT_MODE_HINT,
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
     "file": "path of a file to send; Enter sends its bytes",
 }
 
 
 class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#composer"
+
     def __init__(
         self,
         get_engine: Callable[[], Engine],
@@ -81,7 +84,6 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         keep = self._keep
-        yield Header()
         with Horizontal(id="panes"):
             yield keep(ListenersTree(self.clock, id="listeners"))
             yield keep(ConnectionsTable(self.clock, id="connections"))
@@ -159,11 +161,10 @@ class MainScreen(Screen[None]):
         return self.core.target
 
     def on_mount(self) -> None:
-        self.listeners_tree.border_title = "Listeners"
-        self.connections_table.border_title = "Connections"
+        self.listeners_tree.border_title = PANE_TITLES["listeners"]
+        self.connections_table.border_title = PANE_TITLES["connections"]
         self.show_target()
         self.show_stats()  # from the start, not from the first tick: the screen does not jump
-        self.composer.focus()
 
     # --- what the engine's events changed ---
 

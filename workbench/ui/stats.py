@@ -10,27 +10,22 @@ from textual.widgets import Sparkline, Static
 from workbench.codec import format_size, sanitize_text
 from workbench.session.model import ConnectionInfo
 from workbench.session.rates import RATE_WINDOW_SECONDS
-
-NO_TARGET = "no target: its throughput shows here"
+from workbench.ui.first_screen import NO_TARGET_STATS, throughput_line
 
 
 class StatsBar(Horizontal):
-    DEFAULT_CSS = """
-    StatsBar { height: 1; padding: 0 1; }
-    StatsBar > #stats-text { width: auto; color: $text-muted; }
-    StatsBar > Sparkline { width: 60; margin-left: 2; }
-    """
+    """Styled in app.tcss (#stats), which the first screen's stand-in shares."""
 
     def compose(self) -> ComposeResult:
         # Said from the start, so the first screen does not change a second later.
-        yield Static(Content(NO_TARGET), id="stats-text")
-        yield Sparkline([0] * RATE_WINDOW_SECONDS, summary_function=max, id="stats-spark")
+        yield Static(Content(NO_TARGET_STATS), id="stats-text")
+        yield throughput_line()
 
     def show(self, conn: ConnectionInfo | None, now: float) -> None:
         text = self.query_one("#stats-text", Static)
         spark = self.query_one("#stats-spark", Sparkline)
         if conn is None:
-            self._say(text, Content(NO_TARGET))
+            self._say(text, Content(NO_TARGET_STATS))
             spark.data = [0] * RATE_WINDOW_SECONDS
             return
         rate_in = conn.history.rate(now, outgoing=False)
