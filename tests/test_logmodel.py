@@ -441,7 +441,7 @@ def test_info_and_error_rows_are_sanitized() -> None:
 
 
 def test_text_layout_caps_row_bytes_and_rows() -> None:
-    rows = layout(data(0, b"y" * 1000 + b"\n"), TEXT)
+    rows = layout(data(0, b"y" * (MAX_ROW_BYTES + 600) + b"\n"), TEXT)
     assert len(rows) == 1
     assert rows[0].text == "y" * MAX_ROW_BYTES
     assert rows[0].note == " … 601 more bytes on this line"
