@@ -34,7 +34,7 @@ from workbench.transcript.schema import SCHEMA_VERSION
 from workbench.ui.app import SockbenchApp
 from workbench.ui.detail import RecordDetail
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
-from workbench.ui.log_view import filter_active
+from workbench.ui.log_subtitle import filter_active
 
 TCP_LISTENER = "tcp://127.0.0.1:0"
 UDP_LISTENER = "udp://127.0.0.1:0"
@@ -506,6 +506,13 @@ def test_enter_shows_the_details_of_the_cursor_row() -> None:
         assert app.clipboard == format_hex(payload)
         await pilot.press("t")
         assert app.clipboard == "\\x00\\x01binary\\xff data\\r\\n"
+        # Raw: as the peer sent it, control bytes and all (an invalid byte as U+FFFD).
+        await pilot.press("r")
+        assert app.clipboard == "\x00\x01binary\ufffd data\r\n"
+        footer_keys = {
+            key for key, binding in detail.active_bindings.items() if binding.binding.show
+        }
+        assert {"r", "t", "c"} <= footer_keys
 
         await pilot.press("escape")
         await wait_ui(pilot, lambda: not isinstance(app.screen, RecordDetail), "details closed")

@@ -14,14 +14,12 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.content import Content
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker
 
-from workbench.codec import sanitize_text
 from workbench.log import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
 from workbench.log.screen import Line, moved, screen, top_showing
 from workbench.session.drain import others_first
@@ -33,6 +31,7 @@ from workbench.ui.log_rows import (
     hidden_columns,
     wrapped_lines,
 )
+from workbench.ui.log_subtitle import subtitle
 
 DEFAULT_MAX_ROWS = 100_000
 # A Log of more records than this is laid out again (new settings) in slices of about
@@ -44,8 +43,6 @@ SIDEWAYS_STEP = 8
 # Rendered rows kept: one strip each cut, a list of strips each wrapped.
 CACHED_ROWS = 1024
 CURSOR_STYLE = Style(bgcolor="grey23")
-# The bottom border's "12 new rows ↓" while the Log does not follow (a Content style).
-NEW_ROWS_STYLE = "bold $warning"
 
 
 class LogView(ScrollView, can_focus=True):
@@ -294,37 +291,11 @@ class LogView(ScrollView, can_focus=True):
             self._update_subtitle()  # scrolled down over some of the new rows
 
     def _update_subtitle(self) -> None:
-        model = self.model
-        parts = [f"{len(model.rows):,} row{'' if len(model.rows) == 1 else 's'}"]
-        settings = self.settings  # the ones asked for, while they are laid out too
-        view = [settings.display]
-        if settings.framing == "lines":
-            view.append("lines")
-        if settings.relative_time:
-            view.append("relative time")
-        if settings.wrap:
-            view.append("wrap")
-        elif self.shift:
-            view.append(f"from column {self.shift + 1}")
-        if filter_active(settings):
-            view.append("filtered")
-        if self._wanted is not None:
-            view.append("laying out…")
-        parts.append(" · ".join(view))
-        if model.records_dropped:
-            parts.append(
-                f"{model.records_dropped:,} earlier records dropped (the transcript keeps all)"
-            )
-        if self.search_pattern:
-            parts.append(f"search: {self.search_pattern}")
-        # Content, not a str: a str title is markup, and the pattern is often a peer's text.
-        subtitle = Content(sanitize_text("  ·  ".join(parts)))
         new = self._new_rows_shown = self.new_rows()
-        if new:
-            # First: a narrow Log cuts the subtitle's end, never this.
-            marker = f"{new:,} new row{'' if new == 1 else 's'} ↓"
-            subtitle = Content.assemble((marker, NEW_ROWS_STYLE), "  ·  ", subtitle)
-        self.border_subtitle = subtitle
+        laying_out = self._wanted is not None
+        self.border_subtitle = subtitle(
+            self.model, self.settings, laying_out, self.shift, self.search_pattern, new
+        )
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""
@@ -337,11 +308,26 @@ class LogView(ScrollView, can_focus=True):
         if not rows:
             return
         if self.cursor is not None:
+            if self._cursor_row_goes_on(step):
+                # Wrapping, a row taller than the screen: its lines first, then the next row.
+                self.scroll_lines(step, follow_at_end=False)
+                return
             self.move_cursor(self.cursor + step)
             return
         # No cursor yet: up starts at the newest row on screen, down at the oldest.
         top, bottom = self.visible_rows()
         self.move_cursor(min(rows - 1, bottom) if step < 0 else top)
+
+    def _cursor_row_goes_on(self, step: int) -> bool:
+        """Wrapping: whether the cursor's row has lines off screen in `step`'s direction."""
+        if not self.wrapping or self.cursor is None:
+            return False
+        lines = self._screen_lines()
+        if not lines:
+            return False
+        if step < 0:
+            return lines[0][0] == self.cursor and lines[0][1] > 0
+        return lines[-1][0] == self.cursor and lines[-1][1] < self._lines_of(self.cursor) - 1
 
     def action_cursor_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.size.height - 1))
@@ -375,6 +361,20 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - self.size.height + 1, animate=False, immediate=True)
         self.following = False
         self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row puts the cursor on it (the click also gave the Log the focus, so
+        the footer lists its keys)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if self.wrapping:
+            lines = self._screen_lines()
+            row = lines[offset.y][0] if offset.y < len(lines) else None
+        else:
+            row = int(self.scroll_offset.y) + offset.y
+        if row is not None and row < len(self.model.rows):
+            self.move_cursor(row)
 
     def action_details(self) -> None:
         row = self.cursor if self.cursor is not None else len(self.model.rows) - 1
@@ -521,11 +521,12 @@ class LogView(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         return top, min(self.row_count(), top + self.size.height) - 1
 
-    def scroll_lines(self, by: int) -> None:
+    def scroll_lines(self, by: int, follow_at_end: bool = True) -> None:
         """Wrapping: move the lines shown `by` lines (up when negative)."""
         lines = self._screen_lines()
         if lines:
-            self._show_top(moved(lines[0], by, self.row_count(), self._lines_of))
+            top = moved(lines[0], by, self.row_count(), self._lines_of)
+            self._show_top(top, follow_at_end)
 
     def action_sideways(self, direction: int, page: bool = False) -> None:
         """Not wrapping: scroll the rows' text sideways (SIDEWAYS_STEP columns, or most of
@@ -572,14 +573,3 @@ class LogView(ScrollView, can_focus=True):
             super()._on_mouse_scroll_up(event)  # type: ignore[arg-type]
             return
         event.stop()
-
-
-def filter_active(settings: ViewSettings) -> bool:
-    return bool(
-        settings.sources or settings.direction != "both" or settings.text or settings.hex_pattern
-    )
-
-
-def format_clock_time(ts: float) -> str:
-    """Local wall-clock time with milliseconds."""
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
