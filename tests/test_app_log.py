@@ -618,6 +618,31 @@ def test_e_exports_the_bytes_the_target_received_and_sent(tmp_path: Path) -> Non
     run_app(make_app(listen=[TCP_LISTENER]), scenario)
 
 
+def test_e_exports_the_connection_of_the_cursor_row_before_the_target(tmp_path: Path) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        log = app.log_view
+        port = await wait_listener_port(pilot)
+        first = connect_client(port)
+        conn = await wait_open_connection(pilot)
+        second = connect_client(port)
+        await wait_open_connection(pilot, lambda c: c.cid == "C2")
+        first.sendall(b"from C1\n")
+        await wait_ui(pilot, lambda: conn.bytes_in == 8, "C1's line")
+        app.main_screen.choose_target("C2")
+        await focus(pilot, log)
+        row = next(i for i, text in enumerate(log_text(app)) if "from C1" in text)
+        log.move_cursor(row)
+        await pilot.press("e")
+        await answer_path_dialog(pilot, tmp_path / "c1", "sockbench-C1")
+        await wait_notified(pilot, "wrote ")
+        assert (tmp_path / "c1.in.bin").read_bytes() == b"from C1\n"
+        first.close()
+        second.close()
+
+    run_app(make_app(listen=[TCP_LISTENER]), scenario)
+
+
 def test_e_exports_from_the_transcript_when_there_is_one(tmp_path: Path) -> None:
     big = bytes(range(256)) * 1024  # 256 KiB in many reads: the transcript has every byte
 
