@@ -34,7 +34,7 @@ from workbench.transcript.schema import SCHEMA_VERSION
 from workbench.ui.app import SockbenchApp
 from workbench.ui.detail import RecordDetail
 from workbench.ui.log_dialogs import FilterDialog, PathDialog
-from workbench.ui.log_view import filter_active
+from workbench.ui.log_subtitle import filter_active
 
 TCP_LISTENER = "tcp://127.0.0.1:0"
 UDP_LISTENER = "udp://127.0.0.1:0"
@@ -506,6 +506,13 @@ def test_enter_shows_the_details_of_the_cursor_row() -> None:
         assert app.clipboard == format_hex(payload)
         await pilot.press("t")
         assert app.clipboard == "\\x00\\x01binary\\xff data\\r\\n"
+        # Raw: as the peer sent it, control bytes and all (an invalid byte as U+FFFD).
+        await pilot.press("r")
+        assert app.clipboard == "\x00\x01binary\ufffd data\r\n"
+        footer_keys = {
+            key for key, binding in detail.active_bindings.items() if binding.binding.show
+        }
+        assert {"r", "t", "c"} <= footer_keys
 
         await pilot.press("escape")
         await wait_ui(pilot, lambda: not isinstance(app.screen, RecordDetail), "details closed")
@@ -605,6 +612,31 @@ def test_e_exports_the_bytes_the_target_received_and_sent(tmp_path: Path) -> Non
         assert (tmp_path / "c2.in.bin").read_bytes() == b"".join(received)
         assert (tmp_path / "c2.out.bin").read_bytes() == b"answer\x00\x01\n"
         await wait_notified(pilot, "from the log")
+        first.close()
+        second.close()
+
+    run_app(make_app(listen=[TCP_LISTENER]), scenario)
+
+
+def test_e_exports_the_connection_of_the_cursor_row_before_the_target(tmp_path: Path) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        log = app.log_view
+        port = await wait_listener_port(pilot)
+        first = connect_client(port)
+        conn = await wait_open_connection(pilot)
+        second = connect_client(port)
+        await wait_open_connection(pilot, lambda c: c.cid == "C2")
+        first.sendall(b"from C1\n")
+        await wait_ui(pilot, lambda: conn.bytes_in == 8, "C1's line")
+        app.main_screen.choose_target("C2")
+        await focus(pilot, log)
+        row = next(i for i, text in enumerate(log_text(app)) if "from C1" in text)
+        log.move_cursor(row)
+        await pilot.press("e")
+        await answer_path_dialog(pilot, tmp_path / "c1", "sockbench-C1")
+        await wait_notified(pilot, "wrote ")
+        assert (tmp_path / "c1.in.bin").read_bytes() == b"from C1\n"
         first.close()
         second.close()
 

@@ -15,6 +15,7 @@ from workbench import log as log_model
 from workbench.codec import decode_for_display
 from workbench.log import (
     DEFAULT_MAX_BYTES,
+    MAX_ROW_BYTES,
     LogModel,
     Record,
     RecordFramer,
@@ -130,14 +131,14 @@ def test_a_record_held_in_part_never_shows_valid_text_as_bytes(
 
 @settings(max_examples=200)
 @given(TEXT, st.sampled_from(["utf-8", "utf-16le", "utf-16be"]))
-def test_a_row_cut_at_400_bytes_ends_at_a_character(text: str, encoding: str) -> None:
-    payload = (text * 1000).encode(encoding)[:2000]
+def test_a_row_cut_at_max_row_bytes_ends_at_a_character(text: str, encoding: str) -> None:
+    payload = (text * 5000).encode(encoding)[: 2 * MAX_ROW_BYTES]
     record = Record(1, 0.0, "C1", "in", payload, len(payload), 1, "reads", encoding)
     (row,) = [r for r in layout(record, ViewSettings()) if r.first]
     assert "\\x" not in row.text
     assert row.note.startswith(" … ") and "more bytes on this line" in row.note
     cut_at = len(payload) - int(row.note.split()[1].replace(",", ""))
-    assert 400 - 3 <= cut_at <= 400
+    assert MAX_ROW_BYTES - 3 <= cut_at <= MAX_ROW_BYTES
 
 
 @given(
@@ -181,7 +182,7 @@ def test_a_real_peers_long_utf8_line_is_cut_between_characters() -> None:
     from textual.pilot import Pilot
     from ui_helpers import make_app, run_app, the_app, wait_listener_port, wait_log
 
-    line = ("x" + "é" * 300 + "\n").encode()  # the 400-byte row cut falls inside an é
+    line = ("x" + "é" * 2100 + "\n").encode()  # the row's cut (4,096 bytes) is inside an é
 
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
@@ -191,7 +192,7 @@ def test_a_real_peers_long_utf8_line_is_cut_between_characters() -> None:
         await wait_log(pilot, "more bytes on this line")
         (row,) = [text for text in app.log_view.row_texts() if "xéé" in text]
         assert "\\x" not in row, row
-        assert row.endswith("é … 203 more bytes on this line")
+        assert row.endswith("é … 107 more bytes on this line")
         client.close()
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)

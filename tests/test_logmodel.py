@@ -441,7 +441,7 @@ def test_info_and_error_rows_are_sanitized() -> None:
 
 
 def test_text_layout_caps_row_bytes_and_rows() -> None:
-    rows = layout(data(0, b"y" * 1000 + b"\n"), TEXT)
+    rows = layout(data(0, b"y" * (MAX_ROW_BYTES + 600) + b"\n"), TEXT)
     assert len(rows) == 1
     assert rows[0].text == "y" * MAX_ROW_BYTES
     assert rows[0].note == " … 601 more bytes on this line"
@@ -695,3 +695,38 @@ def test_framing_keeps_who_sent_the_bytes_apart() -> None:
     framer.feed(Record(4, 4.0, "C1", "out", b"half", 4, text="echo"))
     assert [(line.data, line.text) for line in framer.pending()] == [(b"half", "echo")]
     assert [(line.data, line.text) for line in framer.flush()] == [(b"half", "echo")]
+
+
+# --- the screen of wrapped rows (workbench.log.screen) ---
+
+
+def test_the_screen_of_wrapped_rows_is_worked_out_from_the_rows_near_it() -> None:
+    from workbench.log.screen import moved, screen, top_showing
+
+    heights = [1, 3, 1, 5, 2] * 20_000  # 100,000 rows
+    asked: set[int] = set()
+
+    def lines_of(row: int) -> int:
+        asked.add(row)
+        return heights[row]
+
+    count = len(heights)
+    # Following: the last lines, the last row's last line at the bottom.
+    last = screen(None, 6, count, lines_of)
+    assert last == [(99998, 1), (99998, 2), (99998, 3), (99998, 4), (99999, 0), (99999, 1)]
+    # From a top line: down from it; near the end, the end stays at the bottom.
+    assert screen((1, 2), 4, count, lines_of) == [(1, 2), (2, 0), (3, 0), (3, 1)]
+    assert screen((count - 1, 1), 6, count, lines_of) == last
+    assert len(asked) < 20  # only the rows on screen were laid out
+    # Fewer lines than the screen: from the first row.
+    assert screen(None, 10, 2, lines_of) == [(0, 0), (1, 0), (1, 1), (1, 2)]
+    # Moved by lines, across rows, stopping at the first line.
+    assert moved((3, 0), -2, count, lines_of) == (1, 2)
+    assert moved((1, 1), -5, count, lines_of) == (0, 0)
+    assert moved((0, 0), 6, count, lines_of) == (3, 1)
+    # The top that shows a whole row: unchanged when it does, the row's first line when it
+    # is above or taller than the screen, else the row's last line at the bottom.
+    assert top_showing(2, (1, 0), 6, count, lines_of) == (1, 0)
+    assert top_showing(0, (1, 0), 6, count, lines_of) == (0, 0)
+    assert top_showing(3, (0, 0), 4, count, lines_of) == (3, 0)
+    assert top_showing(4, (0, 0), 6, count, lines_of) == (3, 1)

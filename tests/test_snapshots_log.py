@@ -4,7 +4,8 @@ SVG snapshots (update with --snapshot-update). Real traffic from clients on fixe
 from __future__ import annotations
 
 from scenes import log_scene
-from ui_helpers import TERMINAL_SIZE
+from textual.pilot import Pilot
+from ui_helpers import TERMINAL_SIZE, wait_log
 
 
 def test_log_in_hex_mode(snap_compare) -> None:
@@ -35,3 +36,19 @@ def test_log_search_bar_with_a_highlighted_match(snap_compare) -> None:
 def test_log_marker_for_new_rows_below(snap_compare) -> None:
     with log_scene() as (app, scene):
         assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.new_rows_below)
+
+
+def test_log_wraps_a_500_character_row(snap_compare) -> None:
+    """A 500-character line from a peer, wrapped (w) at 80x24, where the Log is shorter than
+    the row: the cursor on it shows its first lines, each marked as the record's."""
+    with log_scene() as (app, scene):
+
+        async def wrapped(pilot: Pilot[None]) -> None:
+            await scene.traffic(pilot)
+            alice = scene.sockets[0]
+            alice.sendall(b"".join(b"%03d-" % n for n in range(0, 496, 4)) + b"END!\n")
+            await wait_log(pilot, "END!")
+            await pilot.press("w", "up")
+            await pilot.pause(0.1)
+
+        assert snap_compare(app, terminal_size=(80, 24), run_before=wrapped)

@@ -10,7 +10,9 @@ from workbench.log.rows import TAB_SIZE, Row
 from workbench.log.settings import ViewSettings
 
 MAX_ROWS_PER_RECORD = 500
-MAX_ROW_BYTES = 400
+# A row shows this much of its line: a 500-character line is whole, to read wrapped or
+# scrolled sideways (rows are decoded and drawn only when on screen).
+MAX_ROW_BYTES = 4096
 HEX_WIDTH = 16
 CONTINUES_NOTE = " … the line goes on below"
 

@@ -149,12 +149,13 @@ class LogModel:
         self.finish(job)
 
     def same_rows(self, settings: ViewSettings) -> bool:
-        """Whether `settings` lay out the rows the current ones do: only the time differs,
-        which is drawn, not laid out (see `retime`)."""
-        return replace(settings, relative_time=False) == replace(self.settings, relative_time=False)
+        """Whether `settings` lay out the rows the current ones do: only the time or the
+        wrapping differ, which are drawn, not laid out (see `retime`)."""
+        return _drawn_alike(settings) == _drawn_alike(self.settings)
 
     def retime(self, settings: ViewSettings) -> None:
-        """Take `settings` that differ only in the time shown (`same_rows`): no layout."""
+        """Take `settings` that differ only in how rows are drawn (`same_rows`): the time
+        shown, or wrapping. No layout."""
         if not self.same_rows(settings):
             raise ValueError("these settings lay out other rows: apply them")
         self._stage = _Stage(settings, self._stage.accept, self._stage.framer)
@@ -276,6 +277,11 @@ class Relayout:
         self.rows_dropped += len(self.rows.extend(model._rows_of(raws, self.stage)))
         self._next_seq = first + end
         return end >= len(store)
+
+
+def _drawn_alike(settings: ViewSettings) -> ViewSettings:
+    """`settings` without what only changes how rows are drawn."""
+    return replace(settings, relative_time=False, wrap=False)
 
 
 def format_clock_time(ts: float) -> str:

@@ -1,4 +1,4 @@
-"""What the user chose to see: display, framing, time, and the filter."""
+"""What the user chose to see: display, framing, time, wrapping, and the filter."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class ViewSettings:
     display: str = "text"  # "text", "hex" or "both" (hexdump -C style)
     framing: str = "raw"  # "raw" (records as read) or "lines" (reassembled at LF)
     relative_time: bool = False
+    wrap: bool = False  # long rows wrap onto more lines (else cut at the edge, with a mark)
     sources: frozenset[str] | None = None  # None: every source
     direction: str = "both"  # "both", "in" or "out"; info and error records always pass
     text: str = ""  # case-insensitive, matched against the record's display text

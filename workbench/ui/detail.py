@@ -45,12 +45,14 @@ def describe_record(
 
 
 class RecordDetail(ModalScreen[None]):
-    """Everything one record holds. `c` copies its bytes as hex, `t` as displayed text."""
+    """Everything one record holds. `r` copies its text as the peer sent it, `t` as shown
+    (escaped), `c` its bytes as hex."""
 
     BINDINGS = [
         Binding("escape,q", "dismiss", "Close"),
+        Binding("r", "copy_raw", "Copy raw text"),
+        Binding("t", "copy_text", "Copy escaped text"),
         Binding("c", "copy_hex", "Copy hex"),
-        Binding("t", "copy_text", "Copy text"),
     ]
 
     def __init__(
@@ -93,6 +95,18 @@ class RecordDetail(ModalScreen[None]):
         self.notify(f"copied {len(self.record.data):,} bytes as hex", markup=False)
 
     def action_copy_text(self) -> None:
-        text = decode_for_display(self.record.shown_data(), self.record.encoding)
+        text = self.record.display_text()
         self.app.copy_to_clipboard(text)
         self.notify("copied the text as shown (escapes included)", markup=False)
+
+    def action_copy_raw(self) -> None:
+        """The text as the peer sent it, control characters and all, decoded with the Log's
+        encoding (a byte that is not valid in it becomes U+FFFD). Safe for the terminal:
+        copy_to_clipboard sends it base64-encoded in an OSC 52 sequence, so none of it is
+        ever written to the terminal as text; and it is never drawn."""
+        record = self.record
+        if not record.is_data:
+            self.app.copy_to_clipboard(record.text)
+        else:
+            self.app.copy_to_clipboard(record.shown_data().decode(record.encoding, "replace"))
+        self.notify("copied the text as received (no escapes)", markup=False)

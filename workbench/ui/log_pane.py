@@ -1,5 +1,5 @@
 """The Log pane: the live Log with its search bar, and the Log's own actions (view, framing,
-time, filter, search, details, save, export), each bound to its key here.
+time, wrapping, filter, search, details, save, export), each bound to its key here.
 
 Saves and exports run in thread workers (workbench/ui/file_jobs.py); every one of them ends
 in `file_job_done`, which shows its notice or its error in words.
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 FILE_JOBS = "files"  # the worker group of saves and exports
 # The pane's keys act on the Log itself: not while the search bar has the focus.
-LOG_ACTIONS = {"display", "framing", "time", "filter", "open_search", "save", "export"}
+LOG_ACTIONS = {"display", "framing", "time", "wrap", "filter", "open_search", "save", "export"}
 
 
 class LogPane(Vertical):
@@ -37,6 +37,7 @@ class LogPane(Vertical):
         Binding("m", "display", "Text/hex"),
         Binding("l", "framing", "Lines"),
         Binding("r", "time", "Rel. time"),
+        Binding("w", "wrap", "Wrap"),
         Binding("f", "filter", "Filter"),
         Binding("slash", "open_search", "Search"),
         Binding("s", "save", "Save"),
@@ -90,6 +91,10 @@ class LogPane(Vertical):
     def action_time(self) -> None:
         settings = self.view_settings()
         self.log_view.apply(replace(settings, relative_time=not settings.relative_time))
+
+    def action_wrap(self) -> None:
+        settings = self.view_settings()
+        self.log_view.apply(replace(settings, wrap=not settings.wrap))
 
     def action_filter(self) -> None:
         from workbench.ui.log_dialogs import FilterDialog

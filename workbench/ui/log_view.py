@@ -10,55 +10,39 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.content import Content
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import Worker
 
-from workbench.codec import sanitize_text
 from workbench.log import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
+from workbench.log.screen import Line, moved, screen, top_showing
 from workbench.session.drain import others_first
+from workbench.ui.log_rows import (
+    body,
+    continuation_head,
+    cut_line,
+    head,
+    hidden_columns,
+    wrapped_lines,
+)
+from workbench.ui.log_subtitle import subtitle
 
 DEFAULT_MAX_ROWS = 100_000
 # A Log of more records than this is laid out again (new settings) in slices of about
 # RELAYOUT_SLICE_SECONDS, between frames and keys: 100,000 records in hex took ~1 s at once.
 RELAYOUT_SLICE = 5_000
 RELAYOUT_SLICE_SECONDS = 0.02
-LABEL_WIDTH = 5
-
-KIND_SYMBOL = {"in": "←", "out": "→", "info": "•", "error": "!"}
-KIND_STYLE = {
-    "in": Style(color="green", bold=True),
-    "out": Style(color="cyan", bold=True),
-    "info": Style(color="bright_black"),
-    "error": Style(color="red", bold=True),
-}
-# Sent by a behaviour, not typed (the record's text names it, e.g. "echo"): this mark, then
-# the name, before the bytes.
-ORIGIN_SYMBOL = "↺"
-ORIGIN_STYLE = Style(color="cyan", italic=True)
-TIME_STYLE = Style(color="bright_black")
-NOTE_STYLE = Style(color="yellow", italic=True)
-# The bottom border's "12 new rows ↓" while the Log does not follow (a Content style).
-NEW_ROWS_STYLE = "bold $warning"
-INFO_TEXT_STYLE = Style(italic=True)
-ERROR_TEXT_STYLE = Style(color="red")
+# Columns one press of left or right (or a turn of shift+wheel) scrolls the rows sideways.
+SIDEWAYS_STEP = 8
+# Rendered rows kept: one strip each cut, a list of strips each wrapped.
+CACHED_ROWS = 1024
 CURSOR_STYLE = Style(bgcolor="grey23")
-MATCH_STYLE = Style(bgcolor="yellow", color="black")
-LABEL_COLORS = ("magenta", "blue", "yellow", "cyan", "green", "bright_magenta", "bright_blue")
-
-
-def label_style(source: str) -> Style:
-    """A stable colour per connection id, so one peer's lines are easy to follow."""
-    digits = "".join(ch for ch in source if ch.isdigit())
-    index = int(digits) if digits else len(source)
-    return Style(color=LABEL_COLORS[index % len(LABEL_COLORS)], bold=True)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -73,6 +57,10 @@ class LogView(ScrollView, can_focus=True):
         Binding("pagedown", "cursor_page(1)", "Page down", show=False),
         Binding("home", "cursor_home", "First", show=False),
         Binding("end", "cursor_end", "Last", show=False),
+        Binding("left", "sideways(-1)", "Scroll left", show=False),
+        Binding("right", "sideways(1)", "Scroll right", show=False),
+        Binding("shift+left", "sideways(-1, True)", "Page left", show=False),
+        Binding("shift+right", "sideways(1, True)", "Page right", show=False),
         Binding("enter", "details", "Details"),
         Binding("n", "search(False)", "Next", show=False),
         Binding("N", "search(True)", "Previous", show=False),
@@ -94,8 +82,16 @@ class LogView(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.model = LogModel(max_records=max_rows)
         self._format_time = time_format
-        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
-        self._generation = 0  # bumped when every row changes (new settings, search)
+        self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(CACHED_ROWS)
+        self._wrapped: LRUCache[tuple[int, int, int], list[Strip]] = LRUCache(CACHED_ROWS)
+        self._generation = 0  # bumped when every row changes (new settings, search, shift)
+        # Not wrapping: the columns the rows' text is scrolled sideways (their heads stay).
+        self.shift = 0
+        # Wrapping: the line at the top while not following (see workbench.log.screen), and
+        # the lines of the frame being drawn.
+        self._top: Line | None = None
+        self._frame_lines: list[Line] | None = None
+        self._moving_top = False  # scroll_y is being set to match _top (see _show_top)
         # Follow new rows until the user scrolls up; reaching the end again resumes it.
         self._following = True
         # Rows laid out since the model's last reset when following stopped (see new_rows).
@@ -193,8 +189,8 @@ class LogView(ScrollView, can_focus=True):
             self._relayout_worker = None
 
     def _show_layout(self) -> None:
-        self._generation += 1
-        self._cache.clear()
+        self.shift = 0
+        self._redraw()
         self.cursor = None
         self.following = True
         self._rows_changed(0)
@@ -207,8 +203,7 @@ class LogView(ScrollView, can_focus=True):
         store.dropped_bytes += store.bytes
         self.model.clear()
         self._unshown, self._unshown_shift = False, 0
-        self._generation += 1
-        self._cache.clear()
+        self._redraw()
         self.cursor = None
         self.following = True
         self._rows_changed(0)
@@ -237,7 +232,7 @@ class LogView(ScrollView, can_focus=True):
         model = self.model
         held = len(model.rows)
         arrived = model.rows_dropped + held - self._rows_when_left
-        below = held - self.first_visible_row() - self.size.height
+        below = held - 1 - self.visible_rows()[1]
         return max(0, min(arrived, below))
 
     def follow(self) -> None:
@@ -266,8 +261,11 @@ class LogView(ScrollView, can_focus=True):
             self._scroll_to_end()
             # Once more after the layout that makes room for the new rows.
             self.call_after_refresh(self._scroll_to_end)
+        elif shifted and self.wrapping and self._top is not None:
+            # Rows fell off the front: keep the same lines in view while the user reads.
+            row, line = self._top
+            self._show_top((row - shifted, line) if row >= shifted else (0, 0), False)
         elif shifted:
-            # Rows fell off the front: keep the same rows in view while the user reads.
             self.scroll_to(y=max(0, self.scroll_y - shifted), animate=False, immediate=True)
         self.refresh()
         self._update_subtitle()
@@ -278,6 +276,10 @@ class LogView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self._moving_top:
+            return  # wrapping: the scroll bar follows the lines shown (_show_top)
+        if self.wrapping and new_value < self.max_scroll_y:
+            self._top = (int(new_value), 0)  # the scroll bar dragged, or a scroll in rows
         # Only a move up (the user reading history) stops following; rows arriving between
         # a scroll and the next refresh must not, nor a move up to the end of fewer rows
         # (a filter, a cleared Log).
@@ -289,33 +291,11 @@ class LogView(ScrollView, can_focus=True):
             self._update_subtitle()  # scrolled down over some of the new rows
 
     def _update_subtitle(self) -> None:
-        model = self.model
-        parts = [f"{len(model.rows):,} row{'' if len(model.rows) == 1 else 's'}"]
-        settings = self.settings  # the ones asked for, while they are laid out too
-        view = [settings.display]
-        if settings.framing == "lines":
-            view.append("lines")
-        if settings.relative_time:
-            view.append("relative time")
-        if filter_active(settings):
-            view.append("filtered")
-        if self._wanted is not None:
-            view.append("laying out…")
-        parts.append(" · ".join(view))
-        if model.records_dropped:
-            parts.append(
-                f"{model.records_dropped:,} earlier records dropped (the transcript keeps all)"
-            )
-        if self.search_pattern:
-            parts.append(f"search: {self.search_pattern}")
-        # Content, not a str: a str title is markup, and the pattern is often a peer's text.
-        subtitle = Content(sanitize_text("  ·  ".join(parts)))
         new = self._new_rows_shown = self.new_rows()
-        if new:
-            # First: a narrow Log cuts the subtitle's end, never this.
-            marker = f"{new:,} new row{'' if new == 1 else 's'} ↓"
-            subtitle = Content.assemble((marker, NEW_ROWS_STYLE), "  ·  ", subtitle)
-        self.border_subtitle = subtitle
+        laying_out = self._wanted is not None
+        self.border_subtitle = subtitle(
+            self.model, self.settings, laying_out, self.shift, self.search_pattern, new
+        )
 
     def row_texts(self) -> list[str]:
         """The plain text of every row held, as drawn (for tests and saving)."""
@@ -328,12 +308,26 @@ class LogView(ScrollView, can_focus=True):
         if not rows:
             return
         if self.cursor is not None:
+            if self._cursor_row_goes_on(step):
+                # Wrapping, a row taller than the screen: its lines first, then the next row.
+                self.scroll_lines(step, follow_at_end=False)
+                return
             self.move_cursor(self.cursor + step)
             return
         # No cursor yet: up starts at the newest row on screen, down at the oldest.
-        top = self.first_visible_row()
-        bottom = min(rows - 1, top + self.size.height - 1)
-        self.move_cursor(bottom if step < 0 else top)
+        top, bottom = self.visible_rows()
+        self.move_cursor(min(rows - 1, bottom) if step < 0 else top)
+
+    def _cursor_row_goes_on(self, step: int) -> bool:
+        """Wrapping: whether the cursor's row has lines off screen in `step`'s direction."""
+        if not self.wrapping or self.cursor is None:
+            return False
+        lines = self._screen_lines()
+        if not lines:
+            return False
+        if step < 0:
+            return lines[0][0] == self.cursor and lines[0][1] > 0
+        return lines[-1][0] == self.cursor and lines[-1][1] < self._lines_of(self.cursor) - 1
 
     def action_cursor_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.size.height - 1))
@@ -345,13 +339,21 @@ class LogView(ScrollView, can_focus=True):
         self.follow()
 
     def first_visible_row(self) -> int:
-        return int(self.scroll_offset.y)
+        return self.visible_rows()[0]
 
     def move_cursor(self, row: int) -> None:
         rows = len(self.model.rows)
         if not rows:
             return
         self.cursor = max(0, min(rows - 1, row))
+        if self.wrapping:
+            lines = self._screen_lines()
+            shown = lines[0] if lines else (0, 0)
+            count = self.row_count()
+            self._show_top(
+                top_showing(self.cursor, shown, self.size.height, count, self._lines_of), False
+            )
+            return
         top = self.first_visible_row()
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
@@ -359,6 +361,20 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=self.cursor - self.size.height + 1, animate=False, immediate=True)
         self.following = False
         self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row puts the cursor on it (the click also gave the Log the focus, so
+        the footer lists its keys)."""
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if self.wrapping:
+            lines = self._screen_lines()
+            row = lines[offset.y][0] if offset.y < len(lines) else None
+        else:
+            row = int(self.scroll_offset.y) + offset.y
+        if row is not None and row < len(self.model.rows):
+            self.move_cursor(row)
 
     def action_details(self) -> None:
         row = self.cursor if self.cursor is not None else len(self.model.rows) - 1
@@ -368,8 +384,7 @@ class LogView(ScrollView, can_focus=True):
     def search(self, pattern: str, backwards: bool = False) -> bool:
         """Move the cursor to the next (or previous) row containing `pattern`."""
         self.search_pattern = pattern
-        self._generation += 1
-        self._cache.clear()
+        self._redraw()
         self._update_subtitle()
         if not pattern:
             self.refresh()
@@ -390,33 +405,48 @@ class LogView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, self.row_count())
-        self._cache.clear()
+        self._redraw()
 
     def notify_style_update(self) -> None:
         # A theme change: rows drawn before hold the old theme's colours (as Textual's Log).
         super().notify_style_update()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Draw every row again (the rows drawn before are forgotten)."""
+        self._generation += 1
         self._cache.clear()
+        self._wrapped.clear()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # Looked up once per frame, not once per line: under a flood every frame draws
         # every line, and the style is computed from the CSS each time it is asked for.
-        self._frame_style = (self.rich_style, self.size.width)
+        self._frame_style = (self.rich_style, self.scrollable_content_region.width)
+        self._frame_lines = self._screen_lines() if self.wrapping else None
         try:
             return super().render_lines(crop)
         finally:
-            self._frame_style = None
+            self._frame_style = self._frame_lines = None
 
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
-        base, width = self._frame_style or (self.rich_style, self.size.width)
-        if index >= self.row_count():
-            return Strip.blank(width, base)
-        key = (self.model.rows_dropped + index, width, self._generation)
-        strip = self._cache.get(key)
-        if strip is None:
-            strip = Strip(self._row_segments(self.row_at(index))).crop_extend(0, width, base)
-            strip = strip.apply_style(base)
-            self._cache[key] = strip
+        base, width = self._frame_style or (self.rich_style, self.scrollable_content_region.width)
+        if self.wrapping:
+            lines = self._frame_lines if self._frame_lines is not None else self._screen_lines()
+            if y >= len(lines):
+                return Strip.blank(width, base)
+            index, line = lines[y]
+            strip = self._wrapped_lines(index)[line]
+        else:
+            index = self.scroll_offset.y + y
+            if index >= self.row_count():
+                return Strip.blank(width, base)
+            key = (self.model.rows_dropped + index, width, self._generation)
+            cached = self._cache.get(key)
+            if cached is None:
+                start, text = self._row_strips(self.row_at(index))
+                cut = cut_line(start, text, width, self.shift).crop_extend(0, width, base)
+                cached = self._cache[key] = cut.apply_style(base)
+            strip = cached
         if index == self.cursor:
             return strip.apply_style(CURSOR_STYLE)
         return strip
@@ -426,54 +456,120 @@ class LogView(ScrollView, can_focus=True):
             return self._format_time(record.ts)
         return self.model.time_text(record)
 
-    def _row_segments(self, row: Row) -> list[Segment]:
-        record = row.record
-        stamp = self._time(record)
-        if not row.first:
-            segments = [Segment(" " * (len(stamp) + LABEL_WIDTH + 4))]
-        else:
-            kind = record.kind
-            origin = record.text if kind == "out" else ""  # e.g. "echo": sent, not typed
-            mark = ORIGIN_SYMBOL if origin else KIND_SYMBOL[kind]
-            segments = [
-                Segment(f"{stamp} ", TIME_STYLE),
-                Segment(f"{record.source:<{LABEL_WIDTH}} ", label_style(record.source)),
-                Segment(f"{mark} ", KIND_STYLE[kind]),
-            ]
-            if origin:
-                segments.append(Segment(f"{sanitize_text(origin)}: ", ORIGIN_STYLE))
-        text_style = {"info": INFO_TEXT_STYLE, "error": ERROR_TEXT_STYLE}.get(record.kind)
-        segments += highlighted(row.text, self.search_pattern, text_style)
-        if row.note:
-            segments.append(Segment(row.note, NOTE_STYLE))
-        return segments
+    def _row_strips(self, row: Row) -> tuple[Strip, Strip]:
+        """A row's head and its text (with its note), apart."""
+        return Strip(head(row, self._time(row.record))), Strip(body(row, self.search_pattern))
 
     def _row_plain(self, row: Row) -> str:
-        return "".join(segment.text for segment in self._row_segments(row)).rstrip()
+        start, text = self._row_strips(row)
+        return (start.text + text.text).rstrip()
 
+    # --- long rows: cut and scrolled sideways, or wrapped ---
 
-def highlighted(text: str, pattern: str, style: Style | None) -> list[Segment]:
-    """`text` with every case-insensitive occurrence of `pattern` marked."""
-    if not pattern:
-        return [Segment(text, style)]
-    segments = []
-    lower, needle = text.lower(), pattern.lower()
-    start = 0
-    while (found := lower.find(needle, start)) >= 0:
-        if found > start:
-            segments.append(Segment(text[start:found], style))
-        segments.append(Segment(text[found : found + len(needle)], MATCH_STYLE))
-        start = found + len(needle)
-    segments.append(Segment(text[start:], style))
-    return segments
+    @property
+    def wrapping(self) -> bool:
+        return self.model.settings.wrap
 
+    def _wrapped_lines(self, index: int) -> list[Strip]:
+        """Row `index` wrapped to the Log's width, each line drawn whole."""
+        base, width = self._frame_style or (self.rich_style, self.scrollable_content_region.width)
+        key = (self.model.rows_dropped + index, width, self._generation)
+        lines = self._wrapped.get(key)
+        if lines is None:
+            row = self.row_at(index)
+            start, text = self._row_strips(row)
+            then = Strip(continuation_head(row.record.source, self._time(row.record)))
+            lines = [
+                line.crop_extend(0, width, base).apply_style(base)
+                for line in wrapped_lines(start, then, text, width)
+            ]
+            self._wrapped[key] = lines
+        return lines
 
-def filter_active(settings: ViewSettings) -> bool:
-    return bool(
-        settings.sources or settings.direction != "both" or settings.text or settings.hex_pattern
-    )
+    def _lines_of(self, index: int) -> int:
+        return len(self._wrapped_lines(index))
 
+    def _screen_lines(self) -> list[Line]:
+        """Wrapping: the (row, line) on each line of the screen, from the top."""
+        top = None if self.following else self._top
+        return screen(top, self.size.height, self.row_count(), self._lines_of)
 
-def format_clock_time(ts: float) -> str:
-    """Local wall-clock time with milliseconds."""
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    def _show_top(self, top: Line, follow_at_end: bool = True) -> None:
+        """Wrapping: show the lines from `top` down; with `follow_at_end`, reaching the
+        last line follows new rows again. The scroll bar is moved to match, in rows."""
+        count = self.row_count()
+        if not count:
+            return
+        self._top = top
+        lines = screen(top, self.size.height, count, self._lines_of)
+        at_end = (count - 1, self._lines_of(count - 1) - 1) in lines
+        self.following = at_end and follow_at_end
+        self._moving_top = True
+        try:
+            y = self.max_scroll_y if self.following else min(top[0], self.max_scroll_y)
+            self.scroll_to(y=y, animate=False, immediate=True)
+        finally:
+            self._moving_top = False
+        self.refresh()
+        self._update_subtitle()
+
+    def visible_rows(self) -> tuple[int, int]:
+        """The first and the last row on screen (partly, when wrapped)."""
+        if self.wrapping:
+            lines = self._screen_lines()
+            return (lines[0][0], lines[-1][0]) if lines else (0, -1)
+        top = int(self.scroll_offset.y)
+        return top, min(self.row_count(), top + self.size.height) - 1
+
+    def scroll_lines(self, by: int, follow_at_end: bool = True) -> None:
+        """Wrapping: move the lines shown `by` lines (up when negative)."""
+        lines = self._screen_lines()
+        if lines:
+            top = moved(lines[0], by, self.row_count(), self._lines_of)
+            self._show_top(top, follow_at_end)
+
+    def action_sideways(self, direction: int, page: bool = False) -> None:
+        """Not wrapping: scroll the rows' text sideways (SIDEWAYS_STEP columns, or most of
+        the width with `page`), as far as the rows on screen go."""
+        if self.wrapping:
+            return
+        width = self.scrollable_content_region.width
+        step = max(SIDEWAYS_STEP, width // 2) if page else SIDEWAYS_STEP
+        first, last = self.visible_rows()
+        strips = (self._row_strips(self.row_at(i)) for i in range(first, last + 1))
+        widest = max((hidden_columns(start, text, width) for start, text in strips), default=0)
+        # One more column than hidden: the cut mark takes the last cell.
+        shift = max(0, min(self.shift + direction * step, widest + 1 if widest else 0))
+        if shift != self.shift:
+            self.shift = shift
+            self._redraw()
+            self.refresh()
+            self._update_subtitle()
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, 1)
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, -1)
+
+    def _on_mouse_scroll_right(self, event: events.MouseScrollRight) -> None:
+        self.action_sideways(1)
+        event.stop()
+
+    def _on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
+        self.action_sideways(-1)
+        event.stop()
+
+    def _wheel(self, event: events.MouseScrollDown | events.MouseScrollUp, direction: int) -> None:
+        """shift+wheel (or ctrl+wheel) scrolls sideways; the wheel, wrapping, by lines."""
+        if event.shift or event.ctrl:
+            self.action_sideways(direction)
+        elif self.wrapping:
+            self.scroll_lines(direction * max(1, int(self.app.scroll_sensitivity_y)))
+        elif direction > 0:
+            super()._on_mouse_scroll_down(event)  # type: ignore[arg-type]
+            return
+        else:
+            super()._on_mouse_scroll_up(event)  # type: ignore[arg-type]
+            return
+        event.stop()
