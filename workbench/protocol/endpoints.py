@@ -136,9 +136,14 @@ def inet_endpoint(
     bracketed IPv6 address); errors about the options quote `typed`, what the user wrote."""
     host = check_host(host)
     options = parse_options(query, typed, transport, for_listen)
+    check_join(host, options, typed)
+    return Endpoint(transport, host, check_port(port, allow_zero=for_listen), options=options)
+
+
+def check_join(host: str, options: SocketOptions, typed: str) -> None:
+    """A group can be joined only at a multicast address."""
     if options.join and not is_multicast(host):
         raise EndpointError(f"'{typed}': join=1 needs a multicast group address as the host")
-    return Endpoint(transport, host, check_port(port, allow_zero=for_listen), options=options)
 
 
 def check_unix_path(rest: str, original: str) -> str:
