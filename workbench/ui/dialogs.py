@@ -26,6 +26,7 @@ from workbench.protocol.options import (
     SocketOptions,
     options_from,
     parse_options,
+    url_options,
 )
 
 TRANSPORT_CHOICES = [
@@ -105,17 +106,37 @@ class EndpointDialog(ModalScreen[object]):
                     id="transport",
                 )
                 yield Label("Options", classes="field-label options")
-                yield Input(self.initial("options"), id="options", classes="options")
+                yield Input(
+                    self.initial("options"),
+                    id="options",
+                    classes="options",
+                    tooltip=self.options_tooltip(),
+                )
                 yield from self.option_checkboxes()
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
-            yield Static("", id="error")
+            # Shown with an error only: the dialog fits a 24-row terminal without one.
+            error = Static("", id="error")
+            error.display = False
+            yield error
             with Horizontal(id="buttons"):
                 yield Button(self.ACTION, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
     def leading_fields(self) -> ComposeResult:
         yield from ()
+
+    def options_tooltip(self) -> str:
+        """The options this dialog's role takes in the Options field, from their declarations."""
+        return "\n".join(
+            f"{transport}: "
+            + ", ".join(
+                f"{option.url_name}={option.kind.metavar}"
+                for option in url_options(transport)
+                if option.takes_role(self.for_listen)
+            )
+            for transport in self.OPTION_PLACEHOLDERS
+        )
 
     @property
     def checkbox_options(self) -> list[tuple[Option, DialogCheckbox]]:
@@ -217,7 +238,9 @@ class EndpointDialog(ModalScreen[object]):
             result = self.result()
         except EndpointError as exc:
             # The message quotes what was typed or pasted: show it with visible escapes.
-            self.query_one("#error", Static).update(Content(sanitize_text(str(exc))))
+            error = self.query_one("#error", Static)
+            error.update(Content(sanitize_text(str(exc))))
+            error.display = True
             return
         self.memory[type(self).__name__] = self.field_values()
         self.dismiss(result)
@@ -231,11 +254,10 @@ class ListenDialog(EndpointDialog):
     TITLE = "Listen"
     ACTION = "Listen"
     HELP = (
-        "Address: 9000 (on 127.0.0.1), host:9000, [::1]:9000, host 9000 or a URL. Port 0 "
-        "picks a free port. 0.0.0.0 or :: listens on every interface: other machines can "
-        "connect. TCP options: max=N connections (default 100), idle=S seconds, grace=S "
-        "after a peer's EOF."
+        "9000 means 127.0.0.1:9000; host:9000, [::1]:9000, host 9000 and URLs work too. "
+        "Port 0 picks a free port; 0.0.0.0 or :: listens on every interface."
     )
+
     DEFAULT_ADDRESS = f"{DEFAULT_HOST}:0"
     for_listen = True
     OPTION_PLACEHOLDERS = {
@@ -247,7 +269,7 @@ class ListenDialog(EndpointDialog):
 class ConnectDialog(EndpointDialog):
     TITLE = "Connect"
     ACTION = "Connect"
-    HELP = "Address: 9000 (on 127.0.0.1), host:9000, [::1]:9000, host 9000 or a URL."
+    HELP = "9000 means 127.0.0.1:9000; host:9000, [::1]:9000, host 9000 and URLs work too."
 
     def extra_fields(self) -> ComposeResult:
         yield Label("Timeout (s)", classes="field-label")
