@@ -234,3 +234,16 @@ def test_the_memory_is_the_sessions_not_the_process() -> None:
 
     run_app(make_app(), typed)
     run_app(make_app(), fresh)
+
+
+def test_the_endpoint_dialogs_fit_a_24_row_terminal() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        for key, kind in (("f2", ListenDialog), ("f3", ConnectDialog)):
+            dialog = await open_dialog(pilot, key, kind)
+            await pilot.pause()
+            for button in ("#ok", "#cancel"):
+                region = dialog.query_one(button).region
+                assert region.height == 3 and region.bottom <= 24, (kind, button, region)
+            await pilot.press("escape")
+
+    run_app(make_app(), scenario, size=(80, 24))
