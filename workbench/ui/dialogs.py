@@ -65,6 +65,9 @@ class EndpointDialog(ModalScreen[object]):
     ACTION = ""
     HELP = ""
     DEFAULT_ADDRESS = ""
+    ADDRESS_HELP = (
+        f"9000 means {DEFAULT_HOST}:9000; host:9000, [::1]:9000, host 9000 and URLs work too."
+    )
     INET_PLACEHOLDER = "9000, host:9000, [::1]:9000 or a URL"
     UNIX_PLACEHOLDER = "/tmp/app.sock, @name (abstract) or a URL"
     for_listen = False
@@ -80,7 +83,7 @@ class EndpointDialog(ModalScreen[object]):
     ) -> None:
         super().__init__()
         self.memory = {} if memory is None else memory
-        self.initial_transport = transport
+        self.initial_transport = transport  # until the remembered one, if any (see recall)
         self.remembered = self.recall()
         self.initial_transport = Transport(str(self.remembered.get("transport", transport)))
 
@@ -254,10 +257,9 @@ class ListenDialog(EndpointDialog):
     TITLE = "Listen"
     ACTION = "Listen"
     HELP = (
-        "9000 means 127.0.0.1:9000; host:9000, [::1]:9000, host 9000 and URLs work too. "
+        f"{EndpointDialog.ADDRESS_HELP} "
         "Port 0 picks a free port; 0.0.0.0 or :: listens on every interface."
     )
-
     DEFAULT_ADDRESS = f"{DEFAULT_HOST}:0"
     for_listen = True
     OPTION_PLACEHOLDERS = {
@@ -269,7 +271,7 @@ class ListenDialog(EndpointDialog):
 class ConnectDialog(EndpointDialog):
     TITLE = "Connect"
     ACTION = "Connect"
-    HELP = "9000 means 127.0.0.1:9000; host:9000, [::1]:9000, host 9000 and URLs work too."
+    HELP = EndpointDialog.ADDRESS_HELP
 
     def extra_fields(self) -> ComposeResult:
         yield Label("Timeout (s)", classes="field-label")
