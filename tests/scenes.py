@@ -97,8 +97,7 @@ def traffic_scene() -> Iterator[tuple[SockbenchApp, TrafficScene]]:
 async def connect_dialog_with_error(pilot: Pilot[None]) -> None:
     await pilot.press("f3")
     dialog = pilot.app.screen
-    dialog.query_one("#host", Input).value = "no such host"
-    dialog.query_one("#port", Input).value = "80"
+    dialog.query_one("#address", Input).value = "no such host:80"
     await pilot.press("enter")
     await pilot.pause()
 

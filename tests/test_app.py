@@ -174,7 +174,7 @@ def test_connect_from_the_dialog_and_send_an_http_request_with_escapes() -> None
             await pilot.press("f3")
             dialog = app.screen
             assert isinstance(dialog, ConnectDialog)
-            dialog.query_one("#port", Input).value = str(server.port)
+            dialog.query_one("#address", Input).value = str(server.port)
             await pilot.press("enter")
             await wait_open_connection(pilot)
             # Typed key by key, backslashes and all; Enter adds the final LF.
@@ -355,8 +355,7 @@ def test_refused_and_unknown_host_show_why_in_plain_words() -> None:
         await wait_log(pilot, f"connection refused by 127.0.0.1:{closed}")
         await pilot.press("f3")
         dialog = app.screen
-        dialog.query_one("#host", Input).value = "no-such-host.invalid"
-        dialog.query_one("#port", Input).value = "80"
+        dialog.query_one("#address", Input).value = "no-such-host.invalid:80"
         await pilot.press("enter")
         await wait_log(pilot, "host not found: 'no-such-host.invalid'")
         states = [str(app.connections_table.get_cell(c, "state")) for c in ("C1", "C2")]
@@ -370,13 +369,11 @@ def test_dialog_rejects_bad_input_inline() -> None:
         app = the_app(pilot)
         await pilot.press("f3")
         dialog = app.screen
-        dialog.query_one("#host", Input).value = "bad host!"
-        dialog.query_one("#port", Input).value = "80"
+        dialog.query_one("#address", Input).value = "bad_host! 80"
         await pilot.press("enter")
         assert isinstance(app.screen, ConnectDialog)
         assert "not a host name" in str(dialog.query_one("#error").render())
-        dialog.query_one("#host", Input).value = "127.0.0.1"
-        dialog.query_one("#port", Input).value = "0"
+        dialog.query_one("#address", Input).value = "127.0.0.1:0"
         await pilot.press("enter")
         assert "port 0 can only be used to listen" in str(dialog.query_one("#error").render())
         await pilot.press("escape")

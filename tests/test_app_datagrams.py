@@ -85,7 +85,7 @@ def test_send_to_makes_an_address_a_peer_and_the_target() -> None:
             await pilot.press("f5")
             dialog = app.screen
             assert isinstance(dialog, SendToDialog)
-            dialog.query_one("#port", Input).value = str(receiver.getsockname()[1])
+            dialog.query_one("#address", Input).value = str(receiver.getsockname()[1])
             await pilot.press("enter")
             await wait_ui(pilot, lambda: app.target is not None, "a target")
             assert app.session.connections[app.target].listener == "L1"
@@ -132,9 +132,8 @@ def test_unix_listener_from_the_dialog() -> None:
             assert isinstance(dialog, ListenDialog)
             dialog.query_one("#transport", Select).value = "unix"
             await pilot.pause()
-            assert not dialog.query_one("#host", Input).display
-            dialog.query_one("#path", Input).value = path
-            await focus(pilot, dialog.query_one("#path", Input))
+            dialog.query_one("#address", Input).value = path
+            await focus(pilot, dialog.query_one("#address", Input))
             await pilot.press("enter")
             await wait_log(pilot, f"listening on unix {path}")
             with socket.socket(socket.AF_UNIX) as client:

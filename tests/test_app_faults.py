@@ -122,7 +122,7 @@ def test_idle_timeout_from_the_connect_dialog_closes_with_the_reason() -> None:
             await pilot.press("f3")
             dialog = await wait_ui(pilot, lambda: isinstance(app.screen, ConnectDialog), "dialog")
             assert dialog
-            app.screen.query_one("#port", Input).value = str(server.port)
+            app.screen.query_one("#address", Input).value = str(server.port)
             options = app.screen.query_one("#options", Input)
             assert options.display, "TCP has options too"
             options.value = "idle=0.5"
@@ -141,7 +141,7 @@ def test_connect_that_never_answers_times_out_in_words() -> None:
             app = the_app(pilot)
             await pilot.press("f3")
             await wait_ui(pilot, lambda: isinstance(app.screen, ConnectDialog), "dialog")
-            app.screen.query_one("#port", Input).value = str(port)
+            app.screen.query_one("#address", Input).value = str(port)
             timeout = app.screen.query_one("#timeout", Input)
             timeout.value = "0.5"
             await focus(pilot, timeout)
@@ -158,11 +158,11 @@ def test_listen_dialog_defaults_to_loopback_and_every_interface_warns() -> None:
         app = the_app(pilot)
         await pilot.press("f2")
         await wait_ui(pilot, lambda: isinstance(app.screen, ListenDialog), "dialog")
-        host = app.screen.query_one("#host", Input)
-        assert host.value == "127.0.0.1"
-        host.value = "0.0.0.0"
+        address = app.screen.query_one("#address", Input)
+        assert address.value == "127.0.0.1:0"
+        address.value = "0.0.0.0:0"
         app.screen.query_one("#options", Input).value = "max=5"
-        await focus(pilot, host)
+        await focus(pilot, address)
         await pilot.press("enter")
         await wait_log(pilot, "warning: listening on every interface")
         await wait_notified(pilot, "L1: listening on every interface", "warning")

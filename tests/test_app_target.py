@@ -90,7 +90,7 @@ def test_a_connection_opened_with_f3_gets_the_next_line() -> None:
             await pilot.press("f3")
             dialog = app.screen
             assert isinstance(dialog, ConnectDialog)
-            dialog.query_one("#port", Input).value = str(listener.getsockname()[1])
+            dialog.query_one("#address", Input).value = str(listener.getsockname()[1])
             await pilot.press("enter")
             await wait_ui(pilot, lambda: app.target == "C2", "the new connection as the target")
             remote, _ = await blocking(listener.accept)
@@ -226,7 +226,7 @@ def test_the_listen_dialog_keeps_connections_half_open_when_asked() -> None:
         dialog = app.screen
         assert isinstance(dialog, ListenDialog)
         dialog.query_one("#halfopen", Checkbox).value = True
-        dialog.query_one("#port", Input).focus()
+        dialog.query_one("#address", Input).focus()
         await pilot.press("enter")
         port = await wait_listener_port(pilot)
         assert app.session.listeners["L1"].url == "tcp://127.0.0.1:0?halfopen=1"

@@ -23,13 +23,14 @@ def test_the_listen_dialog_echoes_on_every_transport_when_asked() -> None:
             await pilot.pause()
             assert echo.display, f"{transport} listeners can echo"
         dialog.query_one("#transport", Select).value = Transport.UNIX_DGRAM
-        dialog.query_one("#path", Input).value = "@sockbench-echo-dialog"
+        dialog.query_one("#address", Input).value = "@sockbench-echo-dialog"
         echo.value = True
         await pilot.pause()
         assert dialog.endpoint().options.echo, "the only way for a unix-dgram listener"
         dialog.query_one("#transport", Select).value = Transport.TCP
         await pilot.pause()
-        dialog.query_one("#port", Input).focus()
+        dialog.query_one("#address", Input).value = "127.0.0.1:0"
+        dialog.query_one("#address", Input).focus()
         await pilot.press("enter")
         await wait_listener_port(pilot)
         assert app.session.listeners["L1"].url == "tcp://127.0.0.1:0?echo=1"

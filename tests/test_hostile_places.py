@@ -310,14 +310,13 @@ def test_a_host_name_with_escapes_and_markup_is_refused_in_visible_words() -> No
         app = the_app(pilot)
         await pilot.press("f3")
         dialog = await wait_for_screen(pilot, ConnectDialog)
-        dialog.query_one("#host", Input).value = host
-        dialog.query_one("#port", Input).value = "80"
+        dialog.query_one("#address", Input).value = f"{host}:80"
         await pilot.press("enter")
         shown = r"evil\x1b]2;pwned\x07\u202e[@click=app.quit]x[/]"
         await wait_screen_text_unchecked(pilot, "host name or IP address", "the error")
         # The host field itself shows what was typed or pasted (Textual's Input draws its
         # value as is: the user's own text); empty it, then nothing raw may be left.
-        dialog.query_one("#host", Input).value = ""
+        dialog.query_one("#address", Input).value = ""
         await pilot.pause()
         screen = safe_screen(app)
         assert f"'{shown}' is not a" in screen  # the dialog wraps the rest

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 from workbench import __version__
 from workbench.codec import ENCODINGS
 from workbench.log import MAX_LOG_RECORDS
+from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
@@ -133,9 +134,11 @@ def add_option_flag(parser: argparse.ArgumentParser, option: Option) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="sockbench",
+        usage=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="An interactive socket workbench for TCP, UDP and Unix sockets, over IPv4 "
-        "and IPv6:\nlisten, connect, type to peers and watch all traffic in one terminal UI.",
+        "and IPv6:\nlisten, connect, type to peers and watch all traffic in one terminal UI.\n\n"
+        + QUICK_FORMS,
         epilog="URL forms:\n"
         "  tcp://HOST:PORT[?OPTIONS]   IPv6 in brackets: tcp://[::1]:PORT\n"
         "  udp://HOST:PORT[?OPTIONS]   udp://0.0.0.0:5000?broadcast=1&rcvbuf=4194304\n"
@@ -146,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
     )
+    add_nc_arguments(parser)
     parser.add_argument(
         "--listen",
         metavar="URL",
@@ -197,6 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
+    """The arguments, with the nc form's endpoint (`-l 9000`, `HOST PORT`) first among the
+    --listen or --connect ones; a usage error (status 2) for what cannot be read."""
+    parser = build_parser()
+    # Intermixed: `sockbench 127.0.0.1 --echo 9000` is one address, as nc would read it.
+    args = parser.parse_intermixed_args(argv)
+    try:
+        nc = nc_endpoint(args)
+    except NcFormError as exc:
+        parser.error(str(exc))
+    if nc is not None:
+        endpoints: list[Endpoint] = args.listen if nc.for_listen else args.connect
+        endpoints.insert(0, nc.endpoint)
+    return args
+
+
 def flag_options(args: argparse.Namespace) -> SocketOptions:
     """The options the command line's flags set."""
     return options_from(
@@ -218,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.bench.command import main as bench
 
         return bench(arguments[1:])
-    args = build_parser().parse_args(arguments)
+    args = parse_command_line(arguments)
     from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
 
     pause_until_first_screen()

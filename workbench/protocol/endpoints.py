@@ -126,11 +126,24 @@ def parse_url(text: str, *, for_listen: bool) -> Endpoint:
         return Endpoint(transport, path=check_unix_path(rest, text))
     rest, _, query = rest.partition("?")
     host, port = split_host_port(rest, text)
+    return inet_endpoint(transport, host, port, query, typed=text, for_listen=for_listen)
+
+
+def inet_endpoint(
+    transport: Transport, host: str, port: str, query: str, *, typed: str, for_listen: bool
+) -> Endpoint:
+    """A TCP or UDP endpoint from its parts as the user wrote them (the host may be a
+    bracketed IPv6 address); errors about the options quote `typed`, what the user wrote."""
     host = check_host(host)
-    options = parse_options(query, text, transport, for_listen)
-    if options.join and not is_multicast(host):
-        raise EndpointError(f"'{text}': join=1 needs a multicast group address as the host")
+    options = parse_options(query, typed, transport, for_listen)
+    check_join(host, options, typed)
     return Endpoint(transport, host, check_port(port, allow_zero=for_listen), options=options)
+
+
+def check_join(host: str, options: SocketOptions, typed: str) -> None:
+    """A group can be joined only at a multicast address."""
+    if options.join and not is_multicast(host):
+        raise EndpointError(f"'{typed}': join=1 needs a multicast group address as the host")
 
 
 def check_unix_path(rest: str, original: str) -> str:

@@ -16,14 +16,17 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from workbench.codec import sanitize_text
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
 from workbench.protocol.addresses import EndpointError
-from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, parse_url, with_defaults
+from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, check_join, with_defaults
 from workbench.protocol.enums import Transport
+from workbench.protocol.loose_address import parse_address
 from workbench.protocol.options import (
     OPTIONS,
     DialogCheckbox,
     Option,
     SocketOptions,
     options_from,
+    parse_options,
+    url_options,
 )
 
 TRANSPORT_CHOICES = [
@@ -46,26 +49,27 @@ class SendToRequest:
     endpoint: Endpoint
 
 
-def build_url(transport: Transport, host: str, port: str, path: str, options: str) -> str:
-    """What the fields say, as a URL, so that the dialogs validate exactly as --listen does."""
-    if transport.is_unix:
-        return f"{transport}://{path.strip()}"
-    host = host.strip()
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    query = options.strip().lstrip("?")
-    return f"{transport}://{host}:{port.strip()}" + (f"?{query}" if query else "")
+FieldValues = dict[str, str | bool]
+# What each kind of dialog was last submitted with (by class name), kept by the main screen for
+# the session: the next one opens with it, selected so that typing replaces it.
+DialogMemory = dict[str, FieldValues]
 
 
 class EndpointDialog(ModalScreen[object]):
-    """Transport, then host and port (or a Unix path), with inline validation; subclasses
-    say what the result is."""
+    """An address first (as people paste it: `9000`, `host:9000`, `[::1]:9000`, a URL; a path
+    for the Unix transports), then the transport and the options, with inline validation;
+    subclasses say what the result is."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     TITLE = ""
     ACTION = ""
     HELP = ""
-    DEFAULT_PORT = ""
+    DEFAULT_ADDRESS = ""
+    ADDRESS_HELP = (
+        f"9000 means {DEFAULT_HOST}:9000; host:9000, [::1]:9000, host 9000 and URLs work too."
+    )
+    INET_PLACEHOLDER = "9000, host:9000, [::1]:9000 or a URL"
+    UNIX_PLACEHOLDER = "/tmp/app.sock, @name (abstract) or a URL"
     for_listen = False
     show_options = True
     # What the Options field suggests, per transport (see the URL options in the README).
@@ -74,15 +78,29 @@ class EndpointDialog(ModalScreen[object]):
         Transport.TCP: "idle=30",
     }
 
-    def __init__(self, transport: Transport = Transport.TCP) -> None:
+    def __init__(
+        self, memory: DialogMemory | None = None, transport: Transport = Transport.TCP
+    ) -> None:
         super().__init__()
-        self.initial_transport = transport
+        self.memory = {} if memory is None else memory
+        self.initial_transport = transport  # until the remembered one, if any (see recall)
+        self.remembered = self.recall()
+        self.initial_transport = Transport(str(self.remembered.get("transport", transport)))
+
+    def recall(self) -> FieldValues:
+        """The values this dialog opens with, from the last one of its kind."""
+        return dict(self.memory.get(type(self).__name__, {}))
+
+    def initial(self, field_id: str, default: str = "") -> str:
+        return str(self.remembered.get(field_id, default))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as dialog:
             dialog.border_title = self.TITLE
             with Grid(id="fields"):
                 yield from self.leading_fields()
+                yield Label("Address", classes="field-label")
+                yield Input(self.initial("address", self.DEFAULT_ADDRESS), id="address")
                 yield Label("Transport", classes="field-label")
                 yield Select(
                     TRANSPORT_CHOICES,
@@ -90,32 +108,38 @@ class EndpointDialog(ModalScreen[object]):
                     allow_blank=False,
                     id="transport",
                 )
-                yield Label("Host", classes="field-label inet")
-                yield Input(DEFAULT_HOST, id="host", classes="inet")
-                yield Label("Port", classes="field-label inet")
-                yield Input(
-                    self.DEFAULT_PORT,
-                    id="port",
-                    placeholder="1-65535",
-                    type="integer",
-                    classes="inet",
-                )
-                yield Label("Path", classes="field-label unix")
-                yield Input(
-                    id="path", placeholder="/tmp/app.sock, or @name (abstract)", classes="unix"
-                )
                 yield Label("Options", classes="field-label options")
-                yield Input(id="options", classes="options")
+                yield Input(
+                    self.initial("options"),
+                    id="options",
+                    classes="options",
+                    tooltip=self.options_tooltip(),
+                )
                 yield from self.option_checkboxes()
                 yield from self.extra_fields()
             yield Static(Content(self.HELP), id="help")
-            yield Static("", id="error")
+            # Shown with an error only: the dialog fits a 24-row terminal without one.
+            error = Static("", id="error")
+            error.display = False
+            yield error
             with Horizontal(id="buttons"):
                 yield Button(self.ACTION, variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
 
     def leading_fields(self) -> ComposeResult:
         yield from ()
+
+    def options_tooltip(self) -> str:
+        """The options this dialog's role takes in the Options field, from their declarations."""
+        return "\n".join(
+            f"{transport}: "
+            + ", ".join(
+                f"{option.url_name}={option.kind.metavar}"
+                for option in url_options(transport)
+                if option.takes_role(self.for_listen)
+            )
+            for transport in self.OPTION_PLACEHOLDERS
+        )
 
     @property
     def checkbox_options(self) -> list[tuple[Option, DialogCheckbox]]:
@@ -131,7 +155,11 @@ class EndpointDialog(ModalScreen[object]):
             shown_with = f"option-{option.url_name}"
             yield Label(checkbox.label, classes=f"field-label {shown_with}")
             yield Checkbox(
-                checkbox.text, id=option.url_name, classes=shown_with, tooltip=checkbox.tooltip
+                checkbox.text,
+                value=bool(self.remembered.get(option.url_name, False)),
+                id=option.url_name,
+                classes=shown_with,
+                tooltip=checkbox.tooltip,
             )
 
     def extra_fields(self) -> ComposeResult:
@@ -139,24 +167,34 @@ class EndpointDialog(ModalScreen[object]):
 
     def on_mount(self) -> None:
         self.show_fields(self.initial_transport)
-        self.query_one("#port" if not self.for_listen else "#host", Input).focus()
+        self.query_one("#address", Input).focus()  # which selects it: typing replaces it
 
     @on(Select.Changed, "#transport")
     def transport_changed(self, event: Select.Changed) -> None:
         self.show_fields(Transport(str(event.value)))
 
+    @on(Input.Changed, "#address")
+    def address_changed(self, event: Input.Changed) -> None:
+        """A pasted URL says its transport: the selector follows, and with it the options."""
+        scheme, sep, _ = event.value.strip().partition("://")
+        select = self.query_one("#transport", Select)
+        if sep and scheme.lower() in set(Transport) and not select.disabled:
+            select.value = Transport(scheme.lower())
+
     def show_fields(self, transport: Transport) -> None:
-        for widget in self.query(".inet"):
-            widget.display = not transport.is_unix
-        for widget in self.query(".unix"):
-            widget.display = transport.is_unix
         for widget in self.query(".options"):
-            widget.display = self.show_options and transport in self.OPTION_PLACEHOLDERS
+            widget.display = self.takes_options(transport)
         for option, _ in self.checkbox_options:
             shown = self.show_options and option.takes(transport, self.for_listen)
             for widget in self.query(f".option-{option.url_name}"):
                 widget.display = shown
         self.query_one("#options", Input).placeholder = self.OPTION_PLACEHOLDERS.get(transport, "")
+        placeholder = self.UNIX_PLACEHOLDER if transport.is_unix else self.INET_PLACEHOLDER
+        self.query_one("#address", Input).placeholder = placeholder
+
+    def takes_options(self, transport: Transport) -> bool:
+        """Whether the Options field shows, and counts, for `transport`."""
+        return self.show_options and transport in self.OPTION_PLACEHOLDERS
 
     @property
     def transport(self) -> Transport:
@@ -172,18 +210,29 @@ class EndpointDialog(ModalScreen[object]):
         )
 
     def endpoint(self) -> Endpoint:
-        url = build_url(
-            self.transport,
-            self.query_one("#host", Input).value,
-            self.query_one("#port", Input).value,
-            self.query_one("#path", Input).value,
-            self.query_one("#options", Input).value,
+        """The address's endpoint, with the Options field's options where it sets none
+        itself, then the checkboxes'."""
+        endpoint = parse_address(
+            self.query_one("#address", Input).value, self.transport, for_listen=self.for_listen
         )
-        endpoint = parse_url(url, for_listen=self.for_listen)
+        typed = self.query_one("#options", Input).value.strip().lstrip("?")
+        if typed and self.takes_options(endpoint.transport):
+            options = parse_options(typed, typed, endpoint.transport, self.for_listen)
+            endpoint = with_defaults(endpoint, options, for_listen=self.for_listen)
+            check_join(endpoint.host, endpoint.options, typed)
         return with_defaults(endpoint, self.checked_options(), for_listen=self.for_listen)
 
     def result(self) -> object:
         return self.endpoint()
+
+    def field_values(self) -> FieldValues:
+        """What the fields hold now, by id, for the next dialog of this kind."""
+        values: FieldValues = {"transport": str(self.transport)}
+        for field in self.query_one("#fields").query(Input):
+            values[str(field.id)] = field.value
+        for box in self.query_one("#fields").query(Checkbox):
+            values[str(box.id)] = box.value
+        return values
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ok")
@@ -192,8 +241,11 @@ class EndpointDialog(ModalScreen[object]):
             result = self.result()
         except EndpointError as exc:
             # The message quotes what was typed or pasted: show it with visible escapes.
-            self.query_one("#error", Static).update(Content(sanitize_text(str(exc))))
+            error = self.query_one("#error", Static)
+            error.update(Content(sanitize_text(str(exc))))
+            error.display = True
             return
+        self.memory[type(self).__name__] = self.field_values()
         self.dismiss(result)
 
     @on(Button.Pressed, "#cancel")
@@ -205,11 +257,10 @@ class ListenDialog(EndpointDialog):
     TITLE = "Listen"
     ACTION = "Listen"
     HELP = (
-        "Port 0 picks a free port. 0.0.0.0 or :: listens on every interface: other machines "
-        "can connect. TCP options: max=N connections (default 100), idle=S seconds, "
-        "grace=S after a peer's EOF."
+        f"{EndpointDialog.ADDRESS_HELP} "
+        "Port 0 picks a free port; 0.0.0.0 or :: listens on every interface."
     )
-    DEFAULT_PORT = "0"
+    DEFAULT_ADDRESS = f"{DEFAULT_HOST}:0"
     for_listen = True
     OPTION_PLACEHOLDERS = {
         Transport.UDP: "broadcast=1&rcvbuf=4194304",
@@ -220,11 +271,13 @@ class ListenDialog(EndpointDialog):
 class ConnectDialog(EndpointDialog):
     TITLE = "Connect"
     ACTION = "Connect"
-    HELP = "IPv6 addresses go without brackets here, e.g. ::1."
+    HELP = EndpointDialog.ADDRESS_HELP
 
     def extra_fields(self) -> ComposeResult:
         yield Label("Timeout (s)", classes="field-label")
-        yield Input(f"{DEFAULT_CONNECT_TIMEOUT:g}", id="timeout", type="number")
+        yield Input(
+            self.initial("timeout", f"{DEFAULT_CONNECT_TIMEOUT:g}"), id="timeout", type="number"
+        )
 
     def result(self) -> ConnectRequest:
         endpoint = self.endpoint()
@@ -246,13 +299,27 @@ class SendToDialog(EndpointDialog):
     HELP = "Sends from the chosen socket; the address becomes a peer you can type to."
     show_options = False  # the options belong to the socket, set when it was opened
 
-    def __init__(self, listeners: list[tuple[str, str, str]], selected: str | None) -> None:
+    def __init__(
+        self,
+        listeners: list[tuple[str, str, str]],
+        selected: str | None,
+        memory: DialogMemory | None = None,
+    ) -> None:
         """`listeners`: (lid, transport, label) of each open datagram listener."""
         self.listeners = listeners
         self.selected = selected if any(lid == selected for lid, _, _ in listeners) else None
         first = self.selected or listeners[0][0]
         transport = next(t for lid, t, _ in listeners if lid == first)
-        super().__init__(Transport.UDP if transport == Transport.UDP else Transport.UNIX_DGRAM)
+        super().__init__(
+            memory, Transport.UDP if transport == Transport.UDP else Transport.UNIX_DGRAM
+        )
+
+    def recall(self) -> FieldValues:
+        """The last address, if it was for this transport: the socket decides the transport."""
+        values = super().recall()
+        if values.pop("transport", None) != str(self.initial_transport):
+            return {}
+        return values
 
     def leading_fields(self) -> ComposeResult:
         yield Label("From", classes="field-label")
@@ -266,8 +333,6 @@ class SendToDialog(EndpointDialog):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#transport", Select).disabled = True
-        focus = "#path" if self.initial_transport.is_unix else "#port"
-        self.query_one(focus, Input).focus()
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
@@ -276,7 +341,14 @@ class SendToDialog(EndpointDialog):
         self.show_fields(Transport(transport))
 
     def result(self) -> SendToRequest:
-        return SendToRequest(str(self.query_one("#source", Select).value), self.endpoint())
+        endpoint = self.endpoint()
+        if endpoint.transport != self.transport:
+            source = self.query_one("#source", Select).value
+            raise EndpointError(
+                f"'{self.query_one('#address', Input).value.strip()}' is a {endpoint.transport} "
+                f"address; {source} sends {self.transport} datagrams"
+            )
+        return SendToRequest(str(self.query_one("#source", Select).value), endpoint)
 
 
 class ConfirmDialog(ModalScreen[bool]):

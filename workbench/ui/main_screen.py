@@ -79,6 +79,7 @@ class MainScreen(Screen[None]):
         self._widgets: dict[str, Widget] = {}  # by id, see _keep
         self._composer_error = ""  # shown under the composer
         self._structure_changed = False  # the panes' rows to sync with the next shown slice
+        self.dialog_memory: dict[str, dict[str, str | bool]] = {}  # the dialogs' last values
 
     # --- layout ---
 
@@ -421,7 +422,7 @@ class MainScreen(Screen[None]):
                 self.engine.listen(endpoint)
             self.composer.focus()
 
-        self.app.push_screen(ListenDialog(), opened)
+        self.app.push_screen(ListenDialog(self.dialog_memory), opened)
 
     def action_connect(self) -> None:
         from workbench.ui.dialogs import ConnectDialog, ConnectRequest
@@ -431,7 +432,7 @@ class MainScreen(Screen[None]):
                 self.opened_by_user(self.engine.connect(request.endpoint, request.timeout))
             self.composer.focus()
 
-        self.app.push_screen(ConnectDialog(), chosen)
+        self.app.push_screen(ConnectDialog(self.dialog_memory), chosen)
 
     def action_send_to(self) -> None:
         from workbench.ui.dialogs import SendToDialog, SendToRequest
@@ -457,7 +458,7 @@ class MainScreen(Screen[None]):
                 self.engine.add_peer(request.lid, request.endpoint)
             self.composer.focus()
 
-        self.app.push_screen(SendToDialog(listeners, selected), chosen)
+        self.app.push_screen(SendToDialog(listeners, selected, self.dialog_memory), chosen)
 
     def selected_item(self) -> str | None:
         """The id under the cursor of the focused pane, else the composer's target."""
