@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
+from textual.screen import Screen
 
 from workbench import __version__
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
@@ -31,7 +32,7 @@ from workbench.ui import exit_signals
 from workbench.ui.composer import Composer
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.main_screen import MainScreen
-from workbench.ui.palette import SessionCommands
+from workbench.ui.palette import SessionCommands, with_help
 from workbench.ui.panes import ConnectionsTable, ListenersTree
 from workbench.ui.paste_guard import paste_safe
 from workbench.ui.stats_file import STATS_SECONDS, StatsFile
@@ -50,6 +51,8 @@ LOADED_AFTER_FIRST_SCREEN = (
     "workbench.ui.detail",
     "workbench.ui.dialogs",
     "workbench.ui.file_jobs",
+    "workbench.ui.help_screen",
+    "workbench.ui.connection_picker",
     "workbench.ui.log_dialogs",
 )
 
@@ -69,6 +72,9 @@ class SockbenchApp(App[None]):
     # The main screen's keys, handled there ("screen."): on the app they keep their place in
     # the footer, after Quit, as Textual lists the app's bindings after the screen's.
     BINDINGS = [
+        # f1 over dialogs too (a priority key); ? outside text fields, which type it.
+        Binding("f1", "help", "Help", priority=True),
+        Binding("question_mark", "help", "Help", show=False),
         Binding("f2", "screen.listen", "Listen"),
         Binding("f3", "screen.connect", "Connect"),
         Binding("f4", "screen.close", "Close"),
@@ -121,6 +127,14 @@ class SockbenchApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
+
+    def action_help(self) -> None:
+        from workbench.ui.help_screen import open_help
+
+        open_help(self)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:
+        return with_help(super().get_system_commands(screen), self.action_help)
 
     @property
     def engine(self) -> Engine:
