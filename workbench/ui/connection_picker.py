@@ -37,10 +37,10 @@ def picking_order(conn: ConnectionInfo) -> tuple[bool, int]:
 class Choice:
     """One connection's row: its text drawn once, its plain text kept for filtering."""
 
-    def __init__(self, conn: ConnectionInfo, id_width: int) -> None:
+    def __init__(self, conn: ConnectionInfo, id_width: int, state_width: int = STATE_WIDTH) -> None:
         self.cid = conn.cid
         state = connection_state_text(conn).copy()
-        state.truncate(STATE_WIDTH, overflow="ellipsis", pad=True)
+        state.truncate(state_width, overflow="ellipsis", pad=True)
         self.text = Text.assemble(
             (conn.cid.ljust(id_width), "bold"),
             " ",
@@ -83,7 +83,9 @@ class ConnectionPicker(ModalScreen[str | None]):
         self.title_text = title
         ordered = sorted(connections, key=picking_order)
         id_width = max((len(conn.cid) for conn in ordered), default=2)
-        self.choices = [Choice(conn, id_width) for conn in ordered]
+        states = (connection_state_text(conn).cell_len for conn in ordered)
+        state_width = min(STATE_WIDTH, max(states, default=4))
+        self.choices = [Choice(conn, id_width, state_width) for conn in ordered]
         self.current = current
 
     def compose(self) -> ComposeResult:

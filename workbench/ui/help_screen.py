@@ -57,7 +57,7 @@ INHERITED: dict[type[DOMNode], dict[str, str]] = {
     Screen: {"app.focus_next": "Next pane", "app.focus_previous": "Previous pane"},
     App: {"command_palette": "The command palette: every action, found by name"},
 }
-# Scrolling sideways: listed only while there is something to scroll to.
+# Scrolling sideways: listed only while the pane can (it shows a horizontal scrollbar).
 SIDEWAYS = {"scroll_left", "scroll_right", "cursor_left", "cursor_right"}
 EDITING_WIDGETS = (Input, TextArea)
 
@@ -92,8 +92,6 @@ def key_name(key: str) -> str:
         "escape": "escape",
         "backspace": "backspace",
         "delete": "delete",
-        "pageup": "page up",
-        "pagedown": "page down",
     }
     return "+".join(names.get(part, format_key(part)) for part in key.split("+"))
 
@@ -124,7 +122,7 @@ def describe(node: DOMNode, binding: Binding) -> tuple[str, str] | None:
         return None
     editing = isinstance(node, EDITING_WIDGETS)
     if binding.action in SIDEWAYS and not editing:
-        scrolls = isinstance(node, Widget) and node.max_scroll_x > 0
+        scrolls = isinstance(node, Widget) and node.allow_horizontal_scroll
         return ("pane", "Scroll sideways") if scrolls else None
     if declared_in(node, binding, project=True):
         own = binding.tooltip or binding.description or binding.action
@@ -193,7 +191,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > Vertical {
-        width: 96; max-width: 100%; height: 100%; max-height: 40;
+        width: 96; max-width: 100%; height: 100%; max-height: 56;
         border: round $accent; background: $surface; padding: 0 1;
     }
     HelpScreen .heading { text-style: bold; color: $accent; margin-top: 1; }
