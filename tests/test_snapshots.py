@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from scenes import (
     CONFIRM_PORT,
     SCENE_HOST,
@@ -70,7 +72,7 @@ def test_composer_holding_a_pasted_block_at_80x24(snap_compare) -> None:
     assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=pasted_block)
 
 
-def help_of(pane: str):  # type: ignore[no-untyped-def]
+def help_of(pane: str) -> Callable[[Pilot[None]], Awaitable[None]]:
     """F1 with the focus on one of the app's panes (an attribute of the app)."""
 
     async def run_before(pilot: Pilot[None]) -> None:
