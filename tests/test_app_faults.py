@@ -36,6 +36,7 @@ from ui_helpers import (
 )
 
 from workbench.ui.app import SockbenchApp
+from workbench.ui.connection_picker import Choice
 from workbench.ui.dialogs import ConnectDialog, ListenDialog
 from workbench.ui.palette import session_commands
 
@@ -81,8 +82,14 @@ def test_never_reading_peer_shows_the_queue_refuses_in_words_and_aborts() -> Non
             await wait_ui(pilot, lambda: "queued" in state_cell(app, conn.cid), "N queued")
             assert state_cell(app, conn.cid).endswith("M queued")  # e.g. "19.8M queued"
             await wait_log(pilot, "KiB queued that the peer has not taken")
+            # The palette's Reset... lists it with what waits (one command, then the picker).
             palette = [c.title for c in session_commands(app.main_screen)]
-            assert any(t.startswith("Abort ") and "queued on C1" in t for t in palette)
+            assert "Reset..." in palette
+            choice = Choice(app.session.connections[conn.cid], 2)
+            assert (
+                choice.text.plain.startswith(f"{conn.cid} tcp  ")
+                and "M queued" in choice.text.plain
+            )
             # f6 on the selected connection drops the queue by resetting it.
             await focus(pilot, app.connections_table)
             await pilot.press("f6")

@@ -38,6 +38,7 @@ from ui_helpers import (
 
 from workbench.codec import sanitize_text
 from workbench.ui.app import SockbenchApp
+from workbench.ui.connection_picker import ConnectionPicker
 from workbench.ui.detail import RecordDetail
 from workbench.ui.dialogs import ConnectDialog
 from workbench.ui.log_dialogs import PathDialog
@@ -220,14 +221,18 @@ def test_a_unix_peers_name_is_shown_as_visible_escapes_wherever_it_appears() -> 
         assert f"{conn.cid} {shown[:40]}" in screen
         await click_on(pilot, shown.split("[/]")[0])  # on the q of [@click=app.quit]q
 
-        # The command palette lists commands named after the peer.
+        # The palette's Target... lists the connections by their addresses.
         await pilot.press("ctrl+p")
         await wait_for_screen(pilot, CommandPalette)
         await pilot.press(*"Target")
-        screen = await wait_screen_text(pilot, f"Target {conn.cid} (", "the palette's command")
-        assert f"Target {conn.cid} ({shown}" in screen
+        await wait_screen_text(pilot, "Target...", "the palette's command")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ConnectionPicker)
+        screen = await wait_screen_text(pilot, f"{conn.cid} unix", "the picker's row")
+        row = next(line for line in screen.splitlines() if f"{conn.cid} unix" in line)
+        assert shown[:40] in row
         await pilot.press("escape")
-        await wait_ui(pilot, lambda: not isinstance(app.screen, CommandPalette), "palette closed")
+        await wait_ui(pilot, lambda: not isinstance(app.screen, ConnectionPicker), "picker gone")
 
         # The details of the "accepted" record name the peer too.
         log = app.log_view

@@ -62,15 +62,19 @@ def test_hostile_peers_never_reach_the_terminal_and_the_app_answers_keys(
             )
             assert_terminal_untouched(tmux, title, window)
 
-            # The command palette names connections by their address: markup from the peer
-            # must stay text there too (Textual parses palette titles as markup).
+            # The palette's Target... lists the connections by their addresses: markup from
+            # the peer must stay text there too.
             tmux.keys("C-p")
             tmux.wait_screen("🔎", "the command palette")
-            tmux.keys("Target C2", literal=True)
-            tmux.wait_screen(f"Target C2 (@{HOSTILE_NAME_SHOWN}", "the peer's palette command")
+            tmux.keys("Target", literal=True)
+            tmux.wait_screen("Target...", "the palette's Target command")
+            tmux.keys("Enter")
+            tmux.wait_screen("Target: which connection?", "the connection picker")
+            tmux.keys("C2", literal=True)
+            tmux.wait_screen(f"@{HOSTILE_NAME_SHOWN[:30]}", "the peer's name in the picker")
             assert_terminal_untouched(tmux, title, window)
             tmux.keys("Escape")
-            tmux.wait(lambda: "🔎" not in tmux.screen(), "the palette to close")
+            tmux.wait(lambda: "which connection?" not in tmux.screen(), "the picker to close")
 
             # Still running and answering keys: what is typed shows in the composer, and
             # Enter sends it to the target (the first peer).

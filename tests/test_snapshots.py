@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from scenes import (
     CONFIRM_PORT,
     SCENE_HOST,
@@ -17,7 +19,10 @@ from scenes import (
     send_to_dialog,
     traffic_scene,
 )
-from ui_helpers import TERMINAL_SIZE
+from textual.pilot import Pilot
+from ui_helpers import TERMINAL_SIZE, focus, the_app, wait_ui
+
+from workbench.ui.help_screen import HelpScreen
 
 
 def test_main_screen_with_traffic(snap_compare) -> None:
@@ -65,3 +70,26 @@ def test_clean_up_menu(snap_compare) -> None:
 
 def test_composer_holding_a_pasted_block_at_80x24(snap_compare) -> None:
     assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=pasted_block)
+
+
+def help_of(pane: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    """F1 with the focus on one of the app's panes (an attribute of the app)."""
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await wait_ui(pilot, lambda: app.focused is app.composer, "the first screen")
+        await focus(pilot, getattr(app, pane))
+        await pilot.press("f1")
+        await wait_ui(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        await pilot.pause()
+
+    return run_before
+
+
+def test_help_screen_of_the_log_at_80x24(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=help_of("log_view"))
+
+
+def test_help_screen_of_the_connections_at_220x60(snap_compare) -> None:
+    app = frozen_app()
+    assert snap_compare(app, terminal_size=(220, 60), run_before=help_of("connections_table"))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import Provider
 from textual.driver import Driver
@@ -50,6 +50,8 @@ LOADED_AFTER_FIRST_SCREEN = (
     "workbench.ui.detail",
     "workbench.ui.dialogs",
     "workbench.ui.file_jobs",
+    "workbench.ui.help_screen",
+    "workbench.ui.connection_picker",
     "workbench.ui.log_dialogs",
 )
 
@@ -75,6 +77,9 @@ class SockbenchApp(App[None]):
     # The main screen's keys, handled there ("screen."): on the app they keep their place in
     # the footer, after Quit, as Textual lists the app's bindings after the screen's.
     BINDINGS = [
+        # f1 over dialogs too (a priority key); ? outside text fields, which type it.
+        Binding("f1", "help", "Help", priority=True),
+        Binding("question_mark", "help", "Help", show=False),
         Binding("f2", "screen.listen", "Listen"),
         Binding("f3", "screen.connect", "Connect"),
         Binding("f4", "screen.close", "Close"),
@@ -146,6 +151,16 @@ class SockbenchApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
+
+    def action_help(self) -> None:
+        from workbench.ui.help_screen import open_help
+
+        open_help(self)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:
+        from workbench.ui.palette import with_help
+
+        return with_help(super().get_system_commands(screen), self.action_help)
 
     @property
     def main_screen(self) -> MainScreen:

@@ -483,7 +483,7 @@ class MainScreen(Screen[None]):
             # ends a connection waits until the user chose it or sent to it.
             self.notify(
                 f"nothing to {action}: {conn.cid} became the target by itself; choose it "
-                f"(Enter on its row, or Target {conn.cid} in the palette) or send to it first",
+                "(Enter on its row, or Target... in the palette) or send to it first",
                 severity="warning",
                 markup=False,
             )

@@ -1,19 +1,34 @@
-"""The palette's commands of the session (a command Provider beside Textual's own): open,
-send to, clean up, and one per listener and connection, named after them."""
+"""The palette's commands of the session (a command Provider beside Textual's own): every
+action the keys have, found by name whatever has the focus. Opening, closing and cleaning
+up; the Log's view, framing, time, filter, search, details, save and export; the composer's
+mode, line ending and encoding. An action on one connection is one command that then lists
+the connections (workbench/ui/connection_picker.py), not one command per connection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from workbench.codec import format_size
+from workbench.payloads import (
+    ENCODING_NAMES,
+    LINE_ENDING_LABELS,
+    LINE_ENDING_NAMES,
+    MODES,
+    SendSettings,
+)
+from workbench.session.model import ConnectionInfo
 from workbench.ui.safe_markup import literal_markup
 
 if TYPE_CHECKING:
     from workbench.ui.main_screen import MainScreen
+
+LOG_VIEWS = {"text": "text", "hex": "hex", "both": "hex dump"}
+# Textual's "Keys" command shows the focused widget's keys (an input's thirty editing keys
+# first) in a panel that escape does not close: the help screen replaces it.
+TEXTUAL_KEYS_COMMAND = "Keys"
 
 
 class SessionCommands(Provider):
@@ -28,7 +43,7 @@ class SessionCommands(Provider):
         return list(session_commands(app.main_screen))
 
     async def discover(self) -> Hits:
-        for title, help_text, callback, _ in sorted(self.commands(), key=lambda c: c.title):
+        for title, help_text, callback, _ in self.commands():
             yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
@@ -38,16 +53,65 @@ class SessionCommands(Provider):
                 yield Hit(match, matcher.highlight(title), callback, help=help_text)
 
 
+def with_help(
+    commands: Iterable[SystemCommand], open_help: Callable[[], None]
+) -> Iterator[SystemCommand]:
+    """Textual's system commands, with its Keys panel replaced by the help screen."""
+    for command in commands:
+        if command.title == TEXTUAL_KEYS_COMMAND:
+            yield SystemCommand(
+                "Keys and help", "The keys of the focused pane and what it shows (f1)", open_help
+            )
+        else:
+            yield command
+
+
 def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
+    yield from connection_commands(main)
+    yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
+    yield from log_commands(main)
+    yield from composer_commands(main)
+
+
+# --- opening, closing, choosing ---
+
+
+def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
     engine = main.engine
-    yield SystemCommand("Listen...", "Open a TCP, UDP or Unix listener", main.action_listen)
-    yield SystemCommand("Connect...", "Open a TCP, UDP or Unix connection", main.action_connect)
+    yield SystemCommand("Listen...", "Open a TCP, UDP or Unix listener (f2)", main.action_listen)
+    yield SystemCommand(
+        "Connect...", "Open a TCP, UDP or Unix connection (f3)", main.action_connect
+    )
     yield SystemCommand(
         "Send to...",
-        "Send datagrams from a UDP or Unix datagram listener to an address",
+        "Send datagrams from a UDP or Unix datagram listener to an address (f5)",
         main.action_send_to,
     )
-    yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
+    yield SystemCommand(
+        "Target...",
+        "Choose the connection you type to (Enter on its row)",
+        lambda: pick(main, "Target", lambda c: True, main.choose_target),
+    )
+    yield SystemCommand(
+        "Mark or unmark...",
+        "Typing goes to every marked connection (space on its row)",
+        lambda: pick(main, "Mark or unmark", lambda c: True, main.toggle_mark),
+    )
+    yield SystemCommand(
+        "Close...",
+        "Close a connection, or cancel one still connecting (f4)",
+        lambda: pick(main, "Close", lambda c: c.closed_at is None, engine.close),
+    )
+    yield SystemCommand(
+        "Send EOF (half-close)...",
+        "The peer sees end of stream, you keep receiving (ctrl+d)",
+        lambda: pick(main, "Send EOF on", is_open_stream, engine.half_close),
+    )
+    yield SystemCommand(
+        "Reset...",
+        "Abort a stream at once, dropping unsent and queued data; TCP sends a RST (f6)",
+        lambda: pick(main, "Reset", is_open_stream, engine.reset),
+    )
     for listener in main.session.listeners.values():
         where = literal_markup(", ".join(listener.local))  # palette titles are markup
         yield SystemCommand(
@@ -55,32 +119,137 @@ def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
             "Stop listening and close its peers (asks first)",
             lambda lid=listener.lid: main.confirm_close_listener(lid),
         )
-    for conn in main.session.connections.values():
-        if conn.is_open or conn.is_pending:
-            remote = literal_markup(conn.remote)  # a peer's name: palette titles are markup
-            yield SystemCommand(
-                f"Target {conn.cid} ({remote})",
-                "Type to this connection",
-                lambda cid=conn.cid: main.choose_target(cid),
-            )
-            verb = "Cancel connect" if conn.is_pending else "Close"
-            yield SystemCommand(
-                f"{verb} {conn.cid} ({remote})", "", lambda cid=conn.cid: engine.close(cid)
-            )
-            if conn.is_open and not conn.is_datagram:
-                yield SystemCommand(
-                    f"Send EOF on {conn.cid} ({remote})",
-                    "Half-close: the peer sees end of stream, you keep receiving",
-                    lambda cid=conn.cid: engine.half_close(cid),
-                )
-                yield SystemCommand(
-                    f"Reset {conn.cid} ({remote})",
-                    "Abort at once, dropping unsent data (TCP sends a RST)",
-                    lambda cid=conn.cid: engine.reset(cid),
-                )
-                if conn.queued:
-                    yield SystemCommand(
-                        f"Abort {format_size(conn.queued)} queued on {conn.cid} ({remote})",
-                        "Drop what the peer has not taken, by resetting the connection (f6)",
-                        lambda cid=conn.cid: engine.reset(cid),
-                    )
+
+
+def is_open_stream(conn: ConnectionInfo) -> bool:
+    return conn.is_open and not conn.is_datagram
+
+
+def pick(
+    main: MainScreen,
+    verb: str,
+    eligible: Callable[[ConnectionInfo], bool],
+    act: Callable[[str], object],
+) -> None:
+    """Ask which connection (of the eligible ones), then act on it if it is still there."""
+    from workbench.ui.connection_picker import ConnectionPicker
+
+    connections = [conn for conn in main.session.connections.values() if eligible(conn)]
+
+    def chosen(cid: str | None) -> None:
+        conn = main.session.connections.get(cid or "")
+        if conn is not None and eligible(conn):
+            act(conn.cid)
+
+    picker = ConnectionPicker(f"{verb}: which connection?", connections, main.target)
+    main.app.push_screen(picker, chosen)
+
+
+# --- the Log ---
+
+
+def log_commands(main: MainScreen) -> Iterator[SystemCommand]:
+    pane, view = main.log_pane, main.log_view
+    settings = pane.view_settings  # the ones asked for last, as the keys build on them
+    now = settings()
+    for display, name in LOG_VIEWS.items():
+        yield SystemCommand(
+            f"Log view: {name}",
+            in_use(now.display == display, "m"),
+            lambda d=display: cycle_until(pane.action_display, lambda: settings().display, d),
+        )
+    for framing, text in (("lines", "lines joined across reads"), ("raw", "raw reads")):
+        yield SystemCommand(
+            f"Log framing: {text}",
+            in_use(now.framing == framing, "l"),
+            lambda f=framing: cycle_until(pane.action_framing, lambda: settings().framing, f),
+        )
+    for relative, text in ((False, "absolute time"), (True, "relative time")):
+        yield SystemCommand(
+            f"Log time: {text}",
+            in_use(now.relative_time == relative, "r"),
+            lambda r=relative: cycle_until(pane.action_time, lambda: settings().relative_time, r),
+        )
+    yield SystemCommand("Log: filter...", "Which records the Log shows (f)", pane.action_filter)
+    yield SystemCommand(
+        "Log: search...", "Find rows containing a text (/)", pane.action_open_search
+    )
+    if view.search_pattern:
+        pattern = literal_markup(view.search_pattern)
+        yield SystemCommand(
+            "Log: next match", f"Of {pattern} (n)", lambda: view.action_search(False)
+        )
+        yield SystemCommand(
+            "Log: previous match", f"Of {pattern} (N)", lambda: view.action_search(True)
+        )
+    yield SystemCommand(
+        "Log: details",
+        "Of the row under the cursor, else the last row (Enter)",
+        view.action_details,
+    )
+    yield SystemCommand("Log: follow new rows", "Go to the last row (end)", view.follow)
+    yield SystemCommand("Log: save...", "Save the rows shown to a text file (s)", pane.action_save)
+    yield SystemCommand(
+        "Log: export...",
+        "The bytes a connection received and sent, to two files: the Log cursor's "
+        "connection, else the target (e)",
+        pane.action_export,
+    )
+
+
+def in_use(current: bool, key: str) -> str:
+    return f"In use now ({key} cycles)" if current else f"{key} cycles"
+
+
+def cycle_until(step: Callable[[], object], current: Callable[[], object], wanted: object) -> None:
+    """Press a cycling key's action until the setting is `wanted` (the keys' own steps, so
+    that the palette does what they do). At most ten steps: none of the cycles is longer."""
+    for _ in range(10):
+        if current() == wanted:
+            return
+        step()
+
+
+# --- the composer ---
+
+
+def composer_commands(main: MainScreen) -> Iterator[SystemCommand]:
+    core = main.core
+
+    def recipient_settings() -> list[SendSettings]:
+        """What f7 and f8 change: the marked connections, else the target, else the
+        default."""
+        cids = [conn.cid for conn in core.recipients()]
+        return [core.sending.settings_for(cid) for cid in cids] or [core.sending.default]
+
+    def all_set(name: str) -> Callable[[], object]:
+        """The value every recipient has, or None while they differ."""
+
+        def value() -> object:
+            values = {getattr(settings, name) for settings in recipient_settings()}
+            return values.pop() if len(values) == 1 else None
+
+        return value
+
+    for mode in MODES:
+        yield SystemCommand(
+            f"Composer mode: {mode}",
+            in_use(core.sending.mode == mode, "ctrl+t"),
+            lambda m=mode: cycle_until(main.action_cycle_mode, lambda: core.sending.mode, m),
+        )
+    line_ending = all_set("line_ending")()
+    for ending in LINE_ENDING_NAMES:
+        yield SystemCommand(
+            f"Line ending: {LINE_ENDING_LABELS[ending]}",
+            "For the marked connections, else the target, else those opened later; "
+            + in_use(line_ending == ending, "f7"),
+            lambda e=ending: cycle_until(main.action_cycle_line_ending, all_set("line_ending"), e),
+        )
+    encoding = all_set("encoding")()
+    for name in ENCODING_NAMES:
+        yield SystemCommand(
+            f"Encoding: {name}",
+            "Of what you send and what the Log shows, for the same connections as the line "
+            "ending; " + in_use(encoding == name, "f8"),
+            lambda n=name: cycle_until(main.action_cycle_encoding, all_set("encoding"), n),
+        )
