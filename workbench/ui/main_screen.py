@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.events import DescendantFocus
+from textual.events import DescendantFocus, Resize
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static, Tree
@@ -96,6 +96,9 @@ class MainScreen(Screen[None]):
             yield keep(Static("", id="mode"))
             yield keep(Composer(id="composer"))  # and, once needed, its block editor
         yield Footer()
+
+    def on_resize(self, event: Resize) -> None:
+        self.listeners_tree.fit_width(event.size.width)  # it takes a share of the screen
 
     def _keep(self, widget: WidgetType) -> WidgetType:
         """Remember a widget by its id: a DOM query per engine batch cost a tenth of the UI's
