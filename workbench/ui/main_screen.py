@@ -32,7 +32,7 @@ from workbench.payloads import (
 from workbench.protocol.endpoints import Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
-from workbench.ui.composer import Composer
+from workbench.ui.composer import Composer, TargetLabel
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 WidgetType = TypeVar("WidgetType", bound=Widget)
 # What handling the engine's events touches.
 PANES = ("log", "listeners", "connections", "composer", "target", "mode")
+COMPACT_FOOTER_BELOW = 120  # columns
 MODE_PLACEHOLDERS = {
     "text": r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}",
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
@@ -92,13 +93,15 @@ class MainScreen(Screen[None]):
         yield keep(Static("", id="composer-error"))
         yield keep(Static("", id="progress"))
         with Horizontal(id="composer-row"):
-            yield keep(Static("", id="target"))
+            yield keep(TargetLabel("", id="target"))
             yield keep(Static("", id="mode"))
             yield keep(Composer(id="composer"))  # and, once needed, its block editor
         yield Footer()
 
     def on_resize(self, event: Resize) -> None:
         self.listeners_tree.fit_width(event.size.width)  # it takes a share of the screen
+        for footer in self.query(Footer):  # its keys closer together where they would not fit
+            footer.compact = event.size.width < COMPACT_FOOTER_BELOW
 
     def _keep(self, widget: WidgetType) -> WidgetType:
         """Remember a widget by its id: a DOM query per engine batch cost a tenth of the UI's
