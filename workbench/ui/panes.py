@@ -167,8 +167,9 @@ class ListenersTree(Tree[str]):
     then its last words left out, never a number cut. The pane itself widens for its
     labels, up to a share of the screen (`fit_width`)."""
 
-    # The pane's width: what today's labels need, but at least 2/7 of the screen (between
-    # NARROWEST and WIDEST_FLOOR) and at most WIDEST_SHARE of it.
+    # The pane's width: what its labels need, but at least a fifth of the screen (between
+    # NARROWEST and WIDEST_FLOOR cells) and at most WIDEST_SHARE of it; the Connections
+    # table takes the rest.
     NARROWEST = 24
     WIDEST_FLOOR = 48
     WIDEST_SHARE = 0.4
@@ -288,9 +289,10 @@ class ListenersTree(Tree[str]):
     def _set_listener_label(
         self, node: TreeNode[str], listener: ListenerInfo, session: Session
     ) -> None:
-        node.set_label(self.listener_label(listener, session))
-        short = self._short[listener.lid] = self.listener_label(listener, session, short=True)
-        self._want(short.cell_len + 2)  # its expand icon
+        label = self.listener_label(listener, session)
+        node.set_label(label)
+        self._short[listener.lid] = self.listener_label(listener, session, short=True)
+        self._want(label.cell_len + 2)  # its expand icon
 
     def _want(self, cells: int) -> None:
         if cells > self._wanted:
@@ -304,7 +306,7 @@ class ListenersTree(Tree[str]):
         screen = self._screen_width
         if screen <= 0:
             return
-        floor = max(self.NARROWEST, min(self.WIDEST_FLOOR, screen * 2 // 7))
+        floor = max(self.NARROWEST, min(self.WIDEST_FLOOR, screen // 5))
         most = max(floor, int(screen * self.WIDEST_SHARE))
         chrome = self.outer_size.width - self.scrollable_content_region.width
         width = max(floor, min(most, self._wanted + max(chrome, 2)))
