@@ -16,6 +16,7 @@ from scenes import (
     pasted_block,
     send_to_dialog,
     traffic_scene,
+    width_scene,
 )
 from ui_helpers import TERMINAL_SIZE
 
@@ -65,3 +66,13 @@ def test_clean_up_menu(snap_compare) -> None:
 
 def test_composer_holding_a_pasted_block_at_80x24(snap_compare) -> None:
     assert snap_compare(frozen_app(), terminal_size=(80, 24), run_before=pasted_block)
+
+
+def test_main_screen_at_80x24_with_a_refused_peer_and_a_long_row(snap_compare) -> None:
+    with width_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=(80, 24), run_before=scene.run)
+
+
+def test_main_screen_at_220x60_with_a_refused_peer_and_a_long_row(snap_compare) -> None:
+    with width_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=(220, 60), run_before=scene.run)
