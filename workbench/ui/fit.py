@@ -34,8 +34,9 @@ MIN_HOST_CELLS = 7
 _ATOM = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|.", re.DOTALL)
 # host:port or [v6]:port as a whole label; the host has no slash (a Unix path may hold ":N").
 _HOST_PORT = re.compile(r"(\[[^\]]*\]|[^:\[\]/]+):\d+")
-# An address inside other text: its host is group 1.
-_ADDRESS_IN_TEXT = re.compile(r"(\[[0-9A-Za-z:.%]+\]|[\w][\w.-]*\w):\d+\b|(/[^\s:]{2,})")
+# An address inside other text: a host (group 1) and its port, or a Unix path or abstract
+# name (group 2).
+_ADDRESS_IN_TEXT = re.compile(r"(\[[0-9A-Za-z:.%]+\]|[\w][\w.-]*\w):\d+\b|((?<!\S)[/@]\S{2,})")
 # A word that is only a number ("2", "(1", "9,000"): never left just before a cut.
 _NUMBER_WORD = re.compile(r"[(\[]?\d[\d,.]*[)\],;]?")
 
