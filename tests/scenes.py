@@ -337,3 +337,48 @@ async def pasted_block(pilot: Pilot[None]) -> None:
     await wait_ui(pilot, lambda: app.focused is app.block_composer, "the block editor")
     app.block_composer.cursor_blink = False  # held still, as snap_compare does for inputs
     await pilot.pause()
+
+
+WIDTH_PORT = 19160
+WIDTH_PEER_PORTS = (19161, 19162)
+LONG_LINE = b"".join(
+    b"%03d:" % n + (b"abcdefghijklmnopqrstuvwxyz0123456789" * 2)[:46] for n in range(10)
+)
+
+
+class WidthScene:
+    """A listener at its maximum (?max=1) that refused a second peer, and a 500-character
+    line from the first: for the panes, the Log and the composer at 80 and 220 columns."""
+
+    app_options = {"listen": [f"tcp://{SCENE_HOST}:{WIDTH_PORT}?max=1"]}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    async def run(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+        kept, refused = (client_from(source, WIDTH_PORT) for source in WIDTH_PEER_PORTS)
+        self.sockets += [kept, refused]
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{WIDTH_PEER_PORTS[0]}")
+        await wait_log(pilot, f"refused {SCENE_HOST}:{WIDTH_PEER_PORTS[1]}")
+        kept.sendall(LONG_LINE + b"\n")
+        await wait_log(pilot, "007:")
+        listener = app.session.listeners["L1"]
+        await wait_ui(pilot, lambda: listener.refused == 1, "the refused count")
+        app.clear_notifications()  # "L1 is at its maximum" would cover the panes
+        await pilot.pause(0.1)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            abort(sock)
+
+
+@contextlib.contextmanager
+def width_scene() -> Iterator[tuple[SockbenchApp, WidthScene]]:
+    scene = WidthScene()
+    try:
+        yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()

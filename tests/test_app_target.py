@@ -23,11 +23,13 @@ from ui_helpers import (
 )
 
 from workbench.ui.app import SockbenchApp
+from workbench.ui.composer import TargetLabel
 from workbench.ui.dialogs import ConnectDialog, ListenDialog
 
 
 def label(app: SockbenchApp) -> str:
-    return str(app.main_screen.widget("target", Static).render())
+    """The target's whole label (drawn, it is fitted to the width the last layout gave)."""
+    return app.main_screen.widget("target", TargetLabel).text
 
 
 def composer_error(app: SockbenchApp) -> str:

@@ -18,6 +18,7 @@ from scenes import (
     pasted_block,
     send_to_dialog,
     traffic_scene,
+    width_scene,
 )
 from textual.pilot import Pilot
 from ui_helpers import TERMINAL_SIZE, focus, the_app, wait_ui
@@ -93,3 +94,13 @@ def test_help_screen_of_the_log_at_80x24(snap_compare) -> None:
 def test_help_screen_of_the_connections_at_220x60(snap_compare) -> None:
     app = frozen_app()
     assert snap_compare(app, terminal_size=(220, 60), run_before=help_of("connections_table"))
+
+
+def test_main_screen_at_80x24_with_a_refused_peer_and_a_long_row(snap_compare) -> None:
+    with width_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=(80, 24), run_before=scene.run)
+
+
+def test_main_screen_at_220x60_with_a_refused_peer_and_a_long_row(snap_compare) -> None:
+    with width_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=(220, 60), run_before=scene.run)

@@ -83,7 +83,7 @@ class SockbenchApp(App[None]):
         Binding("f2", "screen.listen", "Listen"),
         Binding("f3", "screen.connect", "Connect"),
         Binding("f4", "screen.close", "Close"),
-        Binding("f5", "screen.send_to", "Send to"),
+        Binding("f5", "screen.send_to", "Send to", show=False),  # datagrams only: the palette
         Binding("ctrl+d", "screen.half_close", "Send EOF"),
         Binding("f6", "screen.reset", "Reset", show=False),
         Binding("ctrl+t", "screen.cycle_mode", "Mode"),

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Self
 
+from rich.cells import cell_len
 from textual import events
+from textual.app import RenderResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from workbench.codec import escape_invisible
+from workbench.ui.fit import fit_text, join
 
 if TYPE_CHECKING:
     from workbench.ui.block_composer import BlockComposer
@@ -25,6 +29,26 @@ MAX_HISTORY = 500
 # only where the terminal reports them (the kitty keyboard protocol, which Textual asks
 # for): elsewhere alt+enter arrives as enter, and shift+enter is enter.
 NEW_LINE_KEYS = "ctrl+j,shift+enter,alt+enter"
+
+
+class TargetLabel(Static):
+    """Left of the composer, where a typed line goes ("to C2 127.0.0.1:48230 (new, open)"):
+    as wide as it needs up to its share of the row (CSS), and past that fitted to it, its
+    host cut in the middle and its last words left out, never an id or a port cut."""
+
+    @property
+    def text(self) -> str:
+        content = self.content
+        return content.plain if isinstance(content, Content) else str(content)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return cell_len(self.text)  # what it needs, not what it showed at its last width
+
+    def render(self) -> RenderResult:
+        text, width = self.text, self.content_region.width
+        if width <= 0 or cell_len(text) <= width:
+            return super().render()
+        return Content(join(text, fit_text(text, width)))
 
 
 class Composer(Input):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Sparkline, Static
 
@@ -22,6 +23,20 @@ NO_TARGET = "no target"
 NO_TARGET_STATS = "no target: its throughput shows here"
 TEXT_MODE_HINT = r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}"
 PANE_TITLES = {"listeners": "Listeners", "connections": "Connections", "log": "Log"}
+COMPACT_FOOTER_BELOW = 120  # columns: the footer's keys closer together where they would not fit
+# The Listeners pane takes a fifth of the screen, within these cells, and widens for its
+# labels up to WIDEST_SHARE of it (ListenersTree.fit_width).
+NARROWEST_LISTENERS, WIDEST_LISTENERS_FLOOR = 24, 48
+
+
+def listeners_floor(screen_width: int) -> int:
+    """The Listeners pane's width when it has nothing to show."""
+    return max(NARROWEST_LISTENERS, min(WIDEST_LISTENERS_FLOOR, screen_width // 5))
+
+
+def fit_footer(screen: Screen[None], screen_width: int) -> None:
+    for footer in screen.query(Footer):
+        footer.compact = screen_width < COMPACT_FOOTER_BELOW
 
 
 def throughput_line() -> Sparkline:
@@ -57,6 +72,10 @@ class FirstScreen(Screen[None]):
             yield Static(Content(self.mode_line), id="mode")
             yield Input(placeholder=TEXT_MODE_HINT, id="composer")
         yield Footer()
+
+    def on_resize(self, event: Resize) -> None:
+        self.query_one("#listeners").styles.width = listeners_floor(event.size.width)
+        fit_footer(self, event.size.width)
 
     def typed(self) -> tuple[str, int]:
         """What was typed in the composer so far, and where its cursor is."""

@@ -15,7 +15,7 @@ from workbench.payloads import (
     LINE_ENDING_NAMES,
     MODES,
 )
-from workbench.ui.log_view import KIND_SYMBOL, ORIGIN_SYMBOL
+from workbench.ui.log_rows import KIND_SYMBOL, ORIGIN_SYMBOL
 from workbench.ui.main_screen import MODE_PLACEHOLDERS
 from workbench.ui.panes import ConnectionsTable
 
@@ -103,7 +103,7 @@ def send_settings() -> list[Pair]:
 
 
 def connection_columns() -> list[Pair]:
-    return [(label, CONNECTION_COLUMNS[key]) for label, key, _ in ConnectionsTable.COLUMNS]
+    return [(label, CONNECTION_COLUMNS[key]) for label, key in ConnectionsTable.COLUMNS]
 
 
 def sections(topic: str) -> list[tuple[str, list[Pair]]]:

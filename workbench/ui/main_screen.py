@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.events import DescendantFocus
+from textual.events import DescendantFocus, Resize
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static, Tree
@@ -32,8 +32,8 @@ from workbench.payloads import (
 from workbench.protocol.endpoints import Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
-from workbench.ui.composer import Composer
-from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT
+from workbench.ui.composer import Composer, TargetLabel
+from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT, fit_footer
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
@@ -95,10 +95,14 @@ class MainScreen(Screen[None]):
         yield keep(Static("", id="composer-error"))
         yield keep(Static("", id="progress"))
         with Horizontal(id="composer-row"):
-            yield keep(Static("", id="target"))
+            yield keep(TargetLabel("", id="target"))
             yield keep(Static("", id="mode"))
             yield keep(Composer(id="composer"))  # and, once needed, its block editor
         yield Footer()
+
+    def on_resize(self, event: Resize) -> None:
+        self.listeners_tree.fit_width(event.size.width)  # it takes a share of the screen
+        fit_footer(self, event.size.width)
 
     def _keep(self, widget: WidgetType) -> WidgetType:
         """Remember a widget by its id: a DOM query per engine batch cost a tenth of the UI's

@@ -9,9 +9,13 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
-from rich.console import JustifyMethod
+from rich.console import Console, ConsoleOptions, JustifyMethod
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Span, Text
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Tree
@@ -21,12 +25,47 @@ from textual.widgets.tree import TreeNode
 
 from workbench.codec import format_size, sanitize_text
 from workbench.session.model import ConnectionInfo, ListenerInfo, Session, id_number
+from workbench.ui.first_screen import listeners_floor
+from workbench.ui.fit import ELLIPSIS, Piece, fit_address, fit_text
 
 
 def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
     return Text(
         sanitize_text(text), style=style, justify=justify, no_wrap=True, overflow="ellipsis"
     )
+
+
+def fitted(text: Text, pieces: list[Piece]) -> Text:
+    """`text` cut as workbench/ui/fit.py says, its styles kept."""
+    shown = Text(style=text.style, justify=text.justify, no_wrap=True, end=text.end)
+    for piece in pieces:
+        shown.append(ELLIPSIS if piece is None else text[piece[0] : piece[1]])
+    return shown
+
+
+class FittingText(Text):
+    """A cell that fits itself into the width it is drawn in: cut before a whole word, its
+    addresses in the middle of their hosts, never inside a number. It holds (and measures
+    as) the whole text: the table sizes its columns from that."""
+
+    fitter: ClassVar[Callable[[str, int], list[Piece]]] = staticmethod(fit_text)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
+        width = options.max_width
+        shown: Text = self
+        if self.cell_len > width:
+            shown = fitted(self, type(self).fitter(self.plain, width))
+        yield from Text.__rich_console__(shown, console, options)
+
+
+class FittingAddress(FittingText):
+    """An address cell: its host (or Unix path) cut in the middle, its port whole."""
+
+    fitter: ClassVar[Callable[[str, int], list[Piece]]] = staticmethod(fit_address)
+
+
+def fitting(text: str, style: str = "", kind: type[FittingText] = FittingText) -> Text:
+    return kind(sanitize_text(text), style=style, no_wrap=True)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -36,6 +75,12 @@ def shared(text: str, style: str = "", justify: JustifyMethod | None = None) -> 
     of an accept storm's time. Shared, so never changed in place (the table only renders
     them)."""
     return safe(text, style, justify)
+
+
+@functools.lru_cache(maxsize=4096)
+def shared_fitting(text: str, style: str = "", kind: type[FittingText] = FittingText) -> Text:
+    """`fitting`, shared as `shared` is."""
+    return fitting(text, style, kind)
 
 
 PROTO_LABEL = {"tcp": "tcp", "udp": "udp", "unix": "unix", "unix-dgram": "udgm"}
@@ -91,10 +136,10 @@ def connection_state_text(conn: ConnectionInfo) -> Text:
     """The state, or for an ended connection why it ended ("reset by peer"); while the peer
     does not take what was sent, how much waits ("1.5 MiB queued")."""
     if conn.closed_at is not None:
-        return shared(conn.reason or conn.state, "red" if conn.error else "bright_black")
+        return shared_fitting(conn.reason or conn.state, "red" if conn.error else "bright_black")
     if conn.queued:
-        return shared(f"{short_size(conn.queued)} queued", "bold yellow")
-    return shared(conn.state, STATE_STYLE.get(conn.state, "yellow"))
+        return shared_fitting(f"{short_size(conn.queued)} queued", "bold yellow")
+    return shared_fitting(conn.state, STATE_STYLE.get(conn.state, "yellow"))
 
 
 def same_text(old: object, new: Text) -> bool:
@@ -116,7 +161,17 @@ def more_key(lid: str) -> str:
 
 
 class ListenersTree(Tree[str]):
-    """Each listener with the peers it accepted nested under it. Node data: the id."""
+    """Each listener with the peers it accepted nested under it. Node data: the id.
+
+    A label too long for the pane is fitted to it when drawn (the node keeps the whole
+    label): a listener's counts in fewer words first, then its host cut in the middle,
+    then its last words left out, never a number cut. The pane itself widens for its
+    labels, up to a share of the screen (`fit_width`)."""
+
+    # The pane's width: what its labels need, but at least its width when empty (see
+    # listeners_floor) and at most WIDEST_SHARE of the screen; the Connections table takes
+    # the rest.
+    WIDEST_SHARE = 0.4
 
     def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
         super().__init__("listeners", id=id)
@@ -124,13 +179,19 @@ class ListenersTree(Tree[str]):
         self.guide_depth = 2
         self._clock = clock
         self._node_of: dict[str, TreeNode[str]] = {}  # listener and peer ids -> their nodes
+        self._short: dict[str, Text] = {}  # listener ids -> their labels in fewer words
+        self._wanted = 0  # the cells the widest label needs, its indent included
+        self._screen_width = 0
 
     def rebuild(self, session: Session) -> None:
         """Rebuild the nodes, keeping the cursor on the same id."""
         selected = self.cursor_node.data if self.cursor_node is not None else None
         self.clear()
         self._node_of = {}
+        self._short = {}
+        self._wanted = 0
         self.sync(session)
+        self.fit_width()
         node = self._node_of.get(selected or "")
         if node is not None:
             self.cursor_line = node.line
@@ -173,18 +234,21 @@ class ListenersTree(Tree[str]):
             self._node_of[more_key(listener.lid)] = node.add_leaf(label, data=None)
 
     def _add_listener(self, listener: ListenerInfo, session: Session) -> TreeNode[str]:
-        label = self.listener_label(listener, session)
-        node = self._node_of[listener.lid] = self.root.add(label, data=listener.lid, expand=True)
+        node = self._node_of[listener.lid] = self.root.add("", data=listener.lid, expand=True)
+        self._set_listener_label(node, listener, session)
         return node
 
     def _add_peer(self, node: TreeNode[str], conn: ConnectionInfo) -> TreeNode[str]:
-        leaf = self._node_of[conn.cid] = node.add_leaf(self.peer_label(conn), data=conn.cid)
+        label = self.peer_label(conn)
+        leaf = self._node_of[conn.cid] = node.add_leaf(label, data=conn.cid)
+        self._want(label.cell_len + self.guide_depth)
         return leaf
 
     def _remove(self, node: TreeNode[str]) -> None:
         for child in node.children:
             self._node_of.pop(child.data or "", None)
         self._node_of.pop(node.data or "", None)
+        self._short.pop(node.data or "", None)
         self._node_of.pop(more_key(node.data or ""), None)
         node.remove()
 
@@ -193,7 +257,7 @@ class ListenersTree(Tree[str]):
             key = node.data or ""
             item = session.listeners.get(key) or session.connections.get(key)
             if isinstance(item, ListenerInfo):
-                node.set_label(self.listener_label(item, session))
+                self._set_listener_label(node, item, session)
             elif isinstance(item, ConnectionInfo):
                 node.set_label(self.peer_label(item))
 
@@ -201,7 +265,8 @@ class ListenersTree(Tree[str]):
         return [node for key in ids if (node := self._node_of.get(key)) is not None]
 
     @staticmethod
-    def listener_label(listener: ListenerInfo, session: Session) -> Text:
+    def listener_label(listener: ListenerInfo, session: Session, short: bool = False) -> Text:
+        """`short`: the counts in fewer words, for a narrow pane."""
         label = Text.assemble(
             (f"{listener.lid} ", "bold"),
             safe(listener.url.split("://", 1)[0] + " ", "cyan"),
@@ -209,13 +274,60 @@ class ListenersTree(Tree[str]):
         )
         live = sum(1 for cid in listener.peers if session.connections[cid].is_open)
         kind = "peers" if listener.is_datagram else "open"
-        forgotten = f", {listener.forgotten:,} forgotten" if listener.forgotten else ""
+        counts = [f"{live} {kind}"]
+        if listener.forgotten:
+            counts.append(f"{listener.forgotten:,} forgotten")
         if listener.refused:
-            forgotten += f", {listener.refused:,} refused at max {listener.max_connections:,}"
+            at_max = "" if short else f" at max {listener.max_connections:,}"
+            counts.append(f"{listener.refused:,} refused{at_max}")
         if listener.dropped:
-            forgotten += f", {listener.dropped:,} dropped by the system"
-        label.append(f" ({live} {kind}{forgotten})", style="bright_black")
+            counts.append(f"{listener.dropped:,} dropped" + ("" if short else " by the system"))
+        label.append(f" ({', '.join(counts)})", style="bright_black")
         return label
+
+    def _set_listener_label(
+        self, node: TreeNode[str], listener: ListenerInfo, session: Session
+    ) -> None:
+        label = self.listener_label(listener, session)
+        node.set_label(label)
+        self._short[listener.lid] = self.listener_label(listener, session, short=True)
+        self._want(label.cell_len + 2)  # its expand icon
+
+    def _want(self, cells: int) -> None:
+        if cells > self._wanted:
+            self._wanted = cells
+            self.fit_width()
+
+    def fit_width(self, screen_width: int | None = None) -> None:
+        """Widen (or narrow) the pane for its labels, within a share of the screen."""
+        if screen_width is not None:
+            self._screen_width = screen_width
+        screen = self._screen_width
+        if screen <= 0:
+            return
+        floor = listeners_floor(screen)
+        most = max(floor, int(screen * self.WIDEST_SHARE))
+        chrome = self.outer_size.width - self.scrollable_content_region.width
+        width = max(floor, min(most, self._wanted + max(chrome, 2)))
+        if self.styles.width is None or self.styles.width.cells != width:
+            self.styles.width = width
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        """The label, fitted to the pane's width (see the class's notes)."""
+        label = super().render_label(node, base_style, style)
+        depth = 0 if node.parent is None or node.parent.is_root else 1
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        if room <= 0 or label.cell_len <= room:
+            return label
+        own = node.label if isinstance(node.label, Text) else Text(node.label)
+        prefix = label.cell_len - own.cell_len  # the expand icon
+        whole = self._short.get(node.data or "", own)
+        shown = whole if whole.cell_len <= room - prefix else None
+        if shown is None:
+            shown = fitted(whole, fit_text(whole.plain, room - prefix))
+        shown = shown.copy()
+        shown.stylize(style)
+        return Text.assemble(label[:prefix], shown)
 
     def peer_label(self, conn: ConnectionInfo) -> Text:
         if conn.is_datagram and conn.is_open:
@@ -242,22 +354,25 @@ class ListenersTree(Tree[str]):
 class ConnectionsTable(DataTable[Text]):
     """Every connection, accepted or outgoing, open or recently closed."""
 
-    # (label, key, width): None sizes to content; the state column is bounded because a
-    # closed connection shows why it ended there, and the Log has the whole sentence.
-    # The local address comes last: the Log says it for every connection, and for a
-    # listener's peers the Listeners tree too; a narrow terminal scrolls to it.
+    # (label, key). The local address comes last: the Log says it for every connection,
+    # and for a listener's peers the Listeners tree too.
     COLUMNS = (
-        ("id", "id", None),
-        ("proto", "proto", None),
-        ("state", "state", 12),
-        ("remote", "remote", None),
-        ("in", "in", None),
-        ("out", "out", None),
-        ("msgs", "msgs", None),  # received/sent: reads or datagrams in, sends out
-        ("rate", "rate", None),  # both ways, over the last whole second
-        ("age", "age", None),
-        ("local", "local", None),
+        ("id", "id"),
+        ("proto", "proto"),
+        ("state", "state"),  # for a closed connection, why it ended
+        ("remote", "remote"),
+        ("in", "in"),
+        ("out", "out"),
+        ("msgs", "msgs"),  # received/sent: reads or datagrams in, sends out
+        ("rate", "rate"),  # both ways, over the last whole second
+        ("age", "age"),
+        ("local", "local"),
     )
+    # Every column is as wide as its widest cell while the table has room. When it has not,
+    # these give way, a step at a time, each step down to the width given (their cells fit
+    # themselves: cut before a whole word or in the middle of a host, never in a number);
+    # past the last step the table scrolls sideways.
+    GIVING_WAY = (("local", 12), ("remote", 24), ("state", 24), ("remote", 15), ("state", 12))
 
     def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -306,8 +421,42 @@ class ConnectionsTable(DataTable[Text]):
         return Text(f"{mark}{'▶' if cid == self.target else ' '}{cid}", spans=spans)
 
     def on_mount(self) -> None:
-        for label, key, width in self.COLUMNS:
-            self.add_column(label, key=key, width=width)
+        for label, key in self.COLUMNS:
+            self.add_column(label, key=key)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._fit_columns():
+            self._require_update_dimensions = True
+            self.check_idle()
+
+    def _fit_columns(self) -> bool:
+        """Share the width the table has among its columns (see GIVING_WAY); whether a
+        column's width changed."""
+        room = self.scrollable_content_region.width
+        if room <= 0:
+            return False  # not laid out yet
+        columns = {key.value: column for key, column in self.columns.items()}
+        padding = 2 * self.cell_padding
+        giving = {key for key, _ in self.GIVING_WAY if key in columns}
+        others = sum(
+            column.get_render_width(self) for key, column in columns.items() if key not in giving
+        )
+        widths = {key: columns[key].content_width for key in giving}
+        excess = others + sum(width + padding for width in widths.values()) - room
+        for key, narrowest in self.GIVING_WAY:
+            given = min(max(excess, 0), max(0, widths.get(key, 0) - narrowest))
+            if given:
+                widths[key] -= given
+                excess -= given
+        changed = False
+        for key, width in widths.items():
+            column = columns[key]
+            if column.auto_width or column.width != width:
+                column.auto_width, column.width = False, width
+                changed = True
+        if changed:
+            self._update_count += 1  # the cells' renderings were cached at the old widths
+        return changed
 
     def sync(self, session: Session) -> set[str]:
         """Add rows for new connections and remove the forgotten ones; the others stay as
@@ -356,6 +505,7 @@ class ConnectionsTable(DataTable[Text]):
                 cell = cells.get(column.key)
                 if isinstance(cell, Text):
                     column.content_width = max(column.content_width, cell.cell_len)
+        self._fit_columns()
         super()._update_dimensions(())
 
     def _update_column_widths(self, updated_cells: set[CellKey]) -> None:
@@ -364,6 +514,8 @@ class ConnectionsTable(DataTable[Text]):
             cell = self._data.get(row_key, {}).get(column_key)
             if column is not None and isinstance(cell, Text):
                 column.content_width = max(column.content_width, cell.cell_len)
+        if self._fit_columns():
+            self._require_update_dimensions = True
 
     def refresh_rows(self, session: Session, ids: set[str]) -> None:
         """Update the cells that changed (each update costs a refresh of the table)."""
@@ -372,7 +524,7 @@ class ConnectionsTable(DataTable[Text]):
             if conn is None or cid not in self.rows:
                 continue
             shown = self._data.get(self.rows[RowKey(cid)].key, {})
-            for (_, key, _), value in zip(self.COLUMNS, self.cells(conn), strict=True):
+            for (_, key), value in zip(self.COLUMNS, self.cells(conn), strict=True):
                 if not same_text(shown.get(key), value):  # type: ignore[call-overload]
                     self.update_cell(cid, key, value, update_width=True)
 
@@ -405,13 +557,13 @@ class ConnectionsTable(DataTable[Text]):
             self.id_text(conn.cid),
             shared(PROTO_LABEL.get(conn.transport, conn.transport), "cyan"),
             connection_state_text(conn),
-            safe(conn.remote),
+            fitting(conn.remote, "", FittingAddress),
             shared(format_size(conn.bytes_in), "", "right"),
             shared(format_size(conn.bytes_out), "", "right"),
             shared(f"{short_count(conn.chunks_in)}/{short_count(conn.chunks_out)}", "", "right"),
             shared(rate_text(conn, self._clock()), "", "right"),
             self.age_text(conn),
-            shared(conn.local or "-"),
+            shared_fitting(conn.local or "-", "", FittingAddress),
         )
 
     def age_text(self, conn: ConnectionInfo) -> Text:
