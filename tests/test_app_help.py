@@ -53,7 +53,10 @@ def test_the_log_help_lists_the_logs_keys_and_what_a_row_shows() -> None:
         assert meaning_of(lines, "/") == "Search the Log"
         assert meaning_of(lines, "e").startswith("Export")
         assert meaning_of(lines, "enter").startswith("Details")
-        assert meaning_of(lines, "←") == "data received"
+        assert meaning_of(lines, "C1 ←") == "data received"
+        assert meaning_of(lines, "←").startswith("Scroll")
+        assert meaning_of(lines, "w").startswith("Wrap")
+        assert meaning_of(lines, "C1 ┆").startswith("the same record continued")
         assert meaning_of(lines, "12 new rows ↓").startswith("bottom border")
         assert meaning_of(lines, "ctrl+p").startswith("The command palette")
         assert "Editing the line" not in lines  # the Log is no text field
@@ -94,7 +97,7 @@ def test_every_escape_the_help_lists_is_one_the_composer_takes() -> None:
 
 
 def test_the_connections_help_names_every_column_and_the_marks() -> None:
-    assert set(CONNECTION_COLUMNS) == {key for _, key, _ in ConnectionsTable.COLUMNS}
+    assert set(CONNECTION_COLUMNS) == {key for _, key in ConnectionsTable.COLUMNS}
 
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
@@ -103,7 +106,7 @@ def test_the_connections_help_names_every_column_and_the_marks() -> None:
         assert "Keys in the Connections pane" in lines
         assert meaning_of(lines, "space").startswith("Mark or unmark")
         assert meaning_of(lines, "enter").startswith("Make the connection the target")
-        for label, key, _ in ConnectionsTable.COLUMNS:
+        for label, key in ConnectionsTable.COLUMNS:
             assert meaning_of(lines, label) == CONNECTION_COLUMNS[key]
         assert "▶ marks the target" in meaning_of(lines, "id")
         await close_help(pilot, "question_mark")  # ? again closes it too

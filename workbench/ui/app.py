@@ -88,7 +88,9 @@ class SockbenchApp(App[None]):
         Binding("f6", "screen.reset", "Reset", show=False),
         Binding("ctrl+t", "screen.cycle_mode", "Mode"),
         Binding("f7", "screen.cycle_line_ending", "EOL"),
-        Binding("f8", "screen.cycle_encoding", "Encoding"),
+        Binding(
+            "f8", "screen.cycle_encoding", "Encoding", show=False
+        ),  # the footer fits 80 columns
         Binding("f9", "screen.clean_up", "Clean up"),
         Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False),
         Binding("escape", "screen.focus_composer", "Composer", show=False),

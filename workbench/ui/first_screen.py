@@ -23,7 +23,7 @@ NO_TARGET = "no target"
 NO_TARGET_STATS = "no target: its throughput shows here"
 TEXT_MODE_HINT = r"type to the target · Enter sends it + line ending · \r \n \t \0 \e \\ \xNN \u{…}"
 PANE_TITLES = {"listeners": "Listeners", "connections": "Connections", "log": "Log"}
-COMPACT_FOOTER_BELOW = 120  # columns: the footer's keys closer together where they would not fit
+COMPACT_FOOTER_BELOW = 120  # columns
 # The Listeners pane takes a fifth of the screen, within these cells, and widens for its
 # labels up to WIDEST_SHARE of it (ListenersTree.fit_width).
 NARROWEST_LISTENERS, WIDEST_LISTENERS_FLOOR = 24, 48
@@ -35,8 +35,12 @@ def listeners_floor(screen_width: int) -> int:
 
 
 def fit_footer(screen: Screen[None], screen_width: int) -> None:
+    """Narrow screens: the keys closer together, and no palette hint (the help screen, f1,
+    points to the palette): at 80 columns every key the footer lists then shows whole."""
+    narrow = screen_width < COMPACT_FOOTER_BELOW
     for footer in screen.query(Footer):
-        footer.compact = screen_width < COMPACT_FOOTER_BELOW
+        footer.compact = narrow
+        footer.show_command_palette = not narrow
 
 
 def throughput_line() -> Sparkline:

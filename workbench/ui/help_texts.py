@@ -15,7 +15,7 @@ from workbench.payloads import (
     LINE_ENDING_NAMES,
     MODES,
 )
-from workbench.ui.log_rows import KIND_SYMBOL, ORIGIN_SYMBOL
+from workbench.ui.log_rows import CONTINUATION_MARK, CUT_MARK, KIND_SYMBOL, ORIGIN_SYMBOL
 from workbench.ui.main_screen import MODE_PLACEHOLDERS
 from workbench.ui.panes import ConnectionsTable
 
@@ -57,8 +57,11 @@ KIND_MEANINGS: dict[str, str] = {
 LOG_MARKS: list[Pair] = [
     ("15:04:05.123", "when it happened (r: relative to the first record, +12.345s)"),
     ("C1, L1", "the connection or listener, one colour per connection"),
-    *((KIND_SYMBOL[kind], meaning) for kind, meaning in KIND_MEANINGS.items()),
+    # As a row shows them: a bare ← would read as the key that scrolls left.
+    *((f"C1 {KIND_SYMBOL[kind]}", meaning) for kind, meaning in KIND_MEANINGS.items()),
     (f"{ORIGIN_SYMBOL} echo", "sent by a behaviour (echo), not typed"),
+    (f"C1 {CONTINUATION_MARK}", "the same record continued: a read over several rows"),
+    (f"{CUT_MARK} (reversed)", "the row goes on past the edge: w wraps, ← → scroll sideways"),
     ("12 new rows ↓", "bottom border: rows that arrived below while you read (end follows)"),
     ("rows · view", "bottom border: the rows held, the view, filtered, the search"),
 ]

@@ -170,6 +170,8 @@ def log_commands(main: MainScreen) -> Iterator[SystemCommand]:
             in_use(now.relative_time == relative, "r"),
             lambda r=relative: cycle_until(pane.action_time, lambda: settings().relative_time, r),
         )
+    wrap_now = "wrapped" if now.wrap else "cut at the edge (← → scroll sideways)"
+    yield SystemCommand("Log: wrap long rows", f"On or off; now {wrap_now} (w)", pane.action_wrap)
     yield SystemCommand("Log: filter...", "Which records the Log shows (f)", pane.action_filter)
     yield SystemCommand(
         "Log: search...", "Find rows containing a text (/)", pane.action_open_search
