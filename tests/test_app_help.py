@@ -55,7 +55,7 @@ def test_the_log_help_lists_the_logs_keys_and_what_a_row_shows() -> None:
         assert meaning_of(lines, "enter").startswith("Details")
         assert meaning_of(lines, "C1 ←") == "data received"
         assert meaning_of(lines, "←").startswith("Scroll")
-        assert meaning_of(lines, "w").startswith("Wrap")
+        assert meaning_of(lines, "w").startswith("Wrap long rows")
         assert meaning_of(lines, "C1 ┆").startswith("the same record continued")
         assert meaning_of(lines, "12 new rows ↓").startswith("bottom border")
         assert meaning_of(lines, "ctrl+p").startswith("The command palette")

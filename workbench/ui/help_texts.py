@@ -151,6 +151,7 @@ ACTION_TEXTS: dict[str, str] = {
     "display": "View: text → hex → hex dump",
     "framing": "Framing: raw reads ↔ lines joined across reads",
     "time": "Time: absolute ↔ relative to the first record",
+    "wrap": "Wrap long rows ↔ cut them at the edge (← → then scroll sideways)",
     "filter": "Filter: which records the Log shows",
     "open_search": "Search the Log",
     "search(False)": "Next match",
