@@ -88,9 +88,11 @@ def test_a_long_remote_host_is_cut_in_its_middle_and_keeps_its_port() -> None:
         app = the_app(pilot)
         await wait_log(pilot, "host not found")
         table = app.connections_table
-        await wait_shown(pilot, table, r" a-very…nvalid:9 ")
+        # The host's two ends and the whole port, however narrow the column gets.
+        cut_host = r" a-[a-z-]*…[a-z.-]*d:9 "
+        await wait_shown(pilot, table, cut_host)
         await resized(pilot, 80, 24)
-        await wait_shown(pilot, table, r" a-very…nvalid:9 ")
+        await wait_shown(pilot, table, cut_host)
 
     run_app(make_app(connect=[f"tcp://{host}:9"]), scenario, size=(100, 30))
 

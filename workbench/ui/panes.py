@@ -372,7 +372,15 @@ class ConnectionsTable(DataTable[Text]):
     # these give way, a step at a time, each step down to the width given (their cells fit
     # themselves: cut before a whole word or in the middle of a host, never in a number);
     # past the last step the table scrolls sideways.
-    GIVING_WAY = (("local", 12), ("remote", 24), ("state", 24), ("remote", 15), ("state", 12))
+    GIVING_WAY = (
+        ("local", 12),
+        ("remote", 24),
+        ("state", 24),
+        ("remote", 15),
+        ("state", 12),
+        ("local", 7),  # "…:40112": the port, which says which of our sockets it is
+        ("remote", 11),  # "12…1:40112": the host's ends and the whole port
+    )
 
     def __init__(self, clock: Callable[[], float] = time.time, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
