@@ -97,6 +97,30 @@ def test_send_to_makes_an_address_a_peer_and_the_target() -> None:
     run_app(make_app(listen=["udp://127.0.0.1:0"]), scenario)
 
 
+@requires_ipv6
+def test_send_to_from_a_dual_stack_listener_takes_a_plain_ipv4_address() -> None:
+    """As the README says: the address is shown mapped (::ffff:), the datagram reaches the
+    IPv4 peer."""
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await wait_listener_port(pilot)
+        with udp_socket() as receiver:
+            await pilot.press("f5")
+            dialog = app.screen
+            assert isinstance(dialog, SendToDialog)
+            port = receiver.getsockname()[1]
+            dialog.query_one("#address", Input).value = f"127.0.0.1:{port}"
+            await pilot.press("enter")
+            await wait_ui(pilot, lambda: app.target is not None, "a target")
+            assert app.session.connections[app.target].remote == f"[::ffff:127.0.0.1]:{port}"
+            await type_line(pilot, "to v4")
+            data, _ = await blocking(receiver.recvfrom, 65536)
+            assert data == b"to v4\n"
+
+    run_app(make_app(listen=["udp://[::]:0"]), scenario)
+
+
 def test_send_to_without_a_datagram_listener_says_what_to_do() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)

@@ -32,8 +32,10 @@ class Minimal(App):
 
 Minimal().run()
 """
-# What sockbench's first screen surely shows: the Listeners pane's title.
+# What sockbench's first screen surely shows: the Listeners pane's title; and what only the
+# main screen drawn over it shows, once the app's modules are in: the Connections table's header.
 FIRST_SCREEN = b"Listeners"
+MAIN_SCREEN = b"proto"
 MB = 1_000_000
 
 
@@ -102,6 +104,14 @@ def startup() -> Case:
         with PtyApp(argv, first_screen=marker) as app:
             return {"seconds": app.first_screen_seconds(STARTUP_SECONDS)}
 
+    def sockbench_screens() -> Figures:
+        with PtyApp(sockbench_argv(), first_screen=FIRST_SCREEN) as app:
+            main = app.watch(MAIN_SCREEN)
+            first = app.first_screen_seconds(STARTUP_SECONDS)
+            if not main.found.wait(STARTUP_SECONDS):
+                raise BenchError(f"no main screen within {STARTUP_SECONDS:g} s")
+            return {"seconds": first, "main_seconds": main.seen_at - app.started_at}
+
     @contextmanager
     def warmed_up() -> Iterator[None]:
         """One launch of each first, not measured: Python compiles a module the first time
@@ -113,10 +123,14 @@ def startup() -> Case:
     return Case(
         "start-up",
         "from launch to the first screen in a terminal, vs a one-widget Textual app",
-        [Metric("seconds", "s", higher_is_better=False, digits=3)],
-        [Goal("seconds", 1.3, MINIMAL)],
         [
-            Variant(SOCKBENCH, lambda: first_screen(sockbench_argv(), FIRST_SCREEN)),
+            Metric("seconds", "s", higher_is_better=False, digits=3),
+            # The first screen is drawn before the app's own modules load (ui/first_screen.py).
+            Metric("main_seconds", "s to the main screen", higher_is_better=False, digits=3),
+        ],
+        [Goal("seconds", 1.3, MINIMAL), Goal("main_seconds", None)],
+        [
+            Variant(SOCKBENCH, sockbench_screens),
             Variant(MINIMAL, lambda: first_screen(minimal_argv(), MINIMAL_MARKER.encode())),
         ],
         prepare=warmed_up,
