@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterator
+from typing import TypeVar
 
 from peers import abort
 from textual import events
@@ -44,14 +45,37 @@ def client_from(source_port: int, port: int) -> socket.socket:
     return sock
 
 
-class TrafficScene:
+class Scene:
+    """Peers that play a scene against the app; their sockets are reset when it is over
+    (RST, not FIN: no TIME_WAIT left on the fixed ports for the next run)."""
+
+    app_options: dict[str, object] = {}
+
+    def __init__(self) -> None:
+        self.sockets: list[socket.socket] = []
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            abort(sock)
+
+
+SceneType = TypeVar("SceneType", bound=Scene)
+
+
+@contextlib.contextmanager
+def playing(scene: SceneType) -> Iterator[tuple[SockbenchApp, SceneType]]:
+    """A frozen app with the scene's options, and the scene, closed afterwards."""
+    try:
+        yield frozen_app(**scene.app_options), scene
+    finally:
+        scene.close()
+
+
+class TrafficScene(Scene):
     """A listener with two peers, typed traffic both ways, a hostile line and a refused
     connect. `sockets` are closed by `scene()` when the screen has been captured."""
 
     app_options = {"listen": [f"tcp://{SCENE_HOST}:{LISTEN_PORT}"]}
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
 
     async def run(self, pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -80,18 +104,9 @@ class TrafficScene:
         await wait_log(pilot, "connection refused")
         await pilot.pause(0.1)
 
-    def close(self) -> None:
-        for sock in self.sockets:
-            abort(sock)  # RST, not FIN: no TIME_WAIT left on the fixed ports for the next run
 
-
-@contextlib.contextmanager
-def traffic_scene() -> Iterator[tuple[SockbenchApp, TrafficScene]]:
-    scene = TrafficScene()
-    try:
-        yield frozen_app(**scene.app_options), scene
-    finally:
-        scene.close()
+def traffic_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, TrafficScene]]:
+    return playing(TrafficScene())
 
 
 async def connect_dialog_with_error(pilot: Pilot[None]) -> None:
@@ -123,13 +138,10 @@ UDP_PEER_PORTS = (19121, 19122)
 UNIX_PATH = "/tmp/sockbench-snapshot.sock"
 
 
-class DatagramScene:
+class DatagramScene(Scene):
     """A UDP listener with two peers and a Unix stream listener with one client."""
 
     app_options = {"listen": [f"udp://{SCENE_HOST}:{UDP_PORT}"]}
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
 
     async def run(self, pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -164,11 +176,8 @@ class DatagramScene:
 def datagram_scene() -> Iterator[tuple[SockbenchApp, DatagramScene]]:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(UNIX_PATH)
-    scene = DatagramScene()
-    try:
-        yield frozen_app(**scene.app_options), scene
-    finally:
-        scene.close()
+    with playing(DatagramScene()) as played:
+        yield played
 
 
 async def listen_dialog_udp(pilot: Pilot[None]) -> None:
@@ -192,14 +201,11 @@ LOG_ALICE_PORT = 19141
 LOG_BOB_PORT = 19142
 
 
-class LogScene:
+class LogScene(Scene):
     """A listener with two peers, text and binary traffic both ways, for the Log's display
     modes, filter, search and detail view. `sockets` are closed (RST) by `log_scene()`."""
 
     app_options = {"listen": [f"tcp://{SCENE_HOST}:{LOG_LISTEN_PORT}"]}
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
 
     async def traffic(self, pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -225,11 +231,22 @@ class LogScene:
     async def hex_mode(self, pilot: Pilot[None]) -> None:
         await self.traffic(pilot)
         await pilot.press("m")
-        await pilot.pause(0.1)
+        await self.shown_as(pilot, "hex")
 
     async def both_mode(self, pilot: Pilot[None]) -> None:
         await self.traffic(pilot)
         await pilot.press("m", "m")
+        await self.shown_as(pilot, "both")
+
+    @staticmethod
+    async def shown_as(pilot: Pilot[None], display: str) -> None:
+        """The Log laid out again in `display` (on a loaded machine that takes a while)."""
+        log = pilot.app.log_view  # type: ignore[attr-defined]
+        await wait_ui(
+            pilot,
+            lambda: log.model.settings.display == display and not log.laying_out,
+            f"the Log shown as {display}",
+        )
         await pilot.pause(0.1)
 
     async def filtered(self, pilot: Pilot[None]) -> None:
@@ -274,32 +291,19 @@ class LogScene:
         await wait_ui(pilot, lambda: app.log_view.new_rows() == 12, "12 new rows below")
         await pilot.pause(0.1)
 
-    def close(self) -> None:
-        for sock in self.sockets:
-            abort(sock)
 
-
-@contextlib.contextmanager
-def log_scene() -> Iterator[tuple[SockbenchApp, LogScene]]:
-
-    scene = LogScene()
-    try:
-        yield frozen_app(**scene.app_options), scene
-    finally:
-        scene.close()
+def log_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, LogScene]]:
+    return playing(LogScene())
 
 
 CLEANUP_PORT = 19150
 CLEANUP_PEER_PORTS = (19151, 19152)
 
 
-class CleanupScene:
+class CleanupScene(Scene):
     """A listener with a live peer and a half-closed one, and f9's clean-up menu open."""
 
     app_options = {"listen": [f"tcp://{SCENE_HOST}:{CLEANUP_PORT}"]}
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
 
     async def menu(self, pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -314,18 +318,9 @@ class CleanupScene:
         await wait_ui(pilot, lambda: app.screen.query("#cleanup-options"), "the menu")
         await pilot.pause(0.1)
 
-    def close(self) -> None:
-        for sock in self.sockets:
-            abort(sock)
 
-
-@contextlib.contextmanager
-def cleanup_scene() -> Iterator[tuple[SockbenchApp, CleanupScene]]:
-    scene = CleanupScene()
-    try:
-        yield frozen_app(**scene.app_options), scene
-    finally:
-        scene.close()
+def cleanup_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, CleanupScene]]:
+    return playing(CleanupScene())
 
 
 async def pasted_block(pilot: Pilot[None]) -> None:
@@ -346,14 +341,11 @@ LONG_LINE = b"".join(
 )
 
 
-class WidthScene:
+class WidthScene(Scene):
     """A listener at its maximum (?max=1) that refused a second peer, and a 500-character
     line from the first: for the panes, the Log and the composer at 80 and 220 columns."""
 
     app_options = {"listen": [f"tcp://{SCENE_HOST}:{WIDTH_PORT}?max=1"]}
-
-    def __init__(self) -> None:
-        self.sockets: list[socket.socket] = []
 
     async def run(self, pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -370,15 +362,6 @@ class WidthScene:
         app.clear_notifications()  # "L1 is at its maximum" would cover the panes
         await pilot.pause(0.1)
 
-    def close(self) -> None:
-        for sock in self.sockets:
-            abort(sock)
 
-
-@contextlib.contextmanager
-def width_scene() -> Iterator[tuple[SockbenchApp, WidthScene]]:
-    scene = WidthScene()
-    try:
-        yield frozen_app(**scene.app_options), scene
-    finally:
-        scene.close()
+def width_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, WidthScene]]:
+    return playing(WidthScene())

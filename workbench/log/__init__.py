@@ -1,7 +1,8 @@
 """The Log's model, in modules by job: `records` (the record and its raw tuple), `ring` and
 `store` (what is held, bounded), `settings` and `filters` (what is shown), `framing` (lines
-across reads, with `workbench.framing`), `rows` and `layout` (records as rows), `model`
-(`LogModel`, `Relayout`).
+across reads, with `workbench.framing`), `rows` and `row_layout` (records as rows: not named
+`layout`, the function it exports, which a loaded submodule of that name would shadow),
+`model` (`LogModel`, `Relayout`).
 
 Pure Python, no Textual. The names the UI uses are here, loaded on first use: the command
 line reads MAX_LOG_RECORDS before the first screen, which needs none of the rest."""
@@ -15,9 +16,9 @@ from workbench.lazy_names import lazy_names
 if TYPE_CHECKING:
     from workbench.log.filters import compile_filter
     from workbench.log.framing import RecordFramer
-    from workbench.log.layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
     from workbench.log.model import LogModel, Relayout
     from workbench.log.records import MAX_HELD_BYTES, RawRecord, Record
+    from workbench.log.row_layout import MAX_ROW_BYTES, MAX_ROWS_PER_RECORD, layout
     from workbench.log.rows import Row
     from workbench.log.settings import ViewSettings
     from workbench.log.store import (
@@ -53,9 +54,9 @@ __getattr__ = lazy_names(
     {
         "compile_filter": "workbench.log.filters",
         "RecordFramer": "workbench.log.framing",
-        "MAX_ROW_BYTES": "workbench.log.layout",
-        "MAX_ROWS_PER_RECORD": "workbench.log.layout",
-        "layout": "workbench.log.layout",
+        "MAX_ROW_BYTES": "workbench.log.row_layout",
+        "MAX_ROWS_PER_RECORD": "workbench.log.row_layout",
+        "layout": "workbench.log.row_layout",
         "LogModel": "workbench.log.model",
         "Relayout": "workbench.log.model",
         "MAX_HELD_BYTES": "workbench.log.records",

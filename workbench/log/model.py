@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from workbench.framing import LINE_FEEDS
 from workbench.log.filters import accept_all, compile_filter, compile_search
 from workbench.log.framing import RecordFramer
-from workbench.log.layout import MAX_ROW_BYTES, layout, text_rows
 from workbench.log.records import DATA_KINDS, TS, RawRecord, Record
+from workbench.log.row_layout import MAX_ROW_BYTES, layout, text_rows
 from workbench.log.rows import Row, RowRing
 from workbench.log.settings import ViewSettings
 from workbench.log.store import (
