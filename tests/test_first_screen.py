@@ -81,6 +81,7 @@ def test_what_is_typed_on_the_first_screen_is_sent_from_the_main_composer() -> N
     async def scenario(pilot: Pilot[None]) -> None:
         await pilot.pause()
         assert isinstance(app.screen, FirstScreen)
+        await pilot.press("f1")  # not yet: no help over the first screen, then hidden
         await pilot.press(*"hello")
         await pilot.press("left")
         app.go.set()
@@ -88,6 +89,7 @@ def test_what_is_typed_on_the_first_screen_is_sent_from_the_main_composer() -> N
         assert app.composer.value == "hello"
         assert app.composer.cursor_position == 4
         assert app.composer.has_focus
+        assert len(app.screen_stack) == 2  # the main screen over the first, nothing else
         await wait_log(pilot, "listening on")
         with socket.create_connection(("127.0.0.1", port), timeout=5) as peer:
             await wait_ui(pilot, lambda: app.target is not None, "the peer as the target")

@@ -155,6 +155,8 @@ class SockbenchApp(App[None]):
         return paste_safe(super().get_driver_class())
 
     def action_help(self) -> None:
+        if self.stand_in is not None:
+            return  # the help is of the main screen's panes, drawn a moment later
         from workbench.ui.help_screen import open_help
 
         open_help(self)
