@@ -15,6 +15,7 @@ import workbench.ui.app as app_module
 from workbench.payloads import SendSettings
 from workbench.ui.app import SockbenchApp
 from workbench.ui.first_screen import FirstScreen
+from workbench.ui.main_screen import MainScreen
 
 SIZE = (120, 30)
 
@@ -99,5 +100,20 @@ def test_what_is_typed_on_the_first_screen_is_sent_from_the_main_composer() -> N
             while not got.endswith(b"\n"):
                 got += await asyncio.to_thread(peer.recv, 100)
             assert got == b"hello!\n"
+
+    run_app(app, scenario, size=SIZE)
+
+
+def test_a_palette_opened_on_the_first_screen_gives_way_to_the_main_screen() -> None:
+    app = held_app()
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await pilot.press("ctrl+p", "t", "a")
+        await wait_ui(pilot, lambda: len(app.screen_stack) == 2, "the palette")
+        app.go.set()
+        await wait_ui(pilot, lambda: isinstance(app.screen, MainScreen), "the main screen")
+        assert [type(screen) for screen in app.screen_stack] == [FirstScreen, MainScreen]
+        await wait_ui(pilot, lambda: app.composer.has_focus, "the composer's focus")
 
     run_app(app, scenario, size=SIZE)

@@ -257,6 +257,8 @@ class SockbenchApp(App[None]):
         if self._exit_requested:
             return
         typed, cursor = stand_in.typed()
+        while self.screen is not stand_in:  # the palette, opened meanwhile
+            await self.pop_screen()
         await self.push_screen(self.main_screen)
         self.stand_in = None
         if typed:
