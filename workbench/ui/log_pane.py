@@ -34,9 +34,9 @@ LOG_ACTIONS = {"display", "framing", "time", "wrap", "filter", "open_search", "s
 
 class LogPane(Vertical):
     BINDINGS = [
-        Binding("m", "display", "Text/hex"),
+        Binding("m", "display", "View"),
         Binding("l", "framing", "Lines"),
-        Binding("r", "time", "Rel. time"),
+        Binding("r", "time", "Time"),
         Binding("w", "wrap", "Wrap"),
         Binding("f", "filter", "Filter"),
         Binding("slash", "open_search", "Search"),
