@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from workbench import __version__
+from workbench.behaviour_options import checked
 from workbench.codec import ENCODINGS
 from workbench.log import MAX_LOG_RECORDS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
@@ -214,6 +215,10 @@ def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
     if nc is not None:
         endpoints: list[Endpoint] = args.listen if nc.for_listen else args.connect
         endpoints.insert(0, nc.endpoint)
+    try:
+        startup_endpoints(args)  # the behaviours' options, checked with the flags' values
+    except EndpointError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -228,7 +233,7 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     """The --listen and --connect endpoints with the flags' options (--max-conns, --idle,
     --echo...) where the URL set none (the only way to give them to unix:// endpoints)."""
     defaults = flag_options(args)
-    listen = [with_defaults(e, defaults, for_listen=True) for e in args.listen]
+    listen = [checked(with_defaults(e, defaults, for_listen=True)) for e in args.listen]
     return listen, [with_defaults(e, defaults, for_listen=False) for e in args.connect]
 
 

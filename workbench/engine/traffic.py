@@ -28,17 +28,18 @@ class Traffic(Listening):
     DatagramOwner)."""
 
     def _act(self, conn: Connection, actions: Sequence[Action]) -> None:
-        """Carry out what a connection's behaviour answered, in order."""
+        """Carry out what a connection's behaviour answered, in order: what it sends marked
+        with the action's origin, or else the behaviour's."""
         origin = conn.behaviour.origin if conn.behaviour is not None else Origin.YOU
         for action in actions:
             if not conn.is_open:
                 return
             match action:
-                case Send(data):
-                    self._send(conn.cid, data, origin)
-                case HalfClose():
+                case Send(data, sender):
+                    self._send(conn.cid, data, sender or origin)
+                case HalfClose(sender):
                     if conn.has_stream and conn.half_close():
-                        self._half_closed(conn.cid, outgoing=True, origin=origin)
+                        self._half_closed(conn.cid, outgoing=True, origin=sender or origin)
                 case Close(reason):
                     conn.close(reason, CloseCause.BEHAVIOUR)
 

@@ -78,3 +78,4 @@ class Origin(StrEnum):
 
     YOU = "you"  # typed, pasted, a file or a command
     ECHO = "echo"  # the echo behaviour
+    GREET = "greet"  # the greeting a listener sends each peer (?greet=)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, TypeVar
+from urllib.parse import quote, unquote
 
 from workbench.protocol.addresses import EndpointError, check_host
 from workbench.protocol.enums import Transport
@@ -29,6 +30,8 @@ EVERY_TRANSPORT = frozenset(Transport)
 
 _FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+# What an option's value keeps as it is in a URL's query; the rest is percent-encoded.
+URL_SAFE = "\\!,:;/@'()*$~[]"
 
 
 # --- what an option's value is: each kind parses text and refuses it in words ---
@@ -87,7 +90,17 @@ class Interface(NamedTuple):
         return check_host(text) if text else None
 
 
-Kind = Flag | Integer | Seconds | Interface
+class Text(NamedTuple):
+    """Text as the composer takes it (its escapes are checked where the composer's parser is:
+    `workbench.behaviour_options`); empty is none."""
+
+    metavar: str = "TEXT"
+
+    def parse(self, name: str, text: str) -> str | None:
+        return text or None
+
+
+Kind = Flag | Integer | Seconds | Interface | Text
 
 
 # --- the declaration ---
@@ -139,7 +152,8 @@ class Option(NamedTuple):
             return "1" if value else "0"
         if isinstance(value, float):
             return f"{value:g}"
-        return str(value)
+        # Percent-encoded where a URL would read it otherwise (`&`, `#`, `%`, spaces...).
+        return quote(str(value), safe=URL_SAFE)
 
 
 _OPTION = "option"
@@ -256,6 +270,29 @@ class SocketOptions:
             ),
         ),
     )
+    greet: str | None = declared(
+        None,
+        Option(
+            "greet",
+            Text(),
+            EVERY_TRANSPORT,
+            "listeners send TEXT (with the composer's escapes: \\r \\n \\xNN...) to each "
+            "peer as it connects (a datagram peer: on its first datagram)",
+            listeners_only="it greets each peer that connects",
+            command_line=CommandLine("--greet"),
+        ),
+    )
+    hangup: bool = declared(
+        False,
+        Option(
+            "hangup",
+            Flag(),
+            EVERY_TRANSPORT,
+            "listeners close each connection once its greeting is sent",
+            listeners_only="it closes each connection once its greeting is sent",
+            command_line=CommandLine("--hangup"),
+        ),
+    )
 
     def query(self) -> str:
         """The URL's query: the options set, in declaration order."""
@@ -309,7 +346,7 @@ def parse_options(query: str, original: str, transport: str, for_listen: bool) -
                 f"'{original}': {option.url_name} is for listeners ({option.listeners_only})"
             )
         try:
-            values[option.field] = option.parse(text)
+            values[option.field] = option.parse(percent_decoded(text))
         except EndpointError as exc:
             raise EndpointError(f"'{original}': {exc}") from None
     return options_from(values)
@@ -319,3 +356,13 @@ def options_from(values: Mapping[str, Any]) -> SocketOptions:
     """SocketOptions with `values` by field name, the others at their defaults. Each value
     has its field's type: its option's kind parsed it, or a flag or a checkbox gave it."""
     return replace(NO_OPTIONS, **values)
+
+
+def percent_decoded(text: str) -> str:
+    """A URL's option value with its %XX sequences decoded (UTF-8)."""
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise EndpointError(
+            f"'{text}' is not UTF-8 once percent-decoded; write a raw byte as \\xNN"
+        ) from None

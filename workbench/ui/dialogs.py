@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from workbench.behaviour_options import checked
 from workbench.codec import sanitize_text
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
 from workbench.protocol.addresses import EndpointError
@@ -220,7 +221,7 @@ class EndpointDialog(ModalScreen[object]):
             options = parse_options(typed, typed, endpoint.transport, self.for_listen)
             endpoint = with_defaults(endpoint, options, for_listen=self.for_listen)
             check_join(endpoint.host, endpoint.options, typed)
-        return with_defaults(endpoint, self.checked_options(), for_listen=self.for_listen)
+        return checked(with_defaults(endpoint, self.checked_options(), for_listen=self.for_listen))
 
     def result(self) -> object:
         return self.endpoint()

@@ -21,14 +21,18 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send `data` to the connection's peer (a datagram peer: one datagram)."""
+    """Send `data` to the connection's peer (a datagram peer: one datagram). `origin`: who
+    sent it, if not the behaviour that answered it (one of a `Chain`'s)."""
 
     data: bytes
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HalfClose:
     """Send EOF: the stream ends this way, after what was sent before it."""
+
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +48,8 @@ NOTHING: Sequence[Action] = ()
 
 class Behaviour(Protocol):
     """One connection's behaviour. `origin` marks the data it sends, in the Log and the
-    transcript. Every method returns the actions to take, in order."""
+    transcript (unless an action names its own). Every method returns the actions to take,
+    in order."""
 
     @property
     def origin(self) -> Origin: ...
@@ -64,15 +69,33 @@ ECHO_NOTE = "echo: what peers send goes back to them"
 
 
 def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
-    """What a listener's behaviour does, for the note on its "listening on" line: nothing
+    """What a listener's behaviours do, for the note on its "listening on" line: nothing
     else on the screen says that sockbench answers its peers by itself."""
-    return (ECHO_NOTE,) if options.echo else ()
+    notes: list[str] = []
+    if options.greet is not None:
+        from workbench.engine.behaviours.greet import greet_note
+
+        notes.append(greet_note(options.greet, options.hangup))
+    if options.echo:
+        notes.append(ECHO_NOTE)
+    return tuple(notes)
 
 
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
-    """What a listener's connections do, from its options (None: nothing, the user talks)."""
+    """What a listener's connections do, from its options (None: nothing, the user talks):
+    its behaviours in order (greet, then echo), each told every event. The options are
+    checked (`workbench.behaviour_options`) before they get here."""
+    makers: list[BehaviourFactory] = []
+    if options.greet is not None:
+        from workbench.engine.behaviours.greet import greeter
+
+        makers.append(greeter(options.greet, options.hangup))
     if options.echo:
         from workbench.engine.behaviours.echo import Echo
 
-        return Echo
-    return None
+        makers.append(Echo)
+    if len(makers) > 1:
+        from workbench.engine.behaviours.chain import chain_of
+
+        return chain_of(makers)
+    return makers[0] if makers else None

@@ -1,0 +1,160 @@
+"""The greet behaviour (`?greet=TEXT`, `&hangup=1`) against real peers: the seed
+"greeting then close" server answers nc and plain sockets, greet goes with echo, datagram
+peers are greeted on their first datagram, and the greeting is marked `greet`."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from fault_helpers import accept, endpoint, listen, transcript_records
+from peers import Collector, recv_exactly, recv_until_eof
+
+from workbench.cli import parse_command_line, startup_endpoints
+from workbench.engine.behaviours.greet import HUNG_UP
+from workbench.protocol import events as ev
+from workbench.protocol.addresses import EndpointError
+from workbench.protocol.endpoints import parse_url
+from workbench.protocol.enums import CloseCause, Origin
+
+WAIT = 30.0
+SEED = "tcp://127.0.0.1:0?greet=Hello,%20client!\\n&hangup=1"
+
+
+def sent_by(events: Collector, cid: str, origin: Origin) -> bytes:
+    return b"".join(e.data for e in events.data(cid, outgoing=True) if e.origin is origin)
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="nc is not installed (apt-get install nc)")
+def test_nc_prints_the_greeting_and_exits_by_itself(make_engine) -> None:
+    """nc reads until the network's EOF (its stdin is empty): it exits because sockbench hung up."""
+    engine, events = make_engine()
+    _lid, port = listen(engine, events, SEED)
+    done = subprocess.run(
+        ["nc", "127.0.0.1", str(port)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.stdout == b"Hello, client!\n"
+
+
+def test_a_client_gets_exactly_the_greeting_then_eof(make_engine, tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    engine, events = make_engine(transcript_path=str(transcript))
+    lid, port = listen(engine, events, SEED)
+    client, cid = accept(events, lid, port)
+    with client:
+        assert recv_until_eof(client) == b"Hello, client!\n"
+    closed = events.wait_closed(cid)
+    assert (closed.reason, closed.cause) == (HUNG_UP, CloseCause.BEHAVIOUR)
+    assert sent_by(events, cid, Origin.GREET) == b"Hello, client!\n"
+    engine.stop()
+    (out,) = [r for r in transcript_records(transcript) if r["event"] == "data"]
+    assert (out["conn"], out["dir"], out["origin"]) == (cid, "out", "greet")
+
+
+def test_greet_then_echo(make_engine) -> None:
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "tcp://127.0.0.1:0?echo=1&greet=hi\\r\\n")
+    client, cid = accept(events, lid, port)
+    with client:
+        assert recv_exactly(client, 4) == b"hi\r\n"
+        client.sendall(b"ping")
+        assert recv_exactly(client, 4) == b"ping"
+    events.wait_until(lambda: events.size(cid, outgoing=True) == 8)
+    runs = [(e.origin, e.data) for e in events.data(cid, outgoing=True)]
+    assert runs == [(Origin.GREET, b"hi\r\n"), (Origin.ECHO, b"ping")]
+
+
+def test_udp_peers_are_greeted_on_their_first_datagram(make_engine) -> None:
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "udp://127.0.0.1:0?greet=welcome%20\\xff&echo=1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.settimeout(WAIT)
+        peer.sendto(b"one", ("127.0.0.1", port))
+        assert peer.recv(65536) == b"welcome \xff", "the greeting first"
+        assert peer.recv(65536) == b"one", "then echo's answer to the first datagram"
+        peer.sendto(b"two", ("127.0.0.1", port))
+        assert peer.recv(65536) == b"two", "greeted once"
+    opened = events.wait_for(lambda e: isinstance(e, ev.ConnectionOpened) and e.listener == lid)
+    assert sent_by(events, opened.cid, Origin.GREET) == b"welcome \xff"
+
+
+def test_udp_hangup_forgets_the_peer_once_greeted(make_engine) -> None:
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "udp://127.0.0.1:0?greet=bye&hangup=1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.settimeout(WAIT)
+        peer.sendto(b"hello?", ("127.0.0.1", port))
+        assert peer.recv(65536) == b"bye"
+    opened = events.wait_for(lambda e: isinstance(e, ev.ConnectionOpened) and e.listener == lid)
+    assert events.wait_closed(opened.cid).cause is CloseCause.BEHAVIOUR
+
+
+def test_unix_stream_greet_from_the_options(make_engine, tmp_path: Path) -> None:
+    engine, events = make_engine()
+    path = tmp_path / "greet.sock"
+    plain = endpoint(f"unix://{path}", listen=True)
+    options = dataclasses.replace(plain.options, greet="unix says hi\\n", hangup=True)
+    lid = engine.listen(dataclasses.replace(plain, options=options))
+    events.wait_for(lambda e: isinstance(e, ev.ListenerOpened) and e.lid == lid)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(WAIT)
+        client.connect(str(path))
+        assert recv_until_eof(client) == b"unix says hi\n"
+
+
+def test_the_listening_line_says_what_the_listener_does(make_engine) -> None:
+    engine, events = make_engine()
+    greeting, _ = listen(engine, events, SEED)
+    (opened,) = [e for e in events.of(ev.ListenerOpened) if e.lid == greeting]
+    assert "greet: each peer gets 'Hello, client!\n', then hangs up" in opened.notes
+
+
+def test_the_url_keeps_the_greeting_readable_and_round_trips() -> None:
+    url = parse_url("tcp://127.0.0.1:9600?greet=a%26b%20c\\n&hangup=1", for_listen=True).url
+    assert url == "tcp://127.0.0.1:9600?greet=a%26b%20c\\n&hangup=1"
+    assert parse_url(url, for_listen=True).options.greet == "a&b c\\n"
+
+
+def startup_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_command_line(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_bad_escape_is_refused_quoting_the_text(capsys: pytest.CaptureFixture[str]) -> None:
+    err = startup_error(["--listen", "tcp://127.0.0.1:9600?greet=Hi\\q"], capsys)
+    assert "greet 'Hi\\q': unknown escape \\q at column 3" in err
+    err = startup_error(["--greet", "x\\xZ", "--listen", "tcp://127.0.0.1:9600"], capsys)
+    assert "greet 'x\\xZ': \\x needs two hex digits" in err
+
+
+def test_hangup_needs_a_greeting(capsys: pytest.CaptureFixture[str]) -> None:
+    err = startup_error(["--listen", "tcp://127.0.0.1:9600?hangup=1"], capsys)
+    assert "hangup=1 needs greet=TEXT: it hangs up once the greeting is sent" in err
+    err = startup_error(["--hangup", "--listen", "tcp://127.0.0.1:9600?greet=a&echo=1"], capsys)
+    assert "hangup=1 and echo=1 do not go together" in err
+
+
+def test_the_flags_give_a_unix_listener_its_greeting() -> None:
+    args = parse_command_line(["--greet", "hi\\n", "--hangup", "--listen", "unix:///tmp/g.sock"])
+    ((listener,), _) = startup_endpoints(args)
+    assert (listener.options.greet, listener.options.hangup) == ("hi\\n", True)
+
+
+def test_greet_is_for_listeners() -> None:
+    with pytest.raises(EndpointError, match="greet is for listeners"):
+        parse_url("tcp://127.0.0.1:9600?greet=hi", for_listen=False)
+
+
+def test_a_value_that_is_not_utf8_once_decoded_is_refused() -> None:
+    with pytest.raises(EndpointError, match=r"not UTF-8 once percent-decoded; write a raw byte"):
+        parse_url("tcp://127.0.0.1:9600?greet=%ff", for_listen=True)
