@@ -15,11 +15,13 @@ from fault_helpers import accept, endpoint, listen, transcript_records
 from peers import Collector, recv_exactly, recv_until_eof
 
 from workbench.cli import parse_command_line, startup_endpoints
+from workbench.engine.behaviours import Close, Context, HalfClose, Send, behaviour_for
 from workbench.engine.behaviours.greet import HUNG_UP
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url
-from workbench.protocol.enums import CloseCause, Origin
+from workbench.protocol.enums import CloseCause, Origin, Transport
+from workbench.protocol.options import SocketOptions
 
 WAIT = 30.0
 SEED = "tcp://127.0.0.1:0?greet=Hello,%20client!\\n&hangup=1"
@@ -158,3 +160,20 @@ def test_greet_is_for_listeners() -> None:
 def test_a_value_that_is_not_utf8_once_decoded_is_refused() -> None:
     with pytest.raises(EndpointError, match=r"not UTF-8 once percent-decoded; write a raw byte"):
         parse_url("tcp://127.0.0.1:9600?greet=%ff", for_listen=True)
+
+
+def test_a_chain_marks_each_action_with_the_behaviour_that_made_it() -> None:
+    """Sans-IO: greet then echo, told the events of one stream and of one datagram peer."""
+    make = behaviour_for(SocketOptions(echo=True, greet="hi\\n"))
+    assert make is not None
+    stream, ctx = make(), Context("C1", Transport.TCP, "127.0.0.1:1")
+    assert list(stream.on_open(ctx)) == [Send(b"hi\n", Origin.GREET)]
+    assert list(stream.on_data(ctx, b"x")) == [Send(b"x", Origin.ECHO)]
+    assert list(stream.on_eof(ctx)) == [HalfClose(Origin.ECHO)]
+    peer, dgram = make(), Context("C2", Transport.UDP, "127.0.0.1:2")
+    assert list(peer.on_open(dgram)) == []
+    assert list(peer.on_data(dgram, b"a")) == [Send(b"hi\n", Origin.GREET), Send(b"a", Origin.ECHO)]
+    assert list(peer.on_data(dgram, b"b")) == [Send(b"b", Origin.ECHO)]
+    hanging = behaviour_for(SocketOptions(greet="bye", hangup=True))
+    assert hanging is not None
+    assert list(hanging().on_open(ctx)) == [Send(b"bye"), Close(HUNG_UP)]
