@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fault_helpers import accept, endpoint, listen, transcript_records
+from fault_helpers import accept, endpoint, listen, transcript_close, transcript_records
 from peers import Collector, recv_exactly, recv_until_eof
 
 from workbench.cli import parse_command_line, startup_endpoints
@@ -59,6 +59,8 @@ def test_a_client_gets_exactly_the_greeting_then_eof(make_engine, tmp_path: Path
     engine.stop()
     (out,) = [r for r in transcript_records(transcript) if r["event"] == "data"]
     assert (out["conn"], out["dir"], out["origin"]) == (cid, "out", "greet")
+    close = transcript_close(transcript, cid)
+    assert (close["reason"], close["cause"]) == (HUNG_UP, "behaviour")
 
 
 def test_greet_then_echo(make_engine) -> None:
@@ -177,3 +179,15 @@ def test_a_chain_marks_each_action_with_the_behaviour_that_made_it() -> None:
     hanging = behaviour_for(SocketOptions(greet="bye", hangup=True))
     assert hanging is not None
     assert list(hanging().on_open(ctx)) == [Send(b"bye"), Close(HUNG_UP)]
+
+
+def test_the_engine_refuses_a_greeting_it_cannot_send(make_engine) -> None:
+    """Options that reach the engine unchecked: the listener does not open, and says why."""
+    engine, events = make_engine()
+    plain = endpoint("tcp://127.0.0.1:0", listen=True)
+    options = dataclasses.replace(plain.options, greet="bad \\q")
+    lid = engine.listen(dataclasses.replace(plain, options=options))
+    error = events.wait_error(lid)
+    assert error.message == "cannot listen: greet 'bad \\q': unknown escape \\q at column 5; " + (
+        "use \\\\ for a backslash"
+    )

@@ -21,6 +21,7 @@ from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.listener import Listener
 from workbench.protocol import commands as cmd
 from workbench.protocol import events as ev
+from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
 from workbench.transcript.writer import CLOSE_SECONDS
@@ -189,7 +190,11 @@ class Engine(Lifecycle):
 
     def _do_listen(self, command: cmd.Listen) -> None:
         # Registered now, so a CloseListener right behind it finds it.
-        behaviour = behaviour_for(command.endpoint.options)
+        try:
+            behaviour = behaviour_for(command.endpoint.options)
+        except EndpointError as exc:  # options that skipped the UI's and the flags' checks
+            self._error(command.lid, f"cannot listen: {exc}")
+            return
         listener = Listener(command.lid, command.endpoint, behaviour=behaviour)
         self.listeners[command.lid] = listener
         listener.opening = asyncio.ensure_future(self._listen(listener))
