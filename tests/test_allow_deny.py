@@ -199,6 +199,8 @@ def test_deny_refuses_the_host_it_names(engine: Engine, events: Collector) -> No
 
 def test_networks_and_deny_over_allow(engine: Engine, events: Collector) -> None:
     lid, port = listen(engine, events, "tcp://127.0.0.1:0?allow=127.0.0.0/30&deny=127.0.0.3")
+    (opened,) = events.of(ev.ListenerOpened)
+    assert opened.notes == ("takes only 127.0.0.0/30 (allow=)", "refuses 127.0.0.3 (deny=)")
     taken_from(events, lid, "127.0.0.2", port)[0].close()
     refused_from("127.0.0.3", port)
     refused_from("127.0.0.4", port)
@@ -275,6 +277,8 @@ def test_unix_peers_are_judged_by_uid(engine: Engine, events: Collector, tmp_pat
         n.endswith(f"(uid {me}): uid {me} denied by deny=uid:{me}") for n in notes(events, denied)
     )
     addresses_only = unix_listener(engine, events, tmp_path / "i.sock", allow="10.0.0.1")
+    (opened,) = [e for e in events.of(ev.ListenerOpened) if e.lid == addresses_only]
+    assert opened.notes == ("allow= names no uids: it judges no peer here",)
     with unix_client(tmp_path / "i.sock"):
         events.wait_for(
             lambda e: isinstance(e, ev.ConnectionOpened) and e.listener == addresses_only

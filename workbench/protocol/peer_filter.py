@@ -90,6 +90,12 @@ def normalized(name: str, text: str) -> str | None:
     return ",".join(items) or None
 
 
+def peer_notes(allow: str | None, deny: str | None, unix: bool) -> tuple[str, ...]:
+    """The notes of a listener's lists (none without lists)."""
+    judge = PeerFilter.of(allow, deny)
+    return judge.notes(unix) if judge is not None else ()
+
+
 def _quoted(text: str) -> str:
     return text if len(text) <= QUOTED_LIST_CHARS else text[: QUOTED_LIST_CHARS - 1] + "…"
 
@@ -124,6 +130,25 @@ class PeerFilter:
         if self.allow.networks and self.allow.network_of(address) is None:
             return f"not in allow={_quoted(self.allow_text)}"
         return None
+
+    def notes(self, unix: bool) -> tuple[str, ...]:
+        """What the lists do at a listener, for its "listening on" line; a list that names
+        no peer of the listener's kind (addresses at a Unix one) says it judges none."""
+        said: list[str] = []
+        for name, peers, does in (
+            ("allow", self.allow, "takes only"),
+            ("deny", self.deny, "refuses"),
+        ):
+            if unix:
+                items = [f"{UID_PREFIX}{uid}" for uid in peers.uids]
+            else:
+                items = [shown(network) for network in peers.networks]
+            if items:
+                said.append(f"{does} {_quoted(','.join(items))} ({name}=)")
+            elif peers.networks or peers.uids:
+                kind = "uids" if unix else "addresses"
+                said.append(f"{name}= names no {kind}: it judges no peer here")
+        return tuple(said)
 
     def judges_uids(self) -> bool:
         return bool(self.allow.uids or self.deny.uids)
