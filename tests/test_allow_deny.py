@@ -13,6 +13,7 @@ import pytest
 from fault_helpers import endpoint, listen, transcript_records
 from peers import Collector, recv_until_eof, requires_ipv6
 from textual.pilot import Pilot
+from textual.widgets import Input, Static
 from ui_helpers import blocking, make_app, run_app, the_app, wait_listener_port, wait_log, wait_ui
 
 from workbench.cli import flag_options, parse_command_line
@@ -23,6 +24,7 @@ from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import format_sockname, with_defaults
 from workbench.protocol.options import options_from
 from workbench.protocol.peer_filter import PeerFilter, normalized
+from workbench.ui.dialogs import ListenDialog
 
 OTHER_HOST = "127.0.0.2"
 
@@ -305,3 +307,27 @@ def test_the_listeners_pane_and_the_log_show_refusals() -> None:
         assert not any("maximum" in str(n.message) for n in app._notifications)
 
     run_app(make_app(listen=["tcp://127.0.0.1:0?allow=127.0.0.1"]), scenario)
+
+
+def test_the_listen_dialog_takes_lists_in_its_options_field() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await pilot.press("f2")
+        dialog = app.screen
+        assert isinstance(dialog, ListenDialog)
+        assert "allow=LIST" in str(dialog.query_one("#options", Input).tooltip)
+        dialog.query_one("#address", Input).value = "127.0.0.1:0"
+        options = dialog.query_one("#options", Input)
+        options.value = "allow=127.0.0.1,10.0.0.0/33"
+        options.focus()
+        await pilot.press("enter")
+        error = dialog.query_one("#error", Static)
+        await wait_ui(pilot, lambda: error.display, "the error")
+        assert "'10.0.0.0/33' is not an address or network" in str(error.render())
+        options.value = "allow=127.0.0.1"
+        await pilot.press("enter")
+        await wait_listener_port(pilot)
+        assert app.session.listeners["L1"].url == "tcp://127.0.0.1:0?allow=127.0.0.1"
+        assert "takes only 127.0.0.1 (allow=)" in app.session.listeners["L1"].notes
+
+    run_app(make_app(), scenario)
