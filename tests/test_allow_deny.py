@@ -104,15 +104,16 @@ def test_a_bad_entry_is_quoted(typed: str, words: str) -> None:
 def test_deny_wins_and_an_allow_list_refuses_the_rest() -> None:
     judge = PeerFilter("127.0.0.0/8", "127.0.0.2")
     assert judge.refuses_host("127.0.0.1") is None
-    assert judge.refuses_host("127.0.0.2") == "denied by deny=127.0.0.2"
-    assert judge.refuses_host("10.0.0.1") == "not in allow=127.0.0.0/8"
-    assert judge.refuses_host("::1") == "not in allow=127.0.0.0/8"
+    assert judge.refuses_host("127.0.0.2") == ("deny", "denied by deny=127.0.0.2")
+    assert judge.refuses_host("10.0.0.1") == ("allow", "not in allow=127.0.0.0/8")
+    assert judge.refuses_host("::1") == ("allow", "not in allow=127.0.0.0/8")
 
 
 def test_ipv4_mapped_peers_and_entries_are_judged_as_ipv4() -> None:
     assert PeerFilter("10.0.0.0/8", None).refuses_host("::ffff:10.9.8.7") is None
     assert PeerFilter(None, "::ffff:10.0.0.0/104").refuses_host("10.1.1.1") == (
-        "denied by deny=10.0.0.0/8"
+        "deny",
+        "denied by deny=10.0.0.0/8",
     )
     assert PeerFilter("fe80::/10", None).refuses_host("fe80::1%lo") is None
 
@@ -121,9 +122,9 @@ def test_uids_judge_unix_peers_only() -> None:
     judge = PeerFilter("uid:1000", None)
     assert judge.refuses_host("10.0.0.1") is None, "no address entries: IP peers are taken"
     assert judge.refuses_uid(1000) is None
-    assert judge.refuses_uid(0) == "uid 0: not in allow=uid:1000"
-    assert judge.refuses_uid(None) == "its uid is unknown: not in allow=uid:1000"
-    assert PeerFilter(None, "uid:0").refuses_uid(0) == "uid 0 denied by deny=uid:0"
+    assert judge.refuses_uid(0) == ("allow", "uid 0: not in allow=uid:1000")
+    assert judge.refuses_uid(None) == ("allow", "its uid is unknown: not in allow=uid:1000")
+    assert PeerFilter(None, "uid:0").refuses_uid(0) == ("deny", "uid 0 denied by deny=uid:0")
     assert not PeerFilter("10.0.0.0/8", None).judges_uids()
 
 
@@ -185,6 +186,7 @@ def test_allow_takes_the_host_it_names_and_resets_others(make_engine, tmp_path: 
     assert record["conn"] == lid
     assert record["remote"] == stranger_at
     assert record["reason"] == "not in allow=127.0.0.1"
+    assert record["by"] == "allow"
 
 
 def test_deny_refuses_the_host_it_names(engine: Engine, events: Collector) -> None:
@@ -244,8 +246,8 @@ def test_a_denied_udp_source_never_becomes_a_peer(make_engine, tmp_path: Path) -
     assert f"{lid} refused {stranger_at}: denied by deny=127.0.0.2" in notes(events, lid)
     engine.stop()
     refused = [r for r in transcript_records(transcript) if r["event"] == "refused"]
-    assert [(r["remote"], r["reason"]) for r in refused] == [
-        (stranger_at, "denied by deny=127.0.0.2")
+    assert [(r["remote"], r["reason"], r["by"]) for r in refused] == [
+        (stranger_at, "denied by deny=127.0.0.2", "deny")
     ]
     received = [r for r in transcript_records(transcript) if r["event"] == "data"]
     assert [r["conn"] for r in received] == [cid], "no datagram of the denied source"

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from workbench.engine.stream import StreamConnection
 from workbench.protocol.endpoints import format_sockname
-from workbench.protocol.peer_filter import PeerFilter
+from workbench.protocol.peer_filter import PeerFilter, Refusal
 
 # Accepts per readiness callback. Many, so a storm empties the kernel's queue quickly (past
 # its backlog a client's connect is dropped and retried a second later: 128 at a time made
@@ -53,7 +53,7 @@ class AcceptOwner(Protocol):
     def can_make_room(self, lid: str) -> bool: ...
     def make_room(self, lid: str) -> bool: ...
     def refused_at_maximum(self, lid: str, remote: str) -> None: ...
-    def peer_denied(self, lid: str, remote: str, host: str, reason: str) -> None: ...
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None: ...
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
     def accepted_again(self, lid: str) -> None: ...
     def accept_failed(self, lid: str, exc: OSError) -> None: ...
@@ -255,19 +255,19 @@ class Acceptor:
             if not self.peer_filter.judges_uids():
                 return False
             uid = peer_uid(conn)
-            reason = self.peer_filter.refuses_uid(uid)
+            refusal = self.peer_filter.refuses_uid(uid)
             host = f"uid {uid}"
             remote = f"{remote} ({host})"
         else:
             host = str(address[0])
-            reason = self.peer_filter.refuses_host(host)
-        if reason is None:
+            refusal = self.peer_filter.refuses_host(host)
+        if refusal is None:
             return False
         with contextlib.suppress(OSError):
             if conn.family != socket.AF_UNIX:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
         conn.close()
-        self.owner.peer_denied(self.lid, remote, host, reason)
+        self.owner.peer_denied(self.lid, remote, host, refusal)
         return True
 
     def _refuse(self, conn: socket.socket, remote: str) -> None:

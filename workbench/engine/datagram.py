@@ -19,7 +19,7 @@ from workbench.engine.datagram_transport import OwnDatagramTransport
 from workbench.engine.flow import Pause, ReadFlow
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
-from workbench.protocol.peer_filter import PeerFilter
+from workbench.protocol.peer_filter import PeerFilter, Refusal
 
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
@@ -48,7 +48,7 @@ class DatagramOwner(Protocol):
     ) -> None: ...
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None: ...
     def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None: ...
-    def peer_denied(self, lid: str, remote: str, host: str, reason: str) -> None: ...
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None: ...
 
 
 @dataclass(eq=False)
@@ -200,14 +200,14 @@ class DatagramSocket(asyncio.DatagramProtocol):
         if self._peer_for(addr) is not None:
             return False
         host = str(addr[0])
-        reason = self.peer_filter.refuses_host(host)
-        if reason is None:
+        refusal = self.peer_filter.refuses_host(host)
+        if refusal is None:
             return False
         self._refused_sources[addr] = None
         if len(self._refused_sources) > REFUSED_SOURCES_KEPT:
             self._refused_sources.popitem(last=False)
         remote = format_sockname(peer_key(normalize_address(addr)))
-        self.owner.peer_denied(self.lid or "", remote, host, reason)
+        self.owner.peer_denied(self.lid or "", remote, host, refusal)
         return True
 
     def _peer_for(self, addr: Any) -> DatagramPeer | None:

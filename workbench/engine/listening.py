@@ -12,6 +12,7 @@ from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript_upkeep import TranscriptUpkeep
 from workbench.protocol import events as ev
 from workbench.protocol.enums import CloseCause, RecordKind
+from workbench.protocol.peer_filter import Refusal
 
 # How often queued bytes and refused-connection counts are reported while they change.
 COUNTS_SECONDS = 0.25
@@ -113,7 +114,7 @@ class Listening(TranscriptUpkeep):
             )
         self._schedule_counts()
 
-    def peer_denied(self, lid: str, remote: str, host: str, reason: str) -> None:
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None:
         """The listener's allow= or deny= list refused the peer at `remote` (on `host`):
         counted, recorded, and named in the Log once per host (a flood is counted)."""
         listener = self.listeners.get(lid)
@@ -121,10 +122,12 @@ class Listening(TranscriptUpkeep):
             return
         listener.denied += 1
         if self.transcript is not None:
-            self.transcript.record(RecordKind.REFUSED, lid, remote=remote, reason=reason)
+            self.transcript.record(
+                RecordKind.REFUSED, lid, remote=remote, reason=refusal.reason, by=refusal.by
+            )
         match listener.denials.say(host, time.monotonic()):
             case Say.NAME:
-                self._info(lid, f"{lid} refused {remote}: {reason}")
+                self._info(lid, f"{lid} refused {remote}: {refusal.reason}")
             case Say.HUSH:
                 self._info(
                     lid,

@@ -35,6 +35,11 @@ class PeerList(NamedTuple):
         return None
 
 
+class Refusal(NamedTuple):
+    by: str  # "allow" or "deny": the list that refused, for programs reading the transcript
+    reason: str  # in words, for people: `denied by deny=10.0.0.0/8`
+
+
 def shown(network: Network) -> str:
     """`network` as the list writes it: a single address without its /32 or /128."""
     if network.prefixlen == network.max_prefixlen:
@@ -113,7 +118,7 @@ class PeerFilter:
         """The filter of these lists; None where there are none (every peer is taken)."""
         return cls(allow, deny) if allow or deny else None
 
-    def refuses_host(self, host: str) -> str | None:
+    def refuses_host(self, host: str) -> Refusal | None:
         """Why the peer at `host` (an IP address as accept() or recvfrom() gives it) is
         refused, or None if it is taken."""
         if not self.allow.networks and not self.deny.networks:
@@ -126,9 +131,9 @@ class PeerFilter:
             address = address.ipv4_mapped
         denied = self.deny.network_of(address)
         if denied is not None:
-            return f"denied by deny={denied}"
+            return Refusal("deny", f"denied by deny={denied}")
         if self.allow.networks and self.allow.network_of(address) is None:
-            return f"not in allow={_quoted(self.allow_text)}"
+            return Refusal("allow", f"not in allow={_quoted(self.allow_text)}")
         return None
 
     def notes(self, unix: bool) -> tuple[str, ...]:
@@ -153,11 +158,11 @@ class PeerFilter:
     def judges_uids(self) -> bool:
         return bool(self.allow.uids or self.deny.uids)
 
-    def refuses_uid(self, uid: int | None) -> str | None:
+    def refuses_uid(self, uid: int | None) -> Refusal | None:
         """Why a Unix peer of user `uid` (None: the system did not say) is refused."""
         if uid is not None and uid in self.deny.uids:
-            return f"uid {uid} denied by deny={UID_PREFIX}{uid}"
+            return Refusal("deny", f"uid {uid} denied by deny={UID_PREFIX}{uid}")
         if self.allow.uids and uid not in self.allow.uids:
             who = "its uid is unknown" if uid is None else f"uid {uid}"
-            return f"{who}: not in allow={_quoted(self.allow_text)}"
+            return Refusal("allow", f"{who}: not in allow={_quoted(self.allow_text)}")
         return None
