@@ -256,8 +256,9 @@ class Acceptor:
                 return False
             uid = peer_uid(conn)
             refusal = self.peer_filter.refuses_uid(uid)
-            host = f"uid {uid}"
-            remote = f"{remote} ({host})"
+            host = "uid unknown" if uid is None else f"uid {uid}"
+            # Unix clients rarely bind a name: the uid is what tells them apart.
+            remote = host if not address else f"{remote} ({host})"
         else:
             host = str(address[0])
             refusal = self.peer_filter.refuses_host(host)

@@ -6,7 +6,7 @@ import time
 
 from workbench.engine.behaviours import Behaviour
 from workbench.engine.limits import open_files_limit
-from workbench.engine.listener import DENIAL_WINDOW_SECONDS, DROPS_QUIET_SECONDS, Listener, Say
+from workbench.engine.listener import DROPS_QUIET_SECONDS, Listener, Say
 from workbench.engine.opening import max_connections
 from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript_upkeep import TranscriptUpkeep
@@ -131,8 +131,8 @@ class Listening(TranscriptUpkeep):
             case Say.HUSH:
                 self._info(
                     lid,
-                    f"{lid} refused {remote} and more peers: not named here for "
-                    f"{DENIAL_WINDOW_SECONDS:g} s (the Listeners pane counts them, a transcript "
+                    f"{lid} refused {remote}: {refusal.reason}; more refused peers are counted "
+                    "in the Listeners pane, not named here, for a few seconds (a transcript "
                     "records each)",
                 )
         self._schedule_counts()

@@ -149,7 +149,7 @@ class PeerFilter:
             else:
                 items = [shown(network) for network in peers.networks]
             if items:
-                said.append(f"{does} {_quoted(','.join(items))} ({name}=)")
+                said.append(f"{does} {name}={_quoted(','.join(items))}")
             elif peers.networks or peers.uids:
                 kind = "uids" if unix else "addresses"
                 said.append(f"{name}= names no {kind}: it judges no peer here")
@@ -161,8 +161,8 @@ class PeerFilter:
     def refuses_uid(self, uid: int | None) -> Refusal | None:
         """Why a Unix peer of user `uid` (None: the system did not say) is refused."""
         if uid is not None and uid in self.deny.uids:
-            return Refusal("deny", f"uid {uid} denied by deny={UID_PREFIX}{uid}")
+            return Refusal("deny", f"denied by deny={UID_PREFIX}{uid}")
         if self.allow.uids and uid not in self.allow.uids:
-            who = "its uid is unknown" if uid is None else f"uid {uid}"
-            return Refusal("allow", f"{who}: not in allow={_quoted(self.allow_text)}")
+            unknown = "its uid is unknown: " if uid is None else ""
+            return Refusal("allow", f"{unknown}not in allow={_quoted(self.allow_text)}")
         return None
