@@ -253,6 +253,18 @@ def test_a_denied_udp_source_never_becomes_a_peer(make_engine, tmp_path: Path) -
     assert [r["conn"] for r in received] == [cid], "no datagram of the denied source"
 
 
+def test_a_refused_source_the_user_sends_to_is_heard(engine: Engine, events: Collector) -> None:
+    lid, port = listen(engine, events, "udp://127.0.0.1:0?deny=127.0.0.2")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.bind((OTHER_HOST, 0))
+        stranger.sendto(b"knock", ("127.0.0.1", port))
+        denied_count(events, lid, 1)
+        engine.add_peer(lid, endpoint(f"udp://{OTHER_HOST}:{stranger.getsockname()[1]}"))
+        cid = events.wait_for(lambda e: isinstance(e, ev.PeerResolved)).cid
+        stranger.sendto(b"answer", ("127.0.0.1", port))
+        assert events.wait_received(cid, 6) == b"answer", "you chose to talk to it"
+
+
 def test_a_flood_of_sources_is_counted_and_named_briefly(engine: Engine, events: Collector) -> None:
     lid, port = listen(engine, events, "udp://127.0.0.1:0?allow=127.0.0.1")
     sources = 12

@@ -194,11 +194,11 @@ class DatagramSocket(asyncio.DatagramProtocol):
         """Whether the allow= and deny= lists refuse the source `addr` (a peer already, say
         one the user sent to first, is not judged again)."""
         assert self.peer_filter is not None
+        if self._peer_for(addr) is not None:  # one the user sent to after it was refused, too
+            return False
         if addr in self._refused_sources:
             self._refused_sources.move_to_end(addr)
             return True
-        if self._peer_for(addr) is not None:
-            return False
         host = str(addr[0])
         refusal = self.peer_filter.refuses_host(host)
         if refusal is None:
