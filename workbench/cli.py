@@ -112,6 +112,20 @@ def url_options_help() -> str:
     return "\n".join(lines)
 
 
+class AddToList(argparse.Action):
+    """A list flag given again adds to its list: `--allow A --allow B` is `--allow A,B`."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, ",".join(str(v) for v in (before, values) if v))
+
+
 def add_option_flag(parser: argparse.ArgumentParser, option: Option) -> None:
     """The flag of a declared option, where it has one; its value lands on `option.field`."""
     if option.command_line is None:
@@ -128,6 +142,7 @@ def add_option_flag(parser: argparse.ArgumentParser, option: Option) -> None:
         dest=option.field,
         metavar=option.kind.metavar,
         type=argument(option.parse_flag),
+        action=AddToList if option.command_line.adds_to_list else "store",
         help=text,
     )
 

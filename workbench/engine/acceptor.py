@@ -17,12 +17,14 @@ import contextlib
 import errno
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from workbench.engine.stream import StreamConnection
 from workbench.protocol.endpoints import format_sockname
+from workbench.protocol.peer_filter import PeerFilter, Refusal
 
 # Accepts per readiness callback. Many, so a storm empties the kernel's queue quickly (past
 # its backlog a client's connect is dropped and retried a second later: 128 at a time made
@@ -38,6 +40,10 @@ WAIT_FOR_SLOT_SECONDS = 0.1
 MAX_WAIT_FOR_SLOT_SECONDS = 2.0
 
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# struct ucred (pid, uid, gid), as SO_PEERCRED gives it on Linux.
+UCRED = struct.Struct("3i")
+# SO_LINGER on, 0 s: close() resets the connection.
+RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 class AcceptOwner(Protocol):
@@ -47,6 +53,7 @@ class AcceptOwner(Protocol):
     def can_make_room(self, lid: str) -> bool: ...
     def make_room(self, lid: str) -> bool: ...
     def refused_at_maximum(self, lid: str, remote: str) -> None: ...
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None: ...
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
     def accepted_again(self, lid: str) -> None: ...
     def accept_failed(self, lid: str, exc: OSError) -> None: ...
@@ -85,8 +92,10 @@ class Acceptor:
         lid: str,
         max_connections: int,
         spare: SpareDescriptor,
+        peer_filter: PeerFilter | None = None,
     ) -> None:
         self.sockets = sockets
+        self.peer_filter = peer_filter  # the listener's allow= and deny= lists
         self.factory = factory
         self.owner = owner
         self.lid = lid
@@ -174,6 +183,8 @@ class Acceptor:
             if self.starved:
                 self.starved = False
                 self.owner.accepted_again(self.lid)
+            if self.peer_filter is not None and self._denied(conn, address):
+                continue
             # At the maximum: a half-open connection whose peer sent EOF makes room, once a
             # new connection is really there.
             if full and not self.owner.make_room(self.lid):
@@ -233,6 +244,32 @@ class Acceptor:
                     self._loop.add_reader(sock.fileno(), self._ready, sock)
                 else:
                     self._loop.remove_reader(sock.fileno())
+
+    def _denied(self, conn: socket.socket, address: Any) -> bool:
+        """Whether the allow= and deny= lists refuse this peer; if so it is reset at once
+        (not closed: a peer that sees a clean EOF cannot tell a refusal from a server that
+        closed after serving it, and a reset leaves no TIME_WAIT behind in a flood)."""
+        assert self.peer_filter is not None
+        remote = format_sockname(address)
+        if conn.family == socket.AF_UNIX:
+            if not self.peer_filter.judges_uids():
+                return False
+            uid = peer_uid(conn)
+            refusal = self.peer_filter.refuses_uid(uid)
+            host = "uid unknown" if uid is None else f"uid {uid}"
+            # Unix clients rarely bind a name: the uid is what tells them apart.
+            remote = host if not address else f"{remote} ({host})"
+        else:
+            host = str(address[0])
+            refusal = self.peer_filter.refuses_host(host)
+        if refusal is None:
+            return False
+        with contextlib.suppress(OSError):
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
+        conn.close()
+        self.owner.peer_denied(self.lid, remote, host, refusal)
+        return True
 
     def _refuse(self, conn: socket.socket, remote: str) -> None:
         conn.close()
@@ -304,6 +341,15 @@ class Acceptor:
                 self._loop.add_reader(sock.fileno(), self._ready, sock)
 
         self._loop.call_later(RETRY_SECONDS, resume)
+
+
+def peer_uid(conn: socket.socket) -> int | None:
+    """The user id of a Unix stream peer, where the kernel tells it (SO_PEERCRED)."""
+    try:
+        ucred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size)
+        return int(UCRED.unpack(ucred)[1])
+    except (AttributeError, OSError, struct.error):  # not Linux, or not told
+        return None
 
 
 def bind_stream_sockets(

@@ -19,11 +19,15 @@ from workbench.engine.datagram_transport import OwnDatagramTransport
 from workbench.engine.flow import Pause, ReadFlow
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
+from workbench.protocol.peer_filter import PeerFilter, Refusal
 
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
 
 DEFAULT_MAX_PEERS = 1000
+# Sources the allow= and deny= lists refused, remembered so that a flood from one is dropped
+# for a dictionary look-up and counted once.
+REFUSED_SOURCES_KEPT = 1024
 # What one datagram can carry: 65,535 minus the IP and UDP headers.
 MAX_UDP_PAYLOAD = {socket.AF_INET: 65_507, socket.AF_INET6: 65_527}
 
@@ -44,6 +48,7 @@ class DatagramOwner(Protocol):
     ) -> None: ...
     def datagram_socket_closed(self, sock: DatagramSocket, exc: Exception | None) -> None: ...
     def datagrams_dropped(self, sock: DatagramSocket, total: int) -> None: ...
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None: ...
 
 
 @dataclass(eq=False)
@@ -125,8 +130,11 @@ class DatagramSocket(asyncio.DatagramProtocol):
         lid: str | None = None,
         client_cid: str | None = None,
         max_peers: int = DEFAULT_MAX_PEERS,
+        peer_filter: PeerFilter | None = None,
     ) -> None:
         self.owner = owner
+        self.peer_filter = peer_filter  # a listener's allow= and deny= lists
+        self._refused_sources: OrderedDict[Any, None] = OrderedDict()
         self.transport_name = transport_name  # UDP or UNIX_DGRAM
         self.lid = lid
         self.client_cid = client_cid
@@ -169,6 +177,8 @@ class DatagramSocket(asyncio.DatagramProtocol):
             start += count
             recent_addr, peer = self._recent
             if peer is None or addr != recent_addr:
+                if self.peer_filter is not None and self._refused(addr):
+                    continue  # its datagrams are dropped: it never becomes a peer
                 if received and self._peer_for(addr) is None:
                     # A new peer opens (and may push the oldest out of a full table): what
                     # came before is handed on first, so no data follows its peer's close.
@@ -179,6 +189,26 @@ class DatagramSocket(asyncio.DatagramProtocol):
             received.append((peer, run))
         if received:
             self.owner.datagrams_received(self, received)
+
+    def _refused(self, addr: Any) -> bool:
+        """Whether the allow= and deny= lists refuse the source `addr` (a peer already, say
+        one the user sent to first, is not judged again)."""
+        assert self.peer_filter is not None
+        if self._peer_for(addr) is not None:  # one the user sent to after it was refused, too
+            return False
+        if addr in self._refused_sources:
+            self._refused_sources.move_to_end(addr)
+            return True
+        host = str(addr[0])
+        refusal = self.peer_filter.refuses_host(host)
+        if refusal is None:
+            return False
+        self._refused_sources[addr] = None
+        if len(self._refused_sources) > REFUSED_SOURCES_KEPT:
+            self._refused_sources.popitem(last=False)
+        remote = format_sockname(peer_key(normalize_address(addr)))
+        self.owner.peer_denied(self.lid or "", remote, host, refusal)
+        return True
 
     def _peer_for(self, addr: Any) -> DatagramPeer | None:
         if self.client_cid is not None:

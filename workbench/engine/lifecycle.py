@@ -20,6 +20,7 @@ from workbench.engine.traffic import Traffic
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
+from workbench.protocol.peer_filter import peer_notes
 
 
 class Lifecycle(Traffic):
@@ -62,6 +63,7 @@ class Lifecycle(Traffic):
         notes = (
             *opened.notes,
             *behaviour_notes(endpoint.options),
+            *peer_notes(endpoint.options.allow, endpoint.options.deny, endpoint.is_unix),
             *(f"warning: {warning}" for warning in warnings),
         )
         self._emit(

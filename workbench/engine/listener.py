@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from enum import Enum
 
 from workbench.engine.behaviours.base import BehaviourFactory
 from workbench.engine.opening import (
@@ -15,6 +17,40 @@ from workbench.protocol.enums import CloseCause
 
 # Datagrams dropped after this long without drops start a new burst: a new line in the Log.
 DROPS_QUIET_SECONDS = 10.0
+# Peers refused by allow= or deny=: the Log names each host once, and at most this many in a
+# while; a flood of them (spoofed UDP sources, a scan) is counted, not listed.
+DENIAL_LINES = 5
+DENIAL_WINDOW_SECONDS = 10.0
+DENIED_HOSTS_KEPT = 256
+
+
+class Say(Enum):
+    NOTHING = 0
+    NAME = 1  # a line that names the peer
+    HUSH = 2  # the line that says further ones are counted, not named
+
+
+@dataclass
+class DenialLog:
+    """What the Log says of a listener's refused peers."""
+
+    hosts: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    window_start: float = -DENIAL_WINDOW_SECONDS
+    lines: int = 0
+
+    def say(self, host: str, now: float) -> Say:
+        if host in self.hosts:
+            self.hosts.move_to_end(host)
+            return Say.NOTHING
+        self.hosts[host] = None
+        if len(self.hosts) > DENIED_HOSTS_KEPT:
+            self.hosts.popitem(last=False)
+        if now - self.window_start >= DENIAL_WINDOW_SECONDS:
+            self.window_start, self.lines = now, 0
+        self.lines += 1
+        if self.lines <= DENIAL_LINES:
+            return Say.NAME
+        return Say.HUSH if self.lines == DENIAL_LINES + 1 else Say.NOTHING
 
 
 @dataclass
@@ -31,6 +67,10 @@ class Listener:
     ended: dict[str, None] = field(default_factory=dict)
     refused: int = 0  # connections closed at once because the listener was at its maximum
     refused_reported: int = 0
+    # Peers its allow= and deny= lists refused; the Log names the first few of each burst.
+    denied: int = 0
+    denied_reported: int = 0
+    denials: DenialLog = field(default_factory=DenialLog)
     # Datagrams the system dropped at a datagram listener (its receive buffer was full), as
     # the kernel counts them (SO_RXQ_OVFL); when the count last grew (time.monotonic()).
     dropped: int = 0

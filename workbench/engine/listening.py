@@ -6,12 +6,13 @@ import time
 
 from workbench.engine.behaviours import Behaviour
 from workbench.engine.limits import open_files_limit
-from workbench.engine.listener import DROPS_QUIET_SECONDS, Listener
+from workbench.engine.listener import DROPS_QUIET_SECONDS, Listener, Say
 from workbench.engine.opening import max_connections
 from workbench.engine.stream import StreamConnection
 from workbench.engine.transcript_upkeep import TranscriptUpkeep
 from workbench.protocol import events as ev
 from workbench.protocol.enums import CloseCause, RecordKind
+from workbench.protocol.peer_filter import Refusal
 
 # How often queued bytes and refused-connection counts are reported while they change.
 COUNTS_SECONDS = 0.25
@@ -54,9 +55,10 @@ class Listening(TranscriptUpkeep):
             if queued == 0:
                 del self._queue_watch[cid]
         for listener in self.listeners.values():
-            if listener.refused != listener.refused_reported:
-                listener.refused_reported = listener.refused
-                self._emit(ev.ListenerRefused(ts, listener.lid, listener.refused))
+            counts = (listener.refused, listener.denied)
+            if counts != (listener.refused_reported, listener.denied_reported):
+                listener.refused_reported, listener.denied_reported = counts
+                self._emit(ev.ListenerRefused(ts, listener.lid, *counts))
             if listener.dropped != listener.dropped_reported:
                 self._report_drops(listener, ts)
         if self._queue_watch:
@@ -110,6 +112,29 @@ class Listening(TranscriptUpkeep):
                 f"{lid} full ({maximum:,} open): refused {remote}; further ones are refused "
                 "and counted (?max=N or --max-conns sets the maximum)",
             )
+        self._schedule_counts()
+
+    def peer_denied(self, lid: str, remote: str, host: str, refusal: Refusal) -> None:
+        """The listener's allow= or deny= list refused the peer at `remote` (on `host`):
+        counted, recorded, and named in the Log once per host (a flood is counted)."""
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        listener.denied += 1
+        if self.transcript is not None:
+            self.transcript.record(
+                RecordKind.REFUSED, lid, remote=remote, reason=refusal.reason, by=refusal.by
+            )
+        match listener.denials.say(host, time.monotonic()):
+            case Say.NAME:
+                self._info(lid, f"{lid} refused {remote}: {refusal.reason}")
+            case Say.HUSH:
+                self._info(
+                    lid,
+                    f"{lid} refused {remote}: {refusal.reason}; more refused peers are counted "
+                    "in the Listeners pane, not named here, for a few seconds (a transcript "
+                    "records each)",
+                )
         self._schedule_counts()
 
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:

@@ -27,6 +27,7 @@ from workbench.engine.stream import StreamConnection
 from workbench.engine.unix import bound_identity, dgram_client_socket, prepare_listen_path
 from workbench.protocol.endpoints import Endpoint, format_sockname
 from workbench.protocol.enums import Transport
+from workbench.protocol.peer_filter import PeerFilter
 
 LISTEN_BACKLOG = 4096
 UNIX_CONNECT_RETRY_SECONDS = 0.05
@@ -73,9 +74,11 @@ async def open_listener(
     spare: SpareDescriptor,
 ) -> OpenedListener:
     loop = asyncio.get_running_loop()
+    peers = PeerFilter.of(endpoint.options.allow, endpoint.options.deny)
 
     def acceptor(sockets: list[socket.socket]) -> Acceptor:
-        return Acceptor(sockets, stream_factory, owner, lid, max_connections(endpoint), spare)
+        maximum = max_connections(endpoint)
+        return Acceptor(sockets, stream_factory, owner, lid, maximum, spare, peers)
 
     match endpoint.transport:
         case Transport.TCP:
@@ -102,7 +105,9 @@ async def open_listener(
             info = await resolve(loop, endpoint)
             sock, notes = udp_socket(endpoint, info, listen=True)
             udp = Transport.UDP
-            opened = await open_datagram(loop, sock, notes, lambda: DatagramSocket(owner, udp, lid))
+            opened = await open_datagram(
+                loop, sock, notes, lambda: DatagramSocket(owner, udp, lid, peer_filter=peers)
+            )
             opened.warnings = all_interfaces_warnings(endpoint)
             return opened
         case Transport.UNIX_DGRAM:

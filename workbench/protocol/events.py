@@ -25,12 +25,14 @@ class ListenerOpened(NamedTuple):
 
 
 class ListenerRefused(NamedTuple):
-    """A stream listener at its maximum closed `refused` connections at once so far (a running
-    total, reported a few times a second at most)."""
+    """A stream listener at its maximum closed `refused` connections at once so far, and its
+    allow= and deny= lists refused `denied` peers (running totals, reported a few times a
+    second at most)."""
 
     ts: float
     lid: str
     refused: int
+    denied: int = 0
 
 
 class DatagramsDropped(NamedTuple):

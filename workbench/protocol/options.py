@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote
 
 from workbench.protocol.addresses import EndpointError, check_host
 from workbench.protocol.enums import Transport
+from workbench.protocol.peer_filter import normalized
 
 OptionValue = bool | int | float | str | None
 T = TypeVar("T")
@@ -100,7 +101,16 @@ class Text(NamedTuple):
         return text or None
 
 
-Kind = Flag | Integer | Seconds | Interface | Text
+class PeerList(NamedTuple):
+    """Addresses, networks (CIDR) and `uid:N`, comma-separated: who a listener takes."""
+
+    metavar: str = "LIST"
+
+    def parse(self, name: str, text: str) -> str | None:
+        return normalized(name, text)
+
+
+Kind = Flag | Integer | Seconds | Interface | Text | PeerList
 
 
 # --- the declaration ---
@@ -110,6 +120,8 @@ class CommandLine(NamedTuple):
     flag: str  # `--max-conns`; a Flag option's is a switch (`--half-open`)
     # Where the flag words its errors unlike the URL (it refuses with its own words).
     parse: Callable[[str], OptionValue] | None = None
+    # Given again, it adds to the list (`--allow A --allow B`) instead of replacing it.
+    adds_to_list: bool = False
 
 
 class DialogCheckbox(NamedTuple):
@@ -250,6 +262,32 @@ class SocketOptions:
             "how long a stream connection stays open after the peer's EOF",
             note=f"default {DEFAULT_EOF_GRACE:g}",
             command_line=CommandLine("--eof-grace"),
+        ),
+    )
+    # Who a listener takes (ncat's --allow/--deny); unix-dgram senders are not identified.
+    allow: str | None = declared(
+        None,
+        Option(
+            "allow",
+            PeerList(),
+            frozenset({Transport.TCP, Transport.UDP, Transport.UNIX}),
+            "listeners take only these peers: addresses, networks (10.0.0.0/8) or Unix uids "
+            "(uid:1000), comma-separated",
+            note="others are closed at once, counted and recorded",
+            listeners_only="it names the peers a listener takes",
+            command_line=CommandLine("--allow", adds_to_list=True),
+        ),
+    )
+    deny: str | None = declared(
+        None,
+        Option(
+            "deny",
+            PeerList(),
+            frozenset({Transport.TCP, Transport.UDP, Transport.UNIX}),
+            "listeners refuse these peers, in a list as for allow=",
+            note="deny wins over allow",
+            listeners_only="it names the peers a listener refuses",
+            command_line=CommandLine("--deny", adds_to_list=True),
         ),
     )
     # Behaviours: what a listener does by itself with what its peers send.

@@ -109,7 +109,11 @@ class SessionCore:
                 for warning in event.warnings:  # e.g. listening on every interface
                     text = sanitize_text(f"{event.lid}: {warning}")
                     notices.append(Notice(text, "warning"))
-            elif isinstance(event, ev.ListenerRefused) and event.lid not in self._full_told:
+            elif (
+                isinstance(event, ev.ListenerRefused)
+                and event.refused
+                and event.lid not in self._full_told
+            ):
                 # Once per listener: its count in the Listeners pane may be cut at the edge.
                 self._full_told.add(event.lid)
                 text = (

@@ -80,6 +80,7 @@ class ListenerInfo:
     forgotten: int = 0  # datagram peers dropped from a full peer table
     max_connections: int = 0  # a stream listener's maximum of open connections
     refused: int = 0  # connections it closed at once because it was at its maximum
+    denied: int = 0  # peers its allow= and deny= lists refused
     dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
 
     @property
@@ -216,9 +217,10 @@ class Session:
                 )
                 changes.listeners.add(lid)
                 changes.structure = True
-            case ev.ListenerRefused(lid=lid, refused=refused):
+            case ev.ListenerRefused(lid=lid, refused=refused, denied=denied):
                 if lid in self.listeners:
                     self.listeners[lid].refused = refused
+                    self.listeners[lid].denied = denied
                     changes.listeners.add(lid)
             case ev.DatagramsDropped(lid=lid, dropped=dropped):
                 if lid in self.listeners:

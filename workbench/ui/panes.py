@@ -280,6 +280,8 @@ class ListenersTree(Tree[str]):
         if listener.refused:
             at_max = "" if short else f" at max {listener.max_connections:,}"
             counts.append(f"{listener.refused:,} refused{at_max}")
+        if listener.denied:
+            counts.append(f"{listener.denied:,} denied" + ("" if short else " by allow/deny"))
         if listener.dropped:
             counts.append(f"{listener.dropped:,} dropped" + ("" if short else " by the system"))
         label.append(f" ({', '.join(counts)})", style="bright_black")
