@@ -154,12 +154,18 @@ class SockbenchApp(App[None]):
         # No key presses out of a paste (workbench/ui/paste_guard.py).
         return paste_safe(super().get_driver_class())
 
+    # The help and the palette are of the main screen, drawn a moment after the first one:
+    # not before it (the palette's search would run on while the screens change).
     def action_help(self) -> None:
         if self.stand_in is not None:
-            return  # the help is of the main screen's panes, drawn a moment later
+            return
         from workbench.ui.help_screen import open_help
 
         open_help(self)
+
+    def action_command_palette(self) -> None:
+        if self.stand_in is None:
+            super().action_command_palette()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterator[SystemCommand]:
         from workbench.ui.palette import with_help
@@ -257,8 +263,6 @@ class SockbenchApp(App[None]):
         if self._exit_requested:
             return
         typed, cursor = stand_in.typed()
-        while self.screen is not stand_in:  # the palette, opened meanwhile
-            await self.pop_screen()
         await self.push_screen(self.main_screen)
         self.stand_in = None
         if typed:
