@@ -29,10 +29,11 @@ class Sizes:
     storm_connections: int
     flood: app_cases.FloodPlan
     soak_seconds: float
+    round_trips: int
 
 
-FULL = Sizes(5, GIB, 2.0, 100_000, 2.0, 5_000, app_cases.FloodPlan(1_000_000, 60.0), 30.0)
-QUICK = Sizes(1, 32 * MIB, 0.3, 20_000, 0.3, 200, app_cases.FloodPlan(20_000, 20.0), 4.0)
+FULL = Sizes(5, GIB, 2.0, 100_000, 2.0, 5_000, app_cases.FloodPlan(1_000_000, 60.0), 30.0, 20_000)
+QUICK = Sizes(1, 32 * MIB, 0.3, 20_000, 0.3, 200, app_cases.FloodPlan(20_000, 20.0), 4.0, 500)
 
 
 def cases(sizes: Sizes) -> list[Callable[[], Case]]:
@@ -41,6 +42,7 @@ def cases(sizes: Sizes) -> list[Callable[[], Case]]:
         lambda: stream_cases.bulk_in_with_transcript(sizes.bulk_bytes),
         lambda: stream_cases.bulk_out(sizes.bulk_bytes),
         lambda: echo_case.echo_case(sizes.bulk_bytes),
+        lambda: echo_case.echo_latency(sizes.round_trips),
         lambda: stream_cases.small_messages(sizes.small_seconds),
         lambda: udp_case.datagram_case(sizes.udp_rate, sizes.udp_seconds),
         lambda: app_cases.accept_storm(sizes.storm_connections),

@@ -1,4 +1,5 @@
-"""TCP echo: a peer sends N bytes to an echo listener while reading them back, against
+"""TCP echo: a peer sends N bytes to an echo listener while reading them back, and a peer
+making round trips of 64 bytes one at a time (the latency), each against
 `socat -b 4096 ... PIPE`. sockbench runs as the app runs it (EngineHarness); the peer is the same
 process for both and does the timing.
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from workbench.bench.harness import EngineHarness
 from workbench.bench.peers import STALL_SECONDS
-from workbench.bench.rounds import SOCKBENCH, Case, Figures, Goal, Variant
+from workbench.bench.rounds import SOCKBENCH, Case, Figures, Goal, Metric, Variant
 from workbench.bench.stream_cases import MB, THROUGHPUT, bound, throughput
 from workbench.bench.tools import (
     LOCALHOST,
@@ -96,3 +97,46 @@ def echo_case(size: int) -> Case:
 
 def socat_echo(port: int) -> list[str]:
     return ["socat", "-b", "4096", f"TCP-LISTEN:{port},reuseaddr,bind={LOCALHOST}", "PIPE"]
+
+
+# --- latency ---
+
+PING_BYTES = 64
+PING_SECONDS = 60.0  # the peer's own bound; 20,000 round trips take about 1 s here
+
+
+def echo_latency(count: int) -> Case:
+    def client(port: int) -> list[str]:
+        return python_peer("echo-pings", str(port), str(count), str(PING_BYTES), str(PING_SECONDS))
+
+    def pinged(proc_argv: list[str]) -> Figures:
+        with running(proc_argv, stdout=-1) as peer_proc:
+            report = peer_report(peer_proc, PING_SECONDS + 10)
+        if int(report["round_trips"]) < count:
+            raise BenchError(
+                f"{int(report['round_trips']):,} of {count:,} round trips came back whole"
+            )
+        return {"median_us": report["median_us"], "p99_us": report["p99_us"]}
+
+    def ours() -> Figures:
+        with EngineHarness() as bench:
+            _, port = bench.listen(f"tcp://{LOCALHOST}:0?echo=1")
+            return pinged(client(port))
+
+    def socat() -> Figures:
+        port = free_port()
+        with running(socat_echo(port)) as echo:
+            wait_listening(port, proc=echo)
+            return pinged(client(port))
+
+    return Case(
+        "TCP echo latency",
+        f"{count:,} round trips of {PING_BYTES} bytes, one at a time (Nagle off), through an "
+        f"echo listener (?echo=1); vs {SOCAT}",
+        [
+            Metric("median_us", "µs median", higher_is_better=False),
+            Metric("p99_us", "µs p99", higher_is_better=False),
+        ],
+        [Goal("median_us", TARGET_RATIO, SOCAT), Goal("p99_us", TARGET_RATIO, SOCAT)],
+        [Variant(SOCKBENCH, ours), Variant(SOCAT, socat, missing("socat"))],
+    )

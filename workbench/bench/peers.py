@@ -122,6 +122,41 @@ def echo_client(port: int, size: int, limit: float) -> dict[str, float]:
     return {"received": received, "extra": extra, "eof": eof, "seconds": ended - started}
 
 
+def echo_pings(port: int, count: int, size: int, limit: float) -> dict[str, float]:
+    """`count` round trips of `size` bytes, one at a time (send, then read it all back), with
+    Nagle off as an interactive client has it: the median and 99th percentile in
+    microseconds. Stops after `limit` seconds, or STALL_SECONDS without a byte."""
+    ping = message(size)
+    times: list[float] = []
+    deadline = time.monotonic() + limit
+    with socket.create_connection((LOCALHOST, port), timeout=STALL_SECONDS) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        try:
+            while len(times) < count and time.monotonic() < deadline:
+                sent = time.perf_counter()
+                sock.sendall(ping)
+                got = 0
+                while got < size:
+                    read = sock.recv_into(view[got:])
+                    if read == 0:
+                        raise ConnectionError("the echo ended its stream")
+                    got += read
+                times.append(time.perf_counter() - sent)
+                if buffer != ping:
+                    raise ValueError("the echo sent back other bytes")
+        except (OSError, ValueError):  # the bench judges how many came back
+            pass
+    times.sort()
+    done = len(times)
+    return {
+        "round_trips": done,
+        "median_us": times[done // 2] * 1e6 if done else 0.0,
+        "p99_us": times[min(done - 1, int(done * 0.99))] * 1e6 if done else 0.0,
+    }
+
+
 def _send_count(sock: socket.socket, block: memoryview, size: int) -> None:
     sent = 0
     try:
@@ -154,6 +189,11 @@ def main() -> None:
     echo.add_argument("port", type=int)
     echo.add_argument("size", type=int)
     echo.add_argument("limit", type=float)
+    pings = sub.add_parser("echo-pings")
+    pings.add_argument("port", type=int)
+    pings.add_argument("count", type=int)
+    pings.add_argument("size", type=int)
+    pings.add_argument("limit", type=float)
     args = parser.parse_args()
     if args.peer == "small-messages":
         done = small_messages(args.port, args.seconds, args.limit)
@@ -161,6 +201,8 @@ def main() -> None:
         done = datagrams(args.port, args.rate, args.seconds, args.limit, args.size)
     elif args.peer == "echo-client":
         done = echo_client(args.port, args.size, args.limit)
+    elif args.peer == "echo-pings":
+        done = echo_pings(args.port, args.count, args.size, args.limit)
     else:
         done = connect_storm(args.port, args.count, args.hold)
     print(json.dumps(done), flush=True)
