@@ -9,7 +9,8 @@ each other and the echo stalls for good (2 of 3 runs of 256 MB, with 57 KB back)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from workbench.bench.harness import EngineHarness
 from workbench.bench.peers import STALL_SECONDS
@@ -79,11 +80,8 @@ def echo_case(size: int) -> Case:
         return figures
 
     def socat() -> Figures:
-        port = free_port()
-        with running(socat_echo(port)) as echo:
-            wait_listening(port, proc=echo)
-            with running(client(port), stdout=-1) as peer_proc:
-                return echoed(size, peer_report(peer_proc, peer_seconds(size)))
+        with socat_echo_port() as port, running(client(port), stdout=-1) as peer_proc:
+            return echoed(size, peer_report(peer_proc, peer_seconds(size)))
 
     return Case(
         "TCP echo",
@@ -97,6 +95,15 @@ def echo_case(size: int) -> Case:
 
 def socat_echo(port: int) -> list[str]:
     return ["socat", "-b", "4096", f"TCP-LISTEN:{port},reuseaddr,bind={LOCALHOST}", "PIPE"]
+
+
+@contextmanager
+def socat_echo_port() -> Iterator[int]:
+    """socat's echo, listening: its port."""
+    port = free_port()
+    with running(socat_echo(port)) as echo:
+        wait_listening(port, proc=echo)
+        yield port
 
 
 # --- latency ---
@@ -124,9 +131,7 @@ def echo_latency(count: int) -> Case:
             return pinged(client(port))
 
     def socat() -> Figures:
-        port = free_port()
-        with running(socat_echo(port)) as echo:
-            wait_listening(port, proc=echo)
+        with socat_echo_port() as port:
             return pinged(client(port))
 
     return Case(

@@ -127,9 +127,10 @@ class SockbenchApp(App[None]):
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
         self._main: MainScreen | None = None
         self.stats_file: StatsFile | None = None
-        first_mode = mode_line("text", default_settings or SendSettings())
-        self.stand_in = FirstScreen(first_mode) if first_screen else None
-        if not first_screen:
+        self.stand_in: FirstScreen | None = None
+        if first_screen:
+            self.stand_in = FirstScreen(mode_line("text", default_settings or SendSettings()))
+        else:
             self.build()
 
     def build(self) -> None:
@@ -266,8 +267,7 @@ class SockbenchApp(App[None]):
         await self.push_screen(self.main_screen)
         self.stand_in = None
         if typed:
-            self.composer.value = typed + self.composer.value
-            self.composer.cursor_position = cursor
+            self.composer.value, self.composer.cursor_position = typed, cursor
 
     async def action_quit(self) -> None:
         self.quitting()
