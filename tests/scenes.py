@@ -17,7 +17,7 @@ from peers import abort
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from ui_helpers import focus, make_app, type_line, wait_log, wait_ui
+from ui_helpers import focus, make_app, shows, type_line, wait_log, wait_ui
 
 from workbench.protocol.endpoints import parse_url
 from workbench.ui.app import SockbenchApp
@@ -359,6 +359,9 @@ class WidthScene(Scene):
         await wait_log(pilot, "007:")
         listener = app.session.listeners["L1"]
         await wait_ui(pilot, lambda: listener.refused == 1, "the refused count")
+        # The table widens a column for a longer count when it is next idle: drawn whole.
+        table = app.connections_table
+        await wait_ui(pilot, lambda: shows(table, r" 501 B "), "the bytes in, drawn whole")
         app.clear_notifications()  # "L1 is at its maximum" would cover the panes
         await pilot.pause(0.1)
 

@@ -3,28 +3,23 @@ wide as the terminal allows, and a label that must be cut never cuts a number.""
 
 from __future__ import annotations
 
-import re
-
 from peers import abort, connect_client
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
-from ui_helpers import make_app, run_app, the_app, wait_listener_port, wait_log, wait_ui
+from ui_helpers import (
+    make_app,
+    run_app,
+    shown_lines,
+    shows,
+    the_app,
+    wait_listener_port,
+    wait_log,
+    wait_ui,
+)
 
 from workbench.ui.app import SockbenchApp
-
-
-def shown_lines(widget: Widget) -> list[str]:
-    """What the widget draws, line by line (its content, without its border)."""
-    return [
-        "".join(segment.text for segment in widget.render_line(y))
-        for y in range(widget.scrollable_content_region.height)
-    ]
-
-
-def shows(widget: Widget, pattern: str) -> bool:
-    return any(re.search(pattern, line) for line in shown_lines(widget))
 
 
 async def wait_shown(pilot: Pilot[None], widget: Widget, pattern: str) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
@@ -137,3 +139,15 @@ async def type_line(pilot: Pilot[None], text: str) -> None:
 async def blocking(func: Callable[..., T], *args: Any) -> T:
     """Run a blocking peer call (recv with timeout) off the app's loop."""
     return await asyncio.to_thread(func, *args)
+
+
+def shown_lines(widget: Widget) -> list[str]:
+    """What the widget draws, line by line (its content, without its border)."""
+    return [
+        "".join(segment.text for segment in widget.render_line(y))
+        for y in range(widget.scrollable_content_region.height)
+    ]
+
+
+def shows(widget: Widget, pattern: str) -> bool:
+    return any(re.search(pattern, line) for line in shown_lines(widget))
