@@ -119,3 +119,17 @@ def test_other_records_are_typed_by_kind(tmp_path: Path) -> None:
     assert isinstance(found[0], Session)
     assert found[1:] == [Event(found[0], 2.0, RecordKind.OPEN, "C1", {"peer": "127.0.0.1:9"})]
     assert stats.skipped == 1  # a kind schema 1 does not have
+
+
+@LAYOUTS
+def test_an_origin_naming_what_sent_it_is_read_back(
+    tmp_path: Path, layout: Callable[[bytes], bytes]
+) -> None:
+    path = tmp_path / "t.jsonl"
+    sent = [data("C1", "out", b"a", origin="rule 3"), data("C1", "out", b"b", origin="broker C2")]
+    path.write_bytes(session(1) + b"".join(layout(record) for record in sent))
+    found = records(path)[1:]
+    assert [(r.origin, r.data) for r in found if isinstance(r, Data)] == [
+        ("rule 3", b"a"),
+        ("broker C2", b"b"),
+    ]

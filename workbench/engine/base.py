@@ -16,7 +16,7 @@ from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.listener import Listener
 from workbench.engine.stream import StreamConnection
 from workbench.protocol import events as ev
-from workbench.protocol.enums import Origin
+from workbench.protocol.enums import Origin, OriginName
 from workbench.transcript.writer import TranscriptWriter
 
 READ_BUFFER_BYTES = 256 * 1024
@@ -74,7 +74,7 @@ class EngineBase:
         self.bridge.push(event)
 
     def _emit_data(
-        self, cid: str, outgoing: bool, chunk: bytes | memoryview, origin: Origin = Origin.YOU
+        self, cid: str, outgoing: bool, chunk: bytes | memoryview, origin: OriginName = Origin.YOU
     ) -> bool:
         """`_emit` for a chunk, formatted by the transcript by hand (the hot path); True if
         the bridge is saturated: reading should pause."""

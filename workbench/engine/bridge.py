@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from workbench.protocol.enums import Origin
+from workbench.protocol.enums import Origin, OriginName
 from workbench.protocol.events import Data, Event
 
 # How often the UI drains the bridge: one batch per frame at ~30 frames a second; after a
@@ -110,7 +110,7 @@ class EventBridge:
         cid: str,
         outgoing: bool,
         chunk: bytes | memoryview,
-        origin: Origin = Origin.YOU,
+        origin: OriginName = Origin.YOU,
     ) -> bool:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
         Returns True if the backlog is saturated: the caller should pause reading."""
@@ -121,7 +121,7 @@ class EventBridge:
         ts: float,
         outgoing: bool,
         runs: Sequence[tuple[str, Sequence[bytes | memoryview]]],
-        origin: Origin = Origin.YOU,
+        origin: OriginName = Origin.YOU,
     ) -> bool:
         """`push_data` for a batch of chunks (a socket's datagrams of one wakeup), as runs of
         one connection's chunks, under one lock and with the bookkeeping in local variables:
@@ -144,7 +144,7 @@ class EventBridge:
                     if len(events) >= max_events or held >= max_bytes:
                         pressured = True
                         index = index_of.get(key)
-                        if index is not None and events[index].origin is origin:  # type: ignore[union-attr]
+                        if index is not None and events[index].origin == origin:  # type: ignore[union-attr]
                             merged = merged_at.get(index)
                             if merged is None:
                                 merged = merged_at[index] = _Merged()

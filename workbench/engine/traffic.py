@@ -16,7 +16,7 @@ from workbench.engine.offloop import run_blocking
 from workbench.engine.stream import StreamConnection
 from workbench.files import open_to_send
 from workbench.protocol import events as ev
-from workbench.protocol.enums import CloseCause, Origin
+from workbench.protocol.enums import CloseCause, Origin, OriginName
 
 # A Unix datagram can be larger than a UDP one; the socket says no if it is too large.
 MAX_DATAGRAM_FILE_BYTES = 4 * 1024 * 1024
@@ -47,7 +47,7 @@ class Traffic(Listening):
     def _context(conn: Connection) -> Context:
         return Context(conn.cid, conn.transport_kind, conn.remote)
 
-    def _send(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> bool:
+    def _send(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
@@ -63,7 +63,7 @@ class Traffic(Listening):
         self._record_sent(cid, data, origin)
         return True
 
-    def _record_sent(self, cid: str, data: bytes, origin: Origin = Origin.YOU) -> None:
+    def _record_sent(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> None:
         # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
         # the user sent: the transcript keeps that order. What a peer never took is said where
         # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
@@ -120,7 +120,7 @@ class Traffic(Listening):
         cid: str,
         outgoing: bool,
         closes_after: float | None = None,
-        origin: Origin = Origin.YOU,
+        origin: OriginName = Origin.YOU,
     ) -> None:
         self._emit(ev.HalfClosed(time.time(), cid, outgoing, closes_after, origin))
 

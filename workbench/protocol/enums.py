@@ -5,6 +5,7 @@ read back from a transcript as it is."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -74,8 +75,29 @@ class Direction(StrEnum):
 
 
 class Origin(StrEnum):
-    """Who sent data sockbench wrote to a peer."""
+    """Who sent data sockbench wrote to a peer. An event's or a record's origin is a name
+    (`OriginName`): one of these, or one of these with what it names (`rule 3`, `broker C2`,
+    made by `origin_of`)."""
 
     YOU = "you"  # typed, pasted, a file or a command
     ECHO = "echo"  # the echo behaviour
     GREET = "greet"  # the greeting a listener sends each peer (?greet=)
+    RULE = "rule"  # a rule of a listener's rules file (`rule 3`)
+    BROKER = "broker"  # relayed by a broker listener from another peer (`broker C2`)
+    CHAT = "chat"  # relayed by a chat listener, prefixed with its sender (`chat C2`)
+    EXEC = "exec"  # the program a listener runs per connection (?exec=, ?sh=)
+
+
+# An origin as events and records carry it: "you", "echo", "rule 3", "broker C2"... Its
+# characters are letters, digits, spaces and . _ - (`ORIGIN_NAME`): a transcript writes it
+# into JSON as it is.
+OriginName = str
+ORIGIN_NAME = re.compile(r"^[a-z]+( [A-Za-z0-9._-]+)?$")
+
+
+def origin_of(origin: Origin, what: str) -> OriginName:
+    """`origin` naming `what` (`rule 3`, `broker C2`): checked, since it goes into JSON raw."""
+    name = f"{origin} {what}"
+    if not ORIGIN_NAME.match(name):
+        raise ValueError(f"not an origin name: {name!r}")
+    return name

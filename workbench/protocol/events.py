@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from workbench.protocol.enums import CloseCause, Origin
+from workbench.protocol.enums import CloseCause, Origin, OriginName
 
 
 class ListenerOpened(NamedTuple):
@@ -90,7 +90,7 @@ class Data:
     data: bytes
     size: int
     chunks: int = 1
-    origin: Origin = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
+    origin: OriginName = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
 
     @property
     def truncated(self) -> int:
@@ -106,7 +106,7 @@ class HalfClosed(NamedTuple):
     cid: str
     outgoing: bool
     closes_after: float | None = None
-    origin: Origin = Origin.YOU  # who sent our EOF (outgoing only): you, or a behaviour
+    origin: OriginName = Origin.YOU  # who sent our EOF (outgoing only): you, or a behaviour
 
 
 class ConnectionClosed(NamedTuple):

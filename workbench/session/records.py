@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from workbench.codec import format_size
 from workbench.log import RawRecord, Record
 from workbench.protocol import events as ev
-from workbench.protocol.enums import Origin, Transport
+from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.session.model import DATAGRAM_TRANSPORTS, ConnectionInfo
 
 # How a connection's bytes are shown in the Log: (unit, encoding), e.g. ("reads", "utf-8").
@@ -65,7 +65,7 @@ class RecordMaker:
                 (
                     seq, event.ts, cid, "out" if event.outgoing else "in", event.data,
                     event.size, event.chunks, unit, encoding,
-                    "" if origin is you else str(origin), False,
+                    "" if origin == you else origin, False,
                 )
             )  # fmt: skip
         self.seq = seq
@@ -109,9 +109,9 @@ def unit_of(conn: ConnectionInfo | None) -> str:
 
 
 def half_closed_text(
-    outgoing: bool, closes_after: float | None, origin: Origin = Origin.YOU
+    outgoing: bool, closes_after: float | None, origin: OriginName = Origin.YOU
 ) -> str:
-    if outgoing and origin is not Origin.YOU:
+    if outgoing and origin != Origin.YOU:
         return f"{origin} sent EOF (end of stream)"
     if outgoing:
         return "you sent EOF (end of stream); still receiving"

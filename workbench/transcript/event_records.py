@@ -41,7 +41,7 @@ def _eof(event: ev.HalfClosed) -> tuple[Record, ...]:
     if not event.outgoing:
         # What follows the peer's EOF: closing after the grace, or kept half-open.
         fields["then"] = "half-open" if event.closes_after is None else "close"
-    elif event.origin is not Origin.YOU:
+    elif event.origin != Origin.YOU:
         fields["origin"] = event.origin
     return ((RecordKind.EOF, event.cid, fields),)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from workbench.files import open_for_reading
-from workbench.protocol.enums import Direction, Origin, RecordKind
+from workbench.protocol.enums import ORIGIN_NAME, Direction, Origin, OriginName, RecordKind
 from workbench.transcript.records import NO_SESSION, Data, Event, Session, TranscriptRecord
 from workbench.transcript.schema import SCHEMA_VERSION
 
@@ -47,7 +47,16 @@ DATA_HEAD = re.compile(
     rb'(?:"origin":"([^"\\]*)",)?"size":([0-9]+),"data":"'
 )
 DIRECTIONS = {direction.value: direction for direction in Direction}
-ORIGINS = {origin.value: origin for origin in Origin}
+
+ORIGIN_KINDS = frozenset(Origin)
+
+
+def origin_named(name: str) -> OriginName | None:
+    """A record's origin (`echo`, `rule 3`), or None if no writer could have written it."""
+    known = ORIGIN_NAME.match(name) and name.partition(" ")[0] in ORIGIN_KINDS
+    return name if known else None
+
+
 KINDS = {kind.value: kind for kind in RecordKind}
 
 
@@ -162,7 +171,7 @@ def skip_line(file: BinaryIO, offset: int) -> int:
 
 
 def data_record(session: Session, head: re.Match[bytes], line: bytes, body: int) -> Data | None:
-    origin = ORIGINS.get(head[4].decode("ascii", "replace")) if head[4] else Origin.YOU
+    origin = origin_named(head[4].decode("ascii", "replace")) if head[4] else Origin.YOU
     try:
         payload = _b64decode(memoryview(line)[body:-3], validate=True)
         ts = float(head[1])
@@ -218,7 +227,7 @@ def typed(
         )
     if event == "data":
         direction = DIRECTIONS.get(str(found.get("dir")))
-        origin = ORIGINS.get(str(found.get("origin", Origin.YOU)))
+        origin = origin_named(str(found.get("origin", Origin.YOU)))
         text = found.get("data")
         if direction is None or origin is None or not isinstance(text, str):
             return None

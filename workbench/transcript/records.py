@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.protocol.enums import Direction, Origin, RecordKind
+from workbench.protocol.enums import Direction, Origin, OriginName, RecordKind
 from workbench.transcript.schema import SCHEMA_VERSION
 
 
@@ -28,7 +28,7 @@ class Data:
     cid: str
     dir: Direction
     data: bytes
-    origin: Origin = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
+    origin: OriginName = Origin.YOU  # who sent it (outgoing only): you, or a behaviour
 
     @property
     def size(self) -> int:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from workbench import __version__, files
 from workbench.protocol import events as ev
-from workbench.protocol.enums import Origin, RecordKind
+from workbench.protocol.enums import Origin, OriginName, RecordKind
 from workbench.transcript.event_records import records_of
 from workbench.transcript.schema import SCHEMA_VERSION
 
@@ -64,7 +64,20 @@ IOV_MAX = 1024  # parts in one writev at most (Linux)
 FREE_BUFFERS = 4  # buffers kept for use again once written (fresh memory costs page faults)
 HEAD = b'{"ts":%.6f,"event":"data","conn":"%s","dir":"%s","size":%d,"data":"'
 # Data a behaviour sent: its origin right after "dir" (absent: you sent it).
-OUT_FROM = {origin: b'out","origin":"' + origin.encode() for origin in Origin}
+OUT_FROM: dict[OriginName, bytes] = {
+    origin: b'out","origin":"' + origin.encode() for origin in Origin
+}
+
+
+def out_from(origin: OriginName) -> bytes:
+    """The `dir` and `origin` fields' bytes for data `origin` sent (its name is checked by
+    `origin_of`: nothing in it needs escaping in JSON)."""
+    way = OUT_FROM.get(origin)
+    if way is None:
+        way = OUT_FROM[origin] = b'out","origin":"' + origin.encode("ascii")
+    return way
+
+
 TAIL = b'"}\n'
 RECORD = HEAD + b"%s" + TAIL
 # O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of blocking start-up, and the
@@ -195,12 +208,12 @@ class TranscriptWriter:
         conn: str,
         outgoing: bool,
         chunk: bytes | memoryview,
-        origin: Origin = Origin.YOU,
+        origin: OriginName = Origin.YOU,
     ) -> None:
         if not self._active:
             return
         body = _base64(chunk)
-        way = (b"out" if outgoing else b"in") if origin is Origin.YOU else OUT_FROM[origin]
+        way = (b"out" if outgoing else b"in") if origin == Origin.YOU else out_from(origin)
         if len(body) < BIG_PART:
             record = RECORD % (ts, conn.encode(), way, len(chunk), body)
             # _add, inlined: once per read or datagram under a flood.

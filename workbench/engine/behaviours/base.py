@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from workbench.protocol.enums import Origin, Transport
+from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.options import SocketOptions
 
 
@@ -25,14 +25,14 @@ class Send:
     sent it, if not the behaviour that answered it (one of a `Chain`'s)."""
 
     data: bytes
-    origin: Origin | None = None
+    origin: OriginName | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HalfClose:
     """Send EOF: the stream ends this way, after what was sent before it."""
 
-    origin: Origin | None = None
+    origin: OriginName | None = None
 
 
 @dataclass(frozen=True, slots=True)
