@@ -19,17 +19,54 @@ def greeting_bytes(text: str) -> bytes:
         raise EndpointError(f"greet '{text}': {exc}") from None
 
 
+# The behaviours that answer what peers send, each with what it does, for the errors that
+# refuse two of them together: each would answer the same bytes.
+ANSWERING = {
+    "echo=1": "sends each peer back what it sends",
+    "rules=": "answers each peer by its rules",
+    "broker=1": "relays what each peer sends to the others",
+    "chat=1": "relays what each peer sends to the others",
+    "exec=": "hands each peer's bytes to a program",
+    "sh=": "hands each peer's bytes to a program",
+}
+
+
+def answering(options: SocketOptions) -> list[str]:
+    """The answering behaviours `options` set, as URLs write them (chat=1 is broker=1 with
+    names: the two together are chat)."""
+    chosen = {
+        "echo=1": options.echo,
+        "rules=": options.rules is not None,
+        "broker=1": options.broker and not options.chat,
+        "chat=1": options.chat,
+        "exec=": options.exec_command is not None,
+        "sh=": options.sh_command is not None,
+    }
+    return [name for name, on in chosen.items() if on]
+
+
 def check_behaviours(options: SocketOptions) -> None:
     """EndpointError, in words, for behaviour options that cannot work (or not together)."""
     if options.greet is not None:
         greeting_bytes(options.greet)
     if options.hangup and options.greet is None:
         raise EndpointError("hangup=1 needs greet=TEXT: it hangs up once the greeting is sent")
-    if options.hangup and options.echo:
+    chosen = answering(options)
+    if options.hangup and chosen:
         raise EndpointError(
-            "hangup=1 and echo=1 do not go together: each connection closes once greeted, "
-            "before it has anything to echo"
+            f"hangup=1 and {chosen[0]} do not go together: each connection closes once "
+            f"greeted, before it has anything to answer"
         )
+    if len(chosen) > 1:
+        first, second = chosen[:2]
+        raise EndpointError(
+            f"{first} and {second} do not go together: {first} {ANSWERING[first]}, and "
+            f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
+        )
+    # Declared for the dialogs and flags; each is refused until its behaviour is built.
+    for name in ("rules=", "broker=1", "chat=1", "exec=", "sh="):
+        if name in chosen:
+            raise EndpointError(f"{name} is not built yet")
 
 
 def checked(endpoint: Endpoint) -> Endpoint:

@@ -331,6 +331,63 @@ class SocketOptions:
             command_line=CommandLine("--hangup"),
         ),
     )
+    rules: str | None = declared(
+        None,
+        Option(
+            "rules",
+            Text(metavar="FILE"),
+            EVERY_TRANSPORT,
+            "listeners answer peers by the rules in FILE (TOML; reloaded when it changes)",
+            listeners_only="it answers each peer by its rules",
+            command_line=CommandLine("--rules"),
+        ),
+    )
+    broker: bool = declared(
+        False,
+        Option(
+            "broker",
+            Flag(),
+            STREAMS,
+            "listeners relay what each peer sends to all their other peers (what you type "
+            "to one goes to all)",
+            listeners_only="it relays among the peers it accepted",
+            command_line=CommandLine("--broker"),
+        ),
+    )
+    chat: bool = declared(
+        False,
+        Option(
+            "chat",
+            Flag(),
+            STREAMS,
+            "as broker=1, each line prefixed with its sender (<C3>) and controls escaped",
+            listeners_only="it relays among the peers it accepted",
+            command_line=CommandLine("--chat"),
+        ),
+    )
+    exec_command: str | None = declared(
+        None,
+        Option(
+            "exec",
+            Text(metavar="COMMAND"),
+            STREAMS,
+            "listeners run COMMAND (split as a shell would, no shell) per connection, its "
+            "stdin and stdout the peer's",
+            listeners_only="it runs COMMAND for each connection it accepts",
+            command_line=CommandLine("--exec"),
+        ),
+    )
+    sh_command: str | None = declared(
+        None,
+        Option(
+            "sh",
+            Text(metavar="COMMAND"),
+            STREAMS,
+            "as exec=, through /bin/sh -c COMMAND",
+            listeners_only="it runs COMMAND for each connection it accepts",
+            command_line=CommandLine("--sh"),
+        ),
+    )
 
     def query(self) -> str:
         """The URL's query: the options set, in declaration order."""
