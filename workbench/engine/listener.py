@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 
-from workbench.engine.behaviours.base import BehaviourFactory
+from workbench.engine.behaviours.base import BehaviourFactory, release
 from workbench.engine.opening import (
     OpenedListener,
 )
@@ -98,6 +98,8 @@ class Listener:
             self.opened.acceptor.slot_freed()
 
     def close(self, peers_reason: str, cause: CloseCause) -> None:
+        release(self.behaviour)
+        self.behaviour = None
         opened = self.opened
         if opened is None:
             if self.opening is not None:

@@ -62,7 +62,17 @@ class Behaviour(Protocol):
         """The connection is gone: nothing can be done on it any more."""
 
 
+# Makes each connection's behaviour. A factory that holds something for all of a listener's
+# connections (a file it watches, the peers it relays among) also has a `close()`: `release`
+# calls it when the listener closes or its behaviours are replaced.
 BehaviourFactory = Callable[[], Behaviour]
+
+
+def release(factory: BehaviourFactory | None) -> None:
+    """Frees what a listener's behaviours hold for all its connections, if anything."""
+    close = getattr(factory, "close", None)
+    if close is not None:
+        close()
 
 
 ECHO_NOTE = "echo: what peers send goes back to them"
