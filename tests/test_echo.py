@@ -54,6 +54,9 @@ def test_tcp_echo_sends_back_what_arrives_marked_as_echo(make_engine, tmp_path: 
     assert f'"conn":"{cid}","dir":"out","origin":"echo","size":6,"data":"' in line
     ins = [r for r in transcript_records(transcript) if r["event"] == "data" and r["dir"] == "in"]
     assert all("origin" not in r for r in ins), "received data has no origin"
+    # The echo leaves before the read is recorded; the records keep the order of cause.
+    ways = [r["dir"] for r in transcript_records(transcript) if r["event"] == "data"]
+    assert ways == ["in", "out"]
 
 
 def test_you_and_echo_are_never_merged_into_one_run(make_engine) -> None:

@@ -10,7 +10,6 @@ import resource
 import select
 import socket
 import sys
-import threading
 import time
 
 LOCALHOST = "127.0.0.1"
@@ -86,42 +85,6 @@ def connect_storm(port: int, count: int, hold: float) -> dict[str, float]:
     return {"connections": count}
 
 
-def echo_client(port: int, size: int, limit: float) -> dict[str, float]:
-    """Send `size` bytes to an echo from a second thread while reading them back; `seconds`
-    runs from the connect to the last byte back. Then end our stream (only then: ncat --exec
-    drops what its child has not written yet when the peer half-closes) and read on to the
-    echo's EOF: `extra` counts bytes beyond those sent. Gives up after `limit` seconds, or
-    STALL_SECONDS without a byte, and reports what came back; the bench judges it."""
-    block = memoryview(bytes(range(256)) * 1024)  # 256 KiB of varied bytes
-    received = extra = eof = 0
-    started = ended = time.monotonic()
-    deadline = started + limit
-    with socket.create_connection((LOCALHOST, port), timeout=STALL_SECONDS) as sock:
-        sender = threading.Thread(target=_send_count, args=(sock, block, size), daemon=True)
-        sender.start()
-        buffer = memoryview(bytearray(1 << 20))
-        try:
-            while time.monotonic() < deadline:
-                count = sock.recv_into(buffer)
-                if count == 0:
-                    eof = 1
-                    break
-                if received < size:
-                    received += count
-                    if received >= size:
-                        extra, received = received - size, size
-                        ended = time.monotonic()
-                        sender.join(STALL_SECONDS)
-                        sock.shutdown(socket.SHUT_WR)
-                else:
-                    extra += count
-        except OSError:  # a stall (TimeoutError) or a reset: report what came back
-            pass
-    if received < size:
-        ended = time.monotonic()
-    return {"received": received, "extra": extra, "eof": eof, "seconds": ended - started}
-
-
 def echo_pings(port: int, count: int, size: int, limit: float) -> dict[str, float]:
     """`count` round trips of `size` bytes, one at a time (send, then read it all back), with
     Nagle off as an interactive client has it: the median and 99th percentile in
@@ -157,17 +120,6 @@ def echo_pings(port: int, count: int, size: int, limit: float) -> dict[str, floa
     }
 
 
-def _send_count(sock: socket.socket, block: memoryview, size: int) -> None:
-    sent = 0
-    try:
-        while sent < size:
-            part = block[: min(len(block), size - sent)]
-            sock.sendall(part)
-            sent += len(part)
-    except OSError:  # the echo went away: the reader reports how much came back
-        pass
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m workbench.bench.peers")
     sub = parser.add_subparsers(dest="peer", required=True)
@@ -185,10 +137,6 @@ def main() -> None:
     storm.add_argument("port", type=int)
     storm.add_argument("count", type=int)
     storm.add_argument("hold", type=float)
-    echo = sub.add_parser("echo-client")
-    echo.add_argument("port", type=int)
-    echo.add_argument("size", type=int)
-    echo.add_argument("limit", type=float)
     pings = sub.add_parser("echo-pings")
     pings.add_argument("port", type=int)
     pings.add_argument("count", type=int)
@@ -199,8 +147,6 @@ def main() -> None:
         done = small_messages(args.port, args.seconds, args.limit)
     elif args.peer == "datagrams":
         done = datagrams(args.port, args.rate, args.seconds, args.limit, args.size)
-    elif args.peer == "echo-client":
-        done = echo_client(args.port, args.size, args.limit)
     elif args.peer == "echo-pings":
         done = echo_pings(args.port, args.count, args.size, args.limit)
     else:

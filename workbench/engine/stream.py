@@ -211,6 +211,13 @@ class StreamConnection(asyncio.BufferedProtocol):
             )
         self.write(data)
 
+    def try_send(self, data: bytes) -> bool:
+        """`send` if it can go now without a word to say (False: `send` would refuse it)."""
+        if self.local_eof or self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
+            return False
+        self.write(data)
+        return True
+
     def write(self, data: bytes) -> None:
         """Send without the bound: for a sender that waits for room itself (a file)."""
         assert self.transport is not None

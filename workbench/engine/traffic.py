@@ -144,12 +144,30 @@ class Traffic(Listening):
             self._act(conn, conn.behaviour.on_open(self._context(conn)))
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
+        if conn.behaviour is None:
+            self._record_read(conn, chunk)
+            return
+        actions = conn.behaviour.on_data(self._context(conn), bytes(chunk))
+        # The replies leave before the bookkeeping (the read's records, the bridge): a peer
+        # waits for its answer on the socket alone. The records keep their order: the read,
+        # then what answered it.
+        origin = conn.behaviour.origin
+        early = 0
+        for action in actions:
+            if not isinstance(action, Send) or not conn.is_open or not conn.try_send(action.data):
+                break
+            early += 1
+        self._record_read(conn, chunk)
+        for action in actions[:early]:
+            assert isinstance(action, Send)
+            self._record_sent(conn.cid, action.data, action.origin or origin)
+        self._act(conn, actions[early:])
+
+    def _record_read(self, conn: StreamConnection, chunk: memoryview) -> None:
         if self._emit_data(conn.cid, False, chunk):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)
         if self.transcript is not None and self.transcript.behind:
             self._transcript_behind(conn.cid, conn.flow)
-        if conn.behaviour is not None:
-            self._act(conn, conn.behaviour.on_data(self._context(conn), bytes(chunk)))
 
     def eof_received(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
