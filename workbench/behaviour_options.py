@@ -8,7 +8,7 @@ from __future__ import annotations
 from workbench.codec import EscapeError, parse_escapes
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
-from workbench.protocol.options import SocketOptions
+from workbench.protocol.options import BEHAVIOUR_FIELDS, OPTIONS, SocketOptions
 
 
 def greeting_bytes(text: str) -> bytes:
@@ -67,6 +67,30 @@ def check_behaviours(options: SocketOptions) -> None:
     for name in ("rules=", "broker=1", "chat=1", "exec=", "sh="):
         if name in chosen:
             raise EndpointError(f"{name} is not built yet")
+
+
+TRANSPORT_NAMES = {
+    "tcp": "TCP",
+    "udp": "UDP",
+    "unix": "Unix stream",
+    "unix-dgram": "Unix datagram",
+}
+
+
+def refuse_untaken(options: SocketOptions, transport: str) -> None:
+    """EndpointError if a behaviour `options` set is not for `transport` (a dialog's fields
+    would otherwise drop it without a word)."""
+    for option in OPTIONS:
+        value = getattr(options, option.field)
+        if (
+            option.field in BEHAVIOUR_FIELDS
+            and value != option.default
+            and transport not in option.transports
+        ):
+            takers = " and ".join(TRANSPORT_NAMES[str(t)] for t in sorted(option.transports))
+            raise EndpointError(
+                f"{option.url_name}= is for {takers} listeners, not {TRANSPORT_NAMES[transport]}"
+            )
 
 
 def checked(endpoint: Endpoint) -> Endpoint:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.engine.acceptor import SpareDescriptor
+from workbench.engine.behaviour_switch import BehaviourSwitch
 from workbench.engine.behaviours import behaviour_for
 from workbench.engine.bridge import EventBridge
-from workbench.engine.lifecycle import Lifecycle
 from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.listener import Listener
 from workbench.protocol import commands as cmd
@@ -24,6 +24,7 @@ from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
+from workbench.protocol.options import SocketOptions
 from workbench.transcript.writer import CLOSE_SECONDS
 
 SHUTDOWN_GRACE_SECONDS = 0.5
@@ -41,7 +42,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-class Engine(Lifecycle):
+class Engine(BehaviourSwitch):
     """The public API (thread-safe) and the engine thread's life. Built in layers, each a
     module with one job: base (state, the emit path, paused readers), transcript_upkeep,
     listening, traffic (sending and receiving), lifecycle (opening and closing)."""
@@ -145,6 +146,9 @@ class Engine(Lifecycle):
             return False
         return transcript.wait_written(mark, max(0.0, deadline - time.monotonic()))
 
+    def set_behaviour(self, lid: str, options: SocketOptions) -> None:
+        self.submit(cmd.SetBehaviour(lid, options))
+
     def send_file(self, cid: str, path: str) -> None:
         self.submit(cmd.SendFile(cid, path))
 
@@ -186,6 +190,7 @@ class Engine(Lifecycle):
             cmd.CloseListener: self._do_close_listener,
             cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
+            cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),
         }
 
     def _do_listen(self, command: cmd.Listen) -> None:

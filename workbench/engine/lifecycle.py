@@ -20,6 +20,7 @@ from workbench.engine.traffic import Traffic
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
+from workbench.protocol.options import BEHAVIOUR_FIELDS
 from workbench.protocol.peer_filter import peer_notes
 
 
@@ -76,6 +77,7 @@ class Lifecycle(Traffic):
                 maximum,
                 endpoint.transport,
                 warnings,
+                endpoint.options.query(BEHAVIOUR_FIELDS),
             )
         )
 

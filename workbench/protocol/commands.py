@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.options import SocketOptions
 
 
 class Listen(NamedTuple):
@@ -61,4 +62,23 @@ class SendFile(NamedTuple):
     path: str
 
 
-Command = Listen | CloseListener | Connect | Send | HalfClose | Close | Reset | AddPeer | SendFile
+class SetBehaviour(NamedTuple):
+    """Change what a listener does on its own (echo, greet, rules...): `options` holds its
+    behaviour options (`BEHAVIOUR_FIELDS`); the others are the listener's and stay."""
+
+    lid: str
+    options: SocketOptions
+
+
+Command = (
+    Listen
+    | CloseListener
+    | Connect
+    | Send
+    | HalfClose
+    | Close
+    | Reset
+    | AddPeer
+    | SendFile
+    | SetBehaviour
+)

@@ -22,6 +22,17 @@ class ListenerOpened(NamedTuple):
     max_connections: int = 0  # a stream listener's maximum of open connections (0: none)
     transport: str = "tcp"  # a Transport
     warnings: tuple[str, ...] = ()  # what the user should know at once (also in `notes`)
+    behaviour: str = ""  # its behaviour options, as a URL's query writes them ("echo=1")
+
+
+class BehaviourChanged(NamedTuple):
+    """A listener does something else on its own from now on (`SetBehaviour`)."""
+
+    ts: float
+    lid: str
+    url: str  # its URL with the new behaviour options
+    behaviour: str  # the behaviour options, as a URL's query writes them ("" : none)
+    notes: tuple[str, ...]  # what they do, as the "listening on" line says it
 
 
 class ListenerRefused(NamedTuple):
@@ -159,6 +170,7 @@ class ErrorReported(NamedTuple):
 
 Event = (
     ListenerOpened
+    | BehaviourChanged
     | ListenerRefused
     | DatagramsDropped
     | SendQueue

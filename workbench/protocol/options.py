@@ -6,7 +6,7 @@ dialogs' values, `sockbench --help` and the dialogs' checkboxes are all derived 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, unquote
@@ -389,12 +389,14 @@ class SocketOptions:
         ),
     )
 
-    def query(self) -> str:
-        """The URL's query: the options set, in declaration order."""
+    def query(self, only: Collection[str] | None = None) -> str:
+        """The URL's query: the options set (of the fields `only` names), in declaration
+        order."""
         return "&".join(
             f"{option.url_name}={option.show(value)}"
             for option in OPTIONS
-            if (value := getattr(self, option.field)) != option.default
+            if (only is None or option.field in only)
+            and (value := getattr(self, option.field)) != option.default
         )
 
     def with_defaults(
@@ -416,6 +418,24 @@ OPTIONS: tuple[Option, ...] = tuple(
     spec.metadata[_OPTION]._replace(field=spec.name, default=spec.default)
     for spec in fields(SocketOptions)
 )
+
+
+# What a listener does on its own, changed while it runs (the Behaviour dialog).
+BEHAVIOUR_FIELDS = (
+    "echo",
+    "greet",
+    "hangup",
+    "rules",
+    "broker",
+    "chat",
+    "exec_command",
+    "sh_command",
+)
+
+
+def with_behaviour(options: SocketOptions, behaviour: SocketOptions) -> SocketOptions:
+    """`options` with `behaviour`'s behaviour options in place of its own."""
+    return replace(options, **{name: getattr(behaviour, name) for name in BEHAVIOUR_FIELDS})
 
 
 def url_options(transport: str) -> tuple[Option, ...]:

@@ -82,6 +82,7 @@ class ListenerInfo:
     refused: int = 0  # connections it closed at once because it was at its maximum
     denied: int = 0  # peers its allow= and deny= lists refused
     dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
+    behaviour: str = ""  # its behaviour options as a URL's query writes them ("echo=1")
 
     @property
     def transport(self) -> str:
@@ -211,12 +212,17 @@ class Session:
                         self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
-            case ev.ListenerOpened(ts, lid, url, local, notes, maximum):
+            case ev.ListenerOpened(ts, lid, url, local, notes, maximum, behaviour=behaviour):
                 self.listeners[lid] = ListenerInfo(
-                    lid, url, local, ts, notes=notes, max_connections=maximum
+                    lid, url, local, ts, notes=notes, max_connections=maximum, behaviour=behaviour
                 )
                 changes.listeners.add(lid)
                 changes.structure = True
+            case ev.BehaviourChanged(lid=lid, url=url, behaviour=behaviour):
+                if lid in self.listeners:
+                    self.listeners[lid].url = url
+                    self.listeners[lid].behaviour = behaviour
+                    changes.listeners.add(lid)
             case ev.ListenerRefused(lid=lid, refused=refused, denied=denied):
                 if lid in self.listeners:
                     self.listeners[lid].refused = refused

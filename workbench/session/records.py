@@ -95,6 +95,8 @@ class RecordMaker:
                 text = f"listening on {transport} {', '.join(local)}"
                 text += f" ({'; '.join(notes)})" if notes else ""
                 yield self.new(ts, lid, "info", text=text)
+            case ev.BehaviourChanged(ts, lid, notes=notes):
+                yield self.new(ts, lid, "info", text=f"behaviour now: {'; '.join(notes)}")
             case ev.ListenerClosed(ts, lid, reason):
                 yield self.new(ts, lid, "info", text=f"listener closed ({reason})")
             case ev.DatagramsDropped(ts, lid, dropped, burst=True):

@@ -14,6 +14,7 @@ from workbench.engine.behaviours.base import (
     Context,
     HalfClose,
     Send,
+    attached,
     behaviour_for,
     behaviour_notes,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Context",
     "HalfClose",
     "Send",
+    "attached",
     "behaviour_for",
     "behaviour_notes",
 ]

@@ -68,6 +68,14 @@ class Behaviour(Protocol):
 BehaviourFactory = Callable[[], Behaviour]
 
 
+def attached(behaviour: Behaviour, ctx: Context) -> Sequence[Action]:
+    """`behaviour` given to a connection already open (its listener's behaviour changed): its
+    `on_attach(ctx)` if it has one (a greeting is for peers as they come, not for these),
+    else its `on_open`."""
+    attach: Callable[[Context], Sequence[Action]] | None = getattr(behaviour, "on_attach", None)
+    return attach(ctx) if attach is not None else behaviour.on_open(ctx)
+
+
 def release(factory: BehaviourFactory | None) -> None:
     """Frees what a listener's behaviours hold for all its connections, if anything."""
     close = getattr(factory, "close", None)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from workbench.engine.behaviours.base import Action, Behaviour, BehaviourFactory, Close, Context
+from workbench.engine.behaviours.base import (
+    Action,
+    Behaviour,
+    BehaviourFactory,
+    Close,
+    Context,
+    attached,
+)
 from workbench.protocol.enums import Origin
 
 
@@ -29,6 +36,9 @@ class Chain:
 
     def on_open(self, ctx: Context) -> Sequence[Action]:
         return [a for b in self.behaviours for a in _marked(b, b.on_open(ctx))]
+
+    def on_attach(self, ctx: Context) -> Sequence[Action]:
+        return [a for b in self.behaviours for a in _marked(b, attached(b, ctx))]
 
     def on_data(self, ctx: Context, data: bytes) -> Sequence[Action]:
         return [a for b in self.behaviours for a in _marked(b, b.on_data(ctx, data))]

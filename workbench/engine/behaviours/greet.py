@@ -38,6 +38,10 @@ class Greet:
         # A datagram peer is made by its first datagram: it is greeted once that is in.
         return NOTHING if ctx.transport.is_datagram else self._greet()
 
+    def on_attach(self, ctx: Context) -> Sequence[Action]:
+        self.greeted = True  # already connected: greetings are for peers as they come
+        return NOTHING
+
     def on_data(self, ctx: Context, data: bytes) -> Sequence[Action]:
         return NOTHING if self.greeted else self._greet()
 
