@@ -196,6 +196,30 @@ async def send_to_dialog(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def listen_dialog_with_behaviour(pilot: Pilot[None]) -> None:
+    await pilot.press("f2")
+    dialog = pilot.app.screen
+    dialog.query_one("#behaviour", Select).value = "rules"
+    dialog.query_one("#behaviour-argument", Input).value = "/srv/sockbench/smtp.toml"
+    dialog.query_one("#greet", Input).value = "220 sockbench ESMTP\\r\\n"
+    await pilot.pause()
+
+
+BEHAVIOUR_PORT = 19150
+
+
+async def behaviour_dialog(pilot: Pilot[None]) -> None:
+    app = pilot.app
+    assert isinstance(app, SockbenchApp)
+    await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+    tree = app.listeners_tree
+    await focus(pilot, tree)
+    tree.move_cursor(tree.root.children[0])
+    await pilot.press("b")
+    await wait_ui(pilot, lambda: app.screen.query("#behaviour"), "the Behaviour dialog")
+    await pilot.pause()
+
+
 LOG_LISTEN_PORT = 19140
 LOG_ALICE_PORT = 19141
 LOG_BOB_PORT = 19142

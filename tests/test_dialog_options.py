@@ -1,5 +1,6 @@
 """The Listen and Connect dialogs' option checkboxes, declared in the option registry: each
-shows for the transports and the role that take its option and sets it on the endpoint."""
+shows for the transports and the role that take its option and sets it on the endpoint; and
+the Listen dialog's behaviour choice."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ def test_the_listen_dialog_echoes_on_every_transport_when_asked() -> None:
         await pilot.press("f2")
         dialog = app.screen
         assert isinstance(dialog, ListenDialog)
-        echo = dialog.query_one("#echo", Checkbox)
+        behaviour = dialog.query_one("#behaviour", Select)
         for transport in Transport:
             dialog.query_one("#transport", Select).value = transport
             await pilot.pause()
-            assert echo.display, f"{transport} listeners can echo"
+            assert behaviour.display, f"{transport} listeners have behaviours"
         dialog.query_one("#transport", Select).value = Transport.UNIX_DGRAM
         dialog.query_one("#address", Input).value = "@sockbench-echo-dialog"
-        echo.value = True
+        behaviour.value = "echo"
         await pilot.pause()
         assert dialog.endpoint().options.echo, "the only way for a unix-dgram listener"
         dialog.query_one("#transport", Select).value = Transport.TCP
@@ -38,12 +39,12 @@ def test_the_listen_dialog_echoes_on_every_transport_when_asked() -> None:
     run_app(make_app(), scenario)
 
 
-def test_the_connect_dialog_has_no_echo_but_keeps_its_half_open_box() -> None:
+def test_the_connect_dialog_has_no_behaviour_but_keeps_its_half_open_box() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
         await pilot.press("f3")
         await wait_ui(pilot, lambda: isinstance(app.screen, ConnectDialog), "the dialog")
-        assert not app.screen.query("#echo"), "echo is for listeners"
+        assert not app.screen.query("#behaviour"), "behaviours are for listeners"
         half_open = app.screen.query_one("#halfopen", Checkbox)
         assert half_open.display
         app.screen.query_one("#transport", Select).value = Transport.UDP

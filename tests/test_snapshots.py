@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from scenes import (
+    BEHAVIOUR_PORT,
     CONFIRM_PORT,
     SCENE_HOST,
     SEND_TO_PORT,
+    behaviour_dialog,
     cleanup_scene,
     confirm_close_listener,
     connect_dialog_with_error,
@@ -15,6 +17,7 @@ from scenes import (
     frozen_app,
     listen_dialog,
     listen_dialog_udp,
+    listen_dialog_with_behaviour,
     pasted_block,
     send_to_dialog,
     traffic_scene,
@@ -37,6 +40,17 @@ def test_empty_main_screen(snap_compare) -> None:
 
 def test_listen_dialog(snap_compare) -> None:
     assert snap_compare(frozen_app(), terminal_size=TERMINAL_SIZE, run_before=listen_dialog)
+
+
+def test_listen_dialog_with_a_behaviour(snap_compare) -> None:
+    assert snap_compare(
+        frozen_app(), terminal_size=TERMINAL_SIZE, run_before=listen_dialog_with_behaviour
+    )
+
+
+def test_behaviour_dialog(snap_compare) -> None:
+    app = frozen_app(listen=[f"tcp://{SCENE_HOST}:{BEHAVIOUR_PORT}?echo=1&greet=hi%21\\n"])
+    assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=behaviour_dialog)
 
 
 def test_connect_dialog_with_an_error(snap_compare) -> None:

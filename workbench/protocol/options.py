@@ -300,12 +300,6 @@ class SocketOptions:
             "listeners send each peer back what it sends",
             listeners_only="it sends each peer back what it sends",
             command_line=CommandLine("--echo"),
-            dialog=DialogCheckbox(
-                "Behaviour",
-                "echo what peers send",
-                "Each peer gets back what it sends: a stream as it arrives, a datagram to its "
-                "sender",
-            ),
         ),
     )
     greet: str | None = declared(

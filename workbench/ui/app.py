@@ -45,6 +45,7 @@ COUNTERS_SECONDS = 0.25
 # first screen; loaded once it is drawn, before the engine starts: an import opens files,
 # and a connection flood may later take every file descriptor there is.
 LOADED_AFTER_FIRST_SCREEN = (
+    "workbench.ui.behaviour_dialog",
     "workbench.ui.block_composer",
     "workbench.ui.cleanup",
     "workbench.ui.detail",

@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from workbench.behaviour_options import checked
+from workbench.behaviour_options import checked, refuse_untaken
 from workbench.codec import sanitize_text
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
 from workbench.protocol.addresses import EndpointError
@@ -28,7 +28,9 @@ from workbench.protocol.options import (
     options_from,
     parse_options,
     url_options,
+    with_behaviour,
 )
+from workbench.ui.behaviour_fields import BehaviourFields
 
 TRANSPORT_CHOICES = [
     ("TCP", Transport.TCP),
@@ -101,13 +103,16 @@ class EndpointDialog(ModalScreen[object]):
             with Grid(id="fields"):
                 yield from self.leading_fields()
                 yield Label("Address", classes="field-label")
-                yield Input(self.initial("address", self.DEFAULT_ADDRESS), id="address")
+                yield Input(
+                    self.initial("address", self.DEFAULT_ADDRESS), id="address", compact=True
+                )
                 yield Label("Transport", classes="field-label")
                 yield Select(
                     TRANSPORT_CHOICES,
                     value=self.initial_transport,
                     allow_blank=False,
                     id="transport",
+                    compact=True,
                 )
                 yield Label("Options", classes="field-label options")
                 yield Input(
@@ -115,9 +120,11 @@ class EndpointDialog(ModalScreen[object]):
                     id="options",
                     classes="options",
                     tooltip=self.options_tooltip(),
+                    compact=True,
                 )
                 yield from self.option_checkboxes()
                 yield from self.extra_fields()
+            yield from self.after_fields()
             yield Static(Content(self.HELP), id="help")
             # Shown with an error only: the dialog fits a 24-row terminal without one.
             error = Static("", id="error")
@@ -161,9 +168,13 @@ class EndpointDialog(ModalScreen[object]):
                 id=option.url_name,
                 classes=shown_with,
                 tooltip=checkbox.tooltip,
+                compact=True,
             )
 
     def extra_fields(self) -> ComposeResult:
+        yield from ()
+
+    def after_fields(self) -> ComposeResult:
         yield from ()
 
     def on_mount(self) -> None:
@@ -268,6 +279,18 @@ class ListenDialog(EndpointDialog):
         Transport.TCP: "max=100&idle=30",
     }
 
+    def after_fields(self) -> ComposeResult:
+        yield BehaviourFields(self.remembered, id="behaviour-fields")
+
+    def checked_options(self) -> SocketOptions:
+        """The checkboxes' options and the behaviour fields'."""
+        behaviour = self.query_one(BehaviourFields).behaviour()
+        refuse_untaken(behaviour, self.transport)
+        return with_behaviour(super().checked_options(), behaviour)
+
+    def field_values(self) -> FieldValues:
+        return {**super().field_values(), **self.query_one(BehaviourFields).field_values()}
+
 
 class ConnectDialog(EndpointDialog):
     TITLE = "Connect"
@@ -277,7 +300,10 @@ class ConnectDialog(EndpointDialog):
     def extra_fields(self) -> ComposeResult:
         yield Label("Timeout (s)", classes="field-label")
         yield Input(
-            self.initial("timeout", f"{DEFAULT_CONNECT_TIMEOUT:g}"), id="timeout", type="number"
+            self.initial("timeout", f"{DEFAULT_CONNECT_TIMEOUT:g}"),
+            id="timeout",
+            type="number",
+            compact=True,
         )
 
     def result(self) -> ConnectRequest:
@@ -329,6 +355,7 @@ class SendToDialog(EndpointDialog):
             value=self.selected or self.listeners[0][0],
             allow_blank=False,
             id="source",
+            compact=True,
         )
 
     def on_mount(self) -> None:

@@ -135,6 +135,7 @@ ACTION_TEXTS: dict[str, str] = {
     "screen.connect": "Connect to a TCP, UDP or Unix address",
     "screen.close": "Close the selected listener or connection (else the target)",
     "screen.send_to": "Send to: send from a datagram listener to an address",
+    "screen.behaviour": "Behaviour: what the listener does on its own (echo, rules, …)",
     "screen.half_close": "Send EOF (half-close) on the selected stream connection",
     "screen.reset": "Reset the selected stream connection (drops what is queued)",
     "screen.cycle_mode": f"Composer mode: {cycle_text(MODES, MODES[0])}",

@@ -464,6 +464,13 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(SendToDialog(listeners, selected, self.dialog_memory), chosen)
 
+    def action_behaviour(self) -> None:
+        from workbench.ui.behaviour_dialog import change_behaviour
+
+        item = self.selected_item()
+        conn = self.session.connections.get(item or "")
+        change_behaviour(self, conn.listener if conn is not None else item)
+
     def selected_item(self) -> str | None:
         """The id under the cursor of the focused pane, else the composer's target."""
         focused = self.app.focused  # over a dialog or the palette: theirs, not a pane

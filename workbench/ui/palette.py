@@ -20,6 +20,7 @@ from workbench.payloads import (
     SendSettings,
 )
 from workbench.session.model import ConnectionInfo
+from workbench.ui.behaviour_dialog import change_behaviour
 from workbench.ui.safe_markup import literal_markup
 
 if TYPE_CHECKING:
@@ -114,6 +115,11 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
     )
     for listener in main.session.listeners.values():
         where = literal_markup(", ".join(listener.local))  # palette titles are markup
+        yield SystemCommand(
+            f"Behaviour of listener {listener.lid} ({where})...",
+            "What it does on its own: echo, a greeting, rules, broker, chat, a program (b)",
+            lambda lid=listener.lid: change_behaviour(main, lid),
+        )
         yield SystemCommand(
             f"Close listener {listener.lid} ({where})",
             "Stop listening and close its peers (asks first)",

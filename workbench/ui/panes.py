@@ -168,6 +168,8 @@ class ListenersTree(Tree[str]):
     then its last words left out, never a number cut. The pane itself widens for its
     labels, up to a share of the screen (`fit_width`)."""
 
+    BINDINGS = [Binding("b", "screen.behaviour", "Behaviour", show=True)]
+
     # The pane's width: what its labels need, but at least its width when empty (see
     # listeners_floor) and at most WIDEST_SHARE of the screen; the Connections table takes
     # the rest.
