@@ -112,3 +112,26 @@ def test_the_palette_has_each_listeners_behaviour() -> None:
         assert any(title.startswith("Behaviour of listener L1 (") for title in titles)
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
+def test_a_connection_from_the_connect_dialog_echoes_what_its_server_sends() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(10)
+        port = server.getsockname()[1]
+
+        async def scenario(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            await pilot.press("f3")
+            await wait_ui(pilot, lambda: app.screen.query("#behaviour"), "the Connect dialog")
+            dialog = app.screen
+            dialog.query_one("#address", Input).value = str(port)
+            dialog.query_one("#behaviour", Select).value = "echo"
+            await focus(pilot, dialog.query_one("#address", Input))
+            await pilot.press("enter")
+            peer, _ = await blocking(server.accept)
+            with peer:
+                peer.sendall(b"ping")
+                assert await blocking(recv_exactly, peer, 4) == b"ping"
+            await wait_log(pilot, "↺ echo: ping")
+
+        run_app(make_app(), scenario)

@@ -39,12 +39,13 @@ def test_the_listen_dialog_echoes_on_every_transport_when_asked() -> None:
     run_app(make_app(), scenario)
 
 
-def test_the_connect_dialog_has_no_behaviour_but_keeps_its_half_open_box() -> None:
+def test_the_connect_dialog_has_a_connections_behaviours_and_its_half_open_box() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
         await pilot.press("f3")
         await wait_ui(pilot, lambda: isinstance(app.screen, ConnectDialog), "the dialog")
-        assert not app.screen.query("#behaviour"), "behaviours are for listeners"
+        choices = [value for _, value in app.screen.query_one("#behaviour", Select)._options]
+        assert "echo" in choices and "broker" not in choices, "broker is for listeners"
         half_open = app.screen.query_one("#halfopen", Checkbox)
         assert half_open.display
         app.screen.query_one("#transport", Select).value = Transport.UDP

@@ -134,12 +134,13 @@ def test_an_option_a_transport_does_not_take_is_not_filled_in_from_the_flags() -
     assert outgoing.url == "tcp://127.0.0.1:1?idle=2.5&halfopen=1"
 
 
-def test_echo_is_an_option_of_tcp_and_udp_listeners() -> None:
-    for url in ("tcp://127.0.0.1:0?echo=1", "udp://127.0.0.1:0?echo=1"):
-        assert parse_url(url, for_listen=True).options.echo
-        assert parse_url(url, for_listen=True).url == url
-    with pytest.raises(EndpointError, match="echo is for listeners"):
-        parse_url("tcp://127.0.0.1:9?echo=1", for_listen=False)
+def test_echo_is_an_option_of_listeners_and_connections_broker_of_listeners() -> None:
+    for url in ("tcp://127.0.0.1:9?echo=1", "udp://127.0.0.1:9?echo=1"):
+        for for_listen in (True, False):
+            assert parse_url(url, for_listen=for_listen).options.echo
+            assert parse_url(url, for_listen=for_listen).url == url
+    with pytest.raises(EndpointError, match="broker is for listeners"):
+        parse_url("tcp://127.0.0.1:9?broker=1", for_listen=False)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])

@@ -154,9 +154,38 @@ def test_the_flags_give_a_unix_listener_its_greeting() -> None:
     assert (listener.options.greet, listener.options.hangup) == ("hi\\n", True)
 
 
-def test_greet_is_for_listeners() -> None:
-    with pytest.raises(EndpointError, match="greet is for listeners"):
-        parse_url("tcp://127.0.0.1:9600?greet=hi", for_listen=False)
+def test_a_connection_of_yours_greets_as_it_opens_and_hangs_up(make_engine) -> None:
+    """`echo 'HELO x' | nc -q0 host port`, as a URL: what a client sends by itself."""
+    engine, events = make_engine()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(WAIT)
+        port = server.getsockname()[1]
+        engine.connect(
+            parse_url(f"tcp://127.0.0.1:{port}?greet=HELO%20x\\r\\n&hangup=1", for_listen=False)
+        )
+        peer, _ = server.accept()
+        with peer:
+            peer.settimeout(WAIT)
+            assert recv_until_eof(peer) == b"HELO x\r\n"
+    (closed,) = events.wait_until(lambda: events.of(ev.ConnectionClosed))
+    assert closed.cause == CloseCause.BEHAVIOUR
+
+
+def test_a_udp_connection_of_yours_greets_as_it_opens_and_echoes(make_engine) -> None:
+    engine, events = make_engine()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.settimeout(WAIT)
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        engine.connect(parse_url(f"udp://127.0.0.1:{port}?greet=hi&echo=1", for_listen=False))
+        greeting, sender = server.recvfrom(100)
+        assert greeting == b"hi", "sent as it opens, not after a first datagram"
+        server.sendto(b"ping", sender)
+        assert server.recvfrom(100) == (b"ping", sender)
+    notes = events.wait_until(
+        lambda: [e.message for e in events.of(ev.Note) if "greet" in e.message]
+    )
+    assert notes == ["greet: each peer gets 'hi'"]
 
 
 def test_a_value_that_is_not_utf8_once_decoded_is_refused() -> None:

@@ -19,6 +19,7 @@ from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.options import (
+    NO_OPTIONS,
     OPTIONS,
     Flag,
     Option,
@@ -26,6 +27,7 @@ from workbench.protocol.options import (
     options_from,
     positive_whole_number,
     url_options,
+    with_behaviour,
 )
 
 if TYPE_CHECKING:
@@ -246,10 +248,16 @@ def flag_options(args: argparse.Namespace) -> SocketOptions:
 
 def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[Endpoint]]:
     """The --listen and --connect endpoints with the flags' options (--max-conns, --idle,
-    --echo...) where the URL set none (the only way to give them to unix:// endpoints)."""
+    --echo...) where the URL set none (the only way to give them to unix:// endpoints). The
+    behaviour flags (--echo, --greet...) are the listeners'; a connection takes its own from
+    its URL."""
     defaults = flag_options(args)
     listen = [checked(with_defaults(e, defaults, for_listen=True)) for e in args.listen]
-    return listen, [with_defaults(e, defaults, for_listen=False) for e in args.connect]
+    connection_defaults = with_behaviour(defaults, NO_OPTIONS)
+    connect = [
+        checked(with_defaults(e, connection_defaults, for_listen=False)) for e in args.connect
+    ]
+    return listen, connect
 
 
 def main(argv: Sequence[str] | None = None) -> int:

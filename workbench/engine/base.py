@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Coroutine
 
 from workbench.engine.acceptor import SpareDescriptor
+from workbench.engine.behaviours.base import BehaviourFactory
 from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import Connection
 from workbench.engine.flow import Pause, ReadFlow
@@ -44,6 +45,8 @@ class EngineBase:
         self.listeners: dict[str, Listener] = {}
         self.connections: dict[str, Connection] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        # What the user's own connections do on their own (their URL's echo=, greet=...).
+        self._own_behaviours: dict[str, BehaviourFactory] = {}
         self._background: set[asyncio.Future[None]] = set()
         self._spare: SpareDescriptor | None = None
         # Connections whose queued bytes are being reported (see _report_counts).

@@ -206,6 +206,13 @@ class Engine(BehaviourSwitch):
 
     def _do_connect(self, command: cmd.Connect) -> None:
         cid, endpoint = command.cid, command.endpoint
+        try:
+            behaviour = behaviour_for(endpoint.options)
+        except EndpointError as exc:  # options that skipped the UI's and the flags' checks
+            self._error(cid, f"cannot connect: {exc}")
+            return
+        if behaviour is not None:
+            self._own_behaviours[cid] = behaviour
         # Reported now, so a Close right behind it has something to cancel.
         self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
         self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))

@@ -7,6 +7,7 @@ import socket
 import time
 
 from workbench.engine.behaviours import behaviour_notes
+from workbench.engine.behaviours.base import release
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.listener import Listener
@@ -36,7 +37,7 @@ class Lifecycle(Traffic):
         conn = StreamConnection(
             self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
         )
-        conn.behaviour = self._behaviour_of(lid)
+        conn.behaviour = self._behaviour_of(lid, cid)
         return conn
 
     async def _listen(self, listener: Listener) -> None:
@@ -120,7 +121,7 @@ class Lifecycle(Traffic):
         except OSError as exc:
             self._connect_failed(cid, describe_failure(exc, endpoint))
         else:
-            for note in notes:
+            for note in (*notes, *behaviour_notes(endpoint.options)):
                 self._info(cid, note)
         finally:
             self._pending.pop(cid, None)
@@ -157,6 +158,7 @@ class Lifecycle(Traffic):
         self, cid: str, reason: str, error: bool = True, cause: CloseCause = CloseCause.ERROR
     ) -> None:
         self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
+        release(self._own_behaviours.pop(cid, None))
 
 
 async def resolve_for(family: int, endpoint: Endpoint) -> object:

@@ -28,10 +28,13 @@ class Listening(TranscriptUpkeep):
     the counts (queued bytes, refused connections, dropped datagrams) reported while they
     change."""
 
-    def _behaviour_of(self, lid: str | None) -> Behaviour | None:
-        """A new connection's behaviour: its listener's, if it has one."""
-        listener = self.listeners.get(lid) if lid is not None else None
-        make = listener.behaviour if listener is not None else None
+    def _behaviour_of(self, lid: str | None, cid: str) -> Behaviour | None:
+        """A new connection's behaviour: its listener's, or the one its own URL asked for."""
+        if lid is None:
+            make = self._own_behaviours.get(cid)
+        else:
+            listener = self.listeners.get(lid)
+            make = listener.behaviour if listener is not None else None
         return make() if make is not None else None
 
     # queued bytes and refused connections, reported a few times a second while they change

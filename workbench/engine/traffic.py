@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from workbench.engine.behaviours import Action, Close, Context, HalfClose, Send
+from workbench.engine.behaviours.base import release
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.file_sender import send_file_over_stream
@@ -45,7 +46,7 @@ class Traffic(Listening):
 
     @staticmethod
     def _context(conn: Connection) -> Context:
-        return Context(conn.cid, conn.transport_kind, conn.remote)
+        return Context(conn.cid, conn.transport_kind, conn.remote, conn.listener is None)
 
     def _send(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
@@ -191,7 +192,7 @@ class Traffic(Listening):
     # DatagramOwner: called by DatagramSocket on the engine thread
 
     def peer_opened(self, sock: DatagramSocket, peer: DatagramPeer) -> None:
-        peer.behaviour = self._behaviour_of(sock.lid)
+        peer.behaviour = self._behaviour_of(sock.lid, peer.cid)
         sock.paced = sock.paced or peer.behaviour is not None
         self._opened(peer)
 
@@ -246,6 +247,7 @@ class Traffic(Listening):
         self._emit(closed)
         if conn.behaviour is not None:
             conn.behaviour.on_close(self._context(conn))
+        release(self._own_behaviours.pop(conn.cid, None))
 
 
 def read_whole(path: str) -> bytes:

@@ -297,8 +297,7 @@ class SocketOptions:
             "echo",
             Flag(),
             EVERY_TRANSPORT,
-            "listeners send each peer back what it sends",
-            listeners_only="it sends each peer back what it sends",
+            "send each peer back what it sends",
             command_line=CommandLine("--echo"),
         ),
     )
@@ -308,9 +307,8 @@ class SocketOptions:
             "greet",
             Text(),
             EVERY_TRANSPORT,
-            "listeners send TEXT (with the composer's escapes: \\r \\n \\xNN...) to each "
-            "peer as it connects (a datagram peer: on its first datagram)",
-            listeners_only="it greets each peer that connects",
+            "send TEXT (with the composer's escapes: \\r \\n \\xNN...) to each peer as it "
+            "connects (a datagram listener's: on its first datagram)",
             command_line=CommandLine("--greet"),
         ),
     )
@@ -320,8 +318,7 @@ class SocketOptions:
             "hangup",
             Flag(),
             EVERY_TRANSPORT,
-            "listeners close each connection once its greeting is sent",
-            listeners_only="it closes each connection once its greeting is sent",
+            "close each connection once its greeting is sent",
             command_line=CommandLine("--hangup"),
         ),
     )

@@ -11,7 +11,7 @@ from textual.containers import Grid
 from textual.widgets import Checkbox, Input, Label, Select
 
 from workbench.protocol.addresses import EndpointError
-from workbench.protocol.options import SocketOptions, options_from
+from workbench.protocol.options import OPTIONS, SocketOptions, options_from
 
 
 class Choice(NamedTuple):
@@ -31,7 +31,17 @@ CHOICES = {
     "sh": Choice("run sh -c per peer", "sh_command", "Command", "cat | tee -a peers.log"),
 }
 NO_BEHAVIOUR = "none"
-GREETING_HINT = "sent as each peer connects (\\r \\n \\xNN)"
+GREETING_HINTS = {
+    True: "sent as each peer connects (\\r \\n \\xNN)",
+    False: "sent as the connection opens (\\r \\n \\xNN)",
+}
+HANG_UP_LABELS = {True: "hang up once greeted", False: "close once it is sent"}
+
+
+def choices_for(for_listen: bool) -> list[str]:
+    """The behaviours a listener (`for_listen`) or a connection of yours can have."""
+    takers = {option.field for option in OPTIONS if option.takes_role(for_listen)}
+    return [name for name, choice in CHOICES.items() if not choice.field or choice.field in takers]
 
 
 FieldValues = dict[str, str | bool]
@@ -65,17 +75,22 @@ class BehaviourFields(Grid):
     }
     """
 
-    def __init__(self, values: FieldValues, *, id: str | None = None) -> None:
-        """`values`: what the fields show at first (`values_of`, or a dialog's memory)."""
+    def __init__(
+        self, values: FieldValues, *, for_listen: bool = True, id: str | None = None
+    ) -> None:
+        """`values`: what the fields show at first (`values_of`, or a dialog's memory);
+        `for_listen`: a listener's, else a connection's."""
         super().__init__(id=id)
         self.values = values
+        self.for_listen = for_listen
 
     def compose(self) -> ComposeResult:
+        names = choices_for(self.for_listen)
         chosen = str(self.values.get("behaviour", NO_BEHAVIOUR))
-        chosen = chosen if chosen in CHOICES else NO_BEHAVIOUR
+        chosen = chosen if chosen in names else NO_BEHAVIOUR
         yield Label("Behaviour", classes="field-label")
         yield Select(
-            [(choice.label, name) for name, choice in CHOICES.items()],
+            [(CHOICES[name].label, name) for name in names],
             value=chosen,
             allow_blank=False,
             id="behaviour",
@@ -89,18 +104,18 @@ class BehaviourFields(Grid):
         yield Input(
             str(self.values.get("greet", "")),
             id="greet",
-            placeholder=GREETING_HINT,
-            tooltip=GREETING_HINT,
+            placeholder=GREETING_HINTS[self.for_listen],
+            tooltip=GREETING_HINTS[self.for_listen],
             compact=True,
         )
         yield Label("", classes="field-label")
         yield Checkbox(
-            "hang up once greeted",
+            HANG_UP_LABELS[self.for_listen],
             value=bool(self.values.get("hangup", False)),
             id="hangup",
             compact=True,
-            tooltip="The classic greeting-then-close server: each peer gets the greeting, "
-            "then the connection closes",
+            tooltip="Close the connection once the greeting is sent (the classic "
+            "greeting-then-close server; echo 'HELO' | nc -q0 as a client)",
         )
 
     def on_mount(self) -> None:

@@ -75,6 +75,7 @@ class EndpointDialog(ModalScreen[object]):
     UNIX_PLACEHOLDER = "/tmp/app.sock, @name (abstract) or a URL"
     for_listen = False
     show_options = True
+    has_behaviour = True  # what it does on its own: echo, a greeting, rules...
     # What the Options field suggests, per transport (see the URL options in the README).
     OPTION_PLACEHOLDERS = {
         Transport.UDP: "broadcast=1&rcvbuf=4194304&ttl=2",
@@ -175,7 +176,10 @@ class EndpointDialog(ModalScreen[object]):
         yield from ()
 
     def after_fields(self) -> ComposeResult:
-        yield from ()
+        if self.has_behaviour:
+            yield BehaviourFields(
+                self.remembered, for_listen=self.for_listen, id="behaviour-fields"
+            )
 
     def on_mount(self) -> None:
         self.show_fields(self.initial_transport)
@@ -213,13 +217,18 @@ class EndpointDialog(ModalScreen[object]):
         return Transport(str(self.query_one("#transport", Select).value))
 
     def checked_options(self) -> SocketOptions:
-        """The options the checkboxes set."""
-        return options_from(
+        """The options the checkboxes and the behaviour fields set."""
+        checked = options_from(
             {
                 option.field: self.query_one(f"#{option.url_name}", Checkbox).value
                 for option, _ in self.checkbox_options
             }
         )
+        if not self.has_behaviour:
+            return checked
+        behaviour = self.query_one(BehaviourFields).behaviour()
+        refuse_untaken(behaviour, self.transport)
+        return with_behaviour(checked, behaviour)
 
     def endpoint(self) -> Endpoint:
         """The address's endpoint, with the Options field's options where it sets none
@@ -244,6 +253,8 @@ class EndpointDialog(ModalScreen[object]):
             values[str(field.id)] = field.value
         for box in self.query_one("#fields").query(Checkbox):
             values[str(box.id)] = box.value
+        if self.has_behaviour:
+            values.update(self.query_one(BehaviourFields).field_values())
         return values
 
     @on(Input.Submitted)
@@ -279,18 +290,6 @@ class ListenDialog(EndpointDialog):
         Transport.TCP: "max=100&idle=30",
     }
 
-    def after_fields(self) -> ComposeResult:
-        yield BehaviourFields(self.remembered, id="behaviour-fields")
-
-    def checked_options(self) -> SocketOptions:
-        """The checkboxes' options and the behaviour fields'."""
-        behaviour = self.query_one(BehaviourFields).behaviour()
-        refuse_untaken(behaviour, self.transport)
-        return with_behaviour(super().checked_options(), behaviour)
-
-    def field_values(self) -> FieldValues:
-        return {**super().field_values(), **self.query_one(BehaviourFields).field_values()}
-
 
 class ConnectDialog(EndpointDialog):
     TITLE = "Connect"
@@ -325,6 +324,7 @@ class SendToDialog(EndpointDialog):
     ACTION = "Send to"
     HELP = "Sends from the chosen socket; the address becomes a peer you can type to."
     show_options = False  # the options belong to the socket, set when it was opened
+    has_behaviour = False
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ class Context:
     cid: str
     transport: Transport
     remote: str
+    outgoing: bool = False  # the user's own connection, not a listener's peer
 
 
 @dataclass(frozen=True, slots=True)

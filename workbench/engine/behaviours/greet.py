@@ -35,8 +35,10 @@ class Greet:
         return (Send(self.greeting),)
 
     def on_open(self, ctx: Context) -> Sequence[Action]:
-        # A datagram peer is made by its first datagram: it is greeted once that is in.
-        return NOTHING if ctx.transport.is_datagram else self._greet()
+        # A listener's datagram peer is made by its first datagram: it is greeted once that
+        # is in. The user's own connections greet as they open.
+        waits = ctx.transport.is_datagram and not ctx.outgoing
+        return NOTHING if waits else self._greet()
 
     def on_attach(self, ctx: Context) -> Sequence[Action]:
         self.greeted = True  # already connected: greetings are for peers as they come
