@@ -11,9 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from scenes import (
+    BEHAVIOUR_PORT,
+    SCENE_HOST,
+    behaviour_dialog,
     connect_dialog_with_error,
     datagram_scene,
     frozen_app,
+    listen_dialog_with_behaviour,
     traffic_scene,
 )
 from textual.pilot import Pilot
@@ -43,6 +47,9 @@ async def main() -> None:
     with datagram_scene() as (app, scene):
         print(await capture(app, scene.run, "datagrams"))
     print(await capture(frozen_app(), connect_dialog_with_error, "connect-dialog"))
+    print(await capture(frozen_app(), listen_dialog_with_behaviour, "listen-dialog"))
+    echoing = frozen_app(listen=[f"tcp://{SCENE_HOST}:{BEHAVIOUR_PORT}?echo=1&greet=hi%21\\n"])
+    print(await capture(echoing, behaviour_dialog, "behaviour-dialog"))
 
 
 if __name__ == "__main__":
