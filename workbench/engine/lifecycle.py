@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 
+from workbench.engine.behaviour_polling import keep_polling
 from workbench.engine.behaviours import behaviour_notes
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
@@ -78,6 +79,7 @@ class Lifecycle(Traffic):
                 warnings,
             )
         )
+        keep_polling(asyncio.get_running_loop(), listener, self._report)
 
     def _close_listener(
         self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU

@@ -74,7 +74,7 @@ class Template:
             return facts.named[name] or b""
         if name == "data":
             return facts.data
-        return self._text(name, facts).encode(_codec(self.encoding), "replace")
+        return self._text(name, facts).encode(codec_name(self.encoding), "replace")
 
     @staticmethod
     def _text(name: str, facts: Facts) -> str:
@@ -89,7 +89,8 @@ class Template:
         return str(int(time.time()))  # unixtime
 
 
-def _codec(encoding: str) -> str:
+def codec_name(encoding: str) -> str:
+    """Python's name for one of the codec's ENCODINGS."""
     return {"utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}.get(encoding, encoding)
 
 
