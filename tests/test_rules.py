@@ -41,11 +41,11 @@ close = true
 
 
 def write(path: Path, text: str) -> str:
-    """Writes `text` to `path` so that a watcher sees a change even within one clock tick."""
-    before = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(text)
-    if path.stat().st_mtime_ns == before:
-        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    """Writes `text` to `path` whole, at once (a watcher never sees it half-written), as a
+    new file: a change the watcher sees even within one tick of the clock."""
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_text(text)
+    os.replace(fresh, path)
     return str(path)
 
 
@@ -175,8 +175,8 @@ def test_a_changed_file_is_reloaded_and_a_bad_one_keeps_the_old_rules(
         assert recv_exactly(client, 4) == b"two\n", "new rules for new data, same connection"
         write(file, '[[rule]]\nexact = "v"\n\nreply = "{nope}"\n')
         message = events.wait_error(lid).message
-        assert message.startswith("rules not reloaded, the old ones stay in use: ")
-        assert f"{file} line 4: rule 1: reply: unknown field {{nope}}" in message
+        assert message.startswith("rules file line 4: rule 1: reply: unknown field {nope}")
+        assert message.endswith(f"; not reloaded, the old rules stay ({file})")
         client.sendall(b"v\n")
         assert recv_exactly(client, 4) == b"two\n", "the old rules stay"
 

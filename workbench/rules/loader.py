@@ -45,7 +45,12 @@ TOP_KEYS = ("policy", "encoding", "rule")
 
 class RulesError(ValueError):
     """A rules file that cannot be used: `str()` names the file, the line where known, and
-    what is wrong (it may quote the file: show it sanitized)."""
+    what is wrong (it may quote the file: show it sanitized); `where` ("line 4", or "")
+    and `what` are those two parts."""
+
+    def __init__(self, path: str, what: str, where: str = "") -> None:
+        self.path, self.what, self.where = path, what, where
+        super().__init__(f"{path} {where}: {what}" if where else f"{path}: {what}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +87,17 @@ def read_rules_file(path: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise RulesError(f"{path}: {exc.strerror or exc}") from None
+        raise RulesError(path, exc.strerror or str(exc)) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RulesError(f"{path}: not a regular file")
+            raise RulesError(path, "not a regular file")
         if info.st_size > MAX_FILE_BYTES:
-            raise RulesError(f"{path}: {info.st_size:,} bytes; a rules file holds at most 1 MiB")
+            raise RulesError(path, f"{info.st_size:,} bytes; a rules file holds at most 1 MiB")
         with os.fdopen(fd, "rb", closefd=False) as file:
             return file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise RulesError(f"{path}: {exc.strerror or exc}") from None
+        raise RulesError(path, exc.strerror or str(exc)) from None
     finally:
         os.close(fd)
 
@@ -114,23 +119,23 @@ def parse_rules(raw: bytes, path: str) -> RuleSet:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise RulesError(f"{path} line {line}: not UTF-8 (a TOML file is)") from None
+        raise RulesError(path, "not UTF-8 (a TOML file is)", f"line {line}") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = _TOML_AT.match(message)
         if found is None:
-            raise RulesError(f"{path}: {message}") from None
+            raise RulesError(path, message) from None
         what, row, column = found.groups()
-        where = f"{path} line {row}, column {column}"
-        raise RulesError(f"{where}: {what[:1].lower()}{what[1:]}") from None
+        where = f"line {row}, column {column}"
+        raise RulesError(path, f"{what[:1].lower()}{what[1:]}", where) from None
     return _ruleset(document, text, path)
 
 
 def _ruleset(document: Mapping[str, Any], text: str, path: str) -> RuleSet:
     def refuse(message: str, line: int = 0) -> RulesError:
-        return RulesError(f"{path} line {line}: {message}" if line else f"{path}: {message}")
+        return RulesError(path, message, f"line {line}" if line else "")
 
     for key in document:
         if key not in TOP_KEYS:

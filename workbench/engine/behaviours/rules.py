@@ -68,7 +68,10 @@ class RulesFile:
         try:
             rules = load_rules(self.path)
         except RulesError as exc:
-            return (Report(f"rules not reloaded, the old ones stay in use: {exc}", True),)
+            # The facts first: a Log row is cut at the pane's edge.
+            where = f" {exc.where}" if exc.where else ""
+            why = f"rules file{where}: {exc.what}; not reloaded, the old rules stay ({self.path})"
+            return (Report(why, True),)
         self.rules = rules
         count = len(rules.rules)
         return (Report(f"rules reloaded from {self.path}: {count} rule{'s' * (count != 1)}"),)
