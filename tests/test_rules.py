@@ -261,3 +261,17 @@ def test_the_listening_line_counts_the_rules(make_engine, tmp_path: Path) -> Non
     lid, _port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     (opened,) = [e for e in events.of(ev.ListenerOpened) if e.lid == lid]
     assert f"rules: 3 from {rules}" in opened.notes
+
+
+def test_a_closed_listener_stops_watching_its_file(make_engine, tmp_path: Path) -> None:
+    file = tmp_path / "rules.toml"
+    rules = write(file, CHAT_RULES)
+    engine, events = make_engine()
+    lid, _port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    write(file, CHAT_RULES + "\n")
+    events.wait_until(lambda: notes(events, lid))
+    engine.close_listener(lid)
+    events.wait_for(lambda e: isinstance(e, ev.ListenerClosed) and e.lid == lid)
+    write(file, CHAT_RULES + "\n\n")
+    events.settle(quiet=1.2)  # two polls' time: nothing may come of it
+    assert len(notes(events, lid)) == 1 and not errors(events, lid)
