@@ -5,6 +5,7 @@ come after, and a behaviour the listener cannot take is refused in words."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from fault_helpers import accept, listen
 from peers import Collector, recv_exactly
@@ -79,3 +80,26 @@ def test_a_behaviour_the_transport_does_not_take_is_refused_in_words(make_engine
         client.settimeout(WAIT)
         client.sendto(b"still", ("127.0.0.1", port))
         assert client.recv(100) == b"still", "it echoes as before"
+
+
+def test_rules_turned_on_answer_and_their_file_is_watched(make_engine, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[[rule]]\nexact = "v"\nreply = "one\\n"\n')
+    engine, events = make_engine()
+    lid, port = listen(engine, events)
+    client, _ = accept(events, lid, port)
+    with client:
+        engine.set_behaviour(lid, options_from({"rules": str(rules)}))
+        changed(events, lid, 1)
+        client.sendall(b"v\n")
+        assert recv_exactly(client, 4) == b"one\n"
+        rules.write_text(
+            '[[rule]]\nexact = "v"\nreply = "two\\n"\n[[rule]]\nexact = "w"\nreply = "w"\n'
+        )
+        events.wait_until(
+            lambda: any(
+                "rules reloaded" in e.message for e in events.of(ev.Note) if e.source == lid
+            )
+        )
+        client.sendall(b"v\n")
+        assert recv_exactly(client, 4) == b"two\n", "the new behaviour's file is polled"

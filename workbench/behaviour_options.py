@@ -5,10 +5,15 @@ which the protocol may not import: so its options hold the text, and this checks
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from workbench.codec import EscapeError, parse_escapes
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.options import BEHAVIOUR_FIELDS, OPTIONS, SocketOptions
+
+if TYPE_CHECKING:
+    from workbench.rules import RuleSet
 
 
 def greeting_bytes(text: str) -> bytes:
@@ -17,6 +22,17 @@ def greeting_bytes(text: str) -> bytes:
         return parse_escapes(text)
     except EscapeError as exc:
         raise EndpointError(f"greet '{text}': {exc}") from None
+
+
+def checked_rules(path: str) -> RuleSet:
+    """The rules in the file at `path`, or EndpointError saying what is wrong (the file,
+    the line)."""
+    from workbench.rules import RulesError, load_rules  # tomllib and RE2: when asked for
+
+    try:
+        return load_rules(path)
+    except RulesError as exc:
+        raise EndpointError(f"rules: {exc}") from None
 
 
 # The behaviours that answer what peers send, each with what it does, for the errors that
@@ -64,9 +80,11 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
     # Declared for the dialogs and flags; each is refused until its behaviour is built.
-    for name in ("rules=", "broker=1", "chat=1", "exec=", "sh="):
+    for name in ("broker=1", "chat=1", "exec=", "sh="):
         if name in chosen:
             raise EndpointError(f"{name} is not built yet")
+    if options.rules is not None:  # last: the file is read
+        checked_rules(options.rules)
 
 
 TRANSPORT_NAMES = {

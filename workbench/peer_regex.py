@@ -17,7 +17,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-__all__ = ["PatternError", "PeerRegex", "compile_peer_regex"]
+__all__ = ["PatternError", "PeerRegex", "compile_bytes_regex", "compile_peer_regex"]
 
 # RE2's default memory budget for one compiled pattern; over it RE2 refuses the pattern.
 MAX_PATTERN_MEMORY = 8 << 20
@@ -85,7 +85,7 @@ def _options(re2: ModuleType, ignore_case: bool) -> Any:
     return options
 
 
-_LINEAR = " (the Log's regular expressions are RE2's, which run in linear time)"
+_LINEAR = " (sockbench's regular expressions are RE2's, which run in linear time)"
 
 
 def _reason(message: str) -> str:
@@ -102,12 +102,33 @@ def compile_peer_regex(pattern: str, ignore_case: bool = True) -> PeerRegex:
     filter) for use on peer data. Raises PatternError, saying why, for a pattern RE2 does
     not take; never falls back to a backtracking engine."""
     re2 = _engine()
+    return PeerRegex(pattern, _compiled(re2, pattern, _options(re2, ignore_case)))
+
+
+def compile_bytes_regex(pattern: str, latin1: bool = False) -> Any:
+    """`pattern` compiled to search bytes (an RE2 pattern object: `search`, `groups`,
+    `groupindex`), case-sensitive: in UTF-8, or with `latin1` each byte one character.
+    Raises PatternError as `compile_peer_regex` does."""
+    re2 = _engine()
+    options = _options(re2, ignore_case=False)
+    if latin1:
+        options.encoding = re2.Options.Encoding.LATIN1
     try:
-        compiled = re2.compile(pattern, _options(re2, ignore_case))
+        raw = pattern.encode("latin-1" if latin1 else "utf-8")
+    except UnicodeEncodeError:
+        raise PatternError(
+            "invalid regular expression: only characters U+0000-U+00FF in latin-1 (write "
+            "others as \\xNN bytes)"
+        ) from None
+    return _compiled(re2, raw, options)
+
+
+def _compiled(re2: ModuleType, pattern: str | bytes, options: Any) -> Any:
+    try:
+        return re2.compile(pattern, options)
     except re2.error as exc:
         raw = exc.args[0] if exc.args else "invalid pattern"
         message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         raise PatternError(f"invalid regular expression: {_reason(message)}") from None
     except (TypeError, UnicodeEncodeError):
         raise PatternError("invalid regular expression: not valid text") from None
-    return PeerRegex(pattern, compiled)

@@ -4,10 +4,12 @@ they are for peers as they come)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 
 from workbench.behaviour_options import checked, refuse_untaken
+from workbench.engine.behaviour_polling import keep_polling
 from workbench.engine.behaviours import attached, behaviour_for, behaviour_notes
 from workbench.engine.behaviours.base import release
 from workbench.engine.lifecycle import Lifecycle
@@ -34,6 +36,7 @@ class BehaviourSwitch(Lifecycle):
             return
         release(listener.behaviour)
         listener.behaviour, listener.endpoint = make, endpoint
+        keep_polling(asyncio.get_running_loop(), lid, lambda: listener.behaviour, self._report)
         for conn in [c for c in self.connections.values() if c.listener == lid and c.is_open]:
             context = self._context(conn)
             if conn.behaviour is not None:

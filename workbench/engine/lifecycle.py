@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 
+from workbench.engine.behaviour_polling import keep_polling
 from workbench.engine.behaviours import behaviour_notes
 from workbench.engine.behaviours.base import release
 from workbench.engine.datagram import DatagramSocket
@@ -81,6 +82,7 @@ class Lifecycle(Traffic):
                 endpoint.options.query(BEHAVIOUR_FIELDS),
             )
         )
+        keep_polling(asyncio.get_running_loop(), lid, lambda: listener.behaviour, self._report)
 
     def _close_listener(
         self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU
@@ -123,6 +125,8 @@ class Lifecycle(Traffic):
         else:
             for note in (*notes, *behaviour_notes(endpoint.options)):
                 self._info(cid, note)
+            own = self._own_behaviours
+            keep_polling(asyncio.get_running_loop(), cid, lambda: own.get(cid), self._report)
         finally:
             self._pending.pop(cid, None)
 

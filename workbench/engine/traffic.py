@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Sequence
 
-from workbench.engine.behaviours import Action, Close, Context, HalfClose, Send
+from workbench.engine.behaviours import Action, Close, Context, HalfClose, Later, Report, Send
 from workbench.engine.behaviours.base import release
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
@@ -43,6 +43,15 @@ class Traffic(Listening):
                         self._half_closed(conn.cid, outgoing=True, origin=sender or origin)
                 case Close(reason):
                     conn.close(reason, CloseCause.BEHAVIOUR)
+                case Later(seconds, later):  # dropped if the connection is closed by then
+                    assert self._loop is not None
+                    self._loop.call_later(seconds, self._act, conn, later)
+                case Report():
+                    self._report(conn.cid, action)
+
+    def _report(self, source: str, report: Report) -> None:
+        """A behaviour's line in the Log, about `source` (a connection or its listener)."""
+        (self._error if report.error else self._info)(source, report.message)
 
     @staticmethod
     def _context(conn: Connection) -> Context:

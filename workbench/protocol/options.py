@@ -328,8 +328,7 @@ class SocketOptions:
             "rules",
             Text(metavar="FILE"),
             EVERY_TRANSPORT,
-            "listeners answer peers by the rules in FILE (TOML; reloaded when it changes)",
-            listeners_only="it answers each peer by its rules",
+            "answer peers by the rules in FILE (TOML; reloaded when it changes)",
             command_line=CommandLine("--rules"),
         ),
     )

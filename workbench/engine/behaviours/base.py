@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.options import SocketOptions
@@ -43,7 +43,24 @@ class Close:
     reason: str
 
 
-Action = Send | HalfClose | Close
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Carry out `actions` `seconds` from now, unless the connection has closed by then."""
+
+    seconds: float
+    actions: Sequence[Action]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A line in the Log about the connection (or, from a factory's `poll`, its listener):
+    something the behaviour did on its own that the user should know (`error`: went wrong)."""
+
+    message: str
+    error: bool = False
+
+
+Action = Send | HalfClose | Close | Later | Report
 NOTHING: Sequence[Action] = ()
 
 
@@ -65,7 +82,9 @@ class Behaviour(Protocol):
 
 # Makes each connection's behaviour. A factory that holds something for all of a listener's
 # connections (a file it watches, the peers it relays among) also has a `close()`: `release`
-# calls it when the listener closes or its behaviours are replaced.
+# calls it when the listener closes or its behaviours are replaced. One that watches something
+# has `poll_seconds` and `poll() -> Sequence[Report]`: the engine calls it that often while
+# its listener is open (`workbench.engine.behaviour_polling`).
 BehaviourFactory = Callable[[], Behaviour]
 
 
@@ -75,6 +94,21 @@ def attached(behaviour: Behaviour, ctx: Context) -> Sequence[Action]:
     else its `on_open`."""
     attach: Callable[[Context], Sequence[Action]] | None = getattr(behaviour, "on_attach", None)
     return attach(ctx) if attach is not None else behaviour.on_open(ctx)
+
+
+@runtime_checkable
+class Polled(Protocol):
+    """A factory that watches something for its listener (a rules file)."""
+
+    poll_seconds: float
+
+    def poll(self) -> Sequence[Report]:
+        """What changed since the last call, for the Log (the listener's)."""
+
+
+def polled(factory: object) -> Polled | None:
+    """`factory`, if it watches something."""
+    return factory if isinstance(factory, Polled) else None
 
 
 def release(factory: BehaviourFactory | None) -> None:
@@ -97,6 +131,10 @@ def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
         notes.append(greet_note(options.greet, options.hangup))
     if options.echo:
         notes.append(ECHO_NOTE)
+    if options.rules is not None:
+        from workbench.engine.behaviours.rules import rules_note
+
+        notes.append(rules_note(options.rules))
     return tuple(notes)
 
 
@@ -113,6 +151,10 @@ def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
         from workbench.engine.behaviours.echo import Echo
 
         makers.append(Echo)
+    if options.rules is not None:
+        from workbench.engine.behaviours.rules import RulesFile
+
+        makers.append(RulesFile(options.rules))
     if len(makers) > 1:
         from workbench.engine.behaviours.chain import chain_of
 

@@ -10,20 +10,28 @@ from workbench.engine.behaviours.base import (
     Action,
     Behaviour,
     BehaviourFactory,
-    Close,
     Context,
+    HalfClose,
+    Later,
+    Report,
+    Send,
     attached,
+    polled,
+    release,
 )
 from workbench.protocol.enums import Origin
 
 
 def _marked(behaviour: Behaviour, actions: Sequence[Action]) -> list[Action]:
-    return [
-        action
-        if isinstance(action, Close) or action.origin is not None
-        else dataclasses.replace(action, origin=behaviour.origin)
-        for action in actions
-    ]
+    return [_mark(behaviour, action) for action in actions]
+
+
+def _mark(behaviour: Behaviour, action: Action) -> Action:
+    if isinstance(action, Send | HalfClose) and action.origin is None:
+        return dataclasses.replace(action, origin=behaviour.origin)
+    if isinstance(action, Later):
+        return Later(action.seconds, _marked(behaviour, action.actions))
+    return action
 
 
 class Chain:
@@ -51,6 +59,27 @@ class Chain:
             behaviour.on_close(ctx)
 
 
+class ChainFactory:
+    """Makes each connection's Chain of the behaviours `makers` make; releases and polls
+    what they hold for the listener (see `BehaviourFactory`)."""
+
+    def __init__(self, makers: Sequence[BehaviourFactory]) -> None:
+        self.makers = tuple(makers)
+        self._polled = [p for m in self.makers if (p := polled(m)) is not None]
+        if self._polled:  # only then is it Polled itself
+            self.poll_seconds = min(maker.poll_seconds for maker in self._polled)
+
+    def __call__(self) -> Chain:
+        return Chain([make() for make in self.makers])
+
+    def poll(self) -> list[Report]:
+        return [report for maker in self._polled for report in maker.poll()]
+
+    def close(self) -> None:
+        for maker in self.makers:
+            release(maker)
+
+
 def chain_of(makers: Sequence[BehaviourFactory]) -> BehaviourFactory:
     """Makes each connection's Chain of the behaviours `makers` make."""
-    return lambda: Chain([make() for make in makers])
+    return ChainFactory(makers)
