@@ -145,3 +145,33 @@ def test_broker_is_for_streams_only() -> None:
     check_behaviours(parse_url("tcp://127.0.0.1:0?broker=1", for_listen=True).options)
     with pytest.raises(EndpointError):
         parse_url("udp://127.0.0.1:0?broker=1", for_listen=True)
+
+
+def test_greet_then_broker(make_engine) -> None:
+    """Greet goes first, then the broker relays, the user's sends too (through the chain)."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "tcp://127.0.0.1:0?greet=hi\\n&broker=1")
+    a, ca = accept(events, lid, port)
+    b, _cb = accept(events, lid, port)
+    with a, b:
+        assert recv_exactly(a, 3) == recv_exactly(b, 3) == b"hi\n"
+        a.sendall(b"one")
+        assert recv_exactly(b, 3) == b"one"
+        engine.send(ca, b"two")
+        assert recv_exactly(a, 3) == recv_exactly(b, 3) == b"two"
+        assert nothing_more(a)
+
+
+def test_peers_left_open_by_their_closed_listener_are_no_longer_relayed(make_engine) -> None:
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "tcp://127.0.0.1:0?broker=1")
+    a, ca = accept(events, lid, port)
+    b, cb = accept(events, lid, port)
+    with a, b:
+        engine.close_listener(lid, close_peers=False)
+        events.wait_for(lambda e: isinstance(e, ev.ListenerClosed) and e.lid == lid)
+        a.sendall(b"anyone?")
+        events.wait_until(lambda: events.size(ca, outgoing=False) == 7)
+        engine.send(cb, b"only b")
+        assert recv_exactly(b, 6) == b"only b"
+        assert nothing_more(b) and nothing_more(a)
