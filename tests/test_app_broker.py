@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 
 from peers import connect_client, recv_exactly
+from test_broker_chat import read_line
 from textual.pilot import Pilot
 from ui_helpers import (
     blocking,
@@ -52,11 +53,9 @@ def test_chat_names_each_line_and_the_user_joins_in() -> None:
         await wait_log(pilot, "<announce> 127.0.0.1:")
         await type_line(pilot, "hi")
         await wait_log(pilot, "chat you: <you> hi\\n")
-        second.settimeout(10)
-        assert b"<you> hi\n" in await blocking(read_until, second, b"<you> hi\n")
+        await blocking(line_of, second, b"<you> hi\n")
         first.sendall(b"\x1b[2Jbye\n")
-        said = await blocking(read_until, second, b"bye\n")
-        assert said.endswith(b"<C1> \\033[2Jbye\n")
+        await blocking(line_of, second, b"<C1> \\033[2Jbye\n")
         await wait_log(pilot, "chat C1: <C1> \\\\033[2Jbye\\n")
         first.close()
         second.close()
@@ -64,10 +63,7 @@ def test_chat_names_each_line_and_the_user_joins_in() -> None:
     run_app(make_app(listen=["tcp://127.0.0.1:0?chat=1"]), scenario)
 
 
-def read_until(sock: socket.socket, end: bytes) -> bytes:
-    got = b""
-    while not got.endswith(end):
-        chunk = sock.recv(4096)
-        assert chunk, f"the stream ended after {got!r}"
-        got += chunk
-    return got
+def line_of(sock: socket.socket, wanted: bytes) -> None:
+    """Read lines until `wanted` comes (the announcements come first)."""
+    while (line := read_line(sock)) != wanted:
+        assert line.startswith(b"<announce> "), f"{line!r} came before {wanted!r}"

@@ -144,10 +144,9 @@ class Chat:
         self.lines = Lines()
         self.yours = yours  # the user's lines, shared by the room's peers
 
-    def _relay(self, sender: str, lines: list[bytes], name: str, to_all_but: str) -> list[Action]:
-        origin = origin_of(Origin.CHAT, sender)
+    def _relay(self, name: str, lines: list[bytes], to_all_but: str) -> list[Action]:
         data = b"".join(chat_line(name, line) for line in lines)
-        return self.room.to_others(to_all_but, data, origin) if data else []
+        return self.room.to_others(to_all_but, data, origin_of(Origin.CHAT, name)) if data else []
 
     def on_open(self, ctx: Context) -> Sequence[Action]:
         others = [f"{remote} as <{cid}>" for cid, remote in self.room.members.items()]
@@ -160,13 +159,13 @@ class Chat:
         ]
 
     def on_data(self, ctx: Context, data: bytes) -> Sequence[Action]:
-        return self._relay(ctx.cid, self.lines.add(data), ctx.cid, ctx.cid)
+        return self._relay(ctx.cid, self.lines.add(data), ctx.cid)
 
     def on_user_send(self, ctx: Context, data: bytes) -> Sequence[Action]:
-        return self._relay(YOU, self.yours.add(data), YOU, ctx.cid)
+        return self._relay(YOU, self.yours.add(data), ctx.cid)
 
     def on_eof(self, ctx: Context) -> Sequence[Action]:
-        return self._relay(ctx.cid, self.lines.rest(), ctx.cid, ctx.cid)
+        return self._relay(ctx.cid, self.lines.rest(), ctx.cid)
 
     def on_close(self, ctx: Context) -> Sequence[Action] | None:
         if ctx.cid not in self.room.members:
@@ -174,7 +173,7 @@ class Chat:
         self.room.leave(ctx.cid)
         left = announce(f"<{ctx.cid}> is disconnected.")
         return [
-            *self._relay(ctx.cid, self.lines.rest(), ctx.cid, ctx.cid),
+            *self._relay(ctx.cid, self.lines.rest(), ctx.cid),
             *self.room.to_others(ctx.cid, left, Origin.CHAT),
         ]
 
