@@ -39,6 +39,7 @@ def test_escaped_writes_controls_as_ncat_does_and_keeps_text() -> None:
         b"\\033]0;pwned\\007\\033[2J\\000\\177 tab\there \\302\\233 \\377 caf\xc3\xa9 \xe2\x82\xac"
     )
     assert escaped(b"over\rwrite") == b"over\\015write", "a CR cannot rewrite the line"
+    assert escaped("\u202eevil\u2028".encode()) == b"\\342\\200\\256evil\\342\\200\\250"
 
 
 def test_a_line_keeps_its_own_ending() -> None:

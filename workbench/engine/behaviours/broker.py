@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from workbench.codec import sanitize_text
 from workbench.engine.behaviours.base import NOTHING, Action, Behaviour, Context, Relay, Send
 from workbench.protocol.enums import Origin, OriginName, origin_of
 
@@ -87,20 +88,24 @@ class Broker:
         return None
 
 
-# What a chat line may not carry to other peers' terminals: C0 controls but the tab, DEL, C1
-# controls, and bytes that are not UTF-8 (decoded as lone surrogates). ncat escapes every
-# byte above 0x7e as well; UTF-8 text is left readable here.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\udc80-\udcff]")
+# What a chat line may not carry to other peers' terminals, as ncat escapes it: C0 controls
+# but the tab, and DEL; beyond ASCII, what sockbench's own screen never shows as it is (C1
+# controls, bidi and other format characters, line separators, bytes that are not UTF-8).
+# ncat escapes every byte above 0x7e; UTF-8 text is left readable here.
+_NOT_PLAIN = re.compile("[^\t\x20-\x7e]")
 
 
 def _octal(match: re.Match[str]) -> str:
-    return "".join(f"\\{byte:03o}" for byte in match.group().encode("utf-8", "surrogateescape"))
+    character = match.group()
+    if character > "\x7f" and sanitize_text(character) == character:
+        return character
+    return "".join(f"\\{byte:03o}" for byte in character.encode("utf-8", "surrogateescape"))
 
 
 def escaped(line: bytes) -> bytes:
     """`line` with its control bytes written as ncat's chat writes them (ESC: `\\033`)."""
     text = line.decode("utf-8", "surrogateescape")
-    return _UNSAFE.sub(_octal, text).encode("utf-8")
+    return _NOT_PLAIN.sub(_octal, text).encode("utf-8")
 
 
 class Lines:
@@ -113,9 +118,11 @@ class Lines:
         """The whole lines `data` completes (each with its CRLF or LF)."""
         *whole, self.pending = (self.pending + data).split(b"\n")
         lines = [line + b"\n" for line in whole]
-        while len(self.pending) > MAX_CHAT_LINE:
-            lines.append(self.pending[:MAX_CHAT_LINE] + b"\n")
-            self.pending = self.pending[MAX_CHAT_LINE:]
+        pending, size = self.pending, MAX_CHAT_LINE
+        if len(pending) > size:  # in pieces, the last one left to grow
+            cut = (len(pending) - 1) // size * size
+            lines += [pending[at : at + size] + b"\n" for at in range(0, cut, size)]
+            self.pending = pending[cut:]
         return lines
 
     def rest(self) -> list[bytes]:
