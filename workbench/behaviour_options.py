@@ -80,7 +80,7 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
     # Declared for the dialogs and flags; each is refused until its behaviour is built.
-    for name in ("broker=1", "chat=1", "exec=", "sh="):
+    for name in ("exec=", "sh="):
         if name in chosen:
             raise EndpointError(f"{name} is not built yet")
     if options.rules is not None:  # last: the file is read

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from workbench import __version__
-from workbench.bench import app_cases, echo_case, stream_cases, udp_case
+from workbench.bench import app_cases, broker_case, echo_case, stream_cases, udp_case
 from workbench.bench.rounds import Case, CaseResult, Spread, Verdict, run_case, stderr_progress
 
 GIB = 1024**3
@@ -43,6 +43,7 @@ def cases(sizes: Sizes) -> list[Callable[[], Case]]:
         lambda: stream_cases.bulk_out(sizes.bulk_bytes),
         lambda: echo_case.echo_case(sizes.bulk_bytes),
         lambda: echo_case.echo_latency(sizes.round_trips),
+        lambda: broker_case.broker_fanout(sizes.small_seconds),
         lambda: stream_cases.small_messages(sizes.small_seconds),
         lambda: udp_case.datagram_case(sizes.udp_rate, sizes.udp_seconds),
         lambda: app_cases.accept_storm(sizes.storm_connections),

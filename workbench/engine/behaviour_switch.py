@@ -40,7 +40,7 @@ class BehaviourSwitch(Lifecycle):
         for conn in [c for c in self.connections.values() if c.listener == lid and c.is_open]:
             context = self._context(conn)
             if conn.behaviour is not None:
-                conn.behaviour.on_close(context)
+                self._act(conn, conn.behaviour.on_close(context) or ())
             conn.behaviour = make() if make is not None else None
             if conn.behaviour is not None:
                 self._act(conn, attached(conn.behaviour, context))

@@ -7,13 +7,14 @@ import time
 from collections.abc import Sequence
 
 from workbench.engine.behaviours import Action, Close, Context, HalfClose, Later, Report, Send
-from workbench.engine.behaviours.base import release
+from workbench.engine.behaviours.base import HearsUserSends, Relay, release
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.file_sender import send_file_over_stream
 from workbench.engine.flow import Pause
 from workbench.engine.listening import Listening
 from workbench.engine.offloop import run_blocking
+from workbench.engine.relay import may_relay_to
 from workbench.engine.stream import StreamConnection
 from workbench.files import open_to_send
 from workbench.protocol import events as ev
@@ -33,6 +34,10 @@ class Traffic(Listening):
         with the action's origin, or else the behaviour's."""
         origin = conn.behaviour.origin if conn.behaviour is not None else Origin.YOU
         for action in actions:
+            if isinstance(action, Relay):  # to another peer: even once this one is gone
+                if may_relay_to(self.connections.get(action.to), action):
+                    self._send(action.to, action.data, action.origin)
+                continue
             if not conn.is_open:
                 return
             match action:
@@ -79,6 +84,19 @@ class Traffic(Listening):
         # it is dropped: a reset's reason counts the bytes still queued (StreamConnection.reset),
         # and a send refused for a full queue is an error, with no out record.
         self._emit_data(cid, True, data, origin)
+        if origin == Origin.YOU:
+            self._user_sent(cid, data)
+
+    def _user_sent(self, cid: str, data: bytes) -> None:
+        """Tell the connection's behaviour what the user sent it (a broker relays it)."""
+        conn = self.connections.get(cid)
+        # (A Protocol's isinstance is slow: most sends have no behaviour to ask.)
+        if (
+            conn is not None
+            and conn.behaviour is not None
+            and isinstance(conn.behaviour, HearsUserSends)
+        ):
+            self._act(conn, conn.behaviour.on_user_send(self._context(conn), data))
 
     async def _send_file(self, cid: str, path: str) -> None:
         conn = self._open_connection(cid, f"cannot send {path}")
@@ -255,7 +273,7 @@ class Traffic(Listening):
         )
         self._emit(closed)
         if conn.behaviour is not None:
-            conn.behaviour.on_close(self._context(conn))
+            self._act(conn, conn.behaviour.on_close(self._context(conn)) or ())
         release(self._own_behaviours.pop(conn.cid, None))
 
 

@@ -60,7 +60,20 @@ class Report:
     error: bool = False
 
 
-Action = Send | HalfClose | Close | Later | Report
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Send `data` to `to`, another peer of the same listener (a broker relaying). A peer
+    holding more than `limit` bytes that it has not read is cut off instead, for `reason`,
+    before it holds the others back; a peer that is gone meanwhile is passed over."""
+
+    to: str
+    data: bytes
+    origin: OriginName
+    limit: int
+    reason: str
+
+
+Action = Send | HalfClose | Close | Later | Report | Relay
 NOTHING: Sequence[Action] = ()
 
 
@@ -76,8 +89,16 @@ class Behaviour(Protocol):
     def on_eof(self, ctx: Context) -> Sequence[Action]:
         """The peer ended its stream (streams only)."""
 
-    def on_close(self, ctx: Context) -> None:
-        """The connection is gone: nothing can be done on it any more."""
+    def on_close(self, ctx: Context) -> Sequence[Action] | None:
+        """The connection is gone: nothing can be done on it any more (a broker may still
+        tell the others: Relay actions)."""
+
+
+@runtime_checkable
+class HearsUserSends(Protocol):
+    """A behaviour told what the user sends its connection (a broker relays it)."""
+
+    def on_user_send(self, ctx: Context, data: bytes) -> Sequence[Action]: ...
 
 
 # Makes each connection's behaviour. A factory that holds something for all of a listener's
@@ -135,12 +156,16 @@ def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
         from workbench.engine.behaviours.rules import rules_note
 
         notes.append(rules_note(options.rules))
+    if options.broker or options.chat:
+        from workbench.engine.behaviours.broker import broker_note
+
+        notes.append(broker_note(options.chat))
     return tuple(notes)
 
 
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks):
-    its behaviours in order (greet, then echo), each told every event. The options are
+    its behaviours in order (greet, then echo or broker), each told every event. The options are
     checked (`workbench.behaviour_options`) before they get here."""
     makers: list[BehaviourFactory] = []
     if options.greet is not None:
@@ -155,6 +180,10 @@ def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
         from workbench.engine.behaviours.rules import RulesFile
 
         makers.append(RulesFile(options.rules))
+    if options.broker or options.chat:
+        from workbench.engine.behaviours.broker import BrokerFactory
+
+        makers.append(BrokerFactory(options.chat))
     if len(makers) > 1:
         from workbench.engine.behaviours.chain import chain_of
 

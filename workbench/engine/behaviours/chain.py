@@ -12,6 +12,7 @@ from workbench.engine.behaviours.base import (
     BehaviourFactory,
     Context,
     HalfClose,
+    HearsUserSends,
     Later,
     Report,
     Send,
@@ -27,6 +28,7 @@ def _marked(behaviour: Behaviour, actions: Sequence[Action]) -> list[Action]:
 
 
 def _mark(behaviour: Behaviour, action: Action) -> Action:
+    """`action` with `behaviour`'s origin where it names none (a Relay always names one)."""
     if isinstance(action, Send | HalfClose) and action.origin is None:
         return dataclasses.replace(action, origin=behaviour.origin)
     if isinstance(action, Later):
@@ -54,9 +56,16 @@ class Chain:
     def on_eof(self, ctx: Context) -> Sequence[Action]:
         return [a for b in self.behaviours for a in _marked(b, b.on_eof(ctx))]
 
-    def on_close(self, ctx: Context) -> None:
-        for behaviour in self.behaviours:
-            behaviour.on_close(ctx)
+    def on_user_send(self, ctx: Context, data: bytes) -> Sequence[Action]:
+        return [
+            a
+            for b in self.behaviours
+            if isinstance(b, HearsUserSends)
+            for a in _marked(b, b.on_user_send(ctx, data))
+        ]
+
+    def on_close(self, ctx: Context) -> Sequence[Action] | None:
+        return [a for b in self.behaviours for a in _marked(b, b.on_close(ctx) or ())]
 
 
 class ChainFactory:
