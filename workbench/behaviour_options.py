@@ -6,6 +6,7 @@ which the protocol may not import: so its options hold the text, and this checks
 from __future__ import annotations
 
 from workbench.codec import EscapeError, parse_escapes
+from workbench.exec_command import program_for
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.options import SocketOptions
@@ -64,7 +65,8 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
     # Declared for the dialogs and flags; each is refused until its behaviour is built.
-    for name in ("rules=", "broker=1", "chat=1", "exec=", "sh="):
+    program_for(options)  # a command that cannot be split, or whose program is not there
+    for name in ("rules=", "broker=1", "chat=1"):
         if name in chosen:
             raise EndpointError(f"{name} is not built yet")
 

@@ -245,6 +245,7 @@ class Engine(Lifecycle):
             if not conn.closed:
                 conn.abort()
         await asyncio.sleep(0.01)  # let connection_lost callbacks run
+        await self.programs.end_all()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.transcript is not None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from functools import cached_property
 
 from workbench.engine.behaviours import Action, Close, Context, HalfClose, Send
+from workbench.engine.behaviours.program_actions import EndInput, Feed, Run
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.file_sender import send_file_over_stream
 from workbench.engine.flow import Pause
 from workbench.engine.listening import Listening
 from workbench.engine.offloop import run_blocking
+from workbench.engine.programs import Programs
 from workbench.engine.stream import StreamConnection
 from workbench.files import open_to_send
 from workbench.protocol import events as ev
@@ -42,6 +45,17 @@ class Traffic(Listening):
                         self._half_closed(conn.cid, outgoing=True, origin=sender or origin)
                 case Close(reason):
                     conn.close(reason, CloseCause.BEHAVIOUR)
+                case Run(program):
+                    self.programs.run(conn, program)
+                case Feed(data):
+                    self.programs.feed(conn.cid, data)
+                case EndInput():
+                    self.programs.end_input(conn.cid)
+
+    @cached_property
+    def programs(self) -> Programs:
+        """The programs exec= and sh= listeners run, one per connection."""
+        return Programs(self)
 
     @staticmethod
     def _context(conn: Connection) -> Context:
@@ -228,6 +242,7 @@ class Traffic(Listening):
         self._emit(closed)
         if conn.behaviour is not None:
             conn.behaviour.on_close(self._context(conn))
+            self.programs.connection_closed(conn.cid)
 
 
 def read_whole(path: str) -> bytes:

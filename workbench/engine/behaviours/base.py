@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from workbench.engine.behaviours.program_actions import ProgramAction
+from workbench.exec_command import program_for
 from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.options import SocketOptions
 
@@ -42,7 +44,7 @@ class Close:
     reason: str
 
 
-Action = Send | HalfClose | Close
+Action = Send | HalfClose | Close | ProgramAction
 NOTHING: Sequence[Action] = ()
 
 
@@ -88,12 +90,16 @@ def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
         notes.append(greet_note(options.greet, options.hangup))
     if options.echo:
         notes.append(ECHO_NOTE)
+    if (program := program_for(options)) is not None:
+        from workbench.engine.behaviours.exec import exec_note
+
+        notes.append(exec_note(program))
     return tuple(notes)
 
 
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks):
-    its behaviours in order (greet, then echo), each told every event. The options are
+    its behaviours in order (greet, then echo or exec), each told every event. The options are
     checked (`workbench.behaviour_options`) before they get here."""
     makers: list[BehaviourFactory] = []
     if options.greet is not None:
@@ -104,6 +110,10 @@ def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
         from workbench.engine.behaviours.echo import Echo
 
         makers.append(Echo)
+    if (program := program_for(options)) is not None:
+        from workbench.engine.behaviours.exec import executor
+
+        makers.append(executor(program))
     if len(makers) > 1:
         from workbench.engine.behaviours.chain import chain_of
 

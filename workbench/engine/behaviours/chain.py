@@ -6,15 +6,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from workbench.engine.behaviours.base import Action, Behaviour, BehaviourFactory, Close, Context
+from workbench.engine.behaviours.base import (
+    Action,
+    Behaviour,
+    BehaviourFactory,
+    Context,
+    HalfClose,
+    Send,
+)
 from workbench.protocol.enums import Origin
 
 
 def _marked(behaviour: Behaviour, actions: Sequence[Action]) -> list[Action]:
+    # What a behaviour sends is marked as its own; other actions carry no origin.
     return [
-        action
-        if isinstance(action, Close) or action.origin is not None
-        else dataclasses.replace(action, origin=behaviour.origin)
+        dataclasses.replace(action, origin=behaviour.origin)
+        if isinstance(action, Send | HalfClose) and action.origin is None
+        else action
         for action in actions
     ]
 
