@@ -21,12 +21,14 @@ import signal
 import time
 from typing import Protocol
 
+from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import Connection
 from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.stderr_lines import StderrLines
 from workbench.engine.stream import StreamConnection
 from workbench.exec_command import Program
 from workbench.protocol.enums import CloseCause, Origin, OriginName
+from workbench.transcript.writer import TranscriptWriter
 
 # Reads of the program's stdout (each one send to the peer).
 STDOUT_CHUNK = 64 * 1024
@@ -49,6 +51,12 @@ class ProgramOwner(Protocol):
     def _error(self, source: str, message: str) -> None: ...
     def _pause(self, key: str, flow: ReadFlow, reason: Pause) -> None: ...
     def _resume(self, reason: Pause, key: str | None = None) -> None: ...
+    def _transcript_behind(self, key: str, flow: ReadFlow) -> None: ...
+
+    @property
+    def bridge(self) -> EventBridge: ...
+    @property
+    def transcript(self) -> TranscriptWriter | None: ...
 
 
 def describe_status(returncode: int) -> str:
@@ -93,6 +101,12 @@ class RunningProgram:
         self._kill_timer: asyncio.TimerHandle | None = None
         self._drain: asyncio.Task[None] | None = None
         self._pumps: list[asyncio.Task[None]] = []
+        # Reading its stdout pauses, like reading a socket, while the UI or the transcript
+        # is behind (the engine resumes it with the others).
+        self.stdout_key = f"{conn.cid} {program.kind}"
+        self._stdout_open = asyncio.Event()
+        self._stdout_open.set()
+        self.stdout_flow = ReadFlow(self._stdout_open.clear, self._stdout_open.set)
         self.task = asyncio.ensure_future(self._run())
 
     # the peer's side
@@ -196,15 +210,24 @@ class RunningProgram:
 
     async def _pump_stdout(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
-        conn = self.conn
-        while True:
-            if conn.is_open:
-                await conn.writable.wait()  # not read while the peer does not take it
-            data = await process.stdout.read(STDOUT_CHUNK)
-            if not data:
-                return
-            if conn.is_open:
-                self.owner._send(conn.cid, data, Origin.EXEC)
+        conn, owner = self.conn, self.owner
+        try:
+            while True:
+                if conn.is_open:
+                    await conn.writable.wait()  # not read while the peer does not take it
+                    await self._stdout_open.wait()
+                data = await process.stdout.read(STDOUT_CHUNK)
+                if not data:
+                    return
+                if conn.is_open:
+                    owner._send(conn.cid, data, Origin.EXEC)
+                    if owner.bridge.saturated:
+                        owner._pause(self.stdout_key, self.stdout_flow, Pause.BRIDGE)
+                    if (transcript := owner.transcript) is not None and transcript.behind:
+                        owner._transcript_behind(self.stdout_key, self.stdout_flow)
+        finally:
+            for reason in (Pause.BRIDGE, Pause.TRANSCRIPT):
+                owner._resume(reason, self.stdout_key)
 
     async def _pump_stderr(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None
