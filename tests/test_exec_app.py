@@ -1,0 +1,84 @@
+"""exec and sh in the app: a hostile program's output (ESC, OSC, markup) on its stdout and
+its stderr is shown as visible escapes and literal text; and the real command in tmux runs
+a program per connection and ends it when sockbench quits."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+from hostile import HOSTILE_LINES
+from peers import connect_client, recv_exactly, recv_until_eof
+from test_exec import dead, url
+from test_hostile_places import BIG_TERMINAL, hostile_bytes, safe_screen, wait_screen_text
+from textual.pilot import Pilot
+from tmux_helpers import SCREEN_TIMEOUT, Tmux
+from ui_helpers import blocking, make_app, run_app, the_app, wait_log
+
+
+def test_a_hostile_programs_stdout_and_stderr_are_shown_safely(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.bin"
+    hostile.write_bytes(hostile_bytes())
+    command = f"cat {hostile}; cat {hostile} >&2"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await wait_log(pilot, "sh: runs 'cat ")
+        port = int(app.session.listeners["L1"].local[0].rsplit(":", 1)[1])
+        with connect_client(port) as client:
+            assert await blocking(recv_until_eof, client) == hostile_bytes()
+        await wait_log(pilot, "sh: sh exited with status 0")
+        last = HOSTILE_LINES[-1][1]
+        await wait_screen_text(pilot, f"sh stderr: {last}", "the last stderr line")
+        screen = safe_screen(app)  # nothing a terminal could act on
+        for _, shown in HOSTILE_LINES:
+            # stderr is text: a byte that is not UTF-8 is shown as U+FFFD.
+            in_stderr = shown.replace("\\x9b", "\ufffd")
+            assert f"sh stderr: {in_stderr}" in screen, in_stderr
+            assert shown in screen.replace(f"sh stderr: {shown}", ""), shown  # from stdout
+        assert "↺ exec: " in screen
+        assert "pwned" not in app.title
+
+    run_app(make_app(listen=[url("sh", command)]), scenario, size=BIG_TERMINAL)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_the_real_command_runs_a_program_per_connection_and_ends_them_at_quit(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    upper, plain = free_port(), free_port()
+    tmux.start_sockbench(
+        tmp_path,
+        "--listen",
+        f"tcp://127.0.0.1:{upper}?exec=tr%20a-z%20A-Z",
+        "--listen",
+        f"tcp://127.0.0.1:{plain}?exec=cat",
+    )
+    tmux.wait_screen("exec: runs 'tr a-z A-Z' per connection", "the listening line")
+
+    # A client sends and ends its input: tr answers, exits, and the connection ends.
+    with socket.create_connection(("127.0.0.1", upper), timeout=SCREEN_TIMEOUT) as first:
+        first.sendall(b"hello from the shell\n")
+        first.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(first) == b"HELLO FROM THE SHELL\n"
+    tmux.wait_screen("exec: tr exited with status 0", "the exit status")
+
+    # Another stays connected (cat answers each read): quitting sockbench ends its program.
+    with socket.create_connection(("127.0.0.1", plain), timeout=SCREEN_TIMEOUT) as second:
+        second.sendall(b"still here\n")
+        assert recv_exactly(second, 11) == b"still here\n"
+        tmux.wait_screen("exec: cat started (pid", "the program's pid")
+        found = re.search(r"exec: cat started \(pid (\d+)\)", tmux.screen())
+        assert found is not None
+        pid = int(found.group(1))
+        assert not dead(pid)
+        tmux.quit_sockbench()
+        assert second.recv(4096) == b""
+    tmux.wait(lambda: dead(pid), f"cat (pid {pid}) to end with sockbench")
