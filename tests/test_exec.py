@@ -135,6 +135,10 @@ def test_the_peers_eof_closes_the_programs_stdin_and_its_answer_still_comes(make
         client.shutdown(socket.SHUT_WR)
         assert recv_until_eof(client) == b"a\nb\nc\n"
     assert events.wait_closed(cid).reason == "sh: sh exited with status 0"
+    # The Log says so, rather than "closing in 0.5 s".
+    (eof,) = [e for e in events.of(ev.HalfClosed, cid) if not e.outgoing]
+    assert eof.closes_after is None
+    wait_note(events, cid, f"^sh: sh's input ended; {cid} ends when sh exits$")
 
 
 def test_closing_the_connection_ends_the_program(make_engine) -> None:

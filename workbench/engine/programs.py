@@ -302,8 +302,11 @@ class Programs:
             running.feed(data)
 
     def end_input(self, cid: str) -> None:
-        if (running := self.running.get(cid)) is not None:
+        """The peer sent EOF: so does the program's stdin; the connection waits for it."""
+        if (running := self.running.get(cid)) is not None and not running.stopping:
             running.end_input()
+            name = running.program.name
+            self.owner._info(cid, f"{running.label}'s input ended; {cid} ends when {name} exits")
 
     def connection_closed(self, cid: str) -> None:
         if (running := self.running.get(cid)) is not None:

@@ -172,7 +172,9 @@ class Traffic(Listening):
                 listener.free_slot(conn.cid)  # at once, not after the grace
             else:
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
-        self._half_closed(conn.cid, False, conn.eof_grace if conn.ending else None)
+        # A program (exec=) keeps the connection until it exits, not for the grace.
+        waits = conn.ending and conn.cid not in self.programs.running
+        self._half_closed(conn.cid, False, conn.eof_grace if waits else None)
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_eof(self._context(conn)))
 
