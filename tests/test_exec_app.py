@@ -13,8 +13,19 @@ from peers import connect_client, recv_exactly, recv_until_eof
 from test_exec import dead, url
 from test_hostile_places import BIG_TERMINAL, hostile_bytes, safe_screen, wait_screen_text
 from textual.pilot import Pilot
+from textual.widgets import Input, Static
 from tmux_helpers import SCREEN_TIMEOUT, Tmux
-from ui_helpers import blocking, make_app, run_app, the_app, wait_log
+from ui_helpers import (
+    blocking,
+    make_app,
+    run_app,
+    the_app,
+    wait_listener_port,
+    wait_log,
+    wait_ui,
+)
+
+from workbench.ui.dialogs import ListenDialog
 
 
 def test_a_hostile_programs_stdout_and_stderr_are_shown_safely(tmp_path: Path) -> None:
@@ -41,6 +52,31 @@ def test_a_hostile_programs_stdout_and_stderr_are_shown_safely(tmp_path: Path) -
         assert "pwned" not in app.title
 
     run_app(make_app(listen=[url("sh", command)]), scenario, size=BIG_TERMINAL)
+
+
+def test_the_listen_dialog_takes_a_command_in_its_options_and_refuses_a_missing_one() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await pilot.press("f2")
+        await wait_ui(pilot, lambda: isinstance(app.screen, ListenDialog), "the dialog")
+        dialog = app.screen
+        dialog.query_one("#options", Input).value = "exec=no-such-program-here"
+        dialog.query_one("#address", Input).focus()
+        await pilot.press("enter")
+        error = dialog.query_one("#error", Static)
+        await wait_ui(pilot, lambda: error.display, "the dialog's error")
+        assert "'no-such-program-here' is not found on PATH" in str(error.render())
+        dialog.query_one("#options", Input).value = "exec=tr a-z A-Z"
+        dialog.query_one("#address", Input).focus()
+        await pilot.press("enter")
+        port = await wait_listener_port(pilot)
+        await wait_log(pilot, "exec: runs 'tr a-z A-Z' per connection")
+        with connect_client(port) as client:
+            client.sendall(b"from the dialog")
+            client.shutdown(socket.SHUT_WR)
+            assert await blocking(recv_until_eof, client) == b"FROM THE DIALOG"
+
+    run_app(make_app(), scenario)
 
 
 def free_port() -> int:
