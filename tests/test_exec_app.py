@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 from hostile import HOSTILE_LINES
-from peers import connect_client, recv_exactly, recv_until_eof
+from peers import connect_client, free_port, recv_exactly, recv_until_eof
 from test_exec import dead, url
 from test_hostile_places import BIG_TERMINAL, hostile_bytes, safe_screen, wait_screen_text
 from textual.pilot import Pilot
@@ -77,13 +77,6 @@ def test_the_listen_dialog_takes_a_command_in_its_options_and_refuses_a_missing_
             assert await blocking(recv_until_eof, client) == b"FROM THE DIALOG"
 
     run_app(make_app(), scenario)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_the_real_command_runs_a_program_per_connection_and_ends_them_at_quit(

@@ -12,12 +12,12 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fault_helpers import accept, listen
 from peers import wait_until
 from test_exec import gone, program_pid, url
+from test_peer_memory import rss_mb
 
 from workbench.engine import Engine
 from workbench.engine.bridge import EventBridge
@@ -44,13 +44,6 @@ while data := sys.stdin.buffer.read1(65536):
     time.sleep(0.002)
 print(md5.hexdigest(), end="")
 """
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 class Drain(threading.Thread):
