@@ -8,6 +8,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -181,6 +182,23 @@ def test_a_reset_ends_the_program_and_its_children(make_engine) -> None:
     wait_until(lambda: gone(pid) and dead(child), WAIT, "sh and its sleep to end")
 
 
+def test_a_child_that_left_the_session_does_not_hold_the_end_for_ever(make_engine) -> None:
+    """It keeps the program's stdout open after the program exits: the connection stays (what
+    it writes still goes to the peer) until closed, and then it is not waited for."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, url("sh", "setsid sleep 60 & echo $!"))
+    client, cid = accept(events, lid, port)
+    with client:
+        escaped = int(client.makefile("rb").readline())
+        try:
+            wait_until(lambda: os.getsid(escaped) == escaped, WAIT, "sleep in its own session")
+            engine.close(cid)
+            events.wait_closed(cid)
+            wait_note(events, cid, rf"^sh: sh \(pid \d+\) ended with {cid}: exited with status 0$")
+        finally:
+            os.kill(escaped, signal.SIGKILL)
+
+
 def test_closing_the_listener_ends_its_programs(make_engine) -> None:
     engine, events = make_engine()
     lid, port = listen(engine, events, url("exec", "cat"))
@@ -289,6 +307,7 @@ def test_a_unix_stream_listener_runs_the_program_too(make_engine) -> None:
         ("exec=/nonexistent/prog", "the program '/nonexistent/prog' is not an executable file"),
         ("exec=%20", "exec= needs a command"),
         ("sh=%20", "sh= needs a command"),
+        ("sh=cat%00x", "a command cannot hold a NUL byte (%00)"),
         ("exec=cat&echo=1", "echo=1 and exec= do not go together"),
     ],
 )

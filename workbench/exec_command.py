@@ -35,6 +35,9 @@ class Program:
 def program_for(options: SocketOptions) -> Program | None:
     """The program `options` ask to run per connection (None: none); EndpointError, in
     words, if it cannot run."""
+    for command in (options.exec_command, options.sh_command):
+        if command is not None and "\0" in command:
+            raise EndpointError("a command cannot hold a NUL byte (%00)")
     if options.exec_command is not None:
         return _exec_program(options.exec_command)
     if options.sh_command is not None:

@@ -74,13 +74,15 @@ def program_environment(conn: StreamConnection) -> dict[str, str]:
     """The program's environment: sockbench's, and where its connection is from and to (as
     ncat and socat tell theirs)."""
     env = dict(os.environ)
-    env.update(
-        SOCKBENCH_CONN=conn.cid,
-        SOCKBENCH_LISTENER=conn.listener or "",
-        SOCKBENCH_TRANSPORT=str(conn.transport_kind),
-        SOCKBENCH_PEER=conn.remote,
-        SOCKBENCH_LOCAL=conn.local,
-    )
+    told = {
+        "SOCKBENCH_CONN": conn.cid,
+        "SOCKBENCH_LISTENER": conn.listener or "",
+        "SOCKBENCH_TRANSPORT": str(conn.transport_kind),
+        "SOCKBENCH_PEER": conn.remote,
+        "SOCKBENCH_LOCAL": conn.local,
+    }
+    # A Unix peer names itself: its name may hold a NUL, which no environment can.
+    env.update({name: value.replace("\0", "\\0") for name, value in told.items()})
     return env
 
 
@@ -169,8 +171,9 @@ class RunningProgram:
                     start_new_session=True,
                     env=program_environment(conn),
                 )
-            except OSError as exc:
-                self.owner._error(cid, f"{self.label} cannot run: {exc.strerror or exc}")
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in its environment
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                self.owner._error(cid, f"{self.label} cannot run: {reason}")
                 self._end_connection(f"{self.label} could not run")
                 return
             self.process = process
@@ -203,8 +206,7 @@ class RunningProgram:
         returncode = await process.wait()
         if self.stopping:
             await asyncio.wait(self._pumps, timeout=PIPES_GRACE_SECONDS)
-            for pump in self._pumps:
-                pump.cancel()
+            self._stop_pumps()
         await asyncio.wait(self._pumps)
         return describe_status(returncode)
 
@@ -270,6 +272,12 @@ class RunningProgram:
     def _kill(self) -> None:
         self._kill_timer = None
         self._signal(signal.SIGKILL)
+        # A child that left its session may hold the pipes open for ever: not waited for.
+        asyncio.get_running_loop().call_later(PIPES_GRACE_SECONDS, self._stop_pumps)
+
+    def _stop_pumps(self) -> None:
+        for pump in self._pumps:
+            pump.cancel()
 
     def _signal(self, sig: signal.Signals) -> None:
         """Signal its process group: the program and the children it started."""
