@@ -309,6 +309,7 @@ def test_a_unix_stream_listener_runs_the_program_too(make_engine) -> None:
         ("sh=%20", "sh= needs a command"),
         ("sh=cat%00x", "a command cannot hold a NUL byte (%00)"),
         ("exec=cat&echo=1", "echo=1 and exec= do not go together"),
+        ("exec=cat&sh=cat", "exec= and sh= do not go together: each runs a program per"),
     ],
 )
 def test_a_command_that_cannot_run_is_refused_before_the_listener_opens(

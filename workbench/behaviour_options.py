@@ -52,6 +52,7 @@ def check_behaviours(options: SocketOptions) -> None:
         greeting_bytes(options.greet)
     if options.hangup and options.greet is None:
         raise EndpointError("hangup=1 needs greet=TEXT: it hangs up once the greeting is sent")
+    program_for(options)  # a command that cannot be split, or whose program is not there
     chosen = answering(options)
     if options.hangup and chosen:
         raise EndpointError(
@@ -65,7 +66,6 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
     # Declared for the dialogs and flags; each is refused until its behaviour is built.
-    program_for(options)  # a command that cannot be split, or whose program is not there
     for name in ("rules=", "broker=1", "chat=1"):
         if name in chosen:
             raise EndpointError(f"{name} is not built yet")

@@ -35,6 +35,11 @@ class Program:
 def program_for(options: SocketOptions) -> Program | None:
     """The program `options` ask to run per connection (None: none); EndpointError, in
     words, if it cannot run."""
+    if options.exec_command is not None and options.sh_command is not None:
+        raise EndpointError(
+            "exec= and sh= do not go together: each runs a program per connection; choose "
+            "one (sh= runs COMMAND through /bin/sh -c)"
+        )
     for command in (options.exec_command, options.sh_command):
         if command is not None and "\0" in command:
             raise EndpointError("a command cannot hold a NUL byte (%00)")
