@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.codec import EscapeError, parse_escapes
+from workbench.exec_command import program_for
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.options import BEHAVIOUR_FIELDS, OPTIONS, SocketOptions
@@ -67,6 +68,7 @@ def check_behaviours(options: SocketOptions) -> None:
         greeting_bytes(options.greet)
     if options.hangup and options.greet is None:
         raise EndpointError("hangup=1 needs greet=TEXT: it hangs up once the greeting is sent")
+    program_for(options)  # a command that cannot be split, or whose program is not there
     chosen = answering(options)
     if options.hangup and chosen:
         raise EndpointError(
@@ -79,10 +81,6 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{first} and {second} do not go together: {first} {ANSWERING[first]}, and "
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
-    # Declared for the dialogs and flags; each is refused until its behaviour is built.
-    for name in ("exec=", "sh="):
-        if name in chosen:
-            raise EndpointError(f"{name} is not built yet")
     if options.rules is not None:  # last: the file is read
         checked_rules(options.rules)
 

@@ -257,6 +257,7 @@ class Engine(BehaviourSwitch):
             if not conn.closed:
                 conn.abort()
         await asyncio.sleep(0.01)  # let connection_lost callbacks run
+        await self.programs.end_all()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.transcript is not None:

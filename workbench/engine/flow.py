@@ -21,6 +21,7 @@ class Pause(StrEnum):
     BRIDGE = "bridge"  # the UI is behind with the events
     TRANSCRIPT = "transcript"  # the transcript's writer thread is behind with the file
     SEND_QUEUE = "send queue"  # a behaviour's replies wait for a peer that does not read
+    PROGRAM = "program"  # an exec'd program has not taken what the peer sent
 
 
 class ReadFlow:

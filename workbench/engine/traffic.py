@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from functools import cached_property
 
 from workbench.engine.behaviours import Action, Close, Context, HalfClose, Later, Report, Send
 from workbench.engine.behaviours.base import HearsUserSends, Relay, release
+from workbench.engine.behaviours.program_actions import EndInput, Feed, Run
 from workbench.engine.connection import Connection, NotSent, QueueFull
 from workbench.engine.datagram import DatagramPeer, DatagramSocket, describe_datagram_error
 from workbench.engine.file_sender import send_file_over_stream
 from workbench.engine.flow import Pause
 from workbench.engine.listening import Listening
 from workbench.engine.offloop import run_blocking
+from workbench.engine.programs import Programs
 from workbench.engine.relay import may_relay_to
 from workbench.engine.stream import StreamConnection
 from workbench.files import open_to_send
@@ -53,10 +56,21 @@ class Traffic(Listening):
                     self._loop.call_later(seconds, self._act, conn, later)
                 case Report():
                     self._report(conn.cid, action)
+                case Run(program):
+                    self.programs.run(conn, program)
+                case Feed(data):
+                    self.programs.feed(conn.cid, data)
+                case EndInput():
+                    self.programs.end_input(conn.cid)
 
     def _report(self, source: str, report: Report) -> None:
         """A behaviour's line in the Log, about `source` (a connection or its listener)."""
         (self._error if report.error else self._info)(source, report.message)
+
+    @cached_property
+    def programs(self) -> Programs:
+        """The programs exec= and sh= listeners run, one per connection."""
+        return Programs(self)
 
     @staticmethod
     def _context(conn: Connection) -> Context:
@@ -204,7 +218,9 @@ class Traffic(Listening):
                 listener.free_slot(conn.cid)  # at once, not after the grace
             else:
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
-        self._half_closed(conn.cid, False, conn.eof_grace if conn.ending else None)
+        # A program (exec=) keeps the connection until it exits, not for the grace.
+        waits = conn.ending and conn.cid not in self.programs.running
+        self._half_closed(conn.cid, False, conn.eof_grace if waits else None)
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_eof(self._context(conn)))
 
@@ -274,6 +290,7 @@ class Traffic(Listening):
         self._emit(closed)
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_close(self._context(conn)) or ())
+        self.programs.connection_closed(conn.cid)
         release(self._own_behaviours.pop(conn.cid, None))
 
 

@@ -361,9 +361,8 @@ class SocketOptions:
             "exec",
             Text(metavar="COMMAND"),
             STREAMS,
-            "listeners run COMMAND (split as a shell would, no shell) per connection, its "
-            "stdin and stdout the peer's",
-            listeners_only="it runs COMMAND for each connection it accepts",
+            "run COMMAND (split as a shell would, no shell) per connection, its stdin and "
+            "stdout the peer's",
             command_line=CommandLine("--exec"),
         ),
     )
@@ -374,7 +373,6 @@ class SocketOptions:
             Text(metavar="COMMAND"),
             STREAMS,
             "as exec=, through /bin/sh -c COMMAND",
-            listeners_only="it runs COMMAND for each connection it accepts",
             command_line=CommandLine("--sh"),
         ),
     )

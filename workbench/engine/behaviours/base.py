@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from workbench.engine.behaviours.program_actions import ProgramAction
+from workbench.exec_command import program_for
 from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.options import SocketOptions
 
@@ -73,7 +75,7 @@ class Relay:
     reason: str
 
 
-Action = Send | HalfClose | Close | Later | Report | Relay
+Action = Send | HalfClose | Close | Later | Report | Relay | ProgramAction
 NOTHING: Sequence[Action] = ()
 
 
@@ -160,13 +162,17 @@ def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
         from workbench.engine.behaviours.broker import broker_note
 
         notes.append(broker_note(options.chat))
+    if (program := program_for(options)) is not None:
+        from workbench.engine.behaviours.exec import exec_note
+
+        notes.append(exec_note(program))
     return tuple(notes)
 
 
 def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks):
-    its behaviours in order (greet, then echo or broker), each told every event. The options are
-    checked (`workbench.behaviour_options`) before they get here."""
+    its behaviours in order (greet, then the one that answers), each told every event. The
+    options are checked (`workbench.behaviour_options`) before they get here."""
     makers: list[BehaviourFactory] = []
     if options.greet is not None:
         from workbench.engine.behaviours.greet import greeter
@@ -184,6 +190,10 @@ def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
         from workbench.engine.behaviours.broker import BrokerFactory
 
         makers.append(BrokerFactory(options.chat))
+    if (program := program_for(options)) is not None:
+        from workbench.engine.behaviours.exec import executor
+
+        makers.append(executor(program))
     if len(makers) > 1:
         from workbench.engine.behaviours.chain import chain_of
 
