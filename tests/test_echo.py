@@ -7,11 +7,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
 from fault_helpers import accept, endpoint, listen, transcript_records, transcript_streams
-from peers import Collector, recv_exactly, recv_until_eof
+from peers import Collector, recv_exactly, recv_until_eof, requires_socat
 
 from workbench.engine.behaviours import ECHO_NOTE
 from workbench.engine.flow import Pause
@@ -203,3 +204,25 @@ def test_a_listener_with_echo_says_so_when_it_opens(make_engine) -> None:
     notes = {e.lid: e.notes for e in events.of(ev.ListenerOpened)}
     assert ECHO_NOTE in notes[echoing]
     assert ECHO_NOTE not in notes[quiet]
+
+
+@requires_socat
+def test_a_socat_client_gets_back_exactly_the_ten_megabytes_it_sent(
+    make_engine, tmp_path: Path
+) -> None:
+    """The seed echo server, against the seed's own client: socat sends a file and writes
+    what comes back to another, until the echo ends its stream."""
+    engine, events = make_engine()
+    _, port = listen(engine, events, "tcp://127.0.0.1:0?echo=1")
+    sent, back = tmp_path / "sent.bin", tmp_path / "back.bin"
+    sent.write_bytes(os.urandom(10 * MB))
+    client = subprocess.run(
+        [
+            "socat", "-b", "65536", "-t", "30", f"TCP:127.0.0.1:{port}",
+            f"OPEN:{sent},rdonly!!CREATE:{back}",
+        ],
+        timeout=WAIT * 2,
+        check=False,
+    )  # fmt: skip
+    assert client.returncode == 0
+    assert back.read_bytes() == sent.read_bytes()
