@@ -122,14 +122,20 @@ async def listen_dialog(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-async def confirm_close_listener(pilot: Pilot[None]) -> None:
+async def on_the_listener(pilot: Pilot[None], key: str) -> SockbenchApp:
+    """Press `key` on the first listener's row, once it is there."""
     app = pilot.app
     assert isinstance(app, SockbenchApp)
     await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
     tree = app.listeners_tree
     await focus(pilot, tree)
     tree.move_cursor(tree.root.children[0])
-    await pilot.press("f4")
+    await pilot.press(key)
+    return app
+
+
+async def confirm_close_listener(pilot: Pilot[None]) -> None:
+    await on_the_listener(pilot, "f4")
     await pilot.pause()
 
 
@@ -209,13 +215,7 @@ BEHAVIOUR_PORT = 19150
 
 
 async def behaviour_dialog(pilot: Pilot[None]) -> None:
-    app = pilot.app
-    assert isinstance(app, SockbenchApp)
-    await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
-    tree = app.listeners_tree
-    await focus(pilot, tree)
-    tree.move_cursor(tree.root.children[0])
-    await pilot.press("b")
+    app = await on_the_listener(pilot, "b")
     await wait_ui(pilot, lambda: app.screen.query("#behaviour"), "the Behaviour dialog")
     await pilot.pause()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import import_module
+from types import ModuleType
 from typing import Protocol, runtime_checkable
 
 from workbench.engine.behaviours.program_actions import ProgramAction
-from workbench.exec_command import program_for
 from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.options import SocketOptions
 
@@ -144,28 +145,26 @@ def release(factory: BehaviourFactory | None) -> None:
 ECHO_NOTE = "echo: what peers send goes back to them"
 
 
+# The behaviours, in the order they hear each event (the greeting first), by the module that
+# makes them: each has `note_of(options)` and `factory_of(options)`, and is loaded only when
+# some options ask for it.
+WANTED: tuple[tuple[str, Callable[[SocketOptions], bool]], ...] = (
+    ("greet", lambda options: options.greet is not None),
+    ("echo", lambda options: options.echo),
+    ("rules", lambda options: options.rules is not None),
+    ("broker", lambda options: options.broker or options.chat),
+    ("exec", lambda options: options.exec_command is not None or options.sh_command is not None),
+)
+
+
+def _makers(options: SocketOptions) -> list[ModuleType]:
+    return [import_module(f"{__package__}.{name}") for name, wanted in WANTED if wanted(options)]
+
+
 def behaviour_notes(options: SocketOptions) -> tuple[str, ...]:
     """What a listener's behaviours do, for the note on its "listening on" line: nothing
     else on the screen says that sockbench answers its peers by itself."""
-    notes: list[str] = []
-    if options.greet is not None:
-        from workbench.engine.behaviours.greet import greet_note
-
-        notes.append(greet_note(options.greet, options.hangup))
-    if options.echo:
-        notes.append(ECHO_NOTE)
-    if options.rules is not None:
-        from workbench.engine.behaviours.rules import rules_note
-
-        notes.append(rules_note(options.rules))
-    if options.broker or options.chat:
-        from workbench.engine.behaviours.broker import broker_note
-
-        notes.append(broker_note(options.chat))
-    if (program := program_for(options)) is not None:
-        from workbench.engine.behaviours.exec import exec_note
-
-        notes.append(exec_note(program))
+    notes: list[str] = [module.note_of(options) for module in _makers(options)]
     return tuple(notes)
 
 
@@ -173,27 +172,7 @@ def behaviour_for(options: SocketOptions) -> BehaviourFactory | None:
     """What a listener's connections do, from its options (None: nothing, the user talks):
     its behaviours in order (greet, then the one that answers), each told every event. The
     options are checked (`workbench.behaviour_options`) before they get here."""
-    makers: list[BehaviourFactory] = []
-    if options.greet is not None:
-        from workbench.engine.behaviours.greet import greeter
-
-        makers.append(greeter(options.greet, options.hangup))
-    if options.echo:
-        from workbench.engine.behaviours.echo import Echo
-
-        makers.append(Echo)
-    if options.rules is not None:
-        from workbench.engine.behaviours.rules import RulesFile
-
-        makers.append(RulesFile(options.rules))
-    if options.broker or options.chat:
-        from workbench.engine.behaviours.broker import BrokerFactory
-
-        makers.append(BrokerFactory(options.chat))
-    if (program := program_for(options)) is not None:
-        from workbench.engine.behaviours.exec import executor
-
-        makers.append(executor(program))
+    makers: list[BehaviourFactory] = [module.factory_of(options) for module in _makers(options)]
     if len(makers) > 1:
         from workbench.engine.behaviours.chain import chain_of
 

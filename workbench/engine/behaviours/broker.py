@@ -17,8 +17,17 @@ import re
 from collections.abc import Sequence
 
 from workbench.codec import sanitize_text
-from workbench.engine.behaviours.base import NOTHING, Action, Behaviour, Context, Relay, Send
+from workbench.engine.behaviours.base import (
+    NOTHING,
+    Action,
+    Behaviour,
+    BehaviourFactory,
+    Context,
+    Relay,
+    Send,
+)
 from workbench.protocol.enums import Origin, OriginName, origin_of
+from workbench.protocol.options import SocketOptions
 
 RELAY_LIMIT = 4 * 1024 * 1024
 # A chat line longer than this is relayed in pieces, each a line of its own.
@@ -208,3 +217,11 @@ def broker_note(chat: bool) -> str:
             f"yours as '<you> line'; joins and leaves announced; {limit}"
         )
     return f"broker: what each peer sends goes to all the others, and what you send to one; {limit}"
+
+
+def note_of(options: SocketOptions) -> str:
+    return broker_note(options.chat)
+
+
+def factory_of(options: SocketOptions) -> BehaviourFactory:
+    return BrokerFactory(options.chat)

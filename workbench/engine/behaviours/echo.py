@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workbench.engine.behaviours.base import NOTHING, Action, Context, HalfClose, Send
+from workbench.engine.behaviours.base import (
+    ECHO_NOTE,
+    NOTHING,
+    Action,
+    BehaviourFactory,
+    Context,
+    HalfClose,
+    Send,
+)
 from workbench.protocol.enums import Origin
+from workbench.protocol.options import SocketOptions
 
 
 class Echo:
@@ -23,3 +32,11 @@ class Echo:
 
     def on_close(self, ctx: Context) -> None:
         return None
+
+
+def note_of(options: SocketOptions) -> str:
+    return ECHO_NOTE
+
+
+def factory_of(options: SocketOptions) -> BehaviourFactory:
+    return Echo

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from workbench.engine.behaviours.base import Action, BehaviourFactory, Context
 from workbench.engine.behaviours.program_actions import EndInput, Feed, Run
-from workbench.exec_command import Program
+from workbench.exec_command import Program, program_for
 from workbench.protocol.enums import Origin
+from workbench.protocol.options import SocketOptions
 
 
 class Exec:
@@ -39,3 +40,17 @@ def exec_note(program: Program) -> str:
     """What the "listening on" line says: which command runs, and how."""
     how = "per connection" if program.kind == "exec" else "per connection, through /bin/sh -c"
     return f"{program.kind}: runs '{program.command}' {how}"
+
+
+def note_of(options: SocketOptions) -> str:
+    return exec_note(wanted_program(options))
+
+
+def factory_of(options: SocketOptions) -> BehaviourFactory:
+    return executor(wanted_program(options))
+
+
+def wanted_program(options: SocketOptions) -> Program:
+    program = program_for(options)
+    assert program is not None, "exec= or sh= is set: see WANTED"
+    return program

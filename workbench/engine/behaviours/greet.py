@@ -16,6 +16,7 @@ from workbench.engine.behaviours.base import (
     Send,
 )
 from workbench.protocol.enums import Origin
+from workbench.protocol.options import SocketOptions
 
 HUNG_UP = "hung up after the greeting (hangup=1)"
 
@@ -65,3 +66,11 @@ def greet_note(text: str, hangup: bool) -> str:
     characters escaped, as it shows everything)."""
     then = ", then hangs up" if hangup else ""
     return f"greet: each peer gets '{greeting_bytes(text).decode('utf-8', 'replace')}'{then}"
+
+
+def note_of(options: SocketOptions) -> str:
+    return greet_note(options.greet or "", options.hangup)
+
+
+def factory_of(options: SocketOptions) -> BehaviourFactory:
+    return greeter(options.greet or "", options.hangup)

@@ -14,6 +14,7 @@ from workbench.behaviour_options import checked_rules
 from workbench.engine.behaviours.base import (
     NOTHING,
     Action,
+    BehaviourFactory,
     Close,
     Context,
     Later,
@@ -23,6 +24,7 @@ from workbench.engine.behaviours.base import (
 from workbench.framing.characters import line_feed
 from workbench.framing.lines import LineFramer
 from workbench.protocol.enums import Origin, origin_of
+from workbench.protocol.options import SocketOptions
 from workbench.rules import Rule, RulesError, file_signature, load_rules
 from workbench.rules.template import Facts, codec_name
 
@@ -210,3 +212,11 @@ class Rules:
             f"answering its own output, or another server answering these); what {ctx.cid} "
             "sends is no longer answered"
         )
+
+
+def note_of(options: SocketOptions) -> str:
+    return rules_note(options.rules or "")
+
+
+def factory_of(options: SocketOptions) -> BehaviourFactory:
+    return RulesFile(options.rules or "")
