@@ -1,0 +1,74 @@
+"""STARTTLS: the plaintext negotiation before a TLS handshake on a plain connection, for each
+protocol `openssl s_client -starttls` knows, on either side.
+
+`negotiator(proto, role, host)` makes a sans-IO `Negotiator`: send `start()`, feed every read
+to `feed()`, and for each `Step` send `send`, then start TLS if `ready` (never feeding
+`leftover` to it: bytes the peer sent after its go-ahead, possible injection,
+CVE-2011-0411), or close with `error` if set. `host` is the peer's name on the client side
+(the EHLO argument and XMPP's `to`), this side's name on the server side (its greeting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from workbench.tls.starttls_base import Negotiator, Step
+from workbench.tls.starttls_client import (
+    FtpClient,
+    ImapClient,
+    LmtpClient,
+    Pop3Client,
+    PostgresClient,
+    SmtpClient,
+    XmppClient,
+)
+from workbench.tls.starttls_server import (
+    FtpServer,
+    ImapServer,
+    LmtpServer,
+    Pop3Server,
+    PostgresServer,
+    SmtpServer,
+    XmppServer,
+)
+
+__all__ = ["CLIENT_PROTOCOLS", "SERVER_PROTOCOLS", "Negotiator", "Step", "negotiator"]
+
+Make = Callable[[str], Negotiator]
+
+CLIENTS: dict[str, Make] = {
+    "smtp": SmtpClient,
+    "lmtp": LmtpClient,
+    "imap": lambda host: ImapClient(),
+    "pop3": lambda host: Pop3Client(),
+    "ftp": lambda host: FtpClient(),
+    "xmpp": XmppClient,
+    "xmpp-server": lambda host: XmppClient(host, "jabber:server"),
+    "postgres": lambda host: PostgresClient(),
+}
+SERVERS: dict[str, Make] = {
+    "smtp": SmtpServer,
+    "lmtp": LmtpServer,
+    "imap": ImapServer,
+    "pop3": Pop3Server,
+    "ftp": FtpServer,
+    "xmpp": XmppServer,
+    "xmpp-server": XmppServer,
+    "postgres": lambda host: PostgresServer(),
+}
+CLIENT_PROTOCOLS = tuple(CLIENTS)
+SERVER_PROTOCOLS = tuple(SERVERS)
+
+
+def negotiator(proto: str, role: str, host: str) -> Negotiator:
+    """A new negotiation of `proto` ("smtp", "imap", ...) as `role` ("client" or "server")."""
+    if role not in ("client", "server"):
+        raise ValueError(f"a STARTTLS role is client or server, not {role!r}")
+    makers = CLIENTS if role == "client" else SERVERS
+    make = makers.get(proto.lower())
+    if make is None:
+        raise ValueError(
+            f"sockbench does not know STARTTLS for {proto!r} (it knows {', '.join(makers)})"
+        )
+    if any(not character.isprintable() or character.isspace() for character in host):
+        raise ValueError(f"a STARTTLS host name has no spaces or control characters: {host!r}")
+    return make(host)
