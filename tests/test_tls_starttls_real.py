@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from peers import LOCALHOST, ThreadedServer, process_peer, wait_until
+from test_tls_starttls import MYSQL_SSL_REQUEST, mysql_greeting
 from tls_certs import Pki, make_pki
 
 from workbench.tls.starttls import SERVER_PROTOCOLS, Step, negotiator
@@ -66,6 +67,25 @@ SCRIPTS: dict[str, Script] = {
         ("say", b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
     ],
     "postgres": [("hear", bytes.fromhex("0000000804d2162f")), ("say", b"S")],
+    "nntp": [
+        ("say", b"200 news ready\r\n"),
+        ("hear", b"CAPABILITIES\r\n"),
+        ("say", b"101 Capability list:\r\nVERSION 2\r\nSTARTTLS\r\n.\r\n"),
+        ("hear", b"STARTTLS\r\n"),
+        ("say", b"382 go\r\n"),
+    ],
+    "sieve": [
+        ("say", b'"IMPLEMENTATION" "scripted"\r\n"STARTTLS"\r\nOK "ready"\r\n'),
+        ("hear", b"STARTTLS\r\n"),
+        ("say", b'OK "go"\r\n'),
+    ],
+    "irc": [
+        ("hear", b"STARTTLS\r\n"),
+        ("say", b":irc NOTICE * :hello\r\nPING :42\r\n"),
+        ("hear", b"PONG :42\r\n"),
+        ("say", b":irc 670 * :go ahead\r\n"),
+    ],
+    "mysql": [("say", mysql_greeting()), ("hear", MYSQL_SSL_REQUEST)],
 }
 INJECTED = b"250 injected\r\n"
 
@@ -151,7 +171,7 @@ def test_client_side_negotiates_then_tls_works(proto: str, pki: Pki) -> None:
         socket.create_connection((LOCALHOST, server.port), timeout=WAIT) as sock,
     ):
         step, sent = negotiate(sock, proto, "client")
-        assert step == Step(ready=True)
+        assert step._replace(send=b"") == Step(ready=True)
         assert upgrade_and_ping(sock, pki).startswith("TLSv1.")
         assert sent == server.heard
     assert not server.errors and server.tls_version.startswith("TLSv1.")

@@ -15,18 +15,25 @@ from workbench.tls.starttls_base import Negotiator, Step
 from workbench.tls.starttls_client import (
     FtpClient,
     ImapClient,
+    IrcClient,
     LmtpClient,
+    MysqlClient,
+    NntpClient,
     Pop3Client,
     PostgresClient,
+    SieveClient,
     SmtpClient,
     XmppClient,
 )
 from workbench.tls.starttls_server import (
     FtpServer,
     ImapServer,
+    IrcServer,
     LmtpServer,
+    NntpServer,
     Pop3Server,
     PostgresServer,
+    SieveServer,
     SmtpServer,
     XmppServer,
 )
@@ -43,7 +50,11 @@ CLIENTS: dict[str, Make] = {
     "ftp": lambda host: FtpClient(),
     "xmpp": XmppClient,
     "xmpp-server": lambda host: XmppClient(host, "jabber:server"),
+    "nntp": lambda host: NntpClient(),
+    "sieve": lambda host: SieveClient(),
+    "irc": lambda host: IrcClient(),
     "postgres": lambda host: PostgresClient(),
+    "mysql": lambda host: MysqlClient(),
 }
 SERVERS: dict[str, Make] = {
     "smtp": SmtpServer,
@@ -53,6 +64,9 @@ SERVERS: dict[str, Make] = {
     "ftp": FtpServer,
     "xmpp": XmppServer,
     "xmpp-server": XmppServer,
+    "nntp": NntpServer,
+    "sieve": SieveServer,
+    "irc": IrcServer,
     "postgres": lambda host: PostgresServer(),
 }
 CLIENT_PROTOCOLS = tuple(CLIENTS)

@@ -4,6 +4,7 @@ checking every answer: a refusal or a missing STARTTLS fails in plain words quot
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections.abc import Callable
 from html import escape
 
@@ -21,6 +22,11 @@ from workbench.tls.starttls_base import (
 XMPP_TLS_NS = b"urn:ietf:params:xml:ns:xmpp-tls"
 MAX_XML = 8 * MAX_LINE  # an XMPP stream header and features fit easily
 SSL_REQUEST = b"\x00\x00\x00\x08\x04\xd2\x16\x2f"  # length 8, code 80877103
+MYSQL_CLIENT_SSL = 0x0800
+MYSQL_MAX_GREETING = 1 << 16  # a handshake packet is a few dozen bytes
+# MySQL's SSL request as openssl sends it: its capabilities (CLIENT_SSL and PROTOCOL_41
+# among them), a 16 MiB maximum packet, utf8 (33), 23 reserved zero bytes.
+MYSQL_SSL_REQUEST = bytes.fromhex("85ae7f00") + struct.pack("<I", 1 << 24) + b"\x21" + bytes(23)
 
 
 def hello_name(host: str) -> str:
@@ -114,17 +120,13 @@ class FtpClient(ReplyClient):
         return Step(ready=True)
 
 
-class ImapClient(LineNegotiator):
-    """`* OK` greeting, `a001 CAPABILITY` unless the greeting lists STARTTLS, `aNNN STARTTLS`,
-    `aNNN OK`. Untagged lines in between are read and passed over."""
+class LineClient(LineNegotiator):
+    """A client of a line protocol: each line goes to the current phase."""
 
-    proto = "imap"
     role = "client"
 
     def __init__(self) -> None:
         super().__init__()
-        self._tag = 0
-        self._capabilities: set[bytes] = set()
         self._phase: Callable[[bytes], Step] = self._greeting
 
     def start(self) -> bytes:
@@ -132,6 +134,21 @@ class ImapClient(LineNegotiator):
 
     def _on_line(self, line: bytes) -> Step:
         return self._phase(line)
+
+    def _greeting(self, line: bytes) -> Step:
+        raise NotImplementedError
+
+
+class ImapClient(LineClient):
+    """`* OK` greeting, `a001 CAPABILITY` unless the greeting lists STARTTLS, `aNNN STARTTLS`,
+    `aNNN OK`. Untagged lines in between are read and passed over."""
+
+    proto = "imap"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tag = 0
+        self._capabilities: set[bytes] = set()
 
     def _command(self, verb: bytes) -> Step:
         self._tag += 1
@@ -191,27 +208,112 @@ class ImapClient(LineNegotiator):
         return True
 
 
-class Pop3Client(LineNegotiator):
+class Pop3Client(LineClient):
     """`+OK` greeting, `STLS`, `+OK` (RFC 2595)."""
 
     proto = "pop3"
-    role = "client"
+
+    def _greeting(self, line: bytes) -> Step:
+        if not line.startswith(b"+OK"):
+            raise NegotiationFailed(f"the server refused the session: {quote(line)}")
+        self._phase = self._go_ahead
+        return Step(b"STLS\r\n")
+
+    def _go_ahead(self, line: bytes) -> Step:
+        if not line.startswith(b"+OK"):
+            raise NegotiationFailed(f"STARTTLS refused: {quote(line)}")
+        return Step(ready=True)
+
+
+class NntpClient(LineClient):
+    """200/201 greeting, `CAPABILITIES`, a 101 list with STARTTLS ending in `.`, `STARTTLS`,
+    382 (RFC 4642)."""
+
+    proto = "nntp"
 
     def __init__(self) -> None:
         super().__init__()
-        self._asked = False
+        self._capabilities: list[bytes] = []
+
+    def _greeting(self, line: bytes) -> Step:
+        if line[:3] not in (b"200", b"201"):
+            raise NegotiationFailed(f"the server refused the session: {quote(line)}")
+        self._phase = self._capability_list
+        return Step(b"CAPABILITIES\r\n")
+
+    def _capability_list(self, line: bytes) -> Step:
+        if not self._capabilities and not line.startswith(b"101"):
+            raise NegotiationFailed(f"the server does not list its capabilities: {quote(line)}")
+        if line != b".":
+            self._capabilities.append(line)
+            return NOTHING
+        if not any(word.split(b" ")[0].upper() == b"STARTTLS" for word in self._capabilities):
+            raise NegotiationFailed(
+                f"the server does not offer STARTTLS (its capabilities: "
+                f"{quote(*self._capabilities)})"
+            )
+        self._phase = self._go_ahead
+        return Step(b"STARTTLS\r\n")
+
+    def _go_ahead(self, line: bytes) -> Step:
+        if not line.startswith(b"382"):
+            raise NegotiationFailed(f"STARTTLS refused: {quote(line)}")
+        return Step(ready=True)
+
+
+class SieveClient(LineClient):
+    """Capability lines (`"STARTTLS"`) ending in `OK`, `STARTTLS`, `OK` (ManageSieve, RFC
+    5804)."""
+
+    proto = "sieve"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._capabilities: list[bytes] = []
+
+    def _greeting(self, line: bytes) -> Step:
+        if line.startswith(b'"'):
+            self._capabilities.append(line)
+            return NOTHING
+        if not line.upper().startswith(b"OK"):
+            raise NegotiationFailed(f"the server refused the session: {quote(line)}")
+        if not any(c.upper().startswith(b'"STARTTLS"') for c in self._capabilities):
+            raise NegotiationFailed(
+                f"the server does not offer STARTTLS (its capabilities: "
+                f"{quote(*self._capabilities)})"
+            )
+        self._phase = self._go_ahead
+        return Step(b"STARTTLS\r\n")
+
+    def _go_ahead(self, line: bytes) -> Step:
+        if not line.upper().startswith(b"OK"):
+            raise NegotiationFailed(f"STARTTLS refused: {quote(line)}")
+        return Step(ready=True)
+
+
+class IrcClient(LineClient):
+    """`STARTTLS` at once, then the numeric 670; 691 (or 421/451 about STARTTLS) fails; PINGs
+    are answered and other lines passed over (IRCv3 tls)."""
+
+    proto = "irc"
 
     def start(self) -> bytes:
-        return b""
+        return b"STARTTLS\r\n"
 
-    def _on_line(self, line: bytes) -> Step:
-        if not line.startswith(b"+OK"):
-            what = "STARTTLS refused" if self._asked else "the server refused the session"
-            raise NegotiationFailed(f"{what}: {quote(line)}")
-        if self._asked:
+    def _greeting(self, line: bytes) -> Step:
+        words = line.split()
+        if words[:1] and words[0].startswith(b":"):  # the prefix: who says it
+            del words[0]
+        command = words[0].upper() if words else b""
+        if command == b"PING":
+            return Step(b"PONG " + b" ".join(words[1:]) + b"\r\n")
+        if command == b"ERROR":
+            raise NegotiationFailed(f"the server ended the session: {quote(line)}")
+        if command == b"670":
             return Step(ready=True)
-        self._asked = True
-        return Step(b"STLS\r\n")
+        if command == b"691" or (command in (b"421", b"451") and b"STARTTLS" in line.upper()):
+            raise NegotiationFailed(f"STARTTLS refused: {quote(line)}")
+        return NOTHING
 
 
 class XmppClient(Negotiator):
@@ -296,3 +398,45 @@ class PostgresClient(Negotiator):
         if answer == b"N":
             raise NegotiationFailed("the server does not speak TLS (it answered N to SSLRequest)")
         raise NegotiationFailed(f"the server's answer to SSLRequest is not S or N: {quote(data)}")
+
+
+class MysqlClient(Negotiator):
+    """The server's handshake packet (protocol 10) must offer SSL; the SSL request packet goes
+    back and TLS starts at once, without a go-ahead. (No server side: its client's ClientHello
+    follows the request with nothing between, so those bytes are TLS, not `leftover`.)"""
+
+    proto = "mysql"
+    role = "client"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buffer = b""
+
+    def start(self) -> bytes:
+        return b""
+
+    def _take(self, data: bytes) -> Step:
+        self._buffer += data
+        length = int.from_bytes(self._buffer[:3], "little")
+        if length > MYSQL_MAX_GREETING:
+            raise NegotiationFailed(
+                f"the server is not speaking MySQL (a first packet of {length} bytes:"
+                f" {quote(self._buffer[:40])})"
+            )
+        if len(self._buffer) < 4 or len(self._buffer) < 4 + length:
+            return NOTHING
+        sequence, payload = self._buffer[3], self._buffer[4 : 4 + length]
+        if payload[:1] == b"\xff":  # an error packet: a code, then the message
+            raise NegotiationFailed(f"the server refused the session: {quote(payload[3:])}")
+        if payload[:1] != b"\x0a":
+            raise NegotiationFailed(
+                f"the server does not speak MySQL protocol 10: {quote(payload[:40])}"
+            )
+        version, _, after = payload[1:].partition(b"\x00")
+        if len(after) < 15:  # connection id, 8 bytes of scramble, a filler, capabilities
+            raise NegotiationFailed("the server's MySQL handshake packet is cut short")
+        if not int.from_bytes(after[13:15], "little") & MYSQL_CLIENT_SSL:
+            raise NegotiationFailed(f"the server does not offer TLS (MySQL {quote(version)})")
+        request = len(MYSQL_SSL_REQUEST).to_bytes(3, "little") + bytes([(sequence + 1) & 0xFF])
+        leftover = self._buffer[4 + length :]
+        return Step(request + MYSQL_SSL_REQUEST, ready=True, leftover=leftover)

@@ -162,6 +162,76 @@ class FtpServer(CommandServer):
         return self._refuse(b"530 issue AUTH TLS first\r\n")
 
 
+class NntpServer(CommandServer):
+    """200 greeting; CAPABILITIES lists STARTTLS; STARTTLS gets 382; the rest 483 (RFC 4642)."""
+
+    proto = "nntp"
+
+    def start(self) -> bytes:
+        return f"200 {self._name} NNTP sockbench\r\n".encode()
+
+    def _on_line(self, line: bytes) -> Step:
+        verb, _ = first_word(line)
+        if verb == b"CAPABILITIES":
+            return Step(b"101 Capability list:\r\nVERSION 2\r\nSTARTTLS\r\n.\r\n")
+        if verb == b"QUIT":
+            return self._quit(b"205 bye\r\n")
+        if verb == b"STARTTLS":
+            return Step(b"382 Continue with TLS negotiation\r\n", ready=True)
+        return self._refuse(b"483 issue STARTTLS first\r\n")
+
+
+class SieveServer(CommandServer):
+    """Capabilities with `"STARTTLS"` then OK; STARTTLS gets OK; the rest NO (RFC 5804)."""
+
+    proto = "sieve"
+
+    def start(self) -> bytes:
+        return self._capabilities(f'OK "{self._name} ManageSieve ready"')
+
+    @staticmethod
+    def _capabilities(last: str) -> bytes:
+        lines = ('"IMPLEMENTATION" "sockbench"', '"SIEVE" ""', '"STARTTLS"', '"VERSION" "1.0"')
+        return "".join(f"{line}\r\n" for line in (*lines, last)).encode()
+
+    def _on_line(self, line: bytes) -> Step:
+        verb, _ = first_word(line)
+        if verb == b"CAPABILITY":
+            return Step(self._capabilities('OK "CAPABILITY completed"'))
+        if verb == b"NOOP":
+            return Step(b'OK "NOOP completed"\r\n')
+        if verb == b"LOGOUT":
+            return self._quit(b'OK "bye"\r\n')
+        if verb == b"STARTTLS":
+            return Step(b'OK "Begin TLS negotiation now"\r\n', ready=True)
+        return self._refuse(b'NO "issue STARTTLS first"\r\n')
+
+
+class IrcServer(CommandServer):
+    """Silent until asked; STARTTLS gets 670; CAP LS lists `tls`; PING gets PONG; the rest
+    451 (IRCv3 tls)."""
+
+    proto = "irc"
+
+    def start(self) -> bytes:
+        return b""
+
+    def _on_line(self, line: bytes) -> Step:
+        verb, argument = first_word(line)
+        name = self._name.encode()
+        if verb == b"STARTTLS":
+            return Step(b":" + name + b" 670 * :STARTTLS successful, go ahead\r\n", ready=True)
+        if verb == b"CAP" and argument.upper().startswith(b"LS"):
+            return Step(b":" + name + b" CAP * LS :tls\r\n")
+        if verb == b"PING":
+            return Step(b":" + name + b" PONG " + name + b" " + argument + b"\r\n")
+        if verb == b"QUIT":
+            return self._quit(b"ERROR :Closing link\r\n")
+        if not verb:
+            return NOTHING
+        return self._refuse(b":" + name + b" 451 * :issue STARTTLS first\r\n")
+
+
 class XmppServer(Negotiator):
     """Answers the client's stream header with features requiring STARTTLS, and `<starttls/>`
     with `<proceed/>` (RFC 6120)."""
