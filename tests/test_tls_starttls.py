@@ -161,6 +161,11 @@ def test_unknown_protocols_and_roles_say_what_is_known() -> None:
     with pytest.raises(ValueError, match="client or server"):
         negotiator("smtp", "peer", "x")
     assert negotiator("SMTP", "client", "x").proto == "smtp"
+    for proto in CLIENT_PROTOCOLS:
+        assert negotiator(proto, "client", "x").proto == proto
+    for proto in SERVER_PROTOCOLS:
+        assert negotiator(proto, "server", "x").role == "server"
+        assert negotiator(proto, "server", "x").proto == proto
 
 
 def test_imap_skips_capability_when_the_greeting_lists_starttls() -> None:
@@ -199,6 +204,7 @@ def test_imap_skips_capability_when_the_greeting_lists_starttls() -> None:
             "STARTTLS refused: a001 BAD not now",
         ),
         ("imap", [b"* OK hi\r\n", b"a007 OK\r\n"], "the server answered out of turn: a007 OK"),
+        ("imap", [b"* OK hi\r\n", b"* BYE shutting down\r\n"], "ended the session: * BYE"),
         ("pop3", [b"-ERR busy\r\n"], "the server refused the session: -ERR busy"),
         ("pop3", [b"+OK hi\r\n", b"-ERR not here\r\n"], "STARTTLS refused: -ERR not here"),
         ("ftp", [b"421 too many\r\n"], "the server refused the session: 421 too many"),

@@ -63,7 +63,7 @@ SERVERS: dict[str, Make] = {
     "pop3": Pop3Server,
     "ftp": FtpServer,
     "xmpp": XmppServer,
-    "xmpp-server": XmppServer,
+    "xmpp-server": lambda host: XmppServer(host, "xmpp-server"),
     "nntp": NntpServer,
     "sieve": SieveServer,
     "irc": IrcServer,

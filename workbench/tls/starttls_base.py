@@ -107,7 +107,7 @@ class LineNegotiator(Negotiator):
 
 
 class Reply:
-    """One numbered reply (SMTP, LMTP, FTP, NNTP): `250-one`, `250-two`, `250 last`. FTP's
+    """One numbered reply (SMTP, LMTP, FTP): `250-one`, `250-two`, `250 last`. FTP's
     continuation lines may be any text (`strict=False`): the reply ends at its code followed by
     a space; in SMTP every line carries the code."""
 

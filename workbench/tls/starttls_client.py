@@ -196,7 +196,9 @@ class ImapClient(LineClient):
         return Step(ready=True) if self._tagged(line) else NOTHING
 
     def _tagged(self, line: bytes) -> bool:
-        """True for the tagged OK that ends the current command; fails on NO or BAD."""
+        """True for the tagged OK that ends the current command; fails on NO, BAD or BYE."""
+        if line.upper().startswith(b"* BYE"):
+            raise NegotiationFailed(f"the server ended the session: {quote(line)}")
         if line.startswith(b"* "):
             return False
         tag, _, status = line.partition(b" ")

@@ -30,7 +30,7 @@ def server_name(host: str) -> str:
 
 
 class CommandServer(LineNegotiator):
-    """A server of a line-command protocol: `_answer` maps each command to a reply."""
+    """A server of a line-command protocol: `_on_line` answers each command."""
 
     role = "server"
 
@@ -236,11 +236,11 @@ class XmppServer(Negotiator):
     """Answers the client's stream header with features requiring STARTTLS, and `<starttls/>`
     with `<proceed/>` (RFC 6120)."""
 
-    proto = "xmpp"
     role = "server"
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, proto: str = "xmpp") -> None:
         super().__init__()
+        self.proto = proto  # xmpp-server: answered in the client's namespace all the same
         self._name = server_name(host)
         self._buffer = bytearray()
         self._opened = False
