@@ -415,3 +415,11 @@ def test_the_xmpp_server_answers_in_the_clients_namespace() -> None:
     assert b"xmlns='jabber:server'" in step.send and b"<starttls" in step.send
     done = server.feed(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'></starttls>\x16")
     assert done == Step(PROCEED, ready=True, leftover=b"\x16")
+
+
+def test_xmpp_proceed_in_its_long_form_with_bytes_after_it() -> None:
+    client = negotiator("xmpp", "client", "chat")
+    client.feed(XMPP_FEATURES)
+    assert client.feed(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'>") == Step()
+    step = client.feed(b"</proceed><message>forged</message>")
+    assert step == Step(ready=True, leftover=b"<message>forged</message>")

@@ -29,6 +29,19 @@ MYSQL_MAX_GREETING = 1 << 16  # a handshake packet is a few dozen bytes
 MYSQL_SSL_REQUEST = bytes.fromhex("85ae7f00") + struct.pack("<I", 1 << 24) + b"\x21" + bytes(23)
 
 
+def element_end(buffer: bytearray, name: bytes) -> int:
+    """Where the first whole `<name .../>` or `<name ...>...</name>` in `buffer` ends (-1 while
+    there is none yet)."""
+    start = buffer.find(b"<" + name)
+    end = buffer.find(b">", start)
+    if start < 0 or end < 0:
+        return -1
+    if buffer[end - 1 : end] == b"/":
+        return end + 1
+    close = buffer.find(b"</" + name + b">", end)
+    return -1 if close < 0 else close + len(name) + 3
+
+
 def hello_name(host: str) -> str:
     """The EHLO argument: a name, or an address literal (`[127.0.0.1]`, `[IPv6:::1]`)."""
     try:
@@ -367,16 +380,8 @@ class XmppClient(Negotiator):
     def _go_ahead(self) -> Step:
         if b"<failure" in self._buffer:
             raise NegotiationFailed(f"STARTTLS refused: {self._words()}")
-        start = self._buffer.find(b"<proceed")
-        end = self._buffer.find(b">", start)
-        if start < 0 or end < 0:
-            return NOTHING
-        if self._buffer[end - 1 : end] != b"/":  # <proceed ...></proceed>
-            close = self._buffer.find(b"</proceed>", end)
-            if close < 0:
-                return NOTHING
-            end = close + len(b"</proceed")
-        return Step(ready=True, leftover=bytes(self._buffer[end + 1 :]))
+        end = element_end(self._buffer, b"proceed")
+        return NOTHING if end < 0 else Step(ready=True, leftover=bytes(self._buffer[end:]))
 
     def _words(self) -> str:
         return quote(bytes(self._buffer))

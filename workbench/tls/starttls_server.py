@@ -18,7 +18,7 @@ from workbench.tls.starttls_base import (
     first_word,
     quote,
 )
-from workbench.tls.starttls_client import SSL_REQUEST, XMPP_TLS_NS
+from workbench.tls.starttls_client import SSL_REQUEST, XMPP_TLS_NS, element_end
 
 MAX_REFUSED = 20
 GSSENC_REQUEST = b"\x00\x00\x00\x08\x04\xd2\x16\x30"  # length 8, code 80877104
@@ -277,17 +277,11 @@ class XmppServer(Negotiator):
         ).encode()
 
     def _go_ahead(self) -> Step:
-        start = self._buffer.find(b"<starttls")
-        end = self._buffer.find(b">", start)
-        if start < 0 or end < 0:
+        end = element_end(self._buffer, b"starttls")
+        if end < 0:
             return self._bounded()
-        if self._buffer[end - 1 : end] != b"/":  # <starttls ...></starttls>
-            end = self._buffer.find(b"</starttls>", end)
-            if end < 0:
-                return self._bounded()
-            end += len(b"</starttls")
         proceed = b"<proceed xmlns='" + XMPP_TLS_NS + b"'/>"
-        return Step(proceed, ready=True, leftover=bytes(self._buffer[end + 1 :]))
+        return Step(proceed, ready=True, leftover=bytes(self._buffer[end:]))
 
     def _bounded(self) -> Step:
         if len(self._buffer) > 8 * MAX_LINE:
