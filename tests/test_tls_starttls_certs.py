@@ -23,12 +23,14 @@ from tls_certs import (
     Issued,
     Pki,
     chain_file,
+    client_context,
     expired,
     hostile,
     make_ca,
     make_leaf,
     make_pki,
     self_signed,
+    server_context,
     unknown_ca,
     wrong_name,
 )
@@ -45,15 +47,8 @@ def handshake(
     pki: Pki, served: Issued, client_cert: Issued | None = None, require: bool = False
 ) -> str:
     """A TLS handshake on loopback: our strict client against `served`; "" or the error."""
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_context.load_cert_chain(served.cert, served.key)
-    if require:
-        server_context.verify_mode = ssl.CERT_REQUIRED
-        server_context.load_verify_locations(pki.ca.cert)
-    client_context = ssl.create_default_context(cafile=str(pki.ca.cert))
-    client_context.verify_flags |= ssl.VERIFY_X509_STRICT
-    if client_cert:
-        client_context.load_cert_chain(client_cert.cert, client_cert.key)
+    serving = server_context(served, pki.ca if require else None)
+    connecting = client_context(pki.ca, client_cert)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         server_errors: list[str] = []
 
@@ -61,7 +56,7 @@ def handshake(
             listener.settimeout(WAIT)
             conn, _ = listener.accept()
             try:
-                with server_context.wrap_socket(conn, server_side=True) as tls:
+                with serving.wrap_socket(conn, server_side=True) as tls:
                     tls.sendall(b"ok")
                     tls.recv(1)
             except (ssl.SSLError, OSError) as error:
@@ -72,7 +67,7 @@ def handshake(
         try:
             with (
                 socket.create_connection(listener.getsockname(), timeout=WAIT) as sock,
-                client_context.wrap_socket(sock, server_hostname="localhost") as tls,
+                connecting.wrap_socket(sock, server_hostname="localhost") as tls,
             ):
                 received = tls.recv(2)
                 if require and not received:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from peers import LOCALHOST, ThreadedServer, process_peer, wait_until
 from test_tls_starttls import MYSQL_SSL_REQUEST, mysql_greeting
-from tls_certs import Pki, make_pki
+from tls_certs import Pki, client_context, make_pki, server_context
 
 from workbench.tls.starttls import SERVER_PROTOCOLS, Step, negotiator
 
@@ -139,18 +139,6 @@ def negotiate(sock: socket.socket, proto: str, role: str) -> tuple[Step, bytes]:
             return step, sent
 
 
-def client_context(pki: Pki) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki.ca.cert))
-    context.verify_flags |= ssl.VERIFY_X509_STRICT
-    return context
-
-
-def server_context(pki: Pki) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pki.server.cert, pki.server.key)
-    return context
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
@@ -158,7 +146,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 def upgrade_and_ping(sock: socket.socket, pki: Pki) -> str:
     """The TLS handshake on the negotiated socket, and one exchange over it; the version."""
-    with client_context(pki).wrap_socket(sock, server_hostname="localhost") as tls:
+    with client_context(pki.ca).wrap_socket(sock, server_hostname="localhost") as tls:
         tls.sendall(b"ping\n")
         assert tls.recv(16) == b"pong\n"
         return tls.version() or ""
@@ -167,7 +155,7 @@ def upgrade_and_ping(sock: socket.socket, pki: Pki) -> str:
 @pytest.mark.parametrize("proto", sorted(SCRIPTS))
 def test_client_side_negotiates_then_tls_works(proto: str, pki: Pki) -> None:
     with (
-        ScriptedServer(SCRIPTS[proto], server_context(pki)) as server,
+        ScriptedServer(SCRIPTS[proto], server_context(pki.server)) as server,
         socket.create_connection((LOCALHOST, server.port), timeout=WAIT) as sock,
     ):
         step, sent = negotiate(sock, proto, "client")
@@ -182,7 +170,7 @@ def test_injected_reply_is_leftover_not_fed_to_tls(pki: Pki) -> None:
     back as leftover (reported, not swallowed, never sent on), and TLS still works."""
     script = [*SCRIPTS["smtp"][:-1], ("say", b"220 go ahead\r\n" + INJECTED)]
     with (
-        ScriptedServer(script, server_context(pki)) as server,
+        ScriptedServer(script, server_context(pki.server)) as server,
         socket.create_connection((LOCALHOST, server.port), timeout=WAIT) as sock,
     ):
         step, sent = negotiate(sock, "smtp", "client")
@@ -236,7 +224,7 @@ class OurServer:
                 self.step, _ = negotiate(conn, self.proto, "server")
                 if not self.step.ready:
                     return
-                with server_context(self.pki).wrap_socket(conn, server_side=True) as tls:
+                with server_context(self.pki.server).wrap_socket(conn, server_side=True) as tls:
                     self.tls_version = tls.version() or ""
                     tls.sendall(b"hello over tls\n")
                     with contextlib.suppress(OSError):

@@ -7,8 +7,8 @@ Certificates carry what Python 3.13's strict verification wants (a critical basi
 key usages, SKI, AKI, a SAN), so a failure in a test is the one the test means.
 
     pki = make_pki(tmp_path)                   # CA, server leaf, client leaf
-    ctx.load_verify_locations(pki.ca.cert)     # a client that trusts the CA
-    server_ctx.load_cert_chain(pki.server.cert, pki.server.key)
+    client_context(pki.ca)                     # Python's ssl, trusting the CA, strict
+    server_context(pki.server)                 # serving the leaf
     expired(tmp_path, pki.ca).cert             # a PEM path
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -240,3 +241,24 @@ def chain_file(directory: Path, *issued: Issued, stem: str = "chain") -> Path:
     path = directory / f"{stem}.pem"
     path.write_bytes(b"".join(i.cert.read_bytes() for i in issued))
     return path
+
+
+def client_context(ca: Issued, certificate: Issued | None = None) -> ssl.SSLContext:
+    """Python's ssl as a client trusting `ca` only, with strict verification (as 3.13's
+    defaults), presenting `certificate` if given."""
+    context = ssl.create_default_context(cafile=str(ca.cert))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    if certificate:
+        context.load_cert_chain(certificate.cert, certificate.key)
+    return context
+
+
+def server_context(certificate: Issued, client_ca: Issued | None = None) -> ssl.SSLContext:
+    """Python's ssl as a server of `certificate`; requiring a client certificate signed by
+    `client_ca` if given."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate.cert, certificate.key)
+    if client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(client_ca.cert)
+    return context
