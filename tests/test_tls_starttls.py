@@ -141,6 +141,7 @@ def test_the_client_openings_are_those_of_openssl() -> None:
         ("mx.example", b"EHLO mx.example\r\n"),
         ("127.0.0.1", b"EHLO [127.0.0.1]\r\n"),
         ("::1", b"EHLO [IPv6:::1]\r\n"),
+        ("bücher.example", b"EHLO xn--bcher-kva.example\r\n"),
         ("", b"EHLO localhost\r\n"),
     ],
 )

@@ -43,11 +43,15 @@ def element_end(buffer: bytearray, name: bytes) -> int:
 
 
 def hello_name(host: str) -> str:
-    """The EHLO argument: a name, or an address literal (`[127.0.0.1]`, `[IPv6:::1]`)."""
+    """The EHLO argument: a name (in ASCII: `xn--` for an international one), or an address
+    literal (`[127.0.0.1]`, `[IPv6:::1]`)."""
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return host or "localhost"
+        try:
+            return host.encode("idna").decode("ascii") if host else "localhost"
+        except UnicodeError:  # not a valid name: sent as it is, the server says what it thinks
+            return host
     return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
 
 
