@@ -1,0 +1,1 @@
+"""TLS: contexts, the local CA, certificates and STARTTLS."""
