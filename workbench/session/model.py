@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from workbench.protocol import events as ev
 from workbench.protocol.enums import CloseCause, ConnState, Transport
+from workbench.protocol.tls_info import TlsInfo
 from workbench.session.rates import RateHistory
 
 MAX_CLOSED_CONNECTIONS = 100
@@ -39,6 +40,7 @@ class ConnectionInfo:
     transport: str = Transport.TCP
     last_activity: float = 0.0
     queued: int = 0  # bytes sent that the peer has not taken yet (a stream's send queue)
+    tls: TlsInfo | None = None  # what its TLS handshake established (None: plain, or not yet)
     history: RateHistory = field(default_factory=RateHistory)
 
     @property
@@ -116,6 +118,9 @@ class Session:
         self.connections: dict[str, ConnectionInfo] = {}
         self.max_closed = max_closed
         self._closed_order: list[str] = []
+        # A handshake reported before its accepted connection's ConnectionOpened (the engine
+        # may report either first): kept until the connection is there.
+        self._early_tls: dict[str, TlsInfo] = {}
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
@@ -173,6 +178,7 @@ class Session:
                     conn = self.connections[cid] = ConnectionInfo(cid, listener, remote)
                 conn.local, conn.remote, conn.opened_at = local, remote, ts
                 conn.state, conn.transport, conn.last_activity = ConnState.OPEN, transport, ts
+                conn.tls = self._early_tls.pop(cid, conn.tls)
                 if listener is not None and listener in self.listeners:
                     owner = self.listeners[listener]
                     owner.peers.append(cid)
@@ -197,7 +203,15 @@ class Session:
                     conn.ending = closes_after is not None
                 conn.state = half_closed_state(conn)
                 changes.connections.add(cid)
+            case ev.TlsEstablished(cid=cid, info=info):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    self._early_tls[cid] = info
+                    return
+                conn.tls = info
+                changes.connections.add(cid)
             case ev.ConnectionClosed(ts, cid, reason, error, cause):
+                self._early_tls.pop(cid, None)
                 conn = self.connections.get(cid)
                 if conn is None:
                     return
