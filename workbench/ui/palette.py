@@ -113,6 +113,11 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
         "Abort a stream at once, dropping unsent and queued data; TCP sends a RST (f6)",
         lambda: pick(main, "Reset", is_open_stream, engine.reset),
     )
+    yield SystemCommand(
+        "TLS details...",
+        "A TLS connection's handshake: version, cipher, verification, the whole chain",
+        lambda: pick(main, "TLS details of", lambda c: c.tls is not None, show_tls(main)),
+    )
     for listener in main.session.listeners.values():
         where = literal_markup(", ".join(listener.local))  # palette titles are markup
         yield SystemCommand(
@@ -125,6 +130,17 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
             "Stop listening and close its peers (asks first)",
             lambda lid=listener.lid: main.confirm_close_listener(lid),
         )
+
+
+def show_tls(main: MainScreen) -> Callable[[str], None]:
+    """What the picker does with the chosen TLS connection: show its handshake."""
+
+    def show(cid: str) -> None:
+        from workbench.ui.tls_detail import TlsDetail
+
+        main.app.push_screen(TlsDetail(main.session.connections[cid]))
+
+    return show
 
 
 def is_open_stream(conn: ConnectionInfo) -> bool:
