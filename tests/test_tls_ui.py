@@ -10,14 +10,8 @@ import re
 from test_app_palette import run_command
 from textual.pilot import Pilot
 from textual.widgets import Static
-from tls_samples import (
-    CA,
-    HOSTILE,
-    SERVER,
-    outgoing_tls,
-    tls_info,
-)
-from ui_helpers import make_app, run_app, shown_lines, shows, the_app, wait_ui
+from tls_samples import CA, HOSTILE, SERVER, mounted, outgoing_tls, tls_info
+from ui_helpers import make_app, run_app, shown_lines, shows, wait_ui
 
 from workbench.log import Record
 from workbench.protocol import events as ev
@@ -80,7 +74,7 @@ def test_the_proto_mark_says_the_version_and_whether_the_peer_was_verified() -> 
 
 def test_the_connections_pane_marks_a_tls_connection_with_its_version() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
-        app = the_app(pilot)
+        app = await mounted(pilot)
         app.handle_events([ev.Connecting(0.0, "C1", "127.0.0.1:9803")])
         app.handle_events(outgoing_tls("C2", 9804, tls_info())[:2])
         table = app.connections_table
@@ -120,7 +114,7 @@ def test_the_details_show_the_negotiated_parameters_and_the_whole_chain() -> Non
         "names": "DNS:server.example, DNS:localhost, IP:127.0.0.1",
         "valid": "2020-01-01T00:00:00 to 2099-01-01T00:00:00",
         "key": "EC P-256",
-        "SHA-256": SERVER.sha256,
+        "SHA-256": SERVER.sha256[:47] + ":\n" + SERVER.sha256[48:],  # 16 octets a line
     }
     issuer = {
         f.label: f.value for f in sections["the server's chain: 2 of 2 (issued the one above)"]
@@ -141,7 +135,7 @@ def test_the_details_say_why_verification_failed_and_when_a_certificate_expired(
 
 def test_a_hostile_certificate_is_shown_escaped_from_the_palette() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
-        app = the_app(pilot)
+        app = await mounted(pilot)
         app.handle_events(outgoing_tls("C1", 9807, tls_info(chain=(HOSTILE, CA))))
         await wait_ui(pilot, lambda: shows(app.connections_table, "tls1.3"), "C1 marked")
         await run_command(pilot, "TLS details", "TLS details...")
@@ -168,7 +162,7 @@ def test_a_hostile_certificate_is_shown_escaped_from_the_palette() -> None:
 
 def test_a_tls_connection_s_record_opens_its_tls_details_with_i() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
-        app = the_app(pilot)
+        app = await mounted(pilot)
         app.handle_events(outgoing_tls("C1", 9808, tls_info()))
         app.handle_events([ev.Data(0.0, "C1", False, b"hello\n", 6)])
         await wait_ui(pilot, lambda: shows(app.connections_table, "tls1.3"), "C1 marked")

@@ -3,8 +3,12 @@ plain one and one whose certificate fields attack the terminal."""
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
+from ui_helpers import the_app, wait_ui
+
 from workbench.protocol import events as ev
 from workbench.protocol.tls_info import Certificate, TlsInfo
+from workbench.ui.app import SockbenchApp
 
 # ESC (a CSI colour), an OSC that retitles the terminal, a bidi override, markup.
 HOSTILE_SUBJECT = "CN=\x1b]2;pwned\x07evil\x1b[31m.example\u202efdp.exe[bold]x[/bold]"
@@ -52,3 +56,11 @@ def outgoing_tls(cid: str, port: int, info: TlsInfo) -> list[ev.Event]:
         ev.ConnectionOpened(0.0, cid, None, "127.0.0.1:40000", remote),
         ev.TlsEstablished(0.0, cid, info),
     ]
+
+
+async def mounted(pilot: Pilot[None]) -> SockbenchApp:
+    """The app once its panes take events (as its drain timer waits for them)."""
+    app = the_app(pilot)
+    await wait_ui(pilot, lambda: app.main_screen.panes_mounted(), "the panes")
+    await wait_ui(pilot, lambda: app.connections_table.columns, "the table's columns")
+    return app

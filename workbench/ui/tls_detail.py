@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
@@ -70,6 +70,13 @@ def names_text(names: tuple[str, ...]) -> str:
     return f"{shown} and {more:,} more" if more > 0 else shown or "(none)"
 
 
+def fingerprint_lines(fingerprint: str) -> str:
+    """16 octets a line: a 32-byte fingerprint whole in two lines, never cut inside one."""
+    octets = fingerprint.split(":")
+    rows = [":".join(octets[start : start + 16]) for start in range(0, len(octets), 16)]
+    return ":\n".join(rows)
+
+
 def certificate_fields(cert: Certificate, now: float) -> list[Field]:
     return [
         Field("subject", sanitize_text(cert.subject), "bold"),
@@ -77,7 +84,7 @@ def certificate_fields(cert: Certificate, now: float) -> list[Field]:
         Field("names", names_text(cert.names)),
         validity(cert, now),
         Field("key", sanitize_text(cert.key)),
-        Field("SHA-256", sanitize_text(cert.sha256)),
+        Field("SHA-256", fingerprint_lines(sanitize_text(cert.sha256))),
     ]
 
 
@@ -104,22 +111,25 @@ def tls_sections(conn: ConnectionInfo, info: TlsInfo, now: float) -> Iterator[Se
         yield "our certificate", certificate_fields(info.local_certificate, now)
 
 
-def section_content(fields: list[Field]) -> Content:
-    parts: list[str | tuple[str, str]] = []
-    for number, row in enumerate(fields):
-        if number:
-            parts.append("\n")
-        parts.append((row.label.ljust(LABEL_WIDTH), "dim"))
-        parts.append((row.value, row.style) if row.style else row.value)
-    return Content.assemble(*parts)
+def field_row(row: Field) -> Horizontal:
+    """A label and its value; a long value (a fingerprint, many names) wraps beside it."""
+    value = Content.styled(row.value, row.style) if row.style else Content(row.value)
+    return Horizontal(
+        Static(Content(row.label), classes="tls-label"),
+        Static(value, classes="tls-value"),
+        classes="tls-field",
+    )
 
 
 class TlsDetail(ModalScreen[None]):
     """The TLS of one connection (the palette's "TLS details...", or `i` in a record's
     detail view)."""
 
-    DEFAULT_CSS = """
-    TlsDetail { align: center middle; }
+    DEFAULT_CSS = f"""
+    TlsDetail {{ align: center middle; }}
+    TlsDetail .tls-field {{ height: auto; }}
+    TlsDetail .tls-label {{ width: {LABEL_WIDTH}; color: $text-muted; }}
+    TlsDetail .tls-value {{ width: 1fr; }}
     """
 
     BINDINGS = [
@@ -144,7 +154,7 @@ class TlsDetail(ModalScreen[None]):
                 else:
                     for heading, fields in tls_sections(conn, info, self.clock()):
                         yield Static(Content(heading), classes="detail-heading")
-                        yield Static(section_content(fields))
+                        yield from (field_row(row) for row in fields)
         yield Footer()
 
     def action_copy_fingerprint(self) -> None:
