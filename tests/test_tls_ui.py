@@ -160,6 +160,23 @@ def test_a_hostile_certificate_is_shown_escaped_from_the_palette() -> None:
     run_app(make_app(), scenario)
 
 
+def test_with_no_tls_connection_the_picker_says_so() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = await mounted(pilot)
+        app.handle_events(outgoing_tls("C1", 9814, tls_info())[:2])  # plain: no handshake
+        await wait_ui(pilot, lambda: shows(app.connections_table, r"C1 +tcp "), "C1 listed")
+        await run_command(pilot, "TLS details", "TLS details...")
+        picker = await wait_ui(
+            pilot, lambda: isinstance(app.screen, ConnectionPicker) and app.screen, "the picker"
+        )
+        await pilot.pause()
+        assert shows(
+            picker.query_one("#picker-empty"), "no TLS connection: open one with a tls:// URL"
+        )
+
+    run_app(make_app(), scenario)
+
+
 def test_a_tls_connection_s_record_opens_its_tls_details_with_i() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         app = await mounted(pilot)

@@ -85,7 +85,11 @@ class ConnectionPicker(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, title: str, connections: Iterable[ConnectionInfo], current: str | None = None
+        self,
+        title: str,
+        connections: Iterable[ConnectionInfo],
+        current: str | None = None,
+        none: str = "no connection",  # what the list says when it is empty
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -96,6 +100,7 @@ class ConnectionPicker(ModalScreen[str | None]):
         proto_width = max([4, *(proto_text(conn).cell_len for conn in ordered)])
         self.choices = [Choice(conn, id_width, state_width, proto_width) for conn in ordered]
         self.current = current
+        self.none = none
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -128,7 +133,7 @@ class ConnectionPicker(ModalScreen[str | None]):
         options.highlighted = 0 if shown else None
         more = len(found) - len(shown)
         if not self.choices:
-            note = "no connection"
+            note = self.none
         elif not found:
             note = f"no connection matches {typed.strip()!r}"
         else:

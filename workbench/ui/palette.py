@@ -116,7 +116,13 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
     yield SystemCommand(
         "TLS details...",
         "A TLS connection's handshake: version, cipher, verification, the whole chain",
-        lambda: pick(main, "TLS details of", lambda c: c.tls is not None, show_tls(main)),
+        lambda: pick(
+            main,
+            "TLS details of",
+            lambda c: c.tls is not None,
+            show_tls(main),
+            none="no TLS connection: open one with a tls:// URL or the dialogs' TLS box",
+        ),
     )
     for listener in main.session.listeners.values():
         where = literal_markup(", ".join(listener.local))  # palette titles are markup
@@ -152,8 +158,10 @@ def pick(
     verb: str,
     eligible: Callable[[ConnectionInfo], bool],
     act: Callable[[str], object],
+    none: str = "no connection",
 ) -> None:
-    """Ask which connection (of the eligible ones), then act on it if it is still there."""
+    """Ask which connection (of the eligible ones), then act on it if it is still there;
+    `none`: what the list says when no connection is eligible."""
     from workbench.ui.connection_picker import ConnectionPicker
 
     connections = [conn for conn in main.session.connections.values() if eligible(conn)]
@@ -163,7 +171,7 @@ def pick(
         if conn is not None and eligible(conn):
             act(conn.cid)
 
-    picker = ConnectionPicker(f"{verb}: which connection?", connections, main.target)
+    picker = ConnectionPicker(f"{verb}: which connection?", connections, main.target, none)
     main.app.push_screen(picker, chosen)
 
 
