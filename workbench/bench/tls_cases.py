@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import socket
 import ssl
 import subprocess
@@ -25,11 +24,17 @@ from pathlib import Path
 
 from workbench.bench.harness import EngineHarness
 from workbench.bench.rounds import SOCKBENCH, Case, Figures, Goal, Metric, Variant
-from workbench.bench.stream_cases import MB, THROUGHPUT, Argv, bound, throughput
+from workbench.bench.stream_cases import (
+    MB,
+    THROUGHPUT,
+    Argv,
+    receive_seconds,
+    sink_seconds,
+    throughput,
+)
 from workbench.bench.tools import (
     LOCALHOST,
     BenchError,
-    end,
     finish,
     free_port,
     missing,
@@ -79,6 +84,10 @@ class Material:
     def config(self) -> str:
         return str(self.folder / "openssl.cnf")
 
+    @property
+    def sink_log(self) -> str:
+        return str(self.folder / "socat-sink.log")
+
     @contextlib.contextmanager
     def made(self) -> Iterator[Material]:
         with tempfile.TemporaryDirectory(prefix="sockbench-bench-tls-") as folder:
@@ -98,74 +107,41 @@ class Material:
     def listener_url(self) -> str:
         return f"tls://{LOCALHOST}:0?cert={self.cert}&key={self.key}"
 
-    def offering_only_the_cipher(self) -> dict[str, str]:
-        return {**os.environ, "OPENSSL_CONF": self.config}
 
-
-def tls_sender(size: int) -> Argv:
+def tls_sender(size: int, material: Material) -> Argv:
+    """socat sending `size` zero bytes through TLS, offering only the case's cipher."""
     return lambda port: [
+        "env", f"OPENSSL_CONF={material.config}",
         "socat", "-b", "131072", "-u", f"OPEN:/dev/zero,readbytes={size}",
         f"OPENSSL:{LOCALHOST}:{port},verify=0",
     ]  # fmt: skip
 
 
 def socat_tls_sink(material: Material) -> Argv:
+    """socat's TLS sink, logging what it negotiated (`-d -d`) to the case's sink log."""
     return lambda port: [
-        "socat", "-d", "-d", "-u",
+        "socat", "-d", "-d", "-lf", material.sink_log, "-u",
         f"OPENSSL-LISTEN:{port},reuseaddr,cert={material.cert},key={material.key},verify=0",
         "OPEN:/dev/null",
     ]  # fmt: skip
-
-
-@contextlib.contextmanager
-def sending(argv: list[str], material: Material) -> Iterator[subprocess.Popen[bytes]]:
-    """The sender, offering only the case's cipher; ended on the way out."""
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=material.offering_only_the_cipher(),
-        start_new_session=True,
-    )
-    try:
-        yield proc
-    finally:
-        end(proc)
 
 
 def tls_bulk_in(size: int) -> Case:
     material = Material()
 
     def ours() -> Figures:
-        with EngineHarness() as bench:
-            lid, port = bench.listen(material.listener_url())
-            started = time.time()
-            with sending(tls_sender(size)(port), material) as sender:
-                peer = bench.peer_of(lid)
-                eof = bench.wait("EOF", lambda: bench.event(ev.HalfClosed, peer.cid), bound(size))
-                finish(sender, bound(size))
-            bench.wait("the last bytes counted", lambda: peer.bytes_in >= size)
-            if peer.bytes_in != size:
-                raise BenchError(f"received {peer.bytes_in:,} bytes of {size:,}")
-            if peer.tls is None or peer.tls.cipher != CIPHER:
-                used = peer.tls.cipher if peer.tls else "no TLS"
-                raise BenchError(f"negotiated {used}, not {CIPHER}")
-            assert isinstance(eof, ev.HalfClosed)
-            return throughput(size, eof.ts - started)
+        url, sender = material.listener_url(), tls_sender(size, material)
+        seconds, peer = receive_seconds(size, url=url, sender=sender)
+        if peer.tls is None or peer.tls.cipher != CIPHER:
+            raise BenchError(
+                f"negotiated {peer.tls.cipher if peer.tls else 'no TLS'}, not {CIPHER}"
+            )
+        return throughput(size, seconds)
 
     def socat() -> Figures:
-        port = free_port()
-        sink = socat_tls_sink(material)(port)
-        with running(sink, stderr=subprocess.PIPE) as proc:
-            wait_listening(port, proc=proc)
-            started = time.time()
-            with sending(tls_sender(size)(port), material):
-                if finish(proc, bound(size)) != 0:
-                    raise BenchError(f"socat exited with {proc.returncode}")
-            seconds = time.time() - started
-            log = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if f"using {CIPHER}" not in log:
+        Path(material.sink_log).unlink(missing_ok=True)
+        seconds = sink_seconds(socat_tls_sink(material), tls_sender(size, material), size)
+        if f"using {CIPHER}" not in Path(material.sink_log).read_text(errors="replace"):
             raise BenchError(f"socat's sink did not negotiate {CIPHER}")
         return throughput(size, seconds)
 
