@@ -17,8 +17,10 @@ from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Transport
 from workbench.session.core import SessionCore
+from workbench.ui.behaviour_dialog import current_behaviour
 from workbench.ui.connection_picker import ConnectionPicker
 from workbench.ui.detail import RecordDetail
+from workbench.ui.panes import ListenersTree
 from workbench.ui.tls_detail import TlsDetail, tls_sections, validity
 from workbench.ui.tls_mark import proto_mark
 
@@ -49,6 +51,18 @@ def test_a_handshake_reported_before_its_accepted_connection_is_kept_for_it() ->
     plain = [ev.ConnectionOpened(0.0, "C2", "L1", "127.0.0.1:9802", "127.0.0.1:40002")]
     core.apply(plain)
     assert core.session.connections["C2"].tls is None
+
+
+def test_a_tls_listener_is_tcp_to_the_behaviour_dialog_and_tls_in_the_tree() -> None:
+    core = SessionCore()
+    url = "tls://127.0.0.1:9815?echo=1"
+    opened = ev.ListenerOpened(0.0, "L1", url, ("127.0.0.1:9815",), behaviour="echo=1")
+    core.apply([opened])
+    listener = core.session.listeners["L1"]
+    assert listener.transport == Transport.TCP and not listener.is_datagram
+    assert current_behaviour(listener).echo
+    label = ListenersTree.listener_label(listener, core.session)
+    assert label.plain.startswith("L1 tls 127.0.0.1:9815")
 
 
 def test_a_handshake_on_a_connection_that_failed_is_not_kept() -> None:

@@ -85,10 +85,9 @@ class ListenerInfo:
     denied: int = 0  # peers its allow= and deny= lists refused
     dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
     behaviour: str = ""  # its behaviour options as a URL's query writes them ("echo=1")
-
-    @property
-    def transport(self) -> str:
-        return self.url.split("://", 1)[0]
+    # Its Transport, as the event says it: not the URL's scheme, which is `tls` for TLS
+    # over TCP (the Listeners tree shows the scheme).
+    transport: str = Transport.TCP
 
     @property
     def is_datagram(self) -> bool:
@@ -226,10 +225,11 @@ class Session:
                         self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
-            case ev.ListenerOpened(ts, lid, url, local, notes, maximum, behaviour=behaviour):
+            case ev.ListenerOpened(ts, lid, url, local, notes, maximum, transport, _, behaviour):
                 self.listeners[lid] = ListenerInfo(
-                    lid, url, local, ts, notes=notes, max_connections=maximum, behaviour=behaviour
-                )
+                    lid, url, local, ts, notes=notes, max_connections=maximum,
+                    behaviour=behaviour, transport=transport,
+                )  # fmt: skip
                 changes.listeners.add(lid)
                 changes.structure = True
             case ev.BehaviourChanged(lid=lid, url=url, behaviour=behaviour):
