@@ -20,6 +20,7 @@ from scenes import (
     listen_dialog_with_behaviour,
     traffic_scene,
 )
+from test_snapshots_tls import hostile_certificate_details
 from textual.pilot import Pilot
 from ui_helpers import TERMINAL_SIZE
 
@@ -50,6 +51,7 @@ async def main() -> None:
     print(await capture(frozen_app(), listen_dialog_with_behaviour, "listen-dialog"))
     echoing = frozen_app(listen=[f"tcp://{SCENE_HOST}:{BEHAVIOUR_PORT}?echo=1&greet=hi%21\\n"])
     print(await capture(echoing, behaviour_dialog, "behaviour-dialog"))
+    print(await capture(frozen_app(), hostile_certificate_details, "tls-details"))
 
 
 if __name__ == "__main__":

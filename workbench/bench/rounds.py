@@ -109,8 +109,9 @@ class CaseResult:
         ours = self.spread(SOCKBENCH, metric.key)
         verdict = Verdict(self.case.name, metric.key, metric.unit, goal.text(metric), ours)
         if ours is None:
-            verdict.note = self.errors.get(SOCKBENCH, "no figure")
-            verdict.met = False if goal.limit is not None else None
+            could_not_run = self._missing(SOCKBENCH)  # not judged: say why (TLS not built)
+            verdict.note = self.errors.get(SOCKBENCH) or could_not_run or "no figure"
+            verdict.met = False if goal.limit is not None and not could_not_run else None
             return verdict
         if goal.versus is None:
             if goal.limit is not None:

@@ -24,6 +24,7 @@ from workbench.bench.tools import (
     wait_listening,
 )
 from workbench.protocol import events as ev
+from workbench.session.model import ConnectionInfo
 from workbench.transcript.export import streams_from_transcript
 
 MB = 1_000_000
@@ -72,20 +73,26 @@ def sink_seconds(sink: Argv, sender: Argv, size: int) -> float:
         return time.time() - started
 
 
-def receive_seconds(size: int, transcript: str | None = None) -> tuple[float, str]:
-    """The zero sender into a sockbench TCP listener: seconds until its EOF, and the peer."""
+def receive_seconds(
+    size: int,
+    transcript: str | None = None,
+    url: str = f"tcp://{LOCALHOST}:0",
+    sender: Argv | None = None,
+) -> tuple[float, ConnectionInfo]:
+    """A sender of `size` bytes (the zero sender unless given) into a sockbench listener at
+    `url`: seconds until its EOF, and the peer."""
     with EngineHarness(transcript) as bench:
-        lid, port = bench.listen(f"tcp://{LOCALHOST}:0")
+        lid, port = bench.listen(url)
         started = time.time()
-        with running(zero_sender(size)(port)) as sender:
+        with running((sender or zero_sender(size))(port)) as sender_proc:
             peer = bench.peer_of(lid)
             eof = bench.wait("EOF", lambda: bench.event(ev.HalfClosed, peer.cid), bound(size))
-            finish(sender, bound(size))
+            finish(sender_proc, bound(size))
         bench.wait("the last bytes counted", lambda: peer.bytes_in >= size)
         if peer.bytes_in != size:
             raise BenchError(f"received {peer.bytes_in:,} bytes of {size:,}")
         assert isinstance(eof, ev.HalfClosed)
-        return eof.ts - started, peer.cid
+        return eof.ts - started, peer
 
 
 def bulk_in(size: int) -> Case:
@@ -117,8 +124,8 @@ def bulk_in_with_transcript(size: int) -> Case:
     def ours() -> Figures:
         with tempfile.TemporaryDirectory(prefix="sockbench-bench-") as folder:
             path = os.path.join(folder, "transcript.jsonl")
-            seconds, cid = receive_seconds(size, path)
-            check_transcript(path, cid, size)
+            seconds, peer = receive_seconds(size, path)
+            check_transcript(path, peer.cid, size)
         return throughput(size, seconds)
 
     def socat() -> Figures:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from workbench.protocol.enums import CloseCause, Origin, OriginName
+from workbench.protocol.tls_info import TlsInfo
 
 
 class ListenerOpened(NamedTuple):
@@ -120,6 +121,14 @@ class HalfClosed(NamedTuple):
     origin: OriginName = Origin.YOU  # who sent our EOF (outgoing only): you, or a behaviour
 
 
+class TlsEstablished(NamedTuple):
+    """Connection `cid`'s TLS handshake succeeded: what it negotiated and the certificates."""
+
+    ts: float
+    cid: str
+    info: TlsInfo
+
+
 class ConnectionClosed(NamedTuple):
     ts: float
     cid: str
@@ -179,6 +188,7 @@ Event = (
     | ConnectionOpened
     | Data
     | HalfClosed
+    | TlsEstablished
     | ConnectionClosed
     | PeerResolved
     | FileProgress

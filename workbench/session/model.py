@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from workbench.protocol import events as ev
 from workbench.protocol.enums import CloseCause, ConnState, Transport
+from workbench.protocol.tls_info import TlsInfo
 from workbench.session.rates import RateHistory
 
 MAX_CLOSED_CONNECTIONS = 100
@@ -39,6 +40,7 @@ class ConnectionInfo:
     transport: str = Transport.TCP
     last_activity: float = 0.0
     queued: int = 0  # bytes sent that the peer has not taken yet (a stream's send queue)
+    tls: TlsInfo | None = None  # what its TLS handshake established (None: plain, or not yet)
     history: RateHistory = field(default_factory=RateHistory)
 
     @property
@@ -83,10 +85,9 @@ class ListenerInfo:
     denied: int = 0  # peers its allow= and deny= lists refused
     dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
     behaviour: str = ""  # its behaviour options as a URL's query writes them ("echo=1")
-
-    @property
-    def transport(self) -> str:
-        return self.url.split("://", 1)[0]
+    # Its Transport, as the event says it: not the URL's scheme, which is `tls` for TLS
+    # over TCP (the Listeners tree shows the scheme).
+    transport: str = Transport.TCP
 
     @property
     def is_datagram(self) -> bool:
@@ -116,6 +117,9 @@ class Session:
         self.connections: dict[str, ConnectionInfo] = {}
         self.max_closed = max_closed
         self._closed_order: list[str] = []
+        # A handshake reported before its accepted connection's ConnectionOpened (the engine
+        # may report either first): kept until the connection is there.
+        self._early_tls: dict[str, TlsInfo] = {}
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
@@ -173,6 +177,7 @@ class Session:
                     conn = self.connections[cid] = ConnectionInfo(cid, listener, remote)
                 conn.local, conn.remote, conn.opened_at = local, remote, ts
                 conn.state, conn.transport, conn.last_activity = ConnState.OPEN, transport, ts
+                conn.tls = self._early_tls.pop(cid, conn.tls)
                 if listener is not None and listener in self.listeners:
                     owner = self.listeners[listener]
                     owner.peers.append(cid)
@@ -197,7 +202,15 @@ class Session:
                     conn.ending = closes_after is not None
                 conn.state = half_closed_state(conn)
                 changes.connections.add(cid)
+            case ev.TlsEstablished(cid=cid, info=info):
+                conn = self.connections.get(cid)
+                if conn is None:
+                    self._early_tls[cid] = info
+                    return
+                conn.tls = info
+                changes.connections.add(cid)
             case ev.ConnectionClosed(ts, cid, reason, error, cause):
+                self._early_tls.pop(cid, None)
                 conn = self.connections.get(cid)
                 if conn is None:
                     return
@@ -212,10 +225,11 @@ class Session:
                         self.listeners[conn.listener].forgotten += 1
                 if error:
                     changes.errors.append(event)
-            case ev.ListenerOpened(ts, lid, url, local, notes, maximum, behaviour=behaviour):
+            case ev.ListenerOpened(ts, lid, url, local, notes, maximum, transport, _, behaviour):
                 self.listeners[lid] = ListenerInfo(
-                    lid, url, local, ts, notes=notes, max_connections=maximum, behaviour=behaviour
-                )
+                    lid, url, local, ts, notes=notes, max_connections=maximum,
+                    behaviour=behaviour, transport=transport,
+                )  # fmt: skip
                 changes.listeners.add(lid)
                 changes.structure = True
             case ev.BehaviourChanged(lid=lid, url=url, behaviour=behaviour):

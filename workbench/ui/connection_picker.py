@@ -21,7 +21,7 @@ from textual.widgets.option_list import Option
 
 from workbench.codec import sanitize_text
 from workbench.session.model import ConnectionInfo, id_number
-from workbench.ui.panes import PROTO_LABEL, connection_state_text, safe
+from workbench.ui.panes import connection_state_text, proto_text, safe
 
 # Options drawn at once: past this a last line says how many more match (type to narrow).
 MAX_SHOWN = 500
@@ -37,14 +37,22 @@ def picking_order(conn: ConnectionInfo) -> tuple[bool, int]:
 class Choice:
     """One connection's row: its text drawn once, its plain text kept for filtering."""
 
-    def __init__(self, conn: ConnectionInfo, id_width: int, state_width: int = STATE_WIDTH) -> None:
+    def __init__(
+        self,
+        conn: ConnectionInfo,
+        id_width: int,
+        state_width: int = STATE_WIDTH,
+        proto_width: int = 4,
+    ) -> None:
         self.cid = conn.cid
         state = connection_state_text(conn).copy()
         state.truncate(state_width, overflow="ellipsis", pad=True)
+        proto = proto_text(conn).copy()
+        proto.pad_right(proto_width - proto.cell_len)
         self.text = Text.assemble(
             (conn.cid.ljust(id_width), "bold"),
             " ",
-            (PROTO_LABEL.get(conn.transport, conn.transport).ljust(4), "cyan"),
+            proto,
             " ",
             state,
             " ",
@@ -77,7 +85,11 @@ class ConnectionPicker(ModalScreen[str | None]):
     ]
 
     def __init__(
-        self, title: str, connections: Iterable[ConnectionInfo], current: str | None = None
+        self,
+        title: str,
+        connections: Iterable[ConnectionInfo],
+        current: str | None = None,
+        none: str = "no connection",  # what the list says when it is empty
     ) -> None:
         super().__init__()
         self.title_text = title
@@ -85,8 +97,10 @@ class ConnectionPicker(ModalScreen[str | None]):
         id_width = max((len(conn.cid) for conn in ordered), default=2)
         states = (connection_state_text(conn).cell_len for conn in ordered)
         state_width = min(STATE_WIDTH, max(states, default=4))
-        self.choices = [Choice(conn, id_width, state_width) for conn in ordered]
+        proto_width = max([4, *(proto_text(conn).cell_len for conn in ordered)])
+        self.choices = [Choice(conn, id_width, state_width, proto_width) for conn in ordered]
         self.current = current
+        self.none = none
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -119,7 +133,7 @@ class ConnectionPicker(ModalScreen[str | None]):
         options.highlighted = 0 if shown else None
         more = len(found) - len(shown)
         if not self.choices:
-            note = "no connection"
+            note = self.none
         elif not found:
             note = f"no connection matches {typed.strip()!r}"
         else:

@@ -32,7 +32,8 @@ def describe_record(
         direction += f" by {record.text}"
     lines = [f"{record.source}  {direction}  at {format_time(record.ts)}"]
     if conn is not None:
-        lines.append(f"{conn.transport}  local {conn.local or '-'}  remote {conn.remote}")
+        tls = f"  ·  {conn.tls.version} (i: TLS details)" if conn.tls is not None else ""
+        lines.append(f"{conn.transport}  local {conn.local or '-'}  remote {conn.remote}{tls}")
     if record.is_data:
         merged = f" in {record.chunks:,} {record.unit}" if record.chunks > 1 else ""
         held = (
@@ -53,6 +54,7 @@ class RecordDetail(ModalScreen[None]):
         Binding("r", "copy_raw", "Copy raw text"),
         Binding("t", "copy_text", "Copy escaped text"),
         Binding("c", "copy_hex", "Copy hex"),
+        Binding("i", "tls", "TLS details"),  # a TLS connection's record only
     ]
 
     def __init__(
@@ -82,6 +84,15 @@ class RecordDetail(ModalScreen[None]):
                 else:
                     yield Static(Content(sanitize_text(record.text)), id="detail-text")
         yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "tls" or (self.conn is not None and self.conn.tls is not None)
+
+    def action_tls(self) -> None:
+        from workbench.ui.tls_detail import TlsDetail
+
+        if self.conn is not None:
+            self.app.push_screen(TlsDetail(self.conn))
 
     def display_text(self) -> str:
         # One line per received line, as the Log shows them, with \n kept visible.

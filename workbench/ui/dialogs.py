@@ -52,6 +52,16 @@ class SendToRequest:
     endpoint: Endpoint
 
 
+# The TLS option's box sits beside the transport (a row of its own would push the Connect
+# dialog past a 24-row terminal); this is its text where the option's declaration gives none.
+TLS_OPTION = "tls"
+TLS_CHECKBOX = DialogCheckbox(
+    "TLS",
+    "TLS",
+    "TLS over this stream (tls://): a listener without cert= and key= uses sockbench's own "
+    "CA; a connection verifies the server (verify=0 in Options connects anyway)",
+)
+
 FieldValues = dict[str, str | bool]
 # What each kind of dialog was last submitted with (by class name), kept by the main screen for
 # the session: the next one opens with it, selected so that typing replaces it.
@@ -63,6 +73,11 @@ class EndpointDialog(ModalScreen[object]):
     for the Unix transports), then the transport and the options, with inline validation;
     subclasses say what the result is."""
 
+    DEFAULT_CSS = """
+    EndpointDialog #transport-row { height: 1; }
+    EndpointDialog #transport-row Select { width: 1fr; }
+    EndpointDialog #transport-row Checkbox { width: auto; margin-left: 2; }
+    """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     TITLE = ""
     ACTION = ""
@@ -108,13 +123,7 @@ class EndpointDialog(ModalScreen[object]):
                     self.initial("address", self.DEFAULT_ADDRESS), id="address", compact=True
                 )
                 yield Label("Transport", classes="field-label")
-                yield Select(
-                    TRANSPORT_CHOICES,
-                    value=self.initial_transport,
-                    allow_blank=False,
-                    id="transport",
-                    compact=True,
-                )
+                yield from self.transport_field()
                 yield Label("Options", classes="field-label options")
                 yield Input(
                     self.initial("options"),
@@ -154,23 +163,43 @@ class EndpointDialog(ModalScreen[object]):
     def checkbox_options(self) -> list[tuple[Option, DialogCheckbox]]:
         """The declared options this dialog's role shows as checkboxes (id: the URL's name)."""
         return [
-            (option, option.dialog)
+            (option, option.dialog or TLS_CHECKBOX)
             for option in OPTIONS
-            if option.dialog and option.takes_role(self.for_listen)
+            if (option.dialog or option.url_name == TLS_OPTION)
+            and option.takes_role(self.for_listen)
         ]
+
+    def option_checkbox(self, option: Option, checkbox: DialogCheckbox) -> Checkbox:
+        return Checkbox(
+            checkbox.text,
+            value=bool(self.remembered.get(option.url_name, False)),
+            id=option.url_name,
+            classes=f"option-{option.url_name}",
+            tooltip=checkbox.tooltip,
+            compact=True,
+        )
 
     def option_checkboxes(self) -> ComposeResult:
         for option, checkbox in self.checkbox_options:
-            shown_with = f"option-{option.url_name}"
-            yield Label(checkbox.label, classes=f"field-label {shown_with}")
-            yield Checkbox(
-                checkbox.text,
-                value=bool(self.remembered.get(option.url_name, False)),
-                id=option.url_name,
-                classes=shown_with,
-                tooltip=checkbox.tooltip,
-                compact=True,
-            )
+            if option.url_name != TLS_OPTION:  # beside the transport (transport_field)
+                yield Label(checkbox.label, classes=f"field-label option-{option.url_name}")
+                yield self.option_checkbox(option, checkbox)
+
+    def transport_field(self) -> ComposeResult:
+        select = Select(
+            TRANSPORT_CHOICES,
+            value=self.initial_transport,
+            allow_blank=False,
+            id="transport",
+            compact=True,
+        )
+        tls = [box for box in self.checkbox_options if box[0].url_name == TLS_OPTION]
+        if not tls:
+            yield select
+            return
+        with Horizontal(id="transport-row"):
+            yield select
+            yield self.option_checkbox(*tls[0])
 
     def extra_fields(self) -> ComposeResult:
         yield from ()
@@ -194,6 +223,9 @@ class EndpointDialog(ModalScreen[object]):
         """A pasted URL says its transport: the selector follows, and with it the options."""
         scheme, sep, _ = event.value.strip().partition("://")
         select = self.query_one("#transport", Select)
+        if sep and scheme.lower() == TLS_OPTION and self.query(f"#{TLS_OPTION}"):
+            scheme = Transport.TCP  # tls:// is TCP with the TLS box ticked
+            self.query_one(f"#{TLS_OPTION}", Checkbox).value = True
         if sep and scheme.lower() in set(Transport) and not select.disabled:
             select.value = Transport(scheme.lower())
 

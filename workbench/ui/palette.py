@@ -113,6 +113,17 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
         "Abort a stream at once, dropping unsent and queued data; TCP sends a RST (f6)",
         lambda: pick(main, "Reset", is_open_stream, engine.reset),
     )
+    yield SystemCommand(
+        "TLS details...",
+        "A TLS connection's handshake: version, cipher, verification, the whole chain",
+        lambda: pick(
+            main,
+            "TLS details of",
+            lambda c: c.tls is not None,
+            show_tls(main),
+            none="no TLS connection: open one with a tls:// URL or the dialogs' TLS box",
+        ),
+    )
     for listener in main.session.listeners.values():
         where = literal_markup(", ".join(listener.local))  # palette titles are markup
         yield SystemCommand(
@@ -127,6 +138,17 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
         )
 
 
+def show_tls(main: MainScreen) -> Callable[[str], None]:
+    """What the picker does with the chosen TLS connection: show its handshake."""
+
+    def show(cid: str) -> None:
+        from workbench.ui.tls_detail import TlsDetail
+
+        main.app.push_screen(TlsDetail(main.session.connections[cid]))
+
+    return show
+
+
 def is_open_stream(conn: ConnectionInfo) -> bool:
     return conn.is_open and not conn.is_datagram
 
@@ -136,8 +158,10 @@ def pick(
     verb: str,
     eligible: Callable[[ConnectionInfo], bool],
     act: Callable[[str], object],
+    none: str = "no connection",
 ) -> None:
-    """Ask which connection (of the eligible ones), then act on it if it is still there."""
+    """Ask which connection (of the eligible ones), then act on it if it is still there;
+    `none`: what the list says when no connection is eligible."""
     from workbench.ui.connection_picker import ConnectionPicker
 
     connections = [conn for conn in main.session.connections.values() if eligible(conn)]
@@ -147,7 +171,7 @@ def pick(
         if conn is not None and eligible(conn):
             act(conn.cid)
 
-    picker = ConnectionPicker(f"{verb}: which connection?", connections, main.target)
+    picker = ConnectionPicker(f"{verb}: which connection?", connections, main.target, none)
     main.app.push_screen(picker, chosen)
 
 

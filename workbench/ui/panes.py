@@ -27,6 +27,7 @@ from workbench.codec import format_size, sanitize_text
 from workbench.session.model import ConnectionInfo, ListenerInfo, Session, id_number
 from workbench.ui.first_screen import listeners_floor
 from workbench.ui.fit import ELLIPSIS, Piece, fit_address, fit_text
+from workbench.ui.tls_mark import proto_mark
 
 
 def safe(text: str, style: str = "", justify: JustifyMethod | None = None) -> Text:
@@ -84,6 +85,13 @@ def shared_fitting(text: str, style: str = "", kind: type[FittingText] = Fitting
 
 
 PROTO_LABEL = {"tcp": "tcp", "udp": "udp", "unix": "unix", "unix-dgram": "udgm"}
+
+
+def proto_text(conn: ConnectionInfo) -> Text:
+    """The `proto` cell: the transport, or the TLS version (workbench/ui/tls_mark.py)."""
+    plain = PROTO_LABEL.get(conn.transport, conn.transport)
+    return shared(*proto_mark(plain, conn.transport, conn.tls))
+
 
 STATE_STYLE = {
     "open": "green",
@@ -567,7 +575,7 @@ class ConnectionsTable(DataTable[Text]):
     def cells(self, conn: ConnectionInfo) -> tuple[Text, ...]:
         return (
             self.id_text(conn.cid),
-            shared(PROTO_LABEL.get(conn.transport, conn.transport), "cyan"),
+            proto_text(conn),
             connection_state_text(conn),
             fitting(conn.remote, "", FittingAddress),
             shared(format_size(conn.bytes_in), "", "right"),
