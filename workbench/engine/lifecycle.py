@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
+from typing import TYPE_CHECKING
 
 from workbench.engine.behaviour_polling import keep_polling
 from workbench.engine.behaviours import behaviour_notes
@@ -12,6 +14,7 @@ from workbench.engine.behaviours.base import release
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
 from workbench.engine.listener import Listener
+from workbench.engine.offloop import run_blocking
 from workbench.engine.opening import (
     max_connections,
     open_connection,
@@ -20,10 +23,15 @@ from workbench.engine.opening import (
 from workbench.engine.stream import StreamConnection
 from workbench.engine.traffic import Traffic
 from workbench.protocol import events as ev
+from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
 from workbench.protocol.options import BEHAVIOUR_FIELDS
 from workbench.protocol.peer_filter import peer_notes
+from workbench.tls import TlsSetupError
+
+if TYPE_CHECKING:
+    from workbench.tls.contexts import ClientTls, ServerTls
 
 
 class Lifecycle(Traffic):
@@ -44,13 +52,25 @@ class Lifecycle(Traffic):
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
         assert self._spare is not None
+        tls = None
+        if endpoint.is_tls:
+            try:
+                tls = await run_blocking(server_setup, endpoint)
+            except (TlsSetupError, EndpointError) as exc:
+                if self.listeners.get(lid) is listener:
+                    del self.listeners[lid]
+                self._error(lid, f"cannot listen: {exc}")
+                return
+
+        def accepted() -> StreamConnection:
+            conn = self._stream_connection_for(self.new_id("C"), lid, endpoint)
+            if tls is not None:
+                conn.tls_local = tls.local
+            return conn
+
         try:
             listener.opened = await open_listener(
-                endpoint,
-                lid,
-                lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
-                self,
-                self._spare,
+                endpoint, lid, accepted, self, self._spare, tls.context if tls else None
             )
         except OSError as exc:
             if self.listeners.get(lid) is listener:
@@ -65,6 +85,7 @@ class Lifecycle(Traffic):
         warnings = tuple(opened.warnings)
         notes = (
             *opened.notes,
+            *((tls.note,) if tls else ()),
             *behaviour_notes(endpoint.options),
             *peer_notes(endpoint.options.allow, endpoint.options.deny, endpoint.is_unix),
             *(f"warning: {warning}" for warning in warnings),
@@ -110,18 +131,27 @@ class Lifecycle(Traffic):
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
         try:
             async with asyncio.timeout(timeout):
+                tls = await run_blocking(client_setup, endpoint) if endpoint.is_tls else None
                 notes = await open_connection(
                     endpoint,
                     cid,
                     lambda: self._stream_connection_for(cid, None, endpoint),
                     self,
+                    tls,
                 )
         except asyncio.CancelledError:
             pass  # reported by _cancel_connect, or the connection reports its own close
         except TimeoutError:
             self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
+        except (TlsSetupError, EndpointError) as exc:
+            self._connect_failed(cid, f"cannot connect: {exc}")
+        except ssl.SSLError as exc:
+            self._connect_failed(cid, describe_handshake_failure(exc))
         except OSError as exc:
-            self._connect_failed(cid, describe_failure(exc, endpoint))
+            if endpoint.is_tls and handshake_broke(exc):
+                self._connect_failed(cid, describe_handshake_failure(exc))
+            else:
+                self._connect_failed(cid, describe_failure(exc, endpoint))
         else:
             for note in (*notes, *behaviour_notes(endpoint.options)):
                 self._info(cid, note)
@@ -152,6 +182,11 @@ class Lifecycle(Traffic):
         peer = sock.add_peer(address)
         self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
 
+    def handshake_failed(self, lid: str, remote: str, exc: BaseException) -> None:
+        """A client of TLS listener `lid` did not complete its handshake: it was never a
+        connection of the listener's, and is said in the listener's name."""
+        self._error(lid, f"{remote}: {describe_handshake_failure(exc)}")
+
     def _cancel_connect(self, cid: str, reason: str, cause: CloseCause = CloseCause.YOU) -> None:
         """Cancel a pending connect and report it now: a task cancelled before its first step
         never runs its own handlers."""
@@ -163,6 +198,35 @@ class Lifecycle(Traffic):
     ) -> None:
         self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
         release(self._own_behaviours.pop(cid, None))
+
+
+# The TLS modules load `cryptography`: imported where TLS is used, not with the engine.
+
+
+def server_setup(endpoint: Endpoint) -> ServerTls:
+    from workbench.tls.contexts import server_tls
+
+    return server_tls(endpoint.options, endpoint.host or "localhost")
+
+
+def client_setup(endpoint: Endpoint) -> ClientTls:
+    from workbench.tls.contexts import client_tls
+    from workbench.tls.verification import system_roots
+
+    system_roots()  # read once, here, off the loop: the first check would wait for it
+    # A Unix socket has no host name: its server is checked as this machine's.
+    return client_tls(endpoint.options, endpoint.host or "localhost")
+
+
+def describe_handshake_failure(exc: BaseException) -> str:
+    from workbench.tls.outcome import describe_handshake_failure as words
+
+    return words(exc)
+
+
+def handshake_broke(exc: OSError) -> bool:
+    """Whether a failed TLS connect failed during the handshake (the TCP connect worked)."""
+    return isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError)
 
 
 async def resolve_for(family: int, endpoint: Endpoint) -> object:

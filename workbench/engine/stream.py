@@ -21,6 +21,8 @@ from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
+    from workbench.protocol.tls_info import Certificate
+    from workbench.tls.contexts import ClientTls
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05
@@ -99,6 +101,12 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.writable.set()
         # Told first when the transport is made (the acceptor counts connections with it).
         self.on_made: Callable[[], None] | None = None
+        # TLS: the handshake's object once it completed, how a client judges the server,
+        # and the certificate sockbench presented.
+        self.ssl_object: object | None = None
+        self.tls_client: ClientTls | None = None
+        self.tls_local: Certificate | None = None
+        self.close_error = False  # closed on purpose, for an error (a certificate refused)
 
     # asyncio callbacks
 
@@ -112,6 +120,7 @@ class StreamConnection(asyncio.BufferedProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if (rcvbuf := stream_rcvbuf()) is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.ssl_object = transport.get_extra_info("ssl_object")
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
         if self.on_made is not None:
@@ -181,7 +190,7 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.writable.set()  # wake a file sender waiting for room
         peer = CloseCause.PEER
         if self.close_reason is not None:
-            reason, error, cause = self.close_reason, False, self.close_cause
+            reason, error, cause = self.close_reason, self.close_error, self.close_cause
         elif isinstance(exc, ConnectionResetError):
             reason, error, cause = "reset by peer", True, peer
         elif isinstance(exc, BrokenPipeError):
@@ -312,6 +321,15 @@ class StreamConnection(asyncio.BufferedProtocol):
     def abort(self) -> None:
         if self.transport is not None and not self.closed:
             self.transport.abort()
+
+    def refuse(self, reason: str) -> None:
+        """Drop the connection at once for an error (a TLS peer refused): nothing more is
+        read from it or sent to it."""
+        if self.transport is None or self.closed:
+            return
+        self._mark_closing()
+        self.close_reason, self.close_cause, self.close_error = reason, CloseCause.ERROR, True
+        self.transport.abort()
 
     def _mark_closing(self) -> None:
         if not self.closing:

@@ -155,9 +155,24 @@ class Traffic(Listening):
     # ConnectionOwner: called by StreamConnection on the engine thread
 
     def connection_opened(self, conn: StreamConnection) -> None:
-        self._opened(conn)
+        self._announce(conn)
+        if conn.ssl_object is not None:
+            # Here, not at the top: `cryptography` loads only once TLS is used.
+            from workbench.tls.outcome import established
+
+            # Before any of its data (a greeting its behaviour sends, say).
+            info, refusal = established(conn.ssl_object, conn.tls_client, conn.tls_local)
+            self._emit(ev.TlsEstablished(time.time(), conn.cid, info))
+            if refusal:
+                conn.refuse(refusal)
+                return
+        self._start_behaviour(conn)
 
     def _opened(self, conn: Connection) -> None:
+        self._announce(conn)
+        self._start_behaviour(conn)
+
+    def _announce(self, conn: Connection) -> None:
         self.connections[conn.cid] = conn
         if conn.listener is not None and conn.listener in self.listeners:
             listener = self.listeners[conn.listener]
@@ -168,6 +183,8 @@ class Traffic(Listening):
                 time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
             )
         )
+
+    def _start_behaviour(self, conn: Connection) -> None:
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_open(self._context(conn)))
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from workbench.protocol.enums import CloseCause, Origin, OriginName
+from workbench.protocol.tls_info import TlsInfo
 
 
 class ListenerOpened(NamedTuple):
@@ -132,6 +133,15 @@ class ConnectionClosed(NamedTuple):
     bytes_out: int | None = None
 
 
+class TlsEstablished(NamedTuple):
+    """Connection `cid`'s TLS handshake completed (before any of its data is reported). A
+    handshake that fails, or a certificate refused, closes it (ConnectionClosed, error)."""
+
+    ts: float
+    cid: str
+    info: TlsInfo
+
+
 class PeerResolved(NamedTuple):
     """The address asked for with AddPeer is connection `cid` of listener `lid`."""
 
@@ -177,6 +187,7 @@ Event = (
     | ListenerClosed
     | Connecting
     | ConnectionOpened
+    | TlsEstablished
     | Data
     | HalfClosed
     | ConnectionClosed

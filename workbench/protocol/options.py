@@ -33,6 +33,7 @@ _FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False
 _SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 # What an option's value keeps as it is in a URL's query; the rest is percent-encoded.
 URL_SAFE = "\\!,:;/@'()*$~[]"
+TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 
 
 # --- what an option's value is: each kind parses text and refuses it in words ---
@@ -110,7 +111,78 @@ class PeerList(NamedTuple):
         return normalized(name, text)
 
 
-Kind = Flag | Integer | Seconds | Interface | Text | PeerList
+class OnOff(NamedTuple):
+    """1 or 0 where the default is on: the flag takes the value too (`--verify 0`)."""
+
+    metavar: str = "1|0"
+
+    def parse(self, name: str, text: str) -> bool:
+        return Flag().parse(name, text)
+
+
+class Choice(NamedTuple):
+    """One of a few words (`client-cert=optional|require`, `min=1.2`)."""
+
+    values: tuple[str, ...]
+    metavar: str
+
+    def parse(self, name: str, text: str) -> str:
+        if text not in self.values:
+            raise EndpointError(f"{name} takes {' or '.join(self.values)}, not '{text}'")
+        return text
+
+
+class Fingerprint(NamedTuple):
+    """A certificate's SHA-256 fingerprint, hex, colons optional; kept as OpenSSL shows it."""
+
+    metavar: str = "SHA256"
+
+    def parse(self, name: str, text: str) -> str | None:
+        digits = text.replace(":", "").upper()
+        if not text:
+            return None
+        if len(digits) != 64 or not all(c in "0123456789ABCDEF" for c in digits):
+            raise EndpointError(f"{name} takes a SHA-256 fingerprint (64 hex digits), not '{text}'")
+        return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+
+class ServerName(NamedTuple):
+    """The name a TLS client sends (SNI); empty sends none."""
+
+    metavar: str = "NAME"
+
+    def parse(self, name: str, text: str) -> str:
+        if text and (not text.isascii() or any(c in text for c in " /\\:")):
+            raise EndpointError(f"{name} takes a host name, not '{text}'")
+        return text
+
+
+class ProtocolList(NamedTuple):
+    """ALPN protocol names, comma-separated, in order of preference."""
+
+    metavar: str = "LIST"
+
+    def parse(self, name: str, text: str) -> str | None:
+        names = [item.strip() for item in text.split(",") if item.strip()]
+        for item in names:
+            if not item.isascii() or len(item) > 255:
+                raise EndpointError(f"{name}: '{item}' is not a protocol name (ASCII, 1-255)")
+        return ",".join(names) or None
+
+
+Kind = (
+    Flag
+    | Integer
+    | Seconds
+    | Interface
+    | Text
+    | PeerList
+    | OnOff
+    | Choice
+    | Fingerprint
+    | ServerName
+    | ProtocolList
+)
 
 
 # --- the declaration ---
@@ -379,6 +451,134 @@ class SocketOptions:
         ),
     )
 
+    # TLS over a stream: `tls://HOST:PORT` is a TCP endpoint with tls=1 (see workbench.tls).
+    tls: bool = declared(
+        False,
+        Option(
+            "tls",
+            Flag(),
+            STREAMS,
+            "TLS over the stream (tls://HOST:PORT is tcp:// with tls=1)",
+            command_line=CommandLine("--tls"),
+        ),
+    )
+    tls_cert: str | None = declared(
+        None,
+        Option(
+            "cert",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: the certificate (PEM, chain after it) sockbench presents",
+            note="a listener without one gets one from sockbench's own CA",
+            command_line=CommandLine("--cert"),
+        ),
+    )
+    tls_key: str | None = declared(
+        None,
+        Option(
+            "key",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: the private key of cert= (PEM; in the certificate's file if not given)",
+            command_line=CommandLine("--key"),
+        ),
+    )
+    tls_ca: str | None = declared(
+        None,
+        Option(
+            "ca",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: CA certificates (PEM) to trust besides the system's and sockbench's own; "
+            "a listener checks client certificates against them",
+            command_line=CommandLine("--ca"),
+        ),
+    )
+    tls_verify: bool | None = declared(
+        None,
+        Option(
+            "verify",
+            OnOff(),
+            STREAMS,
+            "TLS: check the server's certificate; 0 goes on anyway and says what the check found",
+            note="default 1",
+            command_line=CommandLine("--verify"),
+        ),
+    )
+    tls_pin: str | None = declared(
+        None,
+        Option(
+            "pin",
+            Fingerprint(),
+            STREAMS,
+            "TLS: accept exactly the certificate with this SHA-256 fingerprint",
+            command_line=CommandLine("--pin"),
+        ),
+    )
+    tls_sni: str | None = declared(
+        None,
+        Option(
+            "sni",
+            ServerName(),
+            STREAMS,
+            "TLS: the server name sent (sni= sends none)",
+            note="default the host's name",
+            command_line=CommandLine("--sni"),
+        ),
+    )
+    tls_alpn: str | None = declared(
+        None,
+        Option(
+            "alpn",
+            ProtocolList(),
+            STREAMS,
+            "TLS: application protocols offered (ALPN), in order: h2,http/1.1",
+            command_line=CommandLine("--alpn"),
+        ),
+    )
+    tls_min: str | None = declared(
+        None,
+        Option(
+            "min",
+            Choice(TLS_VERSIONS, "1.2"),
+            STREAMS,
+            "TLS: the oldest version accepted",
+            command_line=CommandLine("--tls-min"),
+        ),
+    )
+    tls_max: str | None = declared(
+        None,
+        Option(
+            "max",
+            Choice(TLS_VERSIONS, "1.3"),
+            STREAMS,
+            "TLS: the newest version accepted (max=N with a whole number is the most connections)",
+            command_line=CommandLine("--tls-max"),
+        ),
+    )
+    tls_client_cert: str | None = declared(
+        None,
+        Option(
+            "client-cert",
+            Choice(("optional", "require"), "optional|require"),
+            STREAMS,
+            "TLS: a listener asks clients for a certificate, checked against ca=",
+            listeners_only="it asks the clients it accepts",
+            command_line=CommandLine("--client-cert"),
+        ),
+    )
+    tls_keylog: str | None = declared(
+        None,
+        Option(
+            "keylog",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: append the session keys to FILE (NSS key log, for Wireshark)",
+            note="SSLKEYLOGFILE is honoured too",
+            command_line=CommandLine("--keylog"),
+        ),
+    )
+
     def query(self, only: Collection[str] | None = None) -> str:
         """The URL's query: the options set (of the fields `only` names), in declaration
         order."""
@@ -436,25 +636,41 @@ def url_options(transport: str) -> tuple[Option, ...]:
 def parse_options(query: str, original: str, transport: str, for_listen: bool) -> SocketOptions:
     """The options of `original`'s query string (`broadcast=1&rcvbuf=4194304`)."""
     known = url_options(transport)
-    by_name = {name: option for option in known for name in (option.url_name, *option.aliases)}
+    by_name: dict[str, list[Option]] = {}
+    for option in known:
+        for name in (option.url_name, *option.aliases):
+            by_name.setdefault(name, []).append(option)
     values: dict[str, OptionValue] = {}
     for item in filter(None, query.split("&")):
         name, _, text = item.partition("=")
-        option = by_name.get(name)
-        if option is None:
+        chosen = fitting(by_name.get(name, []), percent_decoded(text))
+        if chosen is None:
             names = ", ".join(option.url_name for option in known)
             raise EndpointError(
                 f"'{original}': unknown option '{name}' for {transport}://; known: {names}"
             )
-        if not option.takes_role(for_listen):
+        if not chosen.takes_role(for_listen):
             raise EndpointError(
-                f"'{original}': {option.url_name} is for listeners ({option.listeners_only})"
+                f"'{original}': {chosen.url_name} is for listeners ({chosen.listeners_only})"
             )
         try:
-            values[option.field] = option.parse(percent_decoded(text))
+            values[chosen.field] = chosen.parse(percent_decoded(text))
         except EndpointError as exc:
             raise EndpointError(f"'{original}': {exc}") from None
     return options_from(values)
+
+
+def fitting(options: list[Option], text: str) -> Option | None:
+    """Of the options a URL name stands for, the one whose kind takes `text` (`max=100` is
+    the most connections, `max=1.3` the newest TLS version); the first if none does, to
+    refuse it in its words."""
+    for option in options:
+        try:
+            option.parse(text)
+        except EndpointError:
+            continue
+        return option
+    return options[0] if options else None
 
 
 def options_from(values: Mapping[str, Any]) -> SocketOptions:
