@@ -17,6 +17,7 @@ from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.behaviour_switch import BehaviourSwitch
 from workbench.engine.behaviours import behaviour_for
 from workbench.engine.bridge import EventBridge
+from workbench.engine.connection import NotSent
 from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.listener import Listener
 from workbench.protocol import commands as cmd
@@ -222,8 +223,11 @@ class Engine(BehaviourSwitch):
 
     def _do_half_close(self, command: cmd.HalfClose) -> None:
         stream = self._stream_connection(command.cid, "cannot send EOF")
-        if stream is not None and stream.half_close():
-            self._half_closed(stream.cid, outgoing=True)
+        try:
+            if stream is not None and stream.half_close():
+                self._half_closed(stream.cid, outgoing=True)
+        except NotSent as exc:
+            self._info(command.cid, str(exc))
 
     def _do_close(self, command: cmd.Close) -> None:
         cid = command.cid

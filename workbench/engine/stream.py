@@ -287,9 +287,15 @@ class StreamConnection(asyncio.BufferedProtocol):
             self.close(reason, CloseCause.IDLE)
 
     def half_close(self) -> bool:
+        """Send EOF; False if it was sent already, NotSent (in words) over TLS."""
         assert self.transport is not None
         if self.local_eof:
             return False
+        if not self.transport.can_write_eof():
+            raise NotSent(
+                f"cannot send EOF alone on {self.cid}: TLS here has no half-close (its "
+                "close_notify ends the connection); close it instead"
+            )
         self.local_eof = True
         self.transport.write_eof()
         if self.peer_eof:

@@ -44,8 +44,7 @@ class Traffic(Listening):
                 case Send(data, sender):
                     self._send(conn.cid, data, sender or origin)
                 case HalfClose(sender):
-                    if conn.has_stream and conn.half_close():
-                        self._half_closed(conn.cid, outgoing=True, origin=sender or origin)
+                    self._behaviour_half_close(conn, sender or origin)
                 case Close(reason):
                     conn.close(reason, CloseCause.BEHAVIOUR)
                 case Later(seconds, later):  # dropped if the connection is closed by then
@@ -53,6 +52,13 @@ class Traffic(Listening):
                     self._loop.call_later(seconds, self._act, conn, later)
                 case Report():
                     self._report(conn.cid, action)
+
+    def _behaviour_half_close(self, conn: Connection, origin: OriginName) -> None:
+        try:
+            if conn.has_stream and conn.half_close():
+                self._half_closed(conn.cid, outgoing=True, origin=origin)
+        except NotSent:  # TLS: its end is the connection's
+            conn.close(f"closed: {origin} ended what it sends (TLS has no half-close)")
 
     def _report(self, source: str, report: Report) -> None:
         """A behaviour's line in the Log, about `source` (a connection or its listener)."""

@@ -59,6 +59,7 @@ class RecordKind(StrEnum):
     SESSION = "session"
     LISTEN = "listen"
     OPEN = "open"
+    TLS = "tls"  # a connection's TLS handshake completed
     DATA = "data"  # with `dir`: a Direction
     EOF = "eof"
     CLOSE = "close"
