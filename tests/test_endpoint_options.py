@@ -8,17 +8,8 @@ import pytest
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url, with_defaults
 from workbench.protocol.enums import Transport
-from workbench.protocol.options import (
-    OPTIONS,
-    Choice,
-    Fingerprint,
-    Flag,
-    Integer,
-    OnOff,
-    Option,
-    Seconds,
-    SocketOptions,
-)
+from workbench.protocol.option_kinds import Choice, Fingerprint, Flag, Integer, OnOff, Seconds
+from workbench.protocol.options import OPTIONS, Option, SocketOptions
 
 
 def test_tcp_options_parse_and_show_in_the_url() -> None:

@@ -18,10 +18,10 @@ from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDIN
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
+from workbench.protocol.option_kinds import Flag
 from workbench.protocol.options import (
     NO_OPTIONS,
     OPTIONS,
-    Flag,
     Option,
     SocketOptions,
     options_from,

@@ -117,6 +117,12 @@ class Engine(BehaviourSwitch):
     def reset(self, cid: str) -> None:
         self.submit(cmd.Reset(cid))
 
+    def start_tls(self, cid: str) -> None:
+        """Upgrade open plain stream connection `cid` to TLS in place (STARTTLS): the
+        client's side on a connection you opened, the server's on a listener's peer. A
+        TlsEstablished event, or its close in words, tells how it went."""
+        self.submit(cmd.StartTls(cid))
+
     def close_listener(self, lid: str, close_peers: bool = True) -> None:
         self.submit(cmd.CloseListener(lid, close_peers))
 
@@ -189,6 +195,7 @@ class Engine(BehaviourSwitch):
             cmd.Close: self._do_close,
             cmd.Reset: self._do_reset,
             cmd.CloseListener: self._do_close_listener,
+            cmd.StartTls: lambda c: self._start_tls(c.cid),
             cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
             cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),

@@ -6,7 +6,6 @@ import asyncio
 import socket
 import ssl
 import time
-from typing import TYPE_CHECKING
 
 from workbench.engine.behaviour_polling import keep_polling
 from workbench.engine.behaviours import behaviour_notes
@@ -21,7 +20,14 @@ from workbench.engine.opening import (
     open_listener,
 )
 from workbench.engine.stream import StreamConnection
-from workbench.engine.traffic import Traffic
+from workbench.engine.tls_setup import (
+    check_tls_options,
+    client_setup,
+    describe_handshake_failure,
+    handshake_broke,
+    server_setup,
+)
+from workbench.engine.upgrading import Upgrading
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
@@ -30,11 +36,8 @@ from workbench.protocol.options import BEHAVIOUR_FIELDS
 from workbench.protocol.peer_filter import peer_notes
 from workbench.tls import TlsSetupError
 
-if TYPE_CHECKING:
-    from workbench.tls.contexts import ClientTls, ServerTls
 
-
-class Lifecycle(Traffic):
+class Lifecycle(Upgrading):
     """Opening and closing: listeners, outgoing connections, datagram peers added by
     address ("Send to..."). It hands the engine itself to the sockets it opens: every
     layer below makes up what they report to."""
@@ -47,30 +50,37 @@ class Lifecycle(Traffic):
             self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
         )
         conn.behaviour = self._behaviour_of(lid, cid)
+        conn.endpoint = endpoint
+        if options.starttls:
+            conn.negotiation = self._negotiation_for(
+                conn, options.starttls, endpoint.host or "localhost"
+            )
         return conn
 
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
         assert self._spare is not None
         tls = None
-        if endpoint.is_tls:
+        if endpoint.is_tls or endpoint.options.starttls:
             try:
-                tls = await run_blocking(server_setup, endpoint)
+                check_tls_options(endpoint)
+                tls = listener.tls = await run_blocking(server_setup, endpoint)
             except (TlsSetupError, EndpointError) as exc:
                 if self.listeners.get(lid) is listener:
                     del self.listeners[lid]
                 self._error(lid, f"cannot listen: {exc}")
                 return
+        handshake = tls.context if tls and endpoint.is_tls else None
 
         def accepted() -> StreamConnection:
             conn = self._stream_connection_for(self.new_id("C"), lid, endpoint)
-            if tls is not None:
+            if handshake is not None and tls is not None:
                 conn.tls_local = tls.local
             return conn
 
         try:
             listener.opened = await open_listener(
-                endpoint, lid, accepted, self, self._spare, tls.context if tls else None
+                endpoint, lid, accepted, self, self._spare, handshake
             )
         except OSError as exc:
             if self.listeners.get(lid) is listener:
@@ -131,6 +141,7 @@ class Lifecycle(Traffic):
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
         try:
             async with asyncio.timeout(timeout):
+                check_tls_options(endpoint)
                 tls = await run_blocking(client_setup, endpoint) if endpoint.is_tls else None
                 notes = await open_connection(
                     endpoint,
@@ -198,35 +209,6 @@ class Lifecycle(Traffic):
     ) -> None:
         self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
         release(self._own_behaviours.pop(cid, None))
-
-
-# The TLS modules load `cryptography`: imported where TLS is used, not with the engine.
-
-
-def server_setup(endpoint: Endpoint) -> ServerTls:
-    from workbench.tls.contexts import server_tls
-
-    return server_tls(endpoint.options, endpoint.host or "localhost")
-
-
-def client_setup(endpoint: Endpoint) -> ClientTls:
-    from workbench.tls.contexts import client_tls
-    from workbench.tls.verification import system_roots
-
-    system_roots()  # read once, here, off the loop: the first check would wait for it
-    # A Unix socket has no host name: its server is checked as this machine's.
-    return client_tls(endpoint.options, endpoint.host or "localhost")
-
-
-def describe_handshake_failure(exc: BaseException) -> str:
-    from workbench.tls.outcome import describe_handshake_failure as words
-
-    return words(exc)
-
-
-def handshake_broke(exc: OSError) -> bool:
-    """Whether a failed TLS connect failed during the handshake (the TCP connect worked)."""
-    return isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError)
 
 
 async def resolve_for(family: int, endpoint: Endpoint) -> object:

@@ -6,6 +6,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from workbench.engine.behaviours.base import BehaviourFactory, release
 from workbench.engine.opening import (
@@ -14,6 +15,9 @@ from workbench.engine.opening import (
 from workbench.engine.unix import remove_own_socket
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
+
+if TYPE_CHECKING:
+    from workbench.tls.contexts import ServerTls
 
 # Datagrams dropped after this long without drops start a new burst: a new line in the Log.
 DROPS_QUIET_SECONDS = 10.0
@@ -78,6 +82,8 @@ class Listener:
     dropped_at: float = -DROPS_QUIET_SECONDS
     # What its connections do on their own (echo...), made for each; None: the user talks.
     behaviour: BehaviourFactory | None = None
+    # Its TLS setup (tls=1, starttls=, or a peer upgraded with StartTls), made once.
+    tls: ServerTls | None = None
 
     def free_slot(self, cid: str) -> None:
         """`cid` no longer counts towards the maximum (closing, or ending after its peer's

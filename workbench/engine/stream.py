@@ -21,6 +21,8 @@ from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
+    from workbench.engine.negotiation import Negotiation
+    from workbench.protocol.endpoints import Endpoint
     from workbench.protocol.tls_info import Certificate
     from workbench.tls.contexts import ClientTls
 
@@ -107,6 +109,11 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.tls_client: ClientTls | None = None
         self.tls_local: Certificate | None = None
         self.close_error = False  # closed on purpose, for an error (a certificate refused)
+        # Its endpoint (a listener's peer: the listener's), for TLS options when upgraded.
+        self.endpoint: Endpoint | None = None
+        # STARTTLS: the plain-text exchange in progress, and the handshake after it.
+        self.negotiation: Negotiation | None = None
+        self.upgrading = False
 
     # asyncio callbacks
 
@@ -182,6 +189,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.flow.resume(Pause.SEND_QUEUE)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:  # a failed STARTTLS handshake: reported once, by whoever is first
+            return
         self.closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -212,6 +221,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         NotSent (QueueFull for the bound) when it cannot go."""
         if self.local_eof:
             raise NotSent(f"you already sent EOF on {self.cid}")
+        if self.upgrading:
+            raise NotSent(f"{self.cid} is in its TLS handshake (STARTTLS): send once it is done")
         buffered = self.buffered()
         if buffered and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
             raise QueueFull(
@@ -222,7 +233,9 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def try_send(self, data: bytes) -> bool:
         """`send` if it can go now without a word to say (False: `send` would refuse it)."""
-        if self.local_eof or self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
+        if self.local_eof or self.upgrading:
+            return False
+        if self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
             return False
         self.write(data)
         return True

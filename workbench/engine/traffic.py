@@ -162,17 +162,25 @@ class Traffic(Listening):
 
     def connection_opened(self, conn: StreamConnection) -> None:
         self._announce(conn)
-        if conn.ssl_object is not None:
-            # Here, not at the top: `cryptography` loads only once TLS is used.
-            from workbench.tls.outcome import established
-
-            # Before any of its data (a greeting its behaviour sends, say).
-            info, refusal = established(conn.ssl_object, conn.tls_client, conn.tls_local)
-            self._emit(ev.TlsEstablished(time.time(), conn.cid, info))
-            if refusal:
-                conn.refuse(refusal)
-                return
+        if conn.ssl_object is not None and not self._report_handshake(conn):
+            return
+        if conn.negotiation is not None:
+            conn.negotiation.begin()  # its behaviour starts once TLS is established
+            return
         self._start_behaviour(conn)
+
+    def _report_handshake(self, conn: StreamConnection) -> bool:
+        """Report what `conn`'s TLS handshake established, before any of its data (a
+        greeting its behaviour sends, say); False if the peer is refused (it is closed)."""
+        # Here, not at the top: `cryptography` loads only once TLS is used.
+        from workbench.tls.outcome import established
+
+        info, refusal = established(conn.ssl_object, conn.tls_client, conn.tls_local)
+        self._emit(ev.TlsEstablished(time.time(), conn.cid, info))
+        if refusal:
+            conn.refuse(refusal)
+            return False
+        return True
 
     def _opened(self, conn: Connection) -> None:
         self._announce(conn)
@@ -195,6 +203,11 @@ class Traffic(Listening):
             self._act(conn, conn.behaviour.on_open(self._context(conn)))
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
+        if conn.negotiation is not None:  # STARTTLS: its plain-text exchange, shown too
+            data = bytes(chunk)
+            self._record_read(conn, chunk)
+            conn.negotiation.feed(data)
+            return
         if conn.behaviour is None:
             self._record_read(conn, chunk)
             return
