@@ -372,3 +372,57 @@ def test_keylog_file_is_written(engine: Engine, events: Collector, tmp_path: Pat
         if line and not line.startswith("#"):
             label, random, secret = line.split(" ")
             assert label.isupper() and len(random) == 64 and int(secret, 16) >= 0
+
+
+def test_sslkeylogfile_is_honoured(
+    engine: Engine, events: Collector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keylog = tmp_path / "env-keys.log"
+    monkeypatch.setenv("SSLKEYLOGFILE", str(keylog))
+    _, port = listen(engine, events, "tls://127.0.0.1:0")
+    established(events, connect(engine, f"tls://localhost:{port}"))
+    wait_until(
+        lambda: keylog.exists() and b"SERVER_HANDSHAKE_TRAFFIC_SECRET" in keylog.read_bytes()
+    )
+
+
+def test_peer_closing_a_tls_connection_ends_it_quietly(
+    engine: Engine, events: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    lid, port = listen(engine, events, "tls://127.0.0.1:0")
+    with python_client(port, local_ca().cert_path) as tls:
+        cid = events.wait_opened(listener=lid).cid
+        established(events, cid)
+        tls.sendall(b"bye")
+        events.wait_received(cid, 3)
+        tls.unwrap()  # close_notify
+    closed = events.wait_closed(cid)
+    assert not closed.error and "peer" in closed.reason
+    assert events.of(ev.HalfClosed, cid)
+    assert not [r for r in caplog.records if r.name == "asyncio"], "asyncio complained"
+
+
+@pytest.mark.parametrize(
+    ("url", "for_listen", "words"),
+    [
+        ("tls://127.0.0.1:1?verify=0", True, "verify is for connections"),
+        ("tls://127.0.0.1:1?pin=" + "AB" * 32, True, "pin is for connections"),
+        ("tls://127.0.0.1:1?client-cert=require", False, "client-cert is for listeners"),
+        ("tls://127.0.0.1:1?min=1.4", False, "min takes 1.0 or 1.1 or 1.2 or 1.3"),
+        ("tls://127.0.0.1:1?pin=abc", False, "64 hex digits"),
+        ("tls://127.0.0.1:1?client-cert=maybe", True, "optional or require"),
+    ],
+)
+def test_tls_options_refused_in_words(url: str, for_listen: bool, words: str) -> None:
+    from workbench.protocol.addresses import EndpointError
+
+    with pytest.raises(EndpointError, match=words):
+        parse_url(url, for_listen=for_listen)
+
+
+def test_missing_certificate_file_is_said_when_listening(
+    engine: Engine, events: Collector, tmp_path: Path
+) -> None:
+    lid = engine.listen(parse_url(f"tls://127.0.0.1:0?cert={tmp_path}/nope.pem", for_listen=True))
+    error = events.wait_error(lid)
+    assert "cannot listen" in error.message and "nope.pem" in error.message

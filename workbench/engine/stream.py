@@ -148,6 +148,12 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self.peer_eof = True
+        if self.ssl_object is not None:
+            # TLS: the peer's close_notify ends the connection (asyncio's TLS closes it
+            # and has no half-open state), so there is no grace to wait.
+            self.half_open, self.eof_grace = False, 0.0
+            self.owner.eof_received(self)
+            return False
         self.owner.eof_received(self)
         if self.local_eof:
             return False  # both directions ended: asyncio closes the transport

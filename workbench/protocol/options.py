@@ -72,6 +72,7 @@ class Option(NamedTuple):
     help: str
     note: str = ""  # said in parentheses after the help: the default, say
     listeners_only: str = ""  # why only listeners take it, for the error that says so
+    connections_only: str = ""  # why only connections (the client's side) take it
     aliases: tuple[str, ...] = ()  # other names URLs may use
     command_line: CommandLine | None = None
     dialog: DialogCheckbox | None = None
@@ -83,7 +84,7 @@ class Option(NamedTuple):
         return transport in self.transports and self.takes_role(for_listen)
 
     def takes_role(self, for_listen: bool) -> bool:
-        return for_listen or not self.listeners_only
+        return not self.connections_only if for_listen else not self.listeners_only
 
     def parse(self, text: str) -> OptionValue:
         """The value `text` gives, or EndpointError in words that do not quote the URL."""
@@ -365,6 +366,7 @@ class SocketOptions:
             STREAMS,
             "TLS: check the server's certificate; 0 goes on anyway and says what the check found",
             note="default 1",
+            connections_only="a listener checks client certificates with client-cert= and ca=",
             command_line=CommandLine("--verify"),
         ),
     )
@@ -375,6 +377,7 @@ class SocketOptions:
             Fingerprint(),
             STREAMS,
             "TLS: accept exactly the certificate with this SHA-256 fingerprint",
+            connections_only="it names the server a connection accepts",
             command_line=CommandLine("--pin"),
         ),
     )
@@ -386,6 +389,7 @@ class SocketOptions:
             STREAMS,
             "TLS: the server name sent (sni= sends none)",
             note="default the host's name",
+            connections_only="the client sends it",
             command_line=CommandLine("--sni"),
         ),
     )
@@ -525,7 +529,12 @@ def parse_options(query: str, original: str, transport: str, for_listen: bool) -
             )
         if not chosen.takes_role(for_listen):
             raise EndpointError(
-                f"'{original}': {chosen.url_name} is for listeners ({chosen.listeners_only})"
+                f"'{original}': {chosen.url_name} is for "
+                + (
+                    f"connections ({chosen.connections_only})"
+                    if for_listen
+                    else f"listeners ({chosen.listeners_only})"
+                )
             )
         try:
             values[chosen.field] = chosen.parse(percent_decoded(text))

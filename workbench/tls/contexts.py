@@ -51,6 +51,7 @@ def server_tls(options: SocketOptions, host: str) -> ServerTls:
     common_setup(context, options)
     context.sni_callback = remember_server_name
     try:
+        check_readable(options)
         if options.tls_cert:
             context.load_cert_chain(options.tls_cert, options.tls_key)
             local = first_certificate(Path(options.tls_cert).read_bytes())
@@ -96,6 +97,7 @@ def client_tls(options: SocketOptions, host: str) -> ClientTls:
     common_setup(context, options)
     local = None
     try:
+        check_readable(options)
         if options.tls_cert:
             context.load_cert_chain(options.tls_cert, options.tls_key)
             local = first_certificate(Path(options.tls_cert).read_bytes())
@@ -115,6 +117,15 @@ def client_tls(options: SocketOptions, host: str) -> ClientTls:
         ca_file=options.tls_ca,
         local=local,
     )
+
+
+def check_readable(options: SocketOptions) -> None:
+    """Open each file given, so that one missing is named (the ssl module does not say which
+    file it could not read)."""
+    for path in (options.tls_cert, options.tls_key, options.tls_ca):
+        if path:
+            with open(path, "rb"):
+                pass
 
 
 def common_setup(context: ssl.SSLContext, options: SocketOptions) -> None:
