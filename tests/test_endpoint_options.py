@@ -121,7 +121,7 @@ def test_every_declared_option_parses_and_shows_in_the_url_as_given(option: Opti
     for transport in transports:
         # A multicast group, so that join=1 is taken too.
         url = f"{transport}://239.1.2.3:5000?{option.url_name}={sample_text(option)}"
-        endpoint = parse_url(url, for_listen=True)
+        endpoint = parse_url(url, for_listen=not option.connections_only)
         assert getattr(endpoint.options, option.field) != option.default
         # tls=1 is written as the scheme: tls://
         if option.field == "tls":
