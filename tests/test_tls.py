@@ -426,3 +426,19 @@ def test_missing_certificate_file_is_said_when_listening(
     lid = engine.listen(parse_url(f"tls://127.0.0.1:0?cert={tmp_path}/nope.pem", for_listen=True))
     error = events.wait_error(lid)
     assert "cannot listen" in error.message and "nope.pem" in error.message
+
+
+def test_connect_right_after_listen_waits_for_its_tls(engine: Engine, events: Collector) -> None:
+    port = free_port()
+    engine.listen(parse_url(f"tls://127.0.0.1:{port}", for_listen=True))
+    cid = connect(engine, f"tls://localhost:{port}")  # as --listen and --connect at start
+    assert established(events, cid).info.verified
+
+
+def test_listener_whose_tls_cannot_be_set_up_frees_its_port(
+    engine: Engine, events: Collector, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"tls://127.0.0.1:{port}?cert={tmp_path}/nope.pem"
+    events.wait_error(engine.listen(parse_url(url, for_listen=True)))
+    wait_until(lambda: not can_connect(port), what="the port freed")

@@ -96,11 +96,12 @@ class Acceptor:
         max_connections: int,
         spare: SpareDescriptor,
         peer_filter: PeerFilter | None = None,
-        tls: ssl.SSLContext | None = None,
+        tls: asyncio.Future[ssl.SSLContext | None] | None = None,
     ) -> None:
         self.sockets = sockets
-        # TLS: each connection is attached once its handshake completes, in a task of its
-        # own (one slow or silent client must not hold up the others).
+        # TLS (its context, once the listener has set it up): each connection is attached
+        # once its handshake completes, in a task of its own (one slow or silent client must
+        # not hold up the others).
         self.tls = tls
         self.peer_filter = peer_filter  # the listener's allow= and deny= lists
         self.factory = factory
@@ -171,9 +172,14 @@ class Acceptor:
             remote = format_sockname(conn.getpeername())
         except OSError:
             remote = "a client"
+        assert self.tls is not None
         try:
+            context = await self.tls  # the listener's TLS, once set up
+            if context is None:  # it could not be: the listener is gone
+                conn.close()
+                return
             await self._loop.connect_accepted_socket(
-                lambda: protocol, conn, ssl=self.tls, ssl_handshake_timeout=HANDSHAKE_SECONDS
+                lambda: protocol, conn, ssl=context, ssl_handshake_timeout=HANDSHAKE_SECONDS
             )
         except (OSError, ssl.SSLError) as exc:
             conn.close()

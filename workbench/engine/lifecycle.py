@@ -60,33 +60,42 @@ class Lifecycle(Upgrading):
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
         assert self._spare is not None
-        tls = None
+        try:
+            check_tls_options(endpoint)
+        except EndpointError as exc:
+            self._listen_failed(listener, str(exc))
+            return
+        # TLS is set up (files read, the local CA's certificate made) while the sockets are
+        # bound: the port is taken at once, and clients that come meanwhile wait for it.
+        setup = None
         if endpoint.is_tls or endpoint.options.starttls:
-            try:
-                check_tls_options(endpoint)
-                tls = listener.tls = await run_blocking(server_setup, endpoint)
-            except (TlsSetupError, EndpointError) as exc:
-                if self.listeners.get(lid) is listener:
-                    del self.listeners[lid]
-                self._error(lid, f"cannot listen: {exc}")
-                return
-        handshake = tls.context if tls and endpoint.is_tls else None
-
-        def accepted() -> StreamConnection:
-            conn = self._stream_connection_for(self.new_id("C"), lid, endpoint)
-            if handshake is not None and tls is not None:
-                conn.tls_local = tls.local
-            return conn
-
+            setup = asyncio.ensure_future(run_blocking(server_setup, endpoint))
+        handshake: asyncio.Future[ssl.SSLContext | None] | None = None
+        if endpoint.is_tls:
+            handshake = asyncio.get_running_loop().create_future()
         try:
             listener.opened = await open_listener(
-                endpoint, lid, accepted, self, self._spare, handshake
+                endpoint,
+                lid,
+                lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
+                self,
+                self._spare,
+                handshake,
             )
+            if setup is not None:
+                listener.tls = await setup
+                if handshake is not None:
+                    handshake.set_result(listener.tls.context)
         except OSError as exc:
-            if self.listeners.get(lid) is listener:
-                del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
+            self._listen_failed(listener, describe_failure(exc, endpoint, listening=True))
             return
+        except (TlsSetupError, EndpointError) as exc:
+            self._listen_failed(listener, str(exc))
+            return
+        finally:
+            if handshake is not None and not handshake.done():
+                handshake.set_result(None)  # no TLS: the clients waiting are dropped
+        tls = listener.tls
         if self.listeners.get(lid) is not listener:  # closed while it was opening
             listener.close("closed while opening", CloseCause.YOU)
             return
@@ -114,6 +123,13 @@ class Lifecycle(Upgrading):
             )
         )
         keep_polling(asyncio.get_running_loop(), lid, lambda: listener.behaviour, self._report)
+
+    def _listen_failed(self, listener: Listener, reason: str) -> None:
+        if self.listeners.get(listener.lid) is listener:
+            del self.listeners[listener.lid]
+        if listener.opened is not None:  # bound, but its TLS could not be set up
+            listener.close("could not listen", CloseCause.ERROR)
+        self._error(listener.lid, f"cannot listen: {reason}")
 
     def _close_listener(
         self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU

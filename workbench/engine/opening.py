@@ -77,7 +77,7 @@ async def open_listener(
     stream_factory: StreamFactory,
     owner: ListenOwner,
     spare: SpareDescriptor,
-    tls: ssl.SSLContext | None = None,
+    tls: asyncio.Future[ssl.SSLContext | None] | None = None,
 ) -> OpenedListener:
     loop = asyncio.get_running_loop()
     peers = PeerFilter.of(endpoint.options.allow, endpoint.options.deny)

@@ -175,7 +175,9 @@ class Traffic(Listening):
         # Here, not at the top: `cryptography` loads only once TLS is used.
         from workbench.tls.outcome import established
 
-        info, refusal = established(conn.ssl_object, conn.tls_client, conn.tls_local)
+        listener = self.listeners.get(conn.listener or "")
+        local = conn.tls_local or (listener.tls.local if listener and listener.tls else None)
+        info, refusal = established(conn.ssl_object, conn.tls_client, local)
         self._emit(ev.TlsEstablished(time.time(), conn.cid, info))
         if refusal:
             conn.refuse(refusal)

@@ -75,7 +75,7 @@ class Upgrading(Traffic):
         try:
             if server_side:
                 tls = await self._listener_tls(conn.listener or "", endpoint)
-                context, hostname, conn.tls_local = tls.context, None, tls.local
+                context, hostname = tls.context, None
             else:
                 client = await run_blocking(client_setup, endpoint)
                 context, hostname = client.context, client.server_hostname or None
