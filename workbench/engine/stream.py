@@ -287,7 +287,8 @@ class StreamConnection(asyncio.BufferedProtocol):
             self.transport.pause_reading()
 
     def _resume_transport(self) -> None:
-        if self.transport is not None and not self.closed:
+        # In a STARTTLS upgrade the plain transport stays paused: the handshake reads.
+        if self.transport is not None and not self.closed and not self.upgrading:
             self.transport.resume_reading()
 
     def _idle_check(self) -> None:

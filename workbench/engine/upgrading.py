@@ -35,7 +35,8 @@ class Upgrading(Traffic):
             self._begin_upgrade(conn)
 
     def _negotiation_for(self, conn: StreamConnection, proto: str, host: str) -> Negotiation:
-        """The STARTTLS exchange of `proto` on `conn`, as the server on a listener's peer."""
+        """The STARTTLS exchange of `proto` on `conn`: the client's side on a connection the
+        user opened, the server's on a listener's peer."""
         # The negotiators are another module's (`workbench.tls.starttls`), loaded on use.
         negotiator = cast(NegotiatorFactory, import_module(STARTTLS_MODULE).negotiator)
         role = "client" if conn.listener is None else "server"
@@ -65,6 +66,7 @@ class Upgrading(Traffic):
         assert conn.transport is not None
         conn.transport.pause_reading()
         conn.upgrading = True
+        conn.negotiation = None  # asked for by the user in the middle of one: it is over
         self._in_background(self._upgrade(conn))
 
     async def _upgrade(self, conn: StreamConnection) -> None:
