@@ -51,13 +51,9 @@ def server_tls(options: SocketOptions, host: str) -> ServerTls:
     common_setup(context, options)
     context.sni_callback = remember_server_name
     try:
-        check_readable(options)
+        local = own_certificate(context, options)
         if options.tls_cert:
-            context.load_cert_chain(options.tls_cert, options.tls_key)
-            local = first_certificate(Path(options.tls_cert).read_bytes())
             note = f"TLS with {options.tls_cert}"
-        elif options.tls_key:
-            raise TlsSetupError("key= needs cert= as well")
         else:
             local = load_local_certificate(context, host)
             ca = local_ca()
@@ -95,14 +91,8 @@ def client_tls(options: SocketOptions, host: str) -> ClientTls:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     common_setup(context, options)
-    local = None
     try:
-        check_readable(options)
-        if options.tls_cert:
-            context.load_cert_chain(options.tls_cert, options.tls_key)
-            local = first_certificate(Path(options.tls_cert).read_bytes())
-        elif options.tls_key:
-            raise TlsSetupError("key= needs cert= as well")
+        local = own_certificate(context, options)
         if options.tls_ca:
             ssl.create_default_context(cafile=options.tls_ca)  # read now: refused in words
     except (OSError, ssl.SSLError) as exc:
@@ -117,6 +107,17 @@ def client_tls(options: SocketOptions, host: str) -> ClientTls:
         ca_file=options.tls_ca,
         local=local,
     )
+
+
+def own_certificate(context: ssl.SSLContext, options: SocketOptions) -> Certificate | None:
+    """Load cert= (and key=) into `context`: what it presents (None: none given)."""
+    check_readable(options)
+    if options.tls_cert:
+        context.load_cert_chain(options.tls_cert, options.tls_key)
+        return first_certificate(Path(options.tls_cert).read_bytes())
+    if options.tls_key:
+        raise TlsSetupError("key= needs cert= as well")
+    return None
 
 
 def check_readable(options: SocketOptions) -> None:
