@@ -9,7 +9,8 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,39 +55,51 @@ def python_client(port: int, cafile: Path | None = None, **wrap: object) -> ssl.
 
 
 @contextlib.contextmanager
-def python_server(issued: Issued, **options: object) -> Iterator[tuple[int, list[bytes]]]:
-    """A TLS server on a thread: answers its first client with what it read, then closes."""
-    import threading
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(issued.cert, issued.key)
-    if "alpn" in options:
-        context.set_alpn_protocols(list(options["alpn"]))  # type: ignore[call-overload]
-    if "max" in options:
-        context.maximum_version = options["max"]  # type: ignore[assignment]
-    if "client_ca" in options:
-        context.verify_mode = ssl.CERT_REQUIRED
-        context.load_verify_locations(str(options["client_ca"]))
+def served_once(serve: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A server on a thread that hands its first connection to `serve`; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    got: list[bytes] = []
 
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = listener.accept()
+    def run() -> None:
+        with contextlib.suppress(OSError), listener.accept()[0] as conn:
             conn.settimeout(5)
-            with context.wrap_socket(conn, server_side=True) as tls:
-                data = tls.recv(1024)
-                got.append(data)
-                tls.sendall(b"you said " + data)
+            serve(conn)
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield port, got
+        yield listener.getsockname()[1]
     finally:
         listener.close()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def python_server(
+    issued: Issued, newest: ssl.TLSVersion | None = None
+) -> Iterator[tuple[int, list[bytes]]]:
+    """A TLS server that answers its first client with what it read, then closes."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(issued.cert, issued.key)
+    if newest is not None:
+        context.maximum_version = newest
+    got: list[bytes] = []
+
+    def serve(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            data = tls.recv(1024)
+            got.append(data)
+            tls.sendall(b"you said " + data)
+
+    with served_once(serve) as port:
+        yield port, got
+
+
+def open_tls_connection(engine: Engine, events: Collector) -> str:
+    """A TLS connection from sockbench to a sockbench listener, established."""
+    _, port = listen(engine, events, "tls://127.0.0.1:0")
+    cid = connect(engine, f"tls://localhost:{port}")
+    established(events, cid)
+    return cid
 
 
 # --- URLs ---
@@ -328,7 +341,7 @@ def test_versions_refused_both_ways(engine: Engine, events: Collector, tmp_path:
         context.wrap_socket(sock)
     assert "no TLS version in common" in events.wait_error(lid).message
     server = issue(tmp_path, "s", None)
-    with python_server(server, max=ssl.TLSVersion.TLSv1_2) as (port, _):
+    with python_server(server, newest=ssl.TLSVersion.TLSv1_2) as (port, _):
         cid = connect(engine, f"tls://localhost:{port}?min=1.3&verify=0")
         closed = events.wait_closed(cid)
     assert closed.error and "TLS version" in closed.reason

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import EngineFactory
 from peers import Collector
-from test_tls import connect, established, listen
+from test_tls import connect, established, listen, open_tls_connection
 
 from workbench.engine import Engine
 from workbench.protocol import events as ev
@@ -74,9 +74,7 @@ def test_tls_over_a_unix_stream_socket(engine: Engine, events: Collector, tmp_pa
 
 
 def test_eof_alone_on_tls_is_refused_in_words(engine: Engine, events: Collector) -> None:
-    _, port = listen(engine, events, "tls://127.0.0.1:0")
-    cid = connect(engine, f"tls://localhost:{port}")
-    established(events, cid)
+    cid = open_tls_connection(engine, events)
     engine.half_close(cid)
     note = events.wait_for(lambda e: isinstance(e, ev.Note) and e.source == cid)
     assert "no half-close" in note.message

@@ -10,7 +10,6 @@ import contextlib
 import socket
 import ssl
 import sys
-import threading
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import NamedTuple
 
 import pytest
 from peers import Collector, recv_exactly
-from test_tls import connect, established, listen
+from test_tls import connect, established, listen, open_tls_connection, served_once
 from tls_certs import Issued, issue
 
 from workbench.engine import Engine
@@ -38,27 +37,19 @@ def plain_then_tls_server(
     issued: Issued, go: bytes = b"220 go\r\n"
 ) -> Iterator[tuple[int, list[bytes]]]:
     """Greets, waits for STARTTLS, answers `go`, then speaks TLS: echoes one read."""
-    listener = socket.create_server(("127.0.0.1", 0))
     got: list[bytes] = []
 
-    def serve() -> None:
-        with contextlib.suppress(OSError), listener.accept()[0] as conn:
-            conn.settimeout(5)
-            conn.sendall(b"220 hello\r\n")
-            got.append(recv_exactly(conn, 10))  # STARTTLS\r\n
-            conn.sendall(go)
-            with server_context(issued).wrap_socket(conn, server_side=True) as tls:
-                data = tls.recv(100)
-                got.append(data)
-                tls.sendall(b"tls:" + data)
+    def serve(conn: socket.socket) -> None:
+        conn.sendall(b"220 hello\r\n")
+        got.append(recv_exactly(conn, 10))  # STARTTLS\r\n
+        conn.sendall(go)
+        with server_context(issued).wrap_socket(conn, server_side=True) as tls:
+            data = tls.recv(100)
+            got.append(data)
+            tls.sendall(b"tls:" + data)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], got
-    finally:
-        listener.close()
-        thread.join(5)
+    with served_once(serve) as port:
+        yield port, got
 
 
 def test_start_tls_as_the_client(engine: Engine, events: Collector, tmp_path: Path) -> None:
@@ -94,9 +85,7 @@ def test_start_tls_as_the_server(engine: Engine, events: Collector) -> None:
 
 
 def test_start_tls_twice_or_on_nothing_is_said(engine: Engine, events: Collector) -> None:
-    _, port = listen(engine, events, "tls://127.0.0.1:0")
-    cid = connect(engine, f"tls://localhost:{port}")
-    established(events, cid)
+    cid = open_tls_connection(engine, events)
     engine.start_tls(cid)
     note = events.wait_for(lambda e: isinstance(e, ev.Note) and e.source == cid)
     assert "TLS already" in note.message
