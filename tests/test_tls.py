@@ -455,3 +455,18 @@ def test_listener_whose_tls_cannot_be_set_up_frees_its_port(
     url = f"tls://127.0.0.1:{port}?cert={tmp_path}/nope.pem"
     events.wait_error(engine.listen(parse_url(url, for_listen=True)))
     wait_until(lambda: not can_connect(port), what="the port freed")
+
+
+@requires_openssl
+def test_client_without_the_certificate_a_server_requires_is_told_in_words(
+    engine: Engine, events: Collector, tmp_path: Path
+) -> None:
+    server = issue(tmp_path, "server", None)
+    port = free_port()
+    argv = ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(server.cert),
+            "-key", str(server.key), "-quiet", "-Verify", "1"]  # fmt: skip
+    with process_peer(argv):
+        wait_until(lambda: can_connect(port), what="openssl s_server listening")
+        cid = connect(engine, f"tls://localhost:{port}?verify=0")
+        closed = events.wait_closed(cid)
+    assert closed.error and "requires a client certificate" in closed.reason, closed.reason

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable
@@ -210,6 +211,8 @@ class StreamConnection(asyncio.BufferedProtocol):
             reason, error, cause = "reset by peer", True, peer
         elif isinstance(exc, BrokenPipeError):
             reason, error, cause = "closed by peer while sending (broken pipe)", True, peer
+        elif isinstance(exc, ssl.SSLError):  # an alert from the peer, say
+            reason, error, cause = tls_ended(exc), True, CloseCause.ERROR
         elif exc is not None:
             reason, error, cause = f"connection lost: {exc}", True, CloseCause.ERROR
         elif self.peer_eof and self.local_eof:
@@ -380,3 +383,10 @@ class StreamConnection(asyncio.BufferedProtocol):
             reason += f": {unsent:,} bytes queued were not sent"
         self.close_reason, self.close_cause = reason, cause
         self.transport.abort()
+
+
+def tls_ended(exc: ssl.SSLError) -> str:
+    # Here, not at the top: `cryptography` loads only once TLS is used.
+    from workbench.tls.outcome import tls_error_words
+
+    return f"TLS error: {tls_error_words(exc)}"

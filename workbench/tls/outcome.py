@@ -47,26 +47,31 @@ _REASONS = {
 
 def describe_handshake_failure(exc: BaseException) -> str:
     """A TLS handshake that failed, in words."""
+    return f"TLS handshake failed: {tls_error_words(exc)}"
+
+
+def tls_error_words(exc: BaseException) -> str:
+    """What went wrong in a TLS exchange, in words (without saying when)."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"the peer's certificate was refused: {exc.verify_message}"
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or ""
         if reason in _REASONS:
-            return f"TLS handshake failed: {_REASONS[reason]}"
+            return _REASONS[reason]
         for prefix in ("TLSV13_ALERT_", "TLSV1_ALERT_", "SSLV3_ALERT_"):
             if reason.startswith(prefix):
                 alert = reason.removeprefix(prefix)
-                said = _ALERTS.get(alert, alert.lower().replace("_", " "))
-                return f"TLS handshake failed: the peer sent an alert: {said}"
-        return f"TLS handshake failed: {reason.lower().replace('_', ' ') or exc}"
+                return (
+                    f"the peer sent an alert: {_ALERTS.get(alert, alert.lower().replace('_', ' '))}"
+                )
+        return reason.lower().replace("_", " ") or str(exc)
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-        text = str(exc)
-        if "taking longer" in text:
-            return "TLS handshake failed: the peer did not complete it in time"
-        return "TLS handshake failed: the peer closed the connection during it"
+        if "taking longer" in str(exc):
+            return "the peer did not complete it in time"
+        return "the peer closed the connection during it"
     if isinstance(exc, TimeoutError):
-        return "TLS handshake failed: the peer did not complete it in time"
-    return f"TLS handshake failed: {exc}"
+        return "the peer did not complete it in time"
+    return str(exc)
 
 
 def peer_chain(ssl_object: Any) -> list[bytes]:
