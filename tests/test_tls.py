@@ -320,6 +320,16 @@ def test_client_certificate_required_and_given(
     assert info.verified and info.chain[0].subject == "CN=alice"
 
 
+def test_sockbench_client_refused_by_a_sockbench_server_is_told(
+    engine: Engine, events: Collector
+) -> None:
+    # asyncio's TLS closes without sending its alert when a handshake fails: the client,
+    # whose TLS 1.3 handshake had ended, sees the connection go without a close_notify.
+    _, port = listen(engine, events, "tls://127.0.0.1:0?client-cert=require")
+    closed = events.wait_closed(connect(engine, f"tls://localhost:{port}"))
+    assert closed.error and "without ending TLS" in closed.reason
+
+
 def test_client_certificate_required_and_missing(engine: Engine, events: Collector) -> None:
     lid, port = listen(engine, events, "tls://127.0.0.1:0?client-cert=require")
     # TLS 1.3: the refusal comes after the client's side of the handshake ended.

@@ -219,6 +219,10 @@ class StreamConnection(asyncio.BufferedProtocol):
             reason, error, cause = "closed by both sides", False, peer
         elif self.peer_eof:
             reason, error, cause = "closed by peer", False, peer
+        elif self.ssl_object is not None:
+            # TLS ends with the peer's close_notify (an EOF here): this one just went.
+            reason = "closed by peer without ending TLS (no close_notify): it may have refused us"
+            error, cause = True, peer
         else:
             reason, error, cause = "closed", False, CloseCause.UNKNOWN
         self.owner.connection_closed(self, reason, error, cause)
