@@ -480,3 +480,18 @@ def test_client_without_the_certificate_a_server_requires_is_told_in_words(
         cid = connect(engine, f"tls://localhost:{port}?verify=0")
         closed = events.wait_closed(cid)
     assert closed.error and "requires a client certificate" in closed.reason, closed.reason
+
+
+def test_a_flood_of_failed_handshakes_is_not_a_flood_of_lines(
+    engine: Engine, events: Collector
+) -> None:
+    lid, port = listen(engine, events, "tls://127.0.0.1:0")
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"not tls at all\r\n")
+            with contextlib.suppress(OSError):
+                sock.recv(10)
+    events.wait_until(lambda: len(events.of(ev.ErrorReported)) >= 6)
+    events.settle()
+    said = [e.message for e in events.of(ev.ErrorReported) if e.source == lid]
+    assert len(said) == 6 and "not shown for a few seconds" in said[-1]

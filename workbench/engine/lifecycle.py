@@ -12,7 +12,7 @@ from workbench.engine.behaviours import behaviour_notes
 from workbench.engine.behaviours.base import release
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
-from workbench.engine.listener import Listener
+from workbench.engine.listener import Listener, Say
 from workbench.engine.offloop import run_blocking
 from workbench.engine.opening import (
     max_connections,
@@ -211,8 +211,19 @@ class Lifecycle(Upgrading):
 
     def handshake_failed(self, lid: str, remote: str, exc: BaseException) -> None:
         """A client of TLS listener `lid` did not complete its handshake: it was never a
-        connection of the listener's, and is said in the listener's name."""
-        self._error(lid, f"{remote}: {describe_handshake_failure(exc)}")
+        connection of the listener's, and is said in the listener's name (the first few in
+        a while: a scan would fill the Log)."""
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        say, unsaid = listener.handshake_failures.say(time.monotonic())
+        text = f"{remote}: {describe_handshake_failure(exc)}"
+        if unsaid:
+            text += f" ({unsaid:,} more failed before it, not shown)"
+        if say is Say.HUSH:
+            text += "; more failures are not shown for a few seconds"
+        if say is not Say.NOTHING:
+            self._error(lid, text)
 
     def _cancel_connect(self, cid: str, reason: str, cause: CloseCause = CloseCause.YOU) -> None:
         """Cancel a pending connect and report it now: a task cancelled before its first step
