@@ -19,6 +19,23 @@ from workbench.engine import Engine, EventBridge
 
 ENGINE_STOP_TIMEOUT = 5.0
 
+
+@pytest.fixture(autouse=True, scope="session")
+def own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """sockbench's data directory (its local CA) in a temporary one, never the user's; the
+    apps the tests start inherit it."""
+    import os
+
+    directory = tmp_path_factory.mktemp("sockbench-data")
+    before = os.environ.get("SOCKBENCH_DATA_DIR")
+    os.environ["SOCKBENCH_DATA_DIR"] = str(directory)
+    yield directory
+    if before is None:
+        del os.environ["SOCKBENCH_DATA_DIR"]
+    else:
+        os.environ["SOCKBENCH_DATA_DIR"] = before
+
+
 EngineFactory = Callable[..., tuple[Engine, Collector]]
 
 

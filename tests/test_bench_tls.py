@@ -66,7 +66,6 @@ def test_without_tls_in_sockbench_the_cases_say_why_and_are_not_judged() -> None
 @requires_socat
 @requires_openssl
 def test_the_quick_tls_cases_measure_sockbench_against_socat_and_openssl() -> None:
-    pytest.skip("needs the TLS core: enabled at merge")
     run = subprocess.run(
         [sys.executable, "-m", "workbench", "bench", "--quick", "--json", "--case", "TLS"],
         capture_output=True,

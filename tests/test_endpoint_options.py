@@ -8,7 +8,8 @@ import pytest
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url, with_defaults
 from workbench.protocol.enums import Transport
-from workbench.protocol.options import OPTIONS, Flag, Integer, Option, Seconds, SocketOptions
+from workbench.protocol.option_kinds import Choice, Fingerprint, Flag, Integer, OnOff, Seconds
+from workbench.protocol.options import OPTIONS, Option, SocketOptions
 
 
 def test_tcp_options_parse_and_show_in_the_url() -> None:
@@ -104,6 +105,12 @@ def sample_text(option: Option) -> str:
         return str(option.kind.bounds[1]) if option.kind.bounds else "4096"
     if isinstance(option.kind, Seconds):
         return "2.5"
+    if isinstance(option.kind, OnOff):
+        return "0"  # these are on by default
+    if isinstance(option.kind, Choice):
+        return option.kind.values[-1]
+    if isinstance(option.kind, Fingerprint):
+        return ":".join(["AB"] * 32)
     return "127.0.0.1"
 
 
@@ -114,8 +121,11 @@ def test_every_declared_option_parses_and_shows_in_the_url_as_given(option: Opti
     for transport in transports:
         # A multicast group, so that join=1 is taken too.
         url = f"{transport}://239.1.2.3:5000?{option.url_name}={sample_text(option)}"
-        endpoint = parse_url(url, for_listen=True)
+        endpoint = parse_url(url, for_listen=not option.connections_only)
         assert getattr(endpoint.options, option.field) != option.default
+        # tls=1 is written as the scheme: tls://
+        if option.field == "tls":
+            url = "tls://239.1.2.3:5000"
         assert endpoint.url == url
 
 

@@ -39,7 +39,6 @@ def test_without_tls_in_sockbench_the_dialogs_have_no_tls_box() -> None:
 
 
 def test_the_tls_box_is_beside_the_transport_and_sets_tls() -> None:
-    pytest.skip("needs the TLS core: enabled at merge")
 
     async def scenario(pilot: Pilot[None]) -> None:
         dialog = await open_dialog(pilot, "f3", ConnectDialog)
@@ -64,7 +63,6 @@ def test_the_tls_box_is_beside_the_transport_and_sets_tls() -> None:
 
 
 def test_a_pasted_tls_url_ticks_the_box() -> None:
-    pytest.skip("needs the TLS core: enabled at merge")
 
     async def scenario(pilot: Pilot[None]) -> None:
         dialog = await open_dialog(pilot, "f2", ListenDialog)
@@ -86,7 +84,6 @@ async def listen_dialog_with_tls(pilot: Pilot[None]) -> None:
 
 
 def test_listen_dialog_with_the_tls_box(snap_compare) -> None:
-    pytest.skip("needs the TLS core: enabled at merge (then --snapshot-update, and look)")
     assert snap_compare(
         frozen_app(), terminal_size=TERMINAL_SIZE, run_before=listen_dialog_with_tls
     )

@@ -262,3 +262,30 @@ def server_context(certificate: Issued, client_ca: Issued | None = None) -> ssl.
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(client_ca.cert)
     return context
+
+
+def issue(
+    directory: Path,
+    stem: str,
+    ca: Issued | None,
+    names: tuple[str, ...] = ("localhost", "127.0.0.1"),
+    *,
+    expired: bool = False,
+    client: bool = False,
+    common: str = "",
+) -> Issued:
+    """A leaf in `stem`.pem for `names`, signed by `ca` (None: self-signed), valid now or
+    `expired` yesterday: the TLS core's tests' way of asking for `make_leaf`."""
+    now = datetime.datetime.now(datetime.UTC)
+    dates = (now - 30 * DAY, now - DAY) if expired else (None, None)
+    return make_leaf(
+        directory,
+        ca,
+        names,
+        common_name=common,
+        organization="",
+        not_before=dates[0],
+        not_after=dates[1],
+        client=client,
+        stem=stem,
+    )

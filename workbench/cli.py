@@ -18,10 +18,10 @@ from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDIN
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
+from workbench.protocol.option_kinds import Flag
 from workbench.protocol.options import (
     NO_OPTIONS,
     OPTIONS,
-    Flag,
     Option,
     SocketOptions,
     options_from,
@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  unix-dgram:///path          Unix datagram socket (or unix-dgram://@name)\n"
         f"{url_options_help()}\n"
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
-        "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)",
+        "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)\n"
+        "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)",
     )
     add_nc_arguments(parser)
     parser.add_argument(
@@ -266,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.bench.command import main as bench
 
         return bench(arguments[1:])
+    if arguments[:1] == ["tls"]:
+        from workbench.tls.command import main as tls
+
+        return tls(arguments[1:])
     args = parse_command_line(arguments)
     from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
 

@@ -17,14 +17,16 @@ import contextlib
 import errno
 import os
 import socket
+import ssl
 import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from workbench.engine.stream import StreamConnection
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.peer_filter import PeerFilter, Refusal
+from workbench.tls import HANDSHAKE_SECONDS
 
 # Accepts per readiness callback. Many, so a storm empties the kernel's queue quickly (past
 # its backlog a client's connect is dropped and retried a second later: 128 at a time made
@@ -57,6 +59,7 @@ class AcceptOwner(Protocol):
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None: ...
     def accepted_again(self, lid: str) -> None: ...
     def accept_failed(self, lid: str, exc: OSError) -> None: ...
+    def handshake_failed(self, lid: str, remote: str, exc: BaseException) -> None: ...
 
 
 class SpareDescriptor:
@@ -93,8 +96,13 @@ class Acceptor:
         max_connections: int,
         spare: SpareDescriptor,
         peer_filter: PeerFilter | None = None,
+        tls: asyncio.Future[ssl.SSLContext | None] | None = None,
     ) -> None:
         self.sockets = sockets
+        # TLS (its context, once the listener has set it up): each connection is attached
+        # once its handshake completes, in a task of its own (one slow or silent client must
+        # not hold up the others).
+        self.tls = tls
         self.peer_filter = peer_filter  # the listener's allow= and deny= lists
         self.factory = factory
         self.owner = owner
@@ -144,12 +152,43 @@ class Acceptor:
     def _attach(
         self, batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]]
     ) -> None:
-        if batch:
+        if batch and self.tls is not None:
+            for each in batch:
+                self._spawn(self._handshake(*each))
+        elif batch:
             # One task attaches the whole batch: a task per connection cost more than the
             # accept itself in a storm.
-            task = self._loop.create_task(self._connect_all(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._connect_all(batch))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = self._loop.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handshake(
+        self, conn: socket.socket, protocol: StreamConnection, done: Callable[[], None]
+    ) -> None:
+        try:
+            remote = format_sockname(conn.getpeername())
+        except OSError:
+            remote = "a client"
+        assert self.tls is not None
+        try:
+            context = await self.tls  # the listener's TLS, once set up
+            if context is None:  # it could not be: the listener is gone
+                conn.close()
+                return
+            await self._loop.connect_accepted_socket(
+                lambda: protocol, conn, ssl=context, ssl_handshake_timeout=HANDSHAKE_SECONDS
+            )
+        except (OSError, ssl.SSLError) as exc:
+            conn.close()
+            self.owner.handshake_failed(self.lid, remote, exc)
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            done()
 
     def _full(self) -> bool:
         return self.owner.live_peers(self.lid) + self.attaching >= self.max_connections

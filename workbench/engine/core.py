@@ -17,6 +17,7 @@ from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.behaviour_switch import BehaviourSwitch
 from workbench.engine.behaviours import behaviour_for
 from workbench.engine.bridge import EventBridge
+from workbench.engine.connection import NotSent
 from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.listener import Listener
 from workbench.protocol import commands as cmd
@@ -116,6 +117,12 @@ class Engine(BehaviourSwitch):
     def reset(self, cid: str) -> None:
         self.submit(cmd.Reset(cid))
 
+    def start_tls(self, cid: str) -> None:
+        """Upgrade open plain stream connection `cid` to TLS in place (STARTTLS): the
+        client's side on a connection you opened, the server's on a listener's peer. A
+        TlsEstablished event, or its close in words, tells how it went."""
+        self.submit(cmd.StartTls(cid))
+
     def close_listener(self, lid: str, close_peers: bool = True) -> None:
         self.submit(cmd.CloseListener(lid, close_peers))
 
@@ -188,6 +195,7 @@ class Engine(BehaviourSwitch):
             cmd.Close: self._do_close,
             cmd.Reset: self._do_reset,
             cmd.CloseListener: self._do_close_listener,
+            cmd.StartTls: lambda c: self._start_tls(c.cid),
             cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
             cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),
@@ -222,8 +230,11 @@ class Engine(BehaviourSwitch):
 
     def _do_half_close(self, command: cmd.HalfClose) -> None:
         stream = self._stream_connection(command.cid, "cannot send EOF")
-        if stream is not None and stream.half_close():
-            self._half_closed(stream.cid, outgoing=True)
+        try:
+            if stream is not None and stream.half_close():
+                self._half_closed(stream.cid, outgoing=True)
+        except NotSent as exc:
+            self._info(command.cid, str(exc))
 
     def _do_close(self, command: cmd.Close) -> None:
         cid = command.cid

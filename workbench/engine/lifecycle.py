@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 
 from workbench.engine.behaviour_polling import keep_polling
@@ -11,22 +12,32 @@ from workbench.engine.behaviours import behaviour_notes
 from workbench.engine.behaviours.base import release
 from workbench.engine.datagram import DatagramSocket
 from workbench.engine.errors import describe, describe_failure
-from workbench.engine.listener import Listener
+from workbench.engine.listener import Listener, Say
+from workbench.engine.offloop import run_blocking
 from workbench.engine.opening import (
     max_connections,
     open_connection,
     open_listener,
 )
 from workbench.engine.stream import StreamConnection
-from workbench.engine.traffic import Traffic
+from workbench.engine.tls_setup import (
+    check_tls_options,
+    client_setup,
+    describe_handshake_failure,
+    handshake_broke,
+    server_setup,
+)
+from workbench.engine.upgrading import Upgrading
 from workbench.protocol import events as ev
+from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
 from workbench.protocol.options import BEHAVIOUR_FIELDS
 from workbench.protocol.peer_filter import peer_notes
+from workbench.tls import TlsSetupError
 
 
-class Lifecycle(Traffic):
+class Lifecycle(Upgrading):
     """Opening and closing: listeners, outgoing connections, datagram peers added by
     address ("Send to..."). It hands the engine itself to the sockets it opens: every
     layer below makes up what they report to."""
@@ -39,11 +50,29 @@ class Lifecycle(Traffic):
             self, cid, lid, options.idle, half_open=options.half_open, eof_grace=endpoint.eof_grace
         )
         conn.behaviour = self._behaviour_of(lid, cid)
+        conn.endpoint = endpoint
+        if options.starttls:
+            conn.negotiation = self._negotiation_for(
+                conn, options.starttls, endpoint.host or "localhost"
+            )
         return conn
 
     async def _listen(self, listener: Listener) -> None:
         lid, endpoint = listener.lid, listener.endpoint
         assert self._spare is not None
+        try:
+            check_tls_options(endpoint)
+        except EndpointError as exc:
+            self._listen_failed(listener, str(exc))
+            return
+        # TLS is set up (files read, the local CA's certificate made) while the sockets are
+        # bound: the port is taken at once, and clients that come meanwhile wait for it.
+        setup = None
+        if endpoint.is_tls or endpoint.options.starttls:
+            setup = asyncio.ensure_future(run_blocking(server_setup, endpoint))
+        handshake: asyncio.Future[ssl.SSLContext | None] | None = None
+        if endpoint.is_tls:
+            handshake = asyncio.get_running_loop().create_future()
         try:
             listener.opened = await open_listener(
                 endpoint,
@@ -51,12 +80,22 @@ class Lifecycle(Traffic):
                 lambda: self._stream_connection_for(self.new_id("C"), lid, endpoint),
                 self,
                 self._spare,
+                handshake,
             )
+            if setup is not None:
+                listener.tls = await setup
+                if handshake is not None:
+                    handshake.set_result(listener.tls.context)
         except OSError as exc:
-            if self.listeners.get(lid) is listener:
-                del self.listeners[lid]
-            self._error(lid, f"cannot listen: {describe_failure(exc, endpoint, listening=True)}")
+            self._listen_failed(listener, describe_failure(exc, endpoint, listening=True))
             return
+        except (TlsSetupError, EndpointError) as exc:
+            self._listen_failed(listener, str(exc))
+            return
+        finally:
+            if handshake is not None and not handshake.done():
+                handshake.set_result(None)  # no TLS: the clients waiting are dropped
+        tls = listener.tls
         if self.listeners.get(lid) is not listener:  # closed while it was opening
             listener.close("closed while opening", CloseCause.YOU)
             return
@@ -65,6 +104,7 @@ class Lifecycle(Traffic):
         warnings = tuple(opened.warnings)
         notes = (
             *opened.notes,
+            *((tls.note,) if tls else ()),
             *behaviour_notes(endpoint.options),
             *peer_notes(endpoint.options.allow, endpoint.options.deny, endpoint.is_unix),
             *(f"warning: {warning}" for warning in warnings),
@@ -83,6 +123,13 @@ class Lifecycle(Traffic):
             )
         )
         keep_polling(asyncio.get_running_loop(), lid, lambda: listener.behaviour, self._report)
+
+    def _listen_failed(self, listener: Listener, reason: str) -> None:
+        if self.listeners.get(listener.lid) is listener:
+            del self.listeners[listener.lid]
+        if listener.opened is not None:  # bound, but its TLS could not be set up
+            listener.close("could not listen", CloseCause.ERROR)
+        self._error(listener.lid, f"cannot listen: {reason}")
 
     def _close_listener(
         self, lid: str, close_peers: bool, reason: str, cause: CloseCause = CloseCause.YOU
@@ -110,18 +157,28 @@ class Lifecycle(Traffic):
     async def _connect(self, cid: str, endpoint: Endpoint, timeout: float) -> None:
         try:
             async with asyncio.timeout(timeout):
+                check_tls_options(endpoint)
+                tls = await run_blocking(client_setup, endpoint) if endpoint.is_tls else None
                 notes = await open_connection(
                     endpoint,
                     cid,
                     lambda: self._stream_connection_for(cid, None, endpoint),
                     self,
+                    tls,
                 )
         except asyncio.CancelledError:
             pass  # reported by _cancel_connect, or the connection reports its own close
         except TimeoutError:
             self._connect_failed(cid, f"{endpoint.address} did not answer within {timeout:g} s")
+        except (TlsSetupError, EndpointError) as exc:
+            self._connect_failed(cid, f"cannot connect: {exc}")
+        except ssl.SSLError as exc:
+            self._connect_failed(cid, describe_handshake_failure(exc))
         except OSError as exc:
-            self._connect_failed(cid, describe_failure(exc, endpoint))
+            if endpoint.is_tls and handshake_broke(exc):
+                self._connect_failed(cid, describe_handshake_failure(exc))
+            else:
+                self._connect_failed(cid, describe_failure(exc, endpoint))
         else:
             for note in (*notes, *behaviour_notes(endpoint.options)):
                 self._info(cid, note)
@@ -151,6 +208,22 @@ class Lifecycle(Traffic):
             return
         peer = sock.add_peer(address)
         self._emit(ev.PeerResolved(time.time(), lid, peer.cid))
+
+    def handshake_failed(self, lid: str, remote: str, exc: BaseException) -> None:
+        """A client of TLS listener `lid` did not complete its handshake: it was never a
+        connection of the listener's, and is said in the listener's name (the first few in
+        a while: a scan would fill the Log)."""
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        say, unsaid = listener.handshake_failures.say(time.monotonic())
+        text = f"{remote}: {describe_handshake_failure(exc)}"
+        if unsaid:
+            text += f" ({unsaid:,} more failed before it, not shown)"
+        if say is Say.HUSH:
+            text += "; more failures are not shown for a few seconds"
+        if say is not Say.NOTHING:
+            self._error(lid, text)
 
     def _cancel_connect(self, cid: str, reason: str, cause: CloseCause = CloseCause.YOU) -> None:
         """Cancel a pending connect and report it now: a task cancelled before its first step

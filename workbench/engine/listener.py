@@ -6,6 +6,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from workbench.engine.behaviours.base import BehaviourFactory, release
 from workbench.engine.opening import (
@@ -14,6 +15,9 @@ from workbench.engine.opening import (
 from workbench.engine.unix import remove_own_socket
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.enums import CloseCause
+
+if TYPE_CHECKING:
+    from workbench.tls.contexts import ServerTls
 
 # Datagrams dropped after this long without drops start a new burst: a new line in the Log.
 DROPS_QUIET_SECONDS = 10.0
@@ -54,6 +58,28 @@ class DenialLog:
 
 
 @dataclass
+class FailureLog:
+    """What the Log says of a TLS listener's failed handshakes: the first few in a while
+    each, then nothing for the rest of the while (a scan, health checks), and how many went
+    unsaid with the next one said."""
+
+    window_start: float = -DENIAL_WINDOW_SECONDS
+    lines: int = 0
+    unsaid: int = 0
+
+    def say(self, now: float) -> tuple[Say, int]:
+        """Whether to say this one, and how many before it went unsaid."""
+        if now - self.window_start >= DENIAL_WINDOW_SECONDS:
+            self.window_start, self.lines = now, 0
+        self.lines += 1
+        if self.lines > DENIAL_LINES + 1:
+            self.unsaid += 1
+            return Say.NOTHING, 0
+        unsaid, self.unsaid = self.unsaid, 0
+        return (Say.NAME if self.lines <= DENIAL_LINES else Say.HUSH), unsaid
+
+
+@dataclass
 class Listener:
     lid: str
     endpoint: Endpoint
@@ -78,6 +104,9 @@ class Listener:
     dropped_at: float = -DROPS_QUIET_SECONDS
     # What its connections do on their own (echo...), made for each; None: the user talks.
     behaviour: BehaviourFactory | None = None
+    # Its TLS setup (tls=1, starttls=, or a peer upgraded with StartTls), made once.
+    tls: ServerTls | None = None
+    handshake_failures: FailureLog = field(default_factory=FailureLog)
 
     def free_slot(self, cid: str) -> None:
         """`cid` no longer counts towards the maximum (closing, or ending after its peer's

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bind_stream_sockets
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
@@ -28,6 +29,10 @@ from workbench.engine.unix import bound_identity, dgram_client_socket, prepare_l
 from workbench.protocol.endpoints import Endpoint, format_sockname
 from workbench.protocol.enums import Transport
 from workbench.protocol.peer_filter import PeerFilter
+from workbench.tls import HANDSHAKE_SECONDS
+
+if TYPE_CHECKING:
+    from workbench.tls.contexts import ClientTls
 
 LISTEN_BACKLOG = 4096
 UNIX_CONNECT_RETRY_SECONDS = 0.05
@@ -72,13 +77,14 @@ async def open_listener(
     stream_factory: StreamFactory,
     owner: ListenOwner,
     spare: SpareDescriptor,
+    tls: asyncio.Future[ssl.SSLContext | None] | None = None,
 ) -> OpenedListener:
     loop = asyncio.get_running_loop()
     peers = PeerFilter.of(endpoint.options.allow, endpoint.options.deny)
 
     def acceptor(sockets: list[socket.socket]) -> Acceptor:
         maximum = max_connections(endpoint)
-        return Acceptor(sockets, stream_factory, owner, lid, maximum, spare, peers)
+        return Acceptor(sockets, stream_factory, owner, lid, maximum, spare, peers, tls)
 
     match endpoint.transport:
         case Transport.TCP:
@@ -174,13 +180,27 @@ async def open_datagram(
 
 
 async def open_connection(
-    endpoint: Endpoint, cid: str, stream_factory: StreamFactory, owner: DatagramOwner
+    endpoint: Endpoint,
+    cid: str,
+    stream_factory: StreamFactory,
+    owner: DatagramOwner,
+    tls: ClientTls | None = None,
 ) -> list[str]:
-    """Connect; the protocol reports the open connection itself. Returns notes."""
+    """Connect (and with `tls`, complete the TLS handshake); the protocol reports the open
+    connection itself. Returns notes."""
     loop = asyncio.get_running_loop()
+    handshake = tls_arguments(tls)
+    if tls is not None:
+        plain_factory = stream_factory
+
+        def stream_factory() -> StreamConnection:
+            conn = plain_factory()
+            conn.tls_client, conn.tls_local = tls, tls.local
+            return conn
+
     match endpoint.transport:
         case Transport.TCP:
-            await loop.create_connection(stream_factory, endpoint.host, endpoint.port)
+            await loop.create_connection(stream_factory, endpoint.host, endpoint.port, **handshake)
             return []
         case Transport.UNIX:
             # Connected here, not by create_unix_connection: uvloop's refuses abstract names.
@@ -188,7 +208,7 @@ async def open_connection(
             try:
                 sock.setblocking(False)
                 await unix_connect(sock, endpoint.path)
-                await loop.create_unix_connection(stream_factory, sock=sock)
+                await loop.create_unix_connection(stream_factory, sock=sock, **handshake)
             except BaseException:
                 sock.close()
                 raise
@@ -206,6 +226,17 @@ async def open_connection(
             )
             return []
     raise ValueError(f"unknown transport {endpoint.transport}")
+
+
+def tls_arguments(tls: ClientTls | None) -> dict[str, Any]:
+    """create_connection's arguments for a TLS handshake ("" as the name sends no SNI)."""
+    if tls is None:
+        return {}
+    return {
+        "ssl": tls.context,
+        "server_hostname": tls.server_hostname,
+        "ssl_handshake_timeout": HANDSHAKE_SECONDS,
+    }
 
 
 async def unix_connect(sock: socket.socket, path: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Callable
@@ -21,6 +22,10 @@ from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
+    from workbench.engine.negotiation import Negotiation
+    from workbench.protocol.endpoints import Endpoint
+    from workbench.protocol.tls_info import Certificate
+    from workbench.tls.contexts import ClientTls
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05
@@ -99,6 +104,17 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.writable.set()
         # Told first when the transport is made (the acceptor counts connections with it).
         self.on_made: Callable[[], None] | None = None
+        # TLS: the handshake's object once it completed, how a client judges the server,
+        # and the certificate sockbench presented.
+        self.ssl_object: object | None = None
+        self.tls_client: ClientTls | None = None
+        self.tls_local: Certificate | None = None
+        self.close_error = False  # closed on purpose, for an error (a certificate refused)
+        # Its endpoint (a listener's peer: the listener's), for TLS options when upgraded.
+        self.endpoint: Endpoint | None = None
+        # STARTTLS: the plain-text exchange in progress, and the handshake after it.
+        self.negotiation: Negotiation | None = None
+        self.upgrading = False
 
     # asyncio callbacks
 
@@ -112,6 +128,7 @@ class StreamConnection(asyncio.BufferedProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if (rcvbuf := stream_rcvbuf()) is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.ssl_object = transport.get_extra_info("ssl_object")
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
         if self.on_made is not None:
@@ -132,6 +149,12 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def eof_received(self) -> bool:
         self.peer_eof = True
+        if self.ssl_object is not None:
+            # TLS: the peer's close_notify ends the connection (asyncio's TLS closes it
+            # and has no half-open state), so there is no grace to wait.
+            self.half_open, self.eof_grace = False, 0.0
+            self.owner.eof_received(self)
+            return False
         self.owner.eof_received(self)
         if self.local_eof:
             return False  # both directions ended: asyncio closes the transport
@@ -173,6 +196,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.flow.resume(Pause.SEND_QUEUE)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed:  # a failed STARTTLS handshake: reported once, by whoever is first
+            return
         self.closed = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
@@ -181,17 +206,23 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.writable.set()  # wake a file sender waiting for room
         peer = CloseCause.PEER
         if self.close_reason is not None:
-            reason, error, cause = self.close_reason, False, self.close_cause
+            reason, error, cause = self.close_reason, self.close_error, self.close_cause
         elif isinstance(exc, ConnectionResetError):
             reason, error, cause = "reset by peer", True, peer
         elif isinstance(exc, BrokenPipeError):
             reason, error, cause = "closed by peer while sending (broken pipe)", True, peer
+        elif isinstance(exc, ssl.SSLError):  # an alert from the peer, say
+            reason, error, cause = tls_ended(exc), True, CloseCause.ERROR
         elif exc is not None:
             reason, error, cause = f"connection lost: {exc}", True, CloseCause.ERROR
         elif self.peer_eof and self.local_eof:
             reason, error, cause = "closed by both sides", False, peer
         elif self.peer_eof:
             reason, error, cause = "closed by peer", False, peer
+        elif self.ssl_object is not None:
+            # TLS ends with the peer's close_notify (an EOF here): this one just went.
+            reason = "closed by peer without ending TLS (no close_notify): it may have refused us"
+            error, cause = True, peer
         else:
             reason, error, cause = "closed", False, CloseCause.UNKNOWN
         self.owner.connection_closed(self, reason, error, cause)
@@ -203,6 +234,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         NotSent (QueueFull for the bound) when it cannot go."""
         if self.local_eof:
             raise NotSent(f"you already sent EOF on {self.cid}")
+        if self.upgrading:
+            raise NotSent(f"{self.cid} is in its TLS handshake (STARTTLS): send once it is done")
         buffered = self.buffered()
         if buffered and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
             raise QueueFull(
@@ -213,7 +246,9 @@ class StreamConnection(asyncio.BufferedProtocol):
 
     def try_send(self, data: bytes) -> bool:
         """`send` if it can go now without a word to say (False: `send` would refuse it)."""
-        if self.local_eof or self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
+        if self.local_eof or self.upgrading:
+            return False
+        if self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
             return False
         self.write(data)
         return True
@@ -259,7 +294,8 @@ class StreamConnection(asyncio.BufferedProtocol):
             self.transport.pause_reading()
 
     def _resume_transport(self) -> None:
-        if self.transport is not None and not self.closed:
+        # In a STARTTLS upgrade the plain transport stays paused: the handshake reads.
+        if self.transport is not None and not self.closed and not self.upgrading:
             self.transport.resume_reading()
 
     def _idle_check(self) -> None:
@@ -278,9 +314,15 @@ class StreamConnection(asyncio.BufferedProtocol):
             self.close(reason, CloseCause.IDLE)
 
     def half_close(self) -> bool:
+        """Send EOF; False if it was sent already, NotSent (in words) over TLS."""
         assert self.transport is not None
         if self.local_eof:
             return False
+        if not self.transport.can_write_eof():
+            raise NotSent(
+                f"cannot send EOF alone on {self.cid}: TLS here has no half-close (its "
+                "close_notify ends the connection); close it instead"
+            )
         self.local_eof = True
         self.transport.write_eof()
         if self.peer_eof:
@@ -313,6 +355,15 @@ class StreamConnection(asyncio.BufferedProtocol):
         if self.transport is not None and not self.closed:
             self.transport.abort()
 
+    def refuse(self, reason: str) -> None:
+        """Drop the connection at once for an error (a TLS peer refused): nothing more is
+        read from it or sent to it."""
+        if self.transport is None or self.closed:
+            return
+        self._mark_closing()
+        self.close_reason, self.close_cause, self.close_error = reason, CloseCause.ERROR, True
+        self.transport.abort()
+
     def _mark_closing(self) -> None:
         if not self.closing:
             self.closing = True
@@ -336,3 +387,10 @@ class StreamConnection(asyncio.BufferedProtocol):
             reason += f": {unsent:,} bytes queued were not sent"
         self.close_reason, self.close_cause = reason, cause
         self.transport.abort()
+
+
+def tls_ended(exc: ssl.SSLError) -> str:
+    # Here, not at the top: `cryptography` loads only once TLS is used.
+    from workbench.tls.outcome import tls_error_words
+
+    return f"TLS error: {tls_error_words(exc)}"

@@ -47,8 +47,7 @@ class Traffic(Listening):
                 case Send(data, sender):
                     self._send(conn.cid, data, sender or origin)
                 case HalfClose(sender):
-                    if conn.has_stream and conn.half_close():
-                        self._half_closed(conn.cid, outgoing=True, origin=sender or origin)
+                    self._behaviour_half_close(conn, sender or origin)
                 case Close(reason):
                     conn.close(reason, CloseCause.BEHAVIOUR)
                 case Later(seconds, later):  # dropped if the connection is closed by then
@@ -62,6 +61,13 @@ class Traffic(Listening):
                     self.programs.feed(conn.cid, data)
                 case EndInput():
                     self.programs.end_input(conn.cid)
+
+    def _behaviour_half_close(self, conn: Connection, origin: OriginName) -> None:
+        try:
+            if conn.has_stream and conn.half_close():
+                self._half_closed(conn.cid, outgoing=True, origin=origin)
+        except NotSent:  # TLS: its end is the connection's
+            conn.close(f"closed: {origin} ended what it sends (TLS has no half-close)")
 
     def _report(self, source: str, report: Report) -> None:
         """A behaviour's line in the Log, about `source` (a connection or its listener)."""
@@ -169,9 +175,34 @@ class Traffic(Listening):
     # ConnectionOwner: called by StreamConnection on the engine thread
 
     def connection_opened(self, conn: StreamConnection) -> None:
-        self._opened(conn)
+        self._announce(conn)
+        if conn.ssl_object is not None and not self._report_handshake(conn):
+            return
+        if conn.negotiation is not None:
+            conn.negotiation.begin()  # its behaviour starts once TLS is established
+            return
+        self._start_behaviour(conn)
+
+    def _report_handshake(self, conn: StreamConnection) -> bool:
+        """Report what `conn`'s TLS handshake established, before any of its data (a
+        greeting its behaviour sends, say); False if the peer is refused (it is closed)."""
+        # Here, not at the top: `cryptography` loads only once TLS is used.
+        from workbench.tls.outcome import established
+
+        listener = self.listeners.get(conn.listener or "")
+        local = conn.tls_local or (listener.tls.local if listener and listener.tls else None)
+        info, refusal = established(conn.ssl_object, conn.tls_client, local)
+        self._emit(ev.TlsEstablished(time.time(), conn.cid, info))
+        if refusal:
+            conn.refuse(refusal)
+            return False
+        return True
 
     def _opened(self, conn: Connection) -> None:
+        self._announce(conn)
+        self._start_behaviour(conn)
+
+    def _announce(self, conn: Connection) -> None:
         self.connections[conn.cid] = conn
         if conn.listener is not None and conn.listener in self.listeners:
             listener = self.listeners[conn.listener]
@@ -182,10 +213,17 @@ class Traffic(Listening):
                 time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
             )
         )
+
+    def _start_behaviour(self, conn: Connection) -> None:
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_open(self._context(conn)))
 
     def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
+        if conn.negotiation is not None:  # STARTTLS: its plain-text exchange, shown too
+            data = bytes(chunk)
+            self._record_read(conn, chunk)
+            conn.negotiation.feed(data)
+            return
         if conn.behaviour is None:
             self._record_read(conn, chunk)
             return

@@ -48,6 +48,14 @@ class Reset(NamedTuple):
     cid: str
 
 
+class StartTls(NamedTuple):
+    """Upgrade an open plain stream connection to TLS in place (STARTTLS): as the client on
+    a connection the user opened, as the server on a listener's peer, with the connection's
+    (or its listener's) TLS options."""
+
+    cid: str
+
+
 class AddPeer(NamedTuple):
     """Make an address a peer of a datagram listener, to send to it ("Send to...")."""
 
@@ -78,6 +86,7 @@ Command = (
     | HalfClose
     | Close
     | Reset
+    | StartTls
     | AddPeer
     | SendFile
     | SetBehaviour

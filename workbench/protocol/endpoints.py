@@ -13,6 +13,7 @@ from workbench.protocol.enums import Transport
 from workbench.protocol.options import (
     DEFAULT_EOF_GRACE,
     NO_OPTIONS,
+    OPTIONS,
     SocketOptions,
     parse_options,
 )
@@ -21,6 +22,9 @@ from workbench.protocol.options import (
 UNIX_PATH_MAX = 107
 DEFAULT_HOST = "127.0.0.1"
 _PORT = re.compile(r"^-?[0-9]+$")
+# TLS over TCP: a tcp:// endpoint with tls=1.
+TLS_SCHEME = "tls"
+_NOT_TLS_FLAG = tuple(option.field for option in OPTIONS if option.field != "tls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +56,21 @@ class Endpoint:
         return DEFAULT_EOF_GRACE if grace is None else grace
 
     @property
+    def is_tls(self) -> bool:
+        return self.options.tls and not self.is_datagram
+
+    @property
+    def scheme(self) -> str:
+        """The URL's scheme: the transport's, or `tls` for TLS over TCP."""
+        return TLS_SCHEME if self.is_tls and self.transport == Transport.TCP else self.transport
+
+    @property
     def url(self) -> str:
         if self.is_unix:
             return f"{self.transport}://{self.address}"
-        query = self.options.query()
-        return f"{self.transport}://{self.address}{'?' + query if query else ''}"
+        # tls:// says tls=1 already.
+        query = self.options.query(None if self.scheme != TLS_SCHEME else _NOT_TLS_FLAG)
+        return f"{self.scheme}://{self.address}{'?' + query if query else ''}"
 
     def __str__(self) -> str:
         return self.url
@@ -111,15 +125,22 @@ def check_port(text: str | int, *, allow_zero: bool) -> int:
 
 
 def parse_url(text: str, *, for_listen: bool) -> Endpoint:
-    """Parse `tcp://HOST:PORT`, `udp://HOST:PORT?opts`, `unix:///path`, `unix://@name` or
-    `unix-dgram:///path` into an Endpoint; IPv6 hosts go in brackets: `tcp://[::1]:PORT`."""
+    """Parse `tcp://HOST:PORT`, `tls://HOST:PORT`, `udp://HOST:PORT?opts`, `unix:///path`,
+    `unix://@name` or `unix-dgram:///path` into an Endpoint; IPv6 hosts go in brackets:
+    `tcp://[::1]:PORT`."""
     scheme, sep, rest = text.strip().partition("://")
     if not sep:
         raise EndpointError(f"'{text}' is not a URL; expected tcp://HOST:PORT")
+    if scheme.lower() == TLS_SCHEME:
+        try:
+            endpoint = parse_url(f"tcp://{rest}", for_listen=for_listen)
+        except EndpointError as exc:  # in the words of what the user wrote
+            raise EndpointError(str(exc).replace(f"tcp://{rest}", text.strip())) from None
+        return replace(endpoint, options=replace(endpoint.options, tls=True))
     try:
         transport = Transport(scheme.lower())
     except ValueError:
-        known = ", ".join(f"{t}://" for t in Transport)
+        known = ", ".join(f"{t}://" for t in (*Transport, TLS_SCHEME))
         problem = f"unknown transport '{scheme}://' in '{text}'; known: {known}"
         raise EndpointError(problem) from None
     if transport.is_unix:

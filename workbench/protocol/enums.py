@@ -59,6 +59,7 @@ class RecordKind(StrEnum):
     SESSION = "session"
     LISTEN = "listen"
     OPEN = "open"
+    TLS = "tls"  # a connection's TLS handshake completed
     DATA = "data"  # with `dir`: a Direction
     EOF = "eof"
     CLOSE = "close"
@@ -86,6 +87,7 @@ class Origin(StrEnum):
     BROKER = "broker"  # relayed by a broker listener from another peer (`broker C2`)
     CHAT = "chat"  # relayed by a chat listener, prefixed with its sender (`chat C2`)
     EXEC = "exec"  # the program a listener runs per connection (?exec=, ?sh=)
+    STARTTLS = "starttls"  # the plain-text exchange before a STARTTLS handshake (?starttls=)
 
 
 # An origin as events and records carry it: "you", "echo", "rule 3", "broker C2"... Its

@@ -121,14 +121,6 @@ class HalfClosed(NamedTuple):
     origin: OriginName = Origin.YOU  # who sent our EOF (outgoing only): you, or a behaviour
 
 
-class TlsEstablished(NamedTuple):
-    """Connection `cid`'s TLS handshake succeeded: what it negotiated and the certificates."""
-
-    ts: float
-    cid: str
-    info: TlsInfo
-
-
 class ConnectionClosed(NamedTuple):
     ts: float
     cid: str
@@ -139,6 +131,15 @@ class ConnectionClosed(NamedTuple):
     # cancelled).
     bytes_in: int | None = None
     bytes_out: int | None = None
+
+
+class TlsEstablished(NamedTuple):
+    """Connection `cid`'s TLS handshake completed (before any of its data is reported). A
+    handshake that fails, or a certificate refused, closes it (ConnectionClosed, error)."""
+
+    ts: float
+    cid: str
+    info: TlsInfo
 
 
 class PeerResolved(NamedTuple):
@@ -186,9 +187,9 @@ Event = (
     | ListenerClosed
     | Connecting
     | ConnectionOpened
+    | TlsEstablished
     | Data
     | HalfClosed
-    | TlsEstablished
     | ConnectionClosed
     | PeerResolved
     | FileProgress

@@ -5,15 +5,27 @@ dialogs' values, `sockbench --help` and the dialogs' checkboxes are all derived 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote, unquote
 
-from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.addresses import EndpointError
 from workbench.protocol.enums import Transport
-from workbench.protocol.peer_filter import normalized
+from workbench.protocol.option_kinds import (
+    Choice,
+    Fingerprint,
+    Flag,
+    Integer,
+    Interface,
+    Kind,
+    OnOff,
+    PeerList,
+    ProtocolList,
+    Seconds,
+    ServerName,
+    Text,
+)
 
 OptionValue = bool | int | float | str | None
 T = TypeVar("T")
@@ -29,88 +41,24 @@ UDP = frozenset({Transport.UDP})
 STREAMS = frozenset({Transport.TCP, Transport.UNIX})
 EVERY_TRANSPORT = frozenset(Transport)
 
-_FLAG_VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-_SECONDS = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 # What an option's value keeps as it is in a URL's query; the rest is percent-encoded.
 URL_SAFE = "\\!,:;/@'()*$~[]"
-
-
-# --- what an option's value is: each kind parses text and refuses it in words ---
-# (The declarations are named tuples: this module is loaded before the first screen, and a
-# frozen dataclass costs about four times as much to define.)
-
-
-class Flag(NamedTuple):
-    metavar: str = "1"
-
-    def parse(self, name: str, text: str) -> bool:
-        if text.lower() not in _FLAG_VALUES:
-            raise EndpointError(f"{name} takes 1 or 0, not '{text}'")
-        return _FLAG_VALUES[text.lower()]
-
-
-class Integer(NamedTuple):
-    bounds: tuple[int, int] | None = None  # the lowest and the highest, where there are
-    metavar: str = "N"
-
-    def parse(self, name: str, text: str) -> int:
-        # int() would also take "+5", "5_0" and non-ASCII digits.
-        if not text.isascii() or not text.isdigit():
-            raise EndpointError(f"{name} takes a number, not '{text}'")
-        number = int(text)
-        if self.bounds is not None and not self.bounds[0] <= number <= self.bounds[1]:
-            low, high = self.bounds
-            raise EndpointError(f"{name} must be {low}-{high:,}")
-        return number
-
-
-class Seconds(NamedTuple):
-    high: float
-    above_zero: bool = False  # 0 is refused (an idle timeout of 0 would close at once)
-    metavar: str = "SECONDS"
-
-    def parse(self, name: str, text: str) -> float:
-        if not _SECONDS.match(text):
-            raise EndpointError(f"{name} takes a number of seconds, not '{text}'")
-        seconds = float(text)
-        if self.above_zero and not 0 < seconds <= self.high:
-            raise EndpointError(f"{name} must be more than 0 and at most {self.high:,g} s")
-        if seconds > self.high:
-            raise EndpointError(f"{name} must be at most {self.high:,g} s")
-        return seconds
-
-
-class Interface(NamedTuple):
-    """A local IPv4 address, or for IPv6 an interface name or index (lo, 1)."""
-
-    metavar: str = "ADDR"
-
-    def parse(self, name: str, text: str) -> str | None:
-        if text.isdigit():
-            return text
-        return check_host(text) if text else None
-
-
-class Text(NamedTuple):
-    """Text as the composer takes it (its escapes are checked where the composer's parser is:
-    `workbench.behaviour_options`); empty is none."""
-
-    metavar: str = "TEXT"
-
-    def parse(self, name: str, text: str) -> str | None:
-        return text or None
-
-
-class PeerList(NamedTuple):
-    """Addresses, networks (CIDR) and `uid:N`, comma-separated: who a listener takes."""
-
-    metavar: str = "LIST"
-
-    def parse(self, name: str, text: str) -> str | None:
-        return normalized(name, text)
-
-
-Kind = Flag | Integer | Seconds | Interface | Text | PeerList
+TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+# The protocols whose plain-text exchange sockbench plays before a STARTTLS handshake.
+# Those whose both sides sockbench plays (workbench.tls.starttls); it has mysql's client too.
+STARTTLS_PROTOCOLS = (
+    "smtp",
+    "lmtp",
+    "imap",
+    "pop3",
+    "ftp",
+    "xmpp",
+    "xmpp-server",
+    "nntp",
+    "sieve",
+    "irc",
+    "postgres",
+)
 
 
 # --- the declaration ---
@@ -137,6 +85,7 @@ class Option(NamedTuple):
     help: str
     note: str = ""  # said in parentheses after the help: the default, say
     listeners_only: str = ""  # why only listeners take it, for the error that says so
+    connections_only: str = ""  # why only connections (the client's side) take it
     aliases: tuple[str, ...] = ()  # other names URLs may use
     command_line: CommandLine | None = None
     dialog: DialogCheckbox | None = None
@@ -148,7 +97,7 @@ class Option(NamedTuple):
         return transport in self.transports and self.takes_role(for_listen)
 
     def takes_role(self, for_listen: bool) -> bool:
-        return for_listen or not self.listeners_only
+        return not self.connections_only if for_listen else not self.listeners_only
 
     def parse(self, text: str) -> OptionValue:
         """The value `text` gives, or EndpointError in words that do not quote the URL."""
@@ -377,6 +326,148 @@ class SocketOptions:
         ),
     )
 
+    # TLS over a stream: `tls://HOST:PORT` is a TCP endpoint with tls=1 (see workbench.tls).
+    tls: bool = declared(
+        False,
+        Option(
+            "tls",
+            Flag(),
+            STREAMS,
+            "TLS over the stream (tls://HOST:PORT is tcp:// with tls=1)",
+            command_line=CommandLine("--tls"),
+        ),
+    )
+    tls_cert: str | None = declared(
+        None,
+        Option(
+            "cert",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: the certificate (PEM, chain after it) sockbench presents",
+            note="a listener without one gets one from sockbench's own CA",
+            command_line=CommandLine("--cert"),
+        ),
+    )
+    tls_key: str | None = declared(
+        None,
+        Option(
+            "key",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: the private key of cert= (PEM; in the certificate's file if not given)",
+            command_line=CommandLine("--key"),
+        ),
+    )
+    tls_ca: str | None = declared(
+        None,
+        Option(
+            "ca",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: CA certificates (PEM) to trust besides the system's and sockbench's own; "
+            "a listener checks client certificates against them",
+            command_line=CommandLine("--ca"),
+        ),
+    )
+    tls_verify: bool | None = declared(
+        None,
+        Option(
+            "verify",
+            OnOff(),
+            STREAMS,
+            "TLS: check the server's certificate; 0 goes on anyway and says what the check found",
+            note="default 1",
+            connections_only="a listener checks client certificates with client-cert= and ca=",
+            command_line=CommandLine("--verify"),
+        ),
+    )
+    tls_pin: str | None = declared(
+        None,
+        Option(
+            "pin",
+            Fingerprint(),
+            STREAMS,
+            "TLS: accept exactly the certificate with this SHA-256 fingerprint",
+            connections_only="it names the server a connection accepts",
+            command_line=CommandLine("--pin"),
+        ),
+    )
+    tls_sni: str | None = declared(
+        None,
+        Option(
+            "sni",
+            ServerName(),
+            STREAMS,
+            "TLS: the server name sent (sni= sends none)",
+            note="default the host's name",
+            connections_only="the client sends it",
+            command_line=CommandLine("--sni"),
+        ),
+    )
+    tls_alpn: str | None = declared(
+        None,
+        Option(
+            "alpn",
+            ProtocolList(),
+            STREAMS,
+            "TLS: application protocols offered (ALPN), in order: h2,http/1.1",
+            command_line=CommandLine("--alpn"),
+        ),
+    )
+    tls_min: str | None = declared(
+        None,
+        Option(
+            "min",
+            Choice(TLS_VERSIONS, "1.2"),
+            STREAMS,
+            "TLS: the oldest version accepted",
+            command_line=CommandLine("--tls-min"),
+        ),
+    )
+    tls_max: str | None = declared(
+        None,
+        Option(
+            "max",
+            Choice(TLS_VERSIONS, "1.3"),
+            STREAMS,
+            "TLS: the newest version accepted (max=N with a whole number is the most connections)",
+            command_line=CommandLine("--tls-max"),
+        ),
+    )
+    tls_client_cert: str | None = declared(
+        None,
+        Option(
+            "client-cert",
+            Choice(("optional", "require"), "optional|require"),
+            STREAMS,
+            "TLS: a listener asks clients for a certificate, checked against ca=",
+            listeners_only="it asks the clients it accepts",
+            command_line=CommandLine("--client-cert"),
+        ),
+    )
+    starttls: str | None = declared(
+        None,
+        Option(
+            "starttls",
+            Choice(STARTTLS_PROTOCOLS, "PROTO"),
+            STREAMS,
+            "TLS after PROTO's plain-text exchange (" + ", ".join(STARTTLS_PROTOCOLS) + "), "
+            "as openssl s_client -starttls; a listener plays the server's side",
+            command_line=CommandLine("--starttls"),
+        ),
+    )
+    tls_keylog: str | None = declared(
+        None,
+        Option(
+            "keylog",
+            Text(metavar="FILE"),
+            STREAMS,
+            "TLS: append the session keys to FILE (NSS key log, for Wireshark)",
+            note="SSLKEYLOGFILE is honoured too",
+            command_line=CommandLine("--keylog"),
+        ),
+    )
+
     def query(self, only: Collection[str] | None = None) -> str:
         """The URL's query: the options set (of the fields `only` names), in declaration
         order."""
@@ -434,25 +525,46 @@ def url_options(transport: str) -> tuple[Option, ...]:
 def parse_options(query: str, original: str, transport: str, for_listen: bool) -> SocketOptions:
     """The options of `original`'s query string (`broadcast=1&rcvbuf=4194304`)."""
     known = url_options(transport)
-    by_name = {name: option for option in known for name in (option.url_name, *option.aliases)}
+    by_name: dict[str, list[Option]] = {}
+    for option in known:
+        for name in (option.url_name, *option.aliases):
+            by_name.setdefault(name, []).append(option)
     values: dict[str, OptionValue] = {}
     for item in filter(None, query.split("&")):
         name, _, text = item.partition("=")
-        option = by_name.get(name)
-        if option is None:
+        chosen = fitting(by_name.get(name, []), percent_decoded(text))
+        if chosen is None:
             names = ", ".join(option.url_name for option in known)
             raise EndpointError(
                 f"'{original}': unknown option '{name}' for {transport}://; known: {names}"
             )
-        if not option.takes_role(for_listen):
+        if not chosen.takes_role(for_listen):
             raise EndpointError(
-                f"'{original}': {option.url_name} is for listeners ({option.listeners_only})"
+                f"'{original}': {chosen.url_name} is for "
+                + (
+                    f"connections ({chosen.connections_only})"
+                    if for_listen
+                    else f"listeners ({chosen.listeners_only})"
+                )
             )
         try:
-            values[option.field] = option.parse(percent_decoded(text))
+            values[chosen.field] = chosen.parse(percent_decoded(text))
         except EndpointError as exc:
             raise EndpointError(f"'{original}': {exc}") from None
     return options_from(values)
+
+
+def fitting(options: list[Option], text: str) -> Option | None:
+    """Of the options a URL name stands for, the one whose kind takes `text` (`max=100` is
+    the most connections, `max=1.3` the newest TLS version); the first if none does, to
+    refuse it in its words."""
+    for option in options:
+        try:
+            option.parse(text)
+        except EndpointError:
+            continue
+        return option
+    return options[0] if options else None
 
 
 def options_from(values: Mapping[str, Any]) -> SocketOptions:

@@ -1,7 +1,6 @@
-"""What a TLS handshake established, as the UI and the transcript see it (Textual-free).
-
-Every text field of a certificate came from the peer: it is shown only through the one
-sanitizer (workbench/codec.py)."""
+"""What a TLS handshake established, as the engine reports it (`TlsEstablished`) and the
+transcript keeps it. Every text field of a certificate is the peer's: shown only through the
+one sanitizer."""
 
 from __future__ import annotations
 
@@ -9,25 +8,37 @@ from typing import NamedTuple
 
 
 class Certificate(NamedTuple):
-    """One certificate of a chain, as people read it."""
-
-    subject: str
+    subject: str  # RFC 4514, as OpenSSL prints it: "CN=localhost,O=sockbench"
     issuer: str
-    names: tuple[str, ...]  # its SANs: "DNS:x", "IP:y"
-    not_before: str  # ISO 8601 UTC
-    not_after: str  # ISO 8601 UTC
+    names: tuple[str, ...]  # its subject alternative names: "DNS:localhost", "IP:127.0.0.1"
+    not_before: str  # ISO 8601, UTC
+    not_after: str
     key: str  # "EC P-256", "RSA 2048"
-    sha256: str  # hex, colon-separated uppercase
+    sha256: str  # hex, colon-separated, uppercase (as `openssl x509 -fingerprint` shows it)
 
 
 class TlsInfo(NamedTuple):
-    """The negotiated parameters and the certificates of one handshake."""
-
     version: str  # "TLSv1.3"
-    cipher: str
-    alpn: str  # "" : none
-    sni: str
-    verified: bool
-    verify_error: str  # "" when verified or not asked
-    chain: tuple[Certificate, ...]  # the peer's, leaf first; empty when none
-    local_certificate: Certificate | None
+    cipher: str  # "TLS_AES_256_GCM_SHA384"
+    alpn: str  # the protocol agreed with ALPN ("" : none)
+    sni: str  # the server name the client sent ("" : none)
+    verified: bool  # the peer's certificate was checked and accepted (or matched pin=)
+    verify_error: str  # why it would not be accepted ("" when verified or not asked for)
+    chain: tuple[Certificate, ...]  # the peer's, leaf first; empty when it sent none
+    local_certificate: Certificate | None  # the one sockbench presented, if any
+
+
+def handshake_text(info: TlsInfo) -> str:
+    """The Log's line: `TLSv1.3 TLS_AES_256_GCM_SHA384, ALPN h2, verified`."""
+    parts = [f"{info.version} {info.cipher}"]
+    if info.alpn:
+        parts.append(f"ALPN {info.alpn}")
+    if info.verified:
+        parts.append("verified")
+    elif info.verify_error:
+        parts.append(f"not verified: {info.verify_error} (verify=0)")
+    elif info.chain:
+        parts.append("peer's certificate not checked")
+    else:
+        parts.append("no peer certificate")
+    return ", ".join(parts)

@@ -13,6 +13,7 @@ from workbench.codec import format_size
 from workbench.log import RawRecord, Record
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Origin, OriginName, Transport
+from workbench.protocol.tls_info import handshake_text
 from workbench.session.model import DATAGRAM_TRANSPORTS, ConnectionInfo
 
 # How a connection's bytes are shown in the Log: (unit, encoding), e.g. ("reads", "utf-8").
@@ -81,6 +82,8 @@ class RecordMaker:
                     yield self.new(ts, cid, "info", text=f"sent file {path}: {sent:,} bytes")
             case ev.ConnectionOpened(ts=ts, cid=cid):
                 yield self.new(ts, cid, "info", text=opened_text(event))
+            case ev.TlsEstablished(ts, cid, info):
+                yield self.new(ts, cid, "info", text=handshake_text(info))
             case ev.Connecting(ts, cid, remote, transport):
                 yield self.new(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
             case ev.Note(ts, source, text):

@@ -36,6 +36,22 @@ def _open(event: ev.ConnectionOpened) -> tuple[Record, ...]:
     return ((RecordKind.OPEN, event.cid, fields),)
 
 
+def _tls(event: ev.TlsEstablished) -> tuple[Record, ...]:
+    info = event.info
+    local = info.local_certificate
+    fields: dict[str, object] = {
+        "version": info.version,
+        "cipher": info.cipher,
+        "alpn": info.alpn,
+        "sni": info.sni,
+        "verified": info.verified,
+        "verify_error": info.verify_error,
+        "chain": [cert._asdict() for cert in info.chain],
+        "local_certificate": local._asdict() if local is not None else None,
+    }
+    return ((RecordKind.TLS, event.cid, fields),)
+
+
 def _eof(event: ev.HalfClosed) -> tuple[Record, ...]:
     fields: dict[str, object] = {"dir": Direction.OUT if event.outgoing else Direction.IN}
     if not event.outgoing:
@@ -74,6 +90,7 @@ def _error(event: ev.ErrorReported) -> tuple[Record, ...]:
 _RECORDS: dict[type, Callable[[Any], tuple[Record, ...]]] = {
     ev.ListenerOpened: _listen,
     ev.ConnectionOpened: _open,
+    ev.TlsEstablished: _tls,
     ev.HalfClosed: _eof,
     ev.ConnectionClosed: _closed,
     ev.ListenerClosed: _listener_closed,
