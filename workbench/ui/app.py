@@ -87,6 +87,7 @@ class SockbenchApp(App[None]):
         Binding("f5", "screen.send_to", "Send to", show=False),  # datagrams only: the palette
         Binding("ctrl+d", "screen.half_close", "Send EOF"),
         Binding("f6", "screen.reset", "Reset", show=False),
+        Binding("ctrl+s", "screen.start_tls", "STARTTLS", show=False),
         Binding("ctrl+t", "screen.cycle_mode", "Mode"),
         Binding("f7", "screen.cycle_line_ending", "EOL"),
         Binding(

@@ -138,6 +138,7 @@ ACTION_TEXTS: dict[str, str] = {
     "screen.behaviour": "Behaviour: what the listener does on its own (echo, rules, …)",
     "screen.half_close": "Send EOF (half-close) on the selected stream connection",
     "screen.reset": "Reset the selected stream connection (drops what is queued)",
+    "screen.start_tls": "STARTTLS: upgrade the selected plain stream connection to TLS in place",
     "screen.cycle_mode": f"Composer mode: {cycle_text(MODES, MODES[0])}",
     "screen.cycle_line_ending": "Line ending: "
     + cycle_text(LINE_ENDING_NAMES, DEFAULT_LINE_ENDING, LINE_ENDING_LABELS),

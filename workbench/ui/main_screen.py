@@ -515,6 +515,11 @@ class MainScreen(Screen[None]):
         if conn is not None:
             self.engine.half_close(conn.cid)
 
+    def action_start_tls(self) -> None:
+        conn = self.selected_connection("start TLS on")
+        if conn is not None:
+            self.engine.start_tls(conn.cid)
+
     def action_reset(self) -> None:
         conn = self.selected_connection("reset")
         if conn is not None:

@@ -114,6 +114,12 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
         lambda: pick(main, "Reset", is_open_stream, engine.reset),
     )
     yield SystemCommand(
+        "STARTTLS...",
+        "Upgrade an open plain stream to TLS in place: the client on yours, the server on a "
+        "listener's peer (ctrl+s)",
+        lambda: pick(main, "Start TLS on", is_plain_stream, engine.start_tls),
+    )
+    yield SystemCommand(
         "TLS details...",
         "A TLS connection's handshake: version, cipher, verification, the whole chain",
         lambda: pick(
@@ -151,6 +157,10 @@ def show_tls(main: MainScreen) -> Callable[[str], None]:
 
 def is_open_stream(conn: ConnectionInfo) -> bool:
     return conn.is_open and not conn.is_datagram
+
+
+def is_plain_stream(conn: ConnectionInfo) -> bool:
+    return is_open_stream(conn) and conn.tls is None
 
 
 def pick(
