@@ -107,7 +107,9 @@ class ScriptedServer(ThreadedServer):
                 conn.sendall(data)
                 continue
             while data not in buffer:
-                chunk = conn.recv(4096)
+                # A byte at a time: what follows (a mysql client's ClientHello comes right
+                # after its request) is the TLS handshake's, not the script's.
+                chunk = conn.recv(1)
                 if not chunk:
                     return
                 buffer += chunk
