@@ -20,7 +20,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from tls_samples import mounted
 from tmux_helpers import Tmux
-from ui_helpers import make_app, run_app, shown_lines, shows, wait_ui
+from ui_helpers import make_app, run_app, shown_lines, shows, wait_log, wait_ui
 
 from workbench.bench.tools import end, spawn, wait_listening
 from workbench.ui.connection_picker import ConnectionPicker
@@ -91,6 +91,7 @@ def test_a_real_hostile_certificate_is_marked_and_shown_escaped(tmp_path: Path) 
     async def scenario(pilot: Pilot[None]) -> None:
         app = await mounted(pilot)
         await wait_ui(pilot, lambda: shows(app.connections_table, r"C1 +tls1\.3 "), "marked")
+        await wait_log(pilot, f"connecting to tls://127.0.0.1:{port}")  # its URL's scheme
         await run_command(pilot, "TLS details", "TLS details...")
         await wait_ui(pilot, lambda: isinstance(app.screen, ConnectionPicker), "the picker")
         await pilot.press("enter")

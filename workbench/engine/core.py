@@ -222,7 +222,9 @@ class Engine(BehaviourSwitch):
         if behaviour is not None:
             self._own_behaviours[cid] = behaviour
         # Reported now, so a Close right behind it has something to cancel.
-        self._emit(ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport))
+        self._emit(
+            ev.Connecting(time.time(), cid, endpoint.address, endpoint.transport, endpoint.scheme)
+        )
         self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))
 
     def _do_send(self, command: cmd.Send) -> None:

@@ -79,6 +79,7 @@ class Connecting(NamedTuple):
     cid: str
     remote: str
     transport: str = "tcp"
+    scheme: str = ""  # its URL's, where it is not the transport's (`tls` over TCP)
 
 
 class ConnectionOpened(NamedTuple):

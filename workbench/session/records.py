@@ -84,8 +84,9 @@ class RecordMaker:
                 yield self.new(ts, cid, "info", text=opened_text(event))
             case ev.TlsEstablished(ts, cid, info):
                 yield self.new(ts, cid, "info", text=handshake_text(info))
-            case ev.Connecting(ts, cid, remote, transport):
-                yield self.new(ts, cid, "info", text=f"connecting to {transport}://{remote}…")
+            case ev.Connecting(ts, cid, remote, transport, scheme):
+                text = f"connecting to {scheme or transport}://{remote}…"
+                yield self.new(ts, cid, "info", text=text)
             case ev.Note(ts, source, text):
                 yield self.new(ts, source, "info", text=text)
             case ev.HalfClosed(ts, cid, outgoing, closes_after, origin):
