@@ -4,17 +4,13 @@ absent while sockbench has no TLS."""
 
 from __future__ import annotations
 
-import pytest
 from scenes import frozen_app
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select
 from ui_helpers import TERMINAL_SIZE, make_app, run_app, the_app, wait_ui
 
 from workbench.protocol.enums import Transport
-from workbench.protocol.options import OPTIONS
 from workbench.ui.dialogs import TLS_OPTION, ConnectDialog, EndpointDialog, ListenDialog
-
-TLS_BUILT = any(option.url_name == TLS_OPTION for option in OPTIONS)
 
 
 async def open_dialog(pilot: Pilot[None], key: str, kind: type[EndpointDialog]) -> EndpointDialog:
@@ -23,19 +19,6 @@ async def open_dialog(pilot: Pilot[None], key: str, kind: type[EndpointDialog]) 
     dialog = await wait_ui(pilot, lambda: isinstance(app.screen, kind) and app.screen, "dialog")
     assert isinstance(dialog, EndpointDialog)
     return dialog
-
-
-def test_without_tls_in_sockbench_the_dialogs_have_no_tls_box() -> None:
-    if TLS_BUILT:
-        pytest.skip("sockbench has TLS: the box is tested below")
-
-    async def scenario(pilot: Pilot[None]) -> None:
-        for key, kind in (("f2", ListenDialog), ("f3", ConnectDialog)):
-            dialog = await open_dialog(pilot, key, kind)
-            assert not dialog.query(f"#{TLS_OPTION}")
-            await pilot.press("escape")
-
-    run_app(make_app(), scenario)
 
 
 def test_the_tls_box_is_beside_the_transport_and_sets_tls() -> None:

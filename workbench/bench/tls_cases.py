@@ -43,7 +43,6 @@ from workbench.bench.tools import (
     wait_listening,
 )
 from workbench.protocol import events as ev
-from workbench.protocol.options import OPTIONS
 
 CIPHER = "TLS_AES_128_GCM_SHA256"
 HANDSHAKES = Metric("handshakes", "handshakes/s")
@@ -60,8 +59,6 @@ HANDSHAKE_SECONDS = 120.0  # a round slower than this is broken, not slow
 
 def why_not_runnable(*tools: str) -> str:
     """Why the TLS cases cannot run here, or "" when they can."""
-    if not any(option.url_name == "tls" for option in OPTIONS):
-        return "needs TLS in sockbench (tls:// is not in this build)"
     return next((why for why in map(missing, tools) if why), "")
 
 
