@@ -6,6 +6,7 @@ import inspect
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +21,38 @@ from workbench.engine import Engine, EventBridge
 ENGINE_STOP_TIMEOUT = 5.0
 
 
+@contextmanager
+def variable_set(name: str, value: str) -> Iterator[None]:
+    """The environment variable `name` is `value` until the generator ends."""
+    import os
+
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 @pytest.fixture(autouse=True, scope="session")
 def own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """sockbench's data directory (its local CA) in a temporary one, never the user's; the
     apps the tests start inherit it."""
-    import os
-
     directory = tmp_path_factory.mktemp("sockbench-data")
-    before = os.environ.get("SOCKBENCH_DATA_DIR")
-    os.environ["SOCKBENCH_DATA_DIR"] = str(directory)
-    yield directory
-    if before is None:
-        del os.environ["SOCKBENCH_DATA_DIR"]
-    else:
-        os.environ["SOCKBENCH_DATA_DIR"] = before
+    with variable_set("SOCKBENCH_DATA_DIR", str(directory)):
+        yield directory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """sockbench's config directory in a temporary, empty one (no config file), never the
+    user's; the apps the tests start inherit it."""
+    directory = tmp_path_factory.mktemp("sockbench-config")
+    with variable_set("SOCKBENCH_CONFIG_DIR", str(directory)):
+        yield directory
 
 
 EngineFactory = Callable[..., tuple[Engine, Collector]]
