@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from workbench import __version__
 from workbench.behaviour_options import checked
 from workbench.codec import ENCODINGS
+from workbench.config import CONFIG_DIR_VARIABLE
 from workbench.log import MAX_LOG_RECORDS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
@@ -166,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"{url_options_help()}\n"
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)\n"
-        "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)",
+        "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)\n"
+        "config file: sockbench config (where it is and the values it gives)",
     )
     add_nc_arguments(parser)
     parser.add_argument(
@@ -220,10 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
+def parse_command_line(
+    argv: Sequence[str], defaults: Mapping[str, object] | None = None
+) -> argparse.Namespace:
     """The arguments, with the nc form's endpoint (`-l 9000`, `HOST PORT`) first among the
-    --listen or --connect ones; a usage error (status 2) for what cannot be read."""
+    --listen or --connect ones; a usage error (status 2) for what cannot be read.
+    `defaults`: the flags' values where they are not given (the config file's)."""
     parser = build_parser()
+    parser.set_defaults(**(defaults or {}))
     # Intermixed: `sockbench 127.0.0.1 --echo 9000` is one address, as nc would read it.
     args = parser.parse_intermixed_args(argv)
     try:
@@ -261,6 +267,25 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     return listen, connect
 
 
+def config_command(argv: Sequence[str]) -> int:
+    """`sockbench config`: where the config file is, the values it gives and what it ignored.
+    Exit 0 even with a bad file: sockbench goes on without what it ignores."""
+    parser = OneLineParser(
+        prog="sockbench config",
+        description="Print where the config file is, each key's effective value and where it "
+        "comes from (default or config), and what of the file is ignored. "
+        f"${CONFIG_DIR_VARIABLE} names another directory for it.",
+    )
+    parser.parse_args(argv)
+    from textual.theme import BUILTIN_THEMES
+
+    from workbench.config import describe, load_config, with_known_theme
+
+    for line in describe(with_known_theme(load_config(), BUILTIN_THEMES)):
+        print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments[:1] == ["bench"]:
@@ -271,15 +296,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.tls.command import main as tls
 
         return tls(arguments[1:])
-    args = parse_command_line(arguments)
+    if arguments[:1] == ["config"]:
+        return config_command(arguments[1:])
+    from workbench.config import load_config, with_known_theme
+
+    config = load_config()
+    args = parse_command_line(arguments, config.flag_defaults())
     from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
 
     pause_until_first_screen()
     # Imported here so --help and usage errors answer without loading Textual.
+    from textual.theme import BUILTIN_THEMES  # loaded with the app already
+
     from workbench.engine.bridge import EventBridge
     from workbench.payloads import SendSettings
     from workbench.ui.app import SockbenchApp, StartupAction
     from workbench.ui.exit_signals import ExitSignals
+
+    config = with_known_theme(config, BUILTIN_THEMES)
 
     bridge = EventBridge()
     # With a transcript the engine is made now: a file it cannot write is said before the
@@ -322,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_path=args.stats_file,
         after_first_screen=tune_for_long_run,
         first_screen=True,
+        theme=str(config.value("theme")),
+        notices=config.notices,
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()

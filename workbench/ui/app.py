@@ -112,14 +112,21 @@ class SockbenchApp(App[None]):
         stats_path: str | None = None,
         after_first_screen: Callable[[], None] | None = None,
         first_screen: bool = False,
+        theme: str | None = None,
+        notices: Iterable[str] = (),
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
         `after_first_screen`: called once the first screen is drawn, before the engine
         starts (the command line tunes the garbage collector there).
         `first_screen`: draw workbench/ui/first_screen.py's stand-in at once, and load the
-        session core, the Log and the panes after it (the command line does)."""
+        session core, the Log and the panes after it (the command line does).
+        `theme`: the config file's (a known one); `notices`: what was ignored of that file,
+        shown once the main screen is up (workbench/config.py)."""
         super().__init__()
+        self.notices = list(notices)
+        if theme is not None:
+            self.theme = theme
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.bridge = bridge
@@ -258,6 +265,10 @@ class SockbenchApp(App[None]):
             else:
                 self.core.targeting.opened_by_user(self.engine.connect(action.endpoint))
         main.show_target()
+        if self.notices:
+            # One warning for all: a bad config file is said, and the app goes on.
+            text = "\n".join(self.notices)
+            self.notify(text, title="config file", severity="warning", timeout=20, markup=False)
 
     async def replace_stand_in(self, stand_in: FirstScreen) -> None:
         """The main screen over the first one (which stays under it, unseen: the default
