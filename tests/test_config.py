@@ -19,6 +19,7 @@ from workbench.cli import parse_command_line, startup_endpoints
 from workbench.config import (
     CONFIG_DIR_VARIABLE,
     DEFAULT_THEME,
+    KEYS,
     load_config,
     with_known_theme,
 )
@@ -207,3 +208,11 @@ def test_sockbench_config_with_bad_toml(tmp_path: Path) -> None:
 def test_sockbench_config_takes_no_arguments(tmp_path: Path, args: list[str]) -> None:
     result = run_config(tmp_path, *args)
     assert result.returncode == 2 and "sockbench config" in result.stderr
+
+
+def test_the_readmes_example_file_has_no_notice(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### Configuration file\n", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = with_known_theme(load_config(config_file(tmp_path, example)), BUILTIN_THEMES)
+    assert config.notices == [] and set(config.values) == set(KEYS)
