@@ -13,6 +13,7 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.theme import BUILTIN_THEMES
+from tmux_helpers import Tmux
 from ui_helpers import make_app, run_app, the_app, wait_notified
 
 from workbench.cli import parse_command_line, startup_endpoints
@@ -216,3 +217,12 @@ def test_the_readmes_example_file_has_no_notice(tmp_path: Path) -> None:
     example = section.split("```toml\n", 1)[1].split("```", 1)[0]
     config = with_known_theme(load_config(config_file(tmp_path, example)), BUILTIN_THEMES)
     assert config.notices == [] and set(config.values) == set(KEYS)
+
+
+def test_the_real_command_takes_the_file_under_its_flags(tmux: Tmux, tmp_path: Path) -> None:
+    config_file(tmp_path, 'line_ending = "crlf"\nencoding = "latin-1"\nlog_rows = 0\n')
+    tmux.env[CONFIG_DIR_VARIABLE] = str(tmp_path)  # the tmux server starts with it
+    tmux.start_sockbench(tmp_path, "--encoding", "utf-8")
+    tmux.wait_screen("CRLF · utf-8", "the file's line ending, the flag's encoding")
+    tmux.wait_screen("log_rows = 0 is ignored", "the notice on the screen")
+    tmux.quit_sockbench()
