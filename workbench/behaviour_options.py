@@ -11,6 +11,7 @@ from workbench.codec import EscapeError, parse_escapes
 from workbench.exec_command import program_for
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import Transport
 from workbench.protocol.options import BEHAVIOUR_FIELDS, OPTIONS, SocketOptions
 
 if TYPE_CHECKING:
@@ -85,14 +86,6 @@ def check_behaviours(options: SocketOptions) -> None:
         checked_rules(options.rules)
 
 
-TRANSPORT_NAMES = {
-    "tcp": "TCP",
-    "udp": "UDP",
-    "unix": "Unix stream",
-    "unix-dgram": "Unix datagram",
-}
-
-
 def refuse_untaken(options: SocketOptions, transport: str) -> None:
     """EndpointError if a behaviour `options` set is not for `transport` (a dialog's fields
     would otherwise drop it without a word)."""
@@ -103,9 +96,9 @@ def refuse_untaken(options: SocketOptions, transport: str) -> None:
             and value != option.default
             and transport not in option.transports
         ):
-            takers = " and ".join(TRANSPORT_NAMES[str(t)] for t in sorted(option.transports))
+            takers = " and ".join(t.label for t in sorted(option.transports))
             raise EndpointError(
-                f"{option.url_name}= is for {takers} listeners, not {TRANSPORT_NAMES[transport]}"
+                f"{option.url_name}= is for {takers} listeners, not {Transport(transport).label}"
             )
 
 

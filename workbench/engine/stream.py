@@ -232,26 +232,31 @@ class StreamConnection(asyncio.BufferedProtocol):
     def send(self, data: bytes) -> None:
         """Send within the bound on what a peer that does not read makes sockbench hold;
         NotSent (QueueFull for the bound) when it cannot go."""
-        if self.local_eof:
-            raise NotSent(f"you already sent EOF on {self.cid}")
-        if self.upgrading:
-            raise NotSent(f"{self.cid} is in its TLS handshake (STARTTLS): send once it is done")
-        buffered = self.buffered()
-        if buffered and buffered + len(data) > MAX_SEND_QUEUE_BYTES:
-            raise QueueFull(
-                f"{self.cid} already has {self.queued() // 1024:,} KiB queued that the peer "
-                f"has not taken (is it reading?); wait, or reset {self.cid} to drop them"
-            )
+        refusal = self.refusal(len(data))
+        if refusal is not None:
+            raise refusal
         self.write(data)
 
     def try_send(self, data: bytes) -> bool:
-        """`send` if it can go now without a word to say (False: `send` would refuse it)."""
-        if self.local_eof or self.upgrading:
-            return False
-        if self.buffered() + len(data) > MAX_SEND_QUEUE_BYTES:
+        """`send` if it can go now (False: `send` would refuse it, in words)."""
+        if self.refusal(len(data)) is not None:
             return False
         self.write(data)
         return True
+
+    def refusal(self, size: int) -> NotSent | None:
+        """Why `size` more bytes cannot be sent now, or None."""
+        if self.local_eof:
+            return NotSent(f"you already sent EOF on {self.cid}")
+        if self.upgrading:
+            return NotSent(f"{self.cid} is in its TLS handshake (STARTTLS): send once it is done")
+        buffered = self.buffered()
+        if buffered and buffered + size > MAX_SEND_QUEUE_BYTES:
+            return QueueFull(
+                f"{self.cid} already has {self.queued() // 1024:,} KiB queued that the peer "
+                f"has not taken (is it reading?); wait, or reset {self.cid} to drop them"
+            )
+        return None
 
     def write(self, data: bytes) -> None:
         """Send without the bound: for a sender that waits for room itself (a file)."""

@@ -23,6 +23,19 @@ class Transport(StrEnum):
     def is_unix(self) -> bool:
         return self in (Transport.UNIX, Transport.UNIX_DGRAM)
 
+    @property
+    def label(self) -> str:
+        """Its name for people: "TCP", "Unix stream"..."""
+        return TRANSPORT_LABELS[self]
+
+
+TRANSPORT_LABELS = {
+    Transport.TCP: "TCP",
+    Transport.UDP: "UDP",
+    Transport.UNIX: "Unix stream",
+    Transport.UNIX_DGRAM: "Unix datagram",
+}
+
 
 class ConnState(StrEnum):
     """A connection's state as the session shows it (the Connections pane's `state`)."""

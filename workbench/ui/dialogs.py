@@ -32,12 +32,7 @@ from workbench.protocol.options import (
 )
 from workbench.ui.behaviour_fields import BehaviourFields
 
-TRANSPORT_CHOICES = [
-    ("TCP", Transport.TCP),
-    ("UDP", Transport.UDP),
-    ("Unix stream", Transport.UNIX),
-    ("Unix datagram", Transport.UNIX_DGRAM),
-]
+TRANSPORT_CHOICES = [(transport.label, transport) for transport in Transport]
 
 
 @dataclass(frozen=True)
