@@ -335,6 +335,14 @@ class SocketOptions:
             STREAMS,
             "TLS over the stream (tls://HOST:PORT is tcp:// with tls=1)",
             command_line=CommandLine("--tls"),
+            # Beside the Transport selector, not on a row of its own (ui/dialogs.py).
+            dialog=DialogCheckbox(
+                "TLS",
+                "TLS",
+                "TLS over this stream (tls://): a listener without cert= and key= uses "
+                "sockbench's own CA; a connection verifies the server (verify=0 in Options "
+                "connects anyway)",
+            ),
         ),
     )
     tls_cert: str | None = declared(

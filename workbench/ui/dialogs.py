@@ -50,12 +50,6 @@ class SendToRequest:
 # The TLS option's box sits beside the transport (a row of its own would push the Connect
 # dialog past a 24-row terminal); this is its text where the option's declaration gives none.
 TLS_OPTION = "tls"
-TLS_CHECKBOX = DialogCheckbox(
-    "TLS",
-    "TLS",
-    "TLS over this stream (tls://): a listener without cert= and key= uses sockbench's own "
-    "CA; a connection verifies the server (verify=0 in Options connects anyway)",
-)
 
 FieldValues = dict[str, str | bool]
 # What each kind of dialog was last submitted with (by class name), kept by the main screen for
@@ -158,10 +152,9 @@ class EndpointDialog(ModalScreen[object]):
     def checkbox_options(self) -> list[tuple[Option, DialogCheckbox]]:
         """The declared options this dialog's role shows as checkboxes (id: the URL's name)."""
         return [
-            (option, option.dialog or TLS_CHECKBOX)
+            (option, option.dialog)
             for option in OPTIONS
-            if (option.dialog or option.url_name == TLS_OPTION)
-            and option.takes_role(self.for_listen)
+            if option.dialog and option.takes_role(self.for_listen)
         ]
 
     def option_checkbox(self, option: Option, checkbox: DialogCheckbox) -> Checkbox:
