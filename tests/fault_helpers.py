@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from peers import Collector, connect_client, port_of
+from peers import DEFAULT_TIMEOUT, LOCALHOST, Collector, connect_client, port_of
 
 from workbench.engine import Engine
 from workbench.protocol import events as ev
@@ -28,9 +28,18 @@ def listen(engine: Engine, events: Collector, url: str = "tcp://127.0.0.1:0") ->
     return lid, port_of(opened.local[0])
 
 
-def accept(events: Collector, lid: str, port: int) -> tuple[socket.socket, str]:
-    """A plain client of the engine's listener, and the engine's id for it."""
-    client = connect_client(port)
+def accept(
+    events: Collector, lid: str, port: int, receive_buffer: int | None = None
+) -> tuple[socket.socket, str]:
+    """A plain client of the engine's listener, and the engine's id for it. A receive_buffer
+    is set before the connect, so it fixes the client's window (no autotuning)."""
+    if receive_buffer is None:
+        client = connect_client(port)
+    else:
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        client.settimeout(DEFAULT_TIMEOUT)
+        client.connect((LOCALHOST, port))
     me = format_sockname(client.getsockname())
     opened = events.wait_for(
         lambda e: isinstance(e, ev.ConnectionOpened) and e.listener == lid and e.remote == me

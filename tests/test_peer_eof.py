@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from fault_helpers import accept, listen
@@ -61,12 +62,27 @@ def test_a_reply_sent_in_the_grace_reaches_the_peer(engine: Engine, events: Coll
         assert not events.of(ev.ConnectionClosed, cid)
 
 
+SMALL_RECEIVE_BUFFER = 64 * 1024
+
+
+def more_than_the_kernel_holds() -> int:
+    """Bytes the engine's socket and a small-window client cannot hold between them: twice the
+    largest send buffer the kernel grows to (its autotuning limit), at least 25.6 MB. The
+    client's window is fixed small, else its buffer grows as far as tcp_rmem's limit (32 MB
+    on some machines) and takes the whole reply."""
+    try:
+        send_limit = int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        send_limit = 0
+    return max(25_600_000, 2 * (send_limit + 4 * SMALL_RECEIVE_BUFFER))
+
+
 def test_everything_queued_is_delivered_before_the_close(engine: Engine, events: Collector) -> None:
     """A peer half-closes before it reads a large reply: the grace waits for what is still
     queued, then closes."""
     lid, port = listen(engine, events, "tcp://127.0.0.1:0?grace=0")
-    client, cid = accept(events, lid, port)
-    payload = bytes(range(256)) * 100_000  # 25.6 MB: more than the kernel's buffers hold
+    client, cid = accept(events, lid, port, receive_buffer=SMALL_RECEIVE_BUFFER)
+    payload = bytes(range(256)) * (more_than_the_kernel_holds() // 256)
     with client:
         engine.send(cid, payload)
         client.shutdown(socket.SHUT_WR)
