@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.enums import Origin, OriginName
 from workbench.protocol.options import SocketOptions
+from workbench.protocol.sequences import SendPayload, Sequence
 
 
 class Listen(NamedTuple):
@@ -28,6 +30,7 @@ class Connect(NamedTuple):
 class Send(NamedTuple):
     cid: str
     data: bytes
+    origin: OriginName = Origin.YOU  # `macro greet` for a macro's send
 
 
 class HalfClose(NamedTuple):
@@ -78,6 +81,31 @@ class SetBehaviour(NamedTuple):
     options: SocketOptions
 
 
+class RunSequence(NamedTuple):
+    """Run `sequence` on connection `cid` (one still connecting: once it opens). Reported by
+    SequenceProgress and SequenceEnded events."""
+
+    cid: str
+    sequence: Sequence
+
+
+class StartRepeat(NamedTuple):
+    """Send `payload` to each of `cids` every `interval` seconds, `count` times (0: until
+    StopRepeat); a template's `{counter}` counts the sends from 1. Reported by
+    RepeatProgress events (`rid` names the repeat)."""
+
+    rid: str
+    cids: tuple[str, ...]
+    payload: SendPayload
+    interval: float
+    count: int = 0
+    origin: OriginName = Origin.REPEAT
+
+
+class StopRepeat(NamedTuple):
+    rid: str
+
+
 Command = (
     Listen
     | CloseListener
@@ -90,4 +118,7 @@ Command = (
     | AddPeer
     | SendFile
     | SetBehaviour
+    | RunSequence
+    | StartRepeat
+    | StopRepeat
 )

@@ -101,6 +101,9 @@ class Origin(StrEnum):
     CHAT = "chat"  # relayed by a chat listener, prefixed with its sender (`chat C2`)
     EXEC = "exec"  # the program a listener runs per connection (?exec=, ?sh=)
     STARTTLS = "starttls"  # the plain-text exchange before a STARTTLS handshake (?starttls=)
+    MACRO = "macro"  # a saved message sent by name, key or repeat (`macro login`)
+    SEQUENCE = "sequence"  # a sequence's send step (`sequence login`)
+    REPEAT = "repeat"  # the composer's message repeated every N ms
 
 
 # An origin as events and records carry it: "you", "echo", "rule 3", "broker C2"... Its

@@ -179,6 +179,46 @@ class ErrorReported(NamedTuple):
     message: str
 
 
+class SequenceProgress(NamedTuple):
+    """Sequence `name` on `cid` is at step `step` of `steps` (from 1), doing `doing`
+    ("waiting for ^250 (up to 5 s)": protocol/sequences.py's describe_step)."""
+
+    ts: float
+    cid: str
+    name: str
+    step: int
+    steps: int
+    doing: str
+
+
+class SequenceEnded(NamedTuple):
+    """Sequence `name` on `cid` ended: every step done (`passed`), or failed at `step` for
+    `message` ("nothing matched ^250 in 5 s", "the connection closed: reset by peer"), with
+    the bytes that `arrived` meanwhile (what the expect looked at; at most 4 KiB, the last)."""
+
+    ts: float
+    cid: str
+    name: str
+    passed: bool
+    step: int
+    steps: int
+    message: str = ""
+    arrived: bytes = b""
+
+
+class RepeatProgress(NamedTuple):
+    """Repeat `rid` sent `sent` times of `count` (0: until stopped) so far; reported a few
+    times a second at most, and once when it has `finished` (`reason` in words: "done",
+    "stopped by you", "every connection closed")."""
+
+    ts: float
+    rid: str
+    sent: int
+    count: int
+    finished: bool = False
+    reason: str = ""
+
+
 Event = (
     ListenerOpened
     | BehaviourChanged
@@ -196,4 +236,7 @@ Event = (
     | FileProgress
     | Note
     | ErrorReported
+    | SequenceProgress
+    | SequenceEnded
+    | RepeatProgress
 )
