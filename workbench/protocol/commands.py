@@ -90,7 +90,7 @@ class RunSequence(NamedTuple):
 
 
 class StartRepeat(NamedTuple):
-    """Send `payload` to each of `cids` every `interval` seconds, `count` times (0: until
+    """Send `payload` to each of `cids` every `interval` seconds, `times` times (0: until
     StopRepeat); a template's `{counter}` counts the sends from 1. Reported by
     RepeatProgress events (`rid` names the repeat)."""
 
@@ -98,7 +98,7 @@ class StartRepeat(NamedTuple):
     cids: tuple[str, ...]
     payload: SendPayload
     interval: float
-    count: int = 0
+    times: int = 0
     origin: OriginName = Origin.REPEAT
 
 

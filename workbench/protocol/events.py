@@ -207,14 +207,14 @@ class SequenceEnded(NamedTuple):
 
 
 class RepeatProgress(NamedTuple):
-    """Repeat `rid` sent `sent` times of `count` (0: until stopped) so far; reported a few
+    """Repeat `rid` sent `sent` times of `times` (0: until stopped) so far; reported a few
     times a second at most, and once when it has `finished` (`reason` in words: "done",
     "stopped by you", "every connection closed")."""
 
     ts: float
     rid: str
     sent: int
-    count: int
+    times: int
     finished: bool = False
     reason: str = ""
 
