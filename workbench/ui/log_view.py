@@ -21,9 +21,9 @@ from textual.strip import Strip
 from textual.worker import Worker
 
 from workbench.log import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
+from workbench.log.plain_rows import plain_row
 from workbench.log.screen import Line, moved, screen, top_showing
 from workbench.session.drain import others_first
-from workbench.log.plain_rows import plain_row
 from workbench.ui.log_rows import (
     body,
     continuation_head,
