@@ -5,15 +5,21 @@ and what is refused in words."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from fault_helpers import accept, connect, listen
 from peers import Collector, RecordingServer, ThreadedServer, wait_until
+from test_session_core import Driven
 
 from workbench.engine import Engine
 from workbench.engine.stream import StreamConnection
+from workbench.log import Record
 from workbench.protocol import events as ev
+from workbench.protocol.endpoints import parse_url
 from workbench.protocol.sequences import SendPayload
+from workbench.session.core import SessionCore
 
 WAIT = 30.0
 COUNTER = SendPayload(template="{counter}\n")
@@ -83,15 +89,12 @@ def test_a_repeat_to_two_connections_sends_each_every_round(
         engine.start_repeat("R2", [first, second], payload, 0.002, times=40)
         end = finished(events, "R2")
         assert (end.sent, end.reason) == (40, "done")
+        lines = {first: [f"{first} {n}" for n in range(1, 41)]}
+        lines[second] = [f"{second} {n}" for n in range(1, 41)]
         for index in range(2):
-            got = server.wait_for_bytes(len(f"{first} 1\n") * 40, index, WAIT)
-            lines = got.decode().splitlines()
-            cid = lines[0].split()[0]
-            assert lines == [f"{cid} {n}" for n in range(1, 41)]
-        assert {server.data(0).split()[0], server.data(1).split()[0]} == {
-            first.encode(),
-            second.encode(),
-        }
+            wait_until(lambda i=index: server.data(i).count(b"\n") >= 40, WAIT, "40 lines")
+        got = sorted(server.data(index).decode().splitlines() for index in range(2))
+        assert got == sorted(lines.values())
 
 
 class ReadsOneLine(ThreadedServer):
@@ -206,3 +209,54 @@ def test_stopping_the_engine_ends_a_running_repeat(make_engine: Any) -> None:
         events.wait_for(lambda e: isinstance(e, ev.RepeatProgress) and e.rid == "R5")
         engine.stop()
         assert finished(events, "R5").reason == "sockbench quit"
+
+
+# --- the session core: running repeats, and the Log's line when one ends ---
+
+
+@pytest.fixture
+def driven() -> Iterator[Driven]:
+    driven = Driven()
+    driven.engine.start()
+    try:
+        yield driven
+    finally:
+        driven.engine.stop()
+
+
+def test_the_session_core_lists_running_repeats_and_words_their_end(driven: Driven) -> None:
+    repeats = driven.core.session.repeats
+    with RecordingServer() as server:
+        cid = driven.engine.connect(parse_url(server.url, for_listen=False))
+        driven.until("open", lambda: cid in driven.core.session.connections)
+        driven.until("open", lambda: driven.core.session.connections[cid].is_open)
+        driven.engine.start_repeat("R1", [cid], COUNTER, 0.001, times=1000)
+        driven.until("the repeat running", lambda: "R1" in repeats)
+        running = repeats["R1"]
+        assert (running.times, running.finished) == (1000, False)
+        assert 1 <= running.sent <= 1000
+        driven.until("its end", lambda: "repeat R1: 1,000 sends: done" in driven.texts())
+        assert "R1" not in repeats
+        driven.engine.start_repeat("R2", [cid], COUNTER, 0.001)
+        driven.until("the second running", lambda: "R2" in repeats)
+        driven.engine.stop_repeat("R2")
+        driven.until("the second's end", lambda: "R2" not in repeats)
+    (stopped,) = [r for r in driven.records if r.source == "R2"]
+    assert stopped.kind == "info"
+    assert stopped.text.startswith("repeat R2: ") and stopped.text.endswith(
+        " sends: stopped by you"
+    )
+    # One record per repeat's end: its progress meanwhile is for the panes, not the Log.
+    assert [r.source for r in driven.records if r.source.startswith("R")] == ["R1", "R2"]
+
+
+def test_the_session_core_words_a_single_send() -> None:
+    core = SessionCore()
+    update = core.apply([ev.RepeatProgress(1.0, "R9", 1, 0, True, "every connection closed")])
+    (record,) = [r if isinstance(r, Record) else Record(*r) for r in update.records]
+    assert (record.source, record.kind, record.text) == (
+        "R9",
+        "info",
+        "repeat R9: 1 send: every connection closed",
+    )
+    assert update.changes.repeats and core.session.repeats == {}
