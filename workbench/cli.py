@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from workbench import __version__
@@ -33,6 +33,8 @@ from workbench.protocol.options import (
 
 if TYPE_CHECKING:
     from workbench.engine import Engine
+    from workbench.protocol.sequences import Sequence as Sequence_
+    from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 
 EXIT_USAGE = 2
 HELP_WIDTH = 90
@@ -168,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)\n"
         "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)\n"
-        "config file: sockbench config (where it is and the values it gives)",
+        "config file: sockbench config (where it is and the values it gives)\n"
+        "sessions: sockbench --session FILE; sockbench run FILE (without the screen)",
     )
     add_nc_arguments(parser)
     parser.add_argument(
@@ -187,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=argument(connect_url),
         help="open a connection at start-up (repeatable); udp:// and unix-dgram:// give a "
         "connected datagram socket",
+    )
+    parser.add_argument(
+        "--session",
+        metavar="FILE",
+        help="open a session file: its listeners, connections (running their steps) and "
+        "macros (see sockbench run to run one without the screen)",
     )
     for option in OPTIONS:
         add_option_flag(parser, option)
@@ -267,6 +276,18 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     return listen, connect
 
 
+def session_actions(
+    session: SessionSpec | None,
+) -> Iterator[tuple[str, ListenSpec | ConnectSpec, Sequence_ | None]]:
+    """A session file's listeners and connections as start-up actions' parts, in order."""
+    if session is None:
+        return
+    for listen in session.listeners:
+        yield "listen", listen, None
+    for connect in session.connections:
+        yield "connect", connect, connect.sequence
+
+
 def config_command(argv: Sequence[str]) -> int:
     """`sockbench config`: where the config file is, the values it gives and what it ignored.
     Exit 0 even with a bad file: sockbench goes on without what it ignores."""
@@ -298,10 +319,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tls(arguments[1:])
     if arguments[:1] == ["config"]:
         return config_command(arguments[1:])
+    if arguments[:1] == ["run"]:
+        from workbench.runner.command import main as run
+
+        return run(arguments[1:])
     from workbench.config import load_config, with_known_theme
 
     config = load_config()
     args = parse_command_line(arguments, config.flag_defaults())
+    session = None
+    if args.session is not None:
+        from workbench.session_file.loader import SessionFileError, load_session
+
+        try:
+            session = load_session(args.session)
+        except SessionFileError as exc:
+            print(f"sockbench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
 
     pause_until_first_screen()
@@ -310,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from workbench.engine.bridge import EventBridge
     from workbench.payloads import SendSettings
-    from workbench.ui.app import SockbenchApp, StartupAction
+    from workbench.session.startup import StartupAction
+    from workbench.ui.app import SockbenchApp
     from workbench.ui.exit_signals import ExitSignals
 
     config = with_known_theme(config, BUILTIN_THEMES)
@@ -346,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     listen, connect = startup_endpoints(args)
     startup = [StartupAction("listen", e) for e in listen]
     startup += [StartupAction("connect", e) for e in connect]
+    startup += [
+        StartupAction(kind, spec.endpoint, sequence)
+        for kind, spec, sequence in session_actions(session)
+    ]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
         make_engine,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -24,6 +23,7 @@ from workbench import __version__
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
 from workbench.payloads import SendSettings, mode_line
+from workbench.session.startup import StartupAction, StartupPlan
 from workbench.ui import exit_signals
 from workbench.ui.first_screen import FirstScreen
 from workbench.ui.paste_guard import paste_safe
@@ -31,7 +31,6 @@ from workbench.ui.paste_guard import paste_safe
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
     from workbench.protocol import events as ev
-    from workbench.protocol.endpoints import Endpoint
     from workbench.session.model import Session
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.composer import Composer
@@ -55,12 +54,6 @@ LOADED_AFTER_FIRST_SCREEN = (
     "workbench.ui.connection_picker",
     "workbench.ui.log_dialogs",
 )
-
-
-@dataclass(frozen=True)
-class StartupAction:
-    kind: str  # "listen" or "connect"
-    endpoint: Endpoint
 
 
 def session_commands() -> type[Provider]:
@@ -130,7 +123,7 @@ class SockbenchApp(App[None]):
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.bridge = bridge
-        self.startup = list(startup)
+        self.startup = StartupPlan(startup)
         self._exit_requested = False
         self.after_first_screen = after_first_screen
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
@@ -259,11 +252,8 @@ class SockbenchApp(App[None]):
             from workbench.ui.stats_file import STATS_SECONDS
 
             self.set_interval(STATS_SECONDS, self.write_stats)
-        for action in self.startup:
-            if action.kind == "listen":
-                self.engine.listen(action.endpoint)
-            else:
-                self.core.targeting.opened_by_user(self.engine.connect(action.endpoint))
+        for cid in self.startup.begin(self.engine):
+            self.core.targeting.opened_by_user(cid)
         main.show_target()
         if self.notices:
             # One warning for all: a bad config file is said, and the app goes on.
@@ -319,3 +309,7 @@ class SockbenchApp(App[None]):
     def handle_events(self, events: list[ev.Event], show: bool = True) -> None:
         """`show` False: a later slice of the same batch follows (see MainScreen.show_update)."""
         self.main_screen.show_update(self.core.apply(events), show)
+        # Start-up connections go out once the start-up listeners are open (they may be to
+        # them).
+        for cid in self.startup.apply(events, self.engine):
+            self.core.targeting.opened_by_user(cid)
