@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from workbench import __version__
 from workbench.behaviour_options import checked
 from workbench.codec import ENCODINGS
+from workbench.command_line import EXIT_USAGE, OneLineParser, argument, transcript_file
 from workbench.config import CONFIG_DIR_VARIABLE
 from workbench.log import MAX_LOG_RECORDS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
@@ -36,28 +37,8 @@ if TYPE_CHECKING:
     from workbench.protocol.sequences import Sequence as Sequence_
     from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 
-EXIT_USAGE = 2
 HELP_WIDTH = 90
 T = TypeVar("T")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """`parse` as an argparse type: its EndpointError becomes the usage error's words."""
-
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except EndpointError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
 
 
 def listen_url(text: str) -> Endpoint:
@@ -92,12 +73,6 @@ def terminal_problem() -> str | None:
             "(under nohup or with a redirection, use tmux or screen to keep it running)"
         )
     return None
-
-
-def transcript_file(text: str) -> str:
-    if not text:  # `--transcript "$LOG"` with LOG unset: not "no transcript"
-        raise argparse.ArgumentTypeError("the file name is empty (an unset shell variable?)")
-    return text
 
 
 def url_options_help() -> str:

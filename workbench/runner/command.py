@@ -6,12 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from workbench.command_line import OneLineParser, transcript_file
 from workbench.runner.outcome import EXIT_BAD_FILE, EXIT_PASSED
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from workbench.cli import OneLineParser, transcript_file
-
     parser = OneLineParser(
         prog="sockbench run",
         description="Run a session file without the screen: open its listeners and "
