@@ -7,7 +7,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.behaviour_options import checked
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 
 HELP_WIDTH = 90
-T = TypeVar("T")
 
 
 def listen_url(text: str) -> Endpoint:
