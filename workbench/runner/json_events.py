@@ -1,5 +1,6 @@
 """`sockbench run --json`: one JSON object per line for each event, in the transcript's
-record shapes (workbench/transcript/event_records.py), data base64-encoded. A flood's chunks
+record shapes (workbench/transcript/event_records.py), data base64-encoded, and besides them
+each sequence step as it starts (`step`) and the Log's notes (`note`). A flood's chunks
 may arrive merged (`size` the exact total, `data` its first bytes): --transcript keeps
 every byte."""
 
@@ -42,15 +43,8 @@ def objects_of(event: ev.Event) -> list[dict[str, Any]]:
         return [found]
     if isinstance(event, ev.SequenceProgress):
         return [
-            {"ts": ts, "event": "step", "conn": event.cid, "sequence": event.name,
+            {"ts": ts, "event": "step", "conn": event.cid, "name": event.name,
              "step": event.step, "steps": event.steps, "doing": event.doing}
-        ]  # fmt: skip
-    if isinstance(event, ev.SequenceEnded):
-        return [
-            {"ts": ts, "event": "sequence", "conn": event.cid, "sequence": event.name,
-             "passed": event.passed, "step": event.step, "steps": event.steps,
-             "message": event.message,
-             "arrived": base64.b64encode(event.arrived).decode("ascii")}
         ]  # fmt: skip
     made = [
         {"ts": ts, "event": str(kind), "conn": conn, **fields}
