@@ -113,7 +113,11 @@ KEYS: dict[str, Key] = {
         "close stream connections idle that long (--idle; unset: never)",
         "idle",
     ),
-    "theme": Key(theme_name, DEFAULT_THEME, "the screen's theme (ctrl+p: Change theme)"),
+    "theme": Key(
+        theme_name,
+        DEFAULT_THEME,
+        "the screen's theme (ctrl+p: Change theme; unset: the one last chosen)",
+    ),
     "bind_host": Key(
         host_name,
         DEFAULT_HOST,
@@ -268,7 +272,7 @@ def describe(config: Config) -> list[str]:
     for action, (default_keys, meaning) in ACTIONS.items():
         keys = config.keymap.get(action, default_keys)
         source = "config" if action in config.keymap else "default"
-        lines.append(f"{action:<{width}}  {keys:<16} {source:<8} {meaning}")
+        lines.append(f"{action:<{width}}  {keys:<18} {source:<8} {meaning}")
     lines.append("")
     lines.append("flags on the command line win over the file; the file over the defaults.")
     if config.notices:

@@ -94,9 +94,10 @@ class Keymap(NamedTuple):
 
 
 def read_keys(table: dict[str, object]) -> Keymap:
-    """The `[keys]` table checked: an unknown action id, or a value that is not a string of
-    keys, is left out with its reason."""
-    keys: dict[str, str] = {}
+    """The `[keys]` table checked: an unknown action id, a value that is not a string of
+    keys, a key that is no key, types a character or is another action's, is left out with
+    its reason."""
+    wanted: dict[str, list[str]] = {}
     problems: list[tuple[str, str]] = []
     for action, raw in table.items():
         if action not in ACTIONS:
@@ -105,29 +106,36 @@ def read_keys(table: dict[str, object]) -> Keymap:
         if not isinstance(raw, str):
             problems.append((action, 'it must be keys in quotes, such as "f2,ctrl+o"'))
             continue
-        wanted = [key.strip() for key in raw.split(",")]
-        if len(wanted) > MAX_KEYS_PER_ACTION:
+        keys = [key.strip() for key in raw.split(",")]
+        if len(keys) > MAX_KEYS_PER_ACTION:
             problems.append((action, f"at most {MAX_KEYS_PER_ACTION} keys"))
             continue
-        problem = next(filter(None, map(key_problem, wanted)), None)
-        problem = problem or clash(action, wanted, table)
+        problem = next(filter(None, map(key_problem, keys)), None)
         if problem is not None:
             problems.append((action, problem))
             continue
-        keys[action] = ",".join(wanted)
-    return Keymap(keys, problems)
+        wanted[action] = keys
+    # Every other action keeps its default keys; of two in the table, the earlier one wins.
+    taken = {a: spec.keys.split(",") for a, spec in ACTIONS.items() if a not in wanted}
+    keymap: dict[str, str] = {}
+    for action, keys in wanted.items():
+        problem = clash(action, keys, taken)
+        if problem is not None:
+            problems.append((action, problem))
+            continue
+        taken[action] = keys
+        keymap[action] = ",".join(keys)
+    return Keymap(keymap, problems)
 
 
-def clash(action: str, wanted: list[str], table: dict[str, object]) -> str | None:
+def clash(action: str, wanted: list[str], taken: dict[str, list[str]]) -> str | None:
     """Why `wanted` cannot be `action`'s keys: one types a character, or is another action's
-    key (by default, unless the table moves that action elsewhere)."""
+    key (`taken`: each action's keys)."""
     defaults = ACTIONS[action].keys.split(",")
     for key in wanted:
         if types_character(key) and key not in defaults:
             return f"{key!r} types a character: the composer needs it (add ctrl+ or alt+)"
-        for other, (other_keys, _) in ACTIONS.items():
-            if other == action or other in table:
-                continue
-            if key in other_keys.split(","):
+        for other, keys in taken.items():
+            if other != action and key in keys:
                 return f"{key!r} is {other}'s key (give {other} another key first)"
     return None
