@@ -28,7 +28,10 @@ HISTORY_PER_TARGET = 200
 MAX_TARGETS = 100  # the targets least recently typed to are forgotten first
 # A hex or file payload over this is not kept across launches (nor is a longer entry).
 MAX_KEPT_BYTES = 4096
-# A bigger file is not ours (what we write stays far below: about 1,000 entries of 4 KiB).
+# What the history may take in the file: the newest lines are saved until it is spent (the
+# bounds above allow 21,000 lines of 4 KiB, which is more than a file read at start should be).
+HISTORY_BUDGET = 2 * 1024 * 1024
+# A bigger file is not ours (what we write stays below the budget and a few dialogs' fields).
 MAX_FILE_BYTES = 8 * 1024 * 1024
 # The dialogs whose fields are remembered, and how long a remembered field may be.
 DIALOGS = ("ListenDialog", "ConnectDialog")
@@ -50,10 +53,12 @@ class History:
     overall: list[str] = field(default_factory=list)
     targets: dict[str, list[str]] = field(default_factory=dict)  # least recently used first
     session_only: set[str] = field(default_factory=set)
+    changes: int = 0  # lines added so far, to tell whether it needs saving
 
     def add(self, line: str, target: str | None, keep: bool = True) -> None:
         if not line:
             return
+        self.changes += 1
         if keep:
             self.session_only.discard(line)
         else:
@@ -77,13 +82,27 @@ class History:
         return [line for line in self.overall if line not in mine] + own
 
     def saved(self) -> dict[str, object]:
-        def kept(lines: list[str]) -> list[str]:
-            return [line for line in lines if line not in self.session_only]
+        """What the file keeps: the newest lines first, overall then by target (the most
+        recently used first), while HISTORY_BUDGET lasts; never the session-only ones."""
+        budget = HISTORY_BUDGET
 
-        targets = {target: kept(lines) for target, lines in self.targets.items()}
+        def kept(lines: list[str]) -> list[str]:
+            nonlocal budget
+            newest: list[str] = []
+            for line in reversed(lines):
+                if line in self.session_only:
+                    continue
+                budget -= len(json.dumps(line))
+                if budget < 0:
+                    break
+                newest.append(line)
+            return newest[::-1]
+
+        overall = kept(self.overall)
+        targets = {target: kept(lines) for target, lines in reversed(self.targets.items())}
         return {
-            "overall": kept(self.overall),
-            "targets": {target: lines for target, lines in targets.items() if lines},
+            "overall": overall,
+            "targets": {t: lines for t, lines in reversed(targets.items()) if lines},
         }
 
 
@@ -108,10 +127,13 @@ class Memory:
     theme: str | None = None  # the theme the user last chose
     dialogs: dict[str, FieldValues] = field(default_factory=dict)  # by dialog class
 
-    def remember_dialogs(self, dialogs: Mapping[str, Mapping[str, str | bool]]) -> None:
+    def remember_dialogs(self, dialogs: Mapping[str, Mapping[str, str | bool]]) -> bool:
+        """Take the dialogs' values; whether they changed."""
+        before = dict(self.dialogs)
         for name in DIALOGS:
             if name in dialogs:
                 self.dialogs[name] = fields_kept(dialogs[name])
+        return self.dialogs != before
 
     def to_json(self) -> str:
         return json.dumps(

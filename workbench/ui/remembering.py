@@ -94,6 +94,7 @@ class Remembering:
         self._generation = 0
         self._failed = False
         self.attached = False
+        self._state: tuple[int, str | None] = (0, self.memory.theme)  # see changed
 
     def attach(self) -> None:
         """Once the main screen is up: its dialogs and composer take what was remembered."""
@@ -112,8 +113,17 @@ class Remembering:
     def theme_changed(self, theme: Theme) -> None:
         self.memory.theme = theme.name
 
+    def changed(self) -> bool:
+        """Whether anything changed since the last snapshot (cheap: it runs on a timer)."""
+        memory = self.memory
+        state = (memory.history.changes, memory.theme)
+        dialogs = memory.remember_dialogs(self.app.main_screen.dialog_memory)
+        if state == self._state and not dialogs:
+            return False
+        self._state = state
+        return True
+
     def snapshot(self) -> tuple[int, str]:
-        self.memory.remember_dialogs(self.app.main_screen.dialog_memory)
         self._generation += 1
         return self._generation, self.memory.to_json()
 
@@ -127,8 +137,10 @@ class Remembering:
 
     async def save_soon(self) -> None:
         """The timer's save: only when something changed, in a thread."""
+        if self._failed or not self.changed():
+            return
         generation, text = self.snapshot()
-        if text == self._saved or self._failed:
+        if text == self._saved:
             return
         try:
             await asyncio.to_thread(self.write, generation, text)
@@ -145,6 +157,8 @@ class Remembering:
         """The save at quit (a write may fail; nobody is there to be told)."""
         if not self.attached:
             return  # quit before the main screen: nothing changed
+        if not self.changed() and not self._failed:
+            return  # the timer saved it all
         generation, text = self.snapshot()
         if text == self._saved:
             return
