@@ -9,8 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from peers import EchoServer
 from textual.pilot import Pilot
-from ui_helpers import make_app, run_app, the_app, wait_notified, wait_ui
+from ui_helpers import (
+    focus,
+    make_app,
+    run_app,
+    the_app,
+    wait_notified,
+    wait_open_connection,
+    wait_ui,
+)
 
 from workbench.cli import parse_command_line, startup_endpoints
 from workbench.config import CONFIG_DIR_VARIABLE, load_config
@@ -103,19 +112,25 @@ def test_a_rebinding_works_in_the_real_app(tmp_path: Path) -> None:
 
 
 def test_a_rebinding_reaches_the_composers_own_key(tmp_path: Path) -> None:
-    config = load_config(config_file(tmp_path, '[keys]\nquit = "ctrl+x"\n'))
-    app = make_app(keymap=config.keymap)
-    exited: list[bool] = []
+    """The composer has its own ctrl+d (Send EOF, over the input line's delete): the same
+    action id, so it moves too."""
+    config = load_config(config_file(tmp_path, '[keys]\nhalf_close = "f10"\n'))
+    with EchoServer() as server:
+        app = make_app(connect=[server.url], keymap=config.keymap)
 
-    async def scenario(pilot: Pilot[None]) -> None:
-        app = the_app(pilot)
-        await wait_ui(pilot, lambda: app.focused is app.composer, "the composer focused")
-        await pilot.press("ctrl+x")
-        await wait_ui(pilot, lambda: app._exit_requested, "the app quitting")
-        exited.append(True)
+        async def scenario(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            conn = await wait_open_connection(pilot)
+            await focus(pilot, app.composer)
+            await pilot.press("ctrl+d")
+            await pilot.pause()
+            assert not app.session.connections[conn.cid].local_eof
+            await pilot.press("f10")
+            await wait_ui(
+                pilot, lambda: app.session.connections[conn.cid].local_eof, "EOF sent by f10"
+            )
 
-    run_app(app, scenario)
-    assert exited == [True]
+        run_app(app, scenario)
 
 
 # --- bind_host ---
