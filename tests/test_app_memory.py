@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from peers import EchoServer
 from textual.pilot import Pilot
+from tmux_helpers import Tmux
 from ui_helpers import (
     focus,
     make_app,
@@ -208,3 +209,23 @@ def test_a_planted_link_is_replaced_not_followed(data_dir: Path, tmp_path: Path)
     assert victim.read_text(encoding="utf-8") == "precious"
     assert not (data_dir / MEMORY_FILE).is_symlink()
     assert load_memory().memory.theme == "nord"
+
+
+def test_the_real_command_remembers_across_launches(tmux: Tmux, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    tmux.env[DATA_DIR_VARIABLE] = str(data)  # the tmux server starts with it
+    with EchoServer() as server:
+        tmux.start_sockbench(tmp_path, "127.0.0.1", str(server.port))
+        tmux.wait_screen("(open)", "the connection open")
+        tmux.keys("remembered line", literal=True)
+        tmux.keys("Enter")
+        tmux.wait_screen("← remembered line", "the echo")
+        tmux.quit_sockbench()
+        tmux.kill()
+        tmux.start_sockbench(tmp_path, "127.0.0.1", str(server.port))
+        tmux.wait_screen("(open)", "the connection open again")
+        assert "remembered line" not in tmux.screen()
+        tmux.keys("Up")
+        tmux.wait_screen("remembered line", "the line recalled by up")
+        tmux.quit_sockbench()
+    assert stat.S_IMODE(os.stat(data / MEMORY_FILE).st_mode) == 0o600
