@@ -143,12 +143,19 @@ def test_odd_dialog_values_are_dropped() -> None:
                 "version": 1,
                 "dialogs": {
                     "ListenDialog": {"address": "1", "n": 3, "big": "x" * 5000, "ok": False},
+                    "ConnectDialog": {"transport": "carrier-pigeon", "address": "3"},
                     "Other": {"address": "2"},
                 },
             }
         )
     )
-    assert memory.dialogs == {"ListenDialog": {"address": "1", "ok": False}}
+    assert memory.dialogs == {
+        "ListenDialog": {"address": "1", "ok": False},
+        "ConnectDialog": {"address": "3"},
+    }
+    assert parse_memory(
+        json.dumps({"version": 1, "dialogs": {"ConnectDialog": {"transport": "udp"}}})
+    ).dialogs == {"ConnectDialog": {"transport": "udp"}}
 
 
 def test_memory_config_and_keymap_do_not_load_textual() -> None:

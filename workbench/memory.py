@@ -20,6 +20,7 @@ from pathlib import Path
 
 from workbench.data_dir import data_dir
 from workbench.files import open_for_reading, replacing
+from workbench.protocol.enums import Transport
 
 MEMORY_FILE = "memory.json"
 FORMAT_VERSION = 1
@@ -39,6 +40,7 @@ MAX_FIELD_CHARS = 4096
 MAX_FIELDS = 64
 
 FieldValues = dict[str, str | bool]
+TRANSPORTS = frozenset(str(transport) for transport in Transport)
 
 
 def memory_path() -> Path:
@@ -148,13 +150,16 @@ class Memory:
 
 
 def fields_kept(values: Mapping[str, object]) -> FieldValues:
-    """A dialog's fields, the ones that are a string or a yes/no, of a sane length."""
+    """A dialog's fields, the ones that are a string or a yes/no, of a sane length; the
+    transport only if it is one (the dialog opens with it)."""
     kept: FieldValues = {}
     for key, value in list(values.items())[:MAX_FIELDS]:
         if not isinstance(key, str):
             continue
         if isinstance(value, bool) or (isinstance(value, str) and len(value) <= MAX_FIELD_CHARS):
             kept[key] = value
+    if kept.get("transport", Transport.TCP) not in TRANSPORTS:
+        del kept["transport"]
     return kept
 
 
