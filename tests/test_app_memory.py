@@ -229,3 +229,28 @@ def test_the_real_command_remembers_across_launches(tmux: Tmux, tmp_path: Path) 
         tmux.wait_screen("remembered line", "the line recalled by up")
         tmux.quit_sockbench()
     assert stat.S_IMODE(os.stat(data / MEMORY_FILE).st_mode) == 0o600
+
+
+def test_a_block_comes_back_as_a_block(data_dir: Path) -> None:
+    with EchoServer() as server:
+
+        async def send_block(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            conn = await wait_open_connection(pilot)
+            app.main_screen.send_lines(["EHLO a", "QUIT"])  # what the block editor's Enter does
+            await wait_ui(
+                pilot, lambda: app.session.connections[conn.cid].bytes_in >= 12, "the echo"
+            )
+
+        run_app(launch(connect=[server.url]), send_block)
+        rows: list[str] = []
+
+        async def recall_block(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            await recalled(pilot, 1)
+            block = await wait_ui(pilot, lambda: app.block_composer, "the block editor")
+            await wait_ui(pilot, lambda: block.is_open, "the block editor open")
+            rows.extend(block.text.split("\n"))
+
+        run_app(launch(connect=[server.url]), recall_block)
+    assert rows == ["EHLO a", "QUIT"]
