@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from peers import EchoServer
@@ -35,7 +36,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def launch(**options: object) -> SockbenchApp:
+def launch(**options: Any) -> SockbenchApp:
     """The app as the command line makes it: with what the data directory remembers."""
     return make_app(memory=load_memory(), **options)
 
@@ -248,9 +249,9 @@ def test_a_block_comes_back_as_a_block(data_dir: Path) -> None:
         async def recall_block(pilot: Pilot[None]) -> None:
             app = the_app(pilot)
             await recalled(pilot, 1)
-            block = await wait_ui(pilot, lambda: app.block_composer, "the block editor")
-            await wait_ui(pilot, lambda: block.is_open, "the block editor open")
-            rows.extend(block.text.split("\n"))
+            await wait_ui(pilot, lambda: app.composer.block_open, "the block editor open")
+            assert app.block_composer is not None
+            rows.extend(app.block_composer.text.split("\n"))
 
         run_app(launch(connect=[server.url]), recall_block)
     assert rows == ["EHLO a", "QUIT"]
