@@ -17,8 +17,8 @@ from workbench.config import CONFIG_DIR_VARIABLE
 from workbench.log import MAX_LOG_RECORDS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
-from workbench.protocol.addresses import EndpointError
-from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
+from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.option_kinds import Flag
 from workbench.protocol.options import (
@@ -174,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     for option in OPTIONS:
         add_option_flag(parser, option)
     parser.add_argument(
+        "--bind-host",
+        metavar="HOST",
+        type=argument(check_host),
+        default=DEFAULT_HOST,
+        help=f"the host a listener given only a port binds: -l 9000, the Listen dialog "
+        f"(default: {DEFAULT_HOST}; 0.0.0.0 or :: for every interface)",
+    )
+    parser.add_argument(
         "--transcript",
         metavar="FILE",
         type=transcript_file,
@@ -317,12 +325,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from textual.theme import BUILTIN_THEMES  # loaded with the app already
 
     from workbench.engine.bridge import EventBridge
+    from workbench.memory import load_memory
     from workbench.payloads import SendSettings
     from workbench.session.startup import StartupAction
     from workbench.ui.app import SockbenchApp
     from workbench.ui.exit_signals import ExitSignals
+    from workbench.ui.remembering import start_theme
 
     config = with_known_theme(config, BUILTIN_THEMES)
+    memory = load_memory()
+    configured = config.values.get("theme")
+    theme = start_theme(
+        None if configured is None else str(configured), memory.memory.theme, BUILTIN_THEMES
+    )
 
     bridge = EventBridge()
     # With a transcript the engine is made now: a file it cannot write is said before the
@@ -369,8 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_path=args.stats_file,
         after_first_screen=tune_for_long_run,
         first_screen=True,
-        theme=str(config.value("theme")),
+        theme=theme,
         notices=config.notices,
+        keymap=config.keymap,
+        bind_host=args.bind_host,
+        memory=memory,
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -23,6 +23,7 @@ from workbench import __version__
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
 from workbench.payloads import SendSettings, mode_line
+from workbench.protocol.endpoints import DEFAULT_HOST
 from workbench.session.startup import StartupAction, StartupPlan
 from workbench.ui import exit_signals
 from workbench.ui.first_screen import FirstScreen
@@ -30,6 +31,7 @@ from workbench.ui.paste_guard import paste_safe
 
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
+    from workbench.memory import Loaded
     from workbench.protocol import events as ev
     from workbench.session.model import Session
     from workbench.ui.block_composer import BlockComposer
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from workbench.ui.log_view import LogView
     from workbench.ui.main_screen import MainScreen
     from workbench.ui.panes import ConnectionsTable, ListenersTree
+    from workbench.ui.remembering import Remembering
     from workbench.ui.stats_file import StatsFile
 
 COUNTERS_SECONDS = 0.25
@@ -69,27 +72,28 @@ class SockbenchApp(App[None]):
     SUB_TITLE = f"socket workbench {__version__}"
 
     # The main screen's keys, handled there ("screen."): on the app they keep their place in
-    # the footer, after Quit, as Textual lists the app's bindings after the screen's.
+    # the footer, after Quit, as Textual lists the app's bindings after the screen's. Their
+    # ids are the config file's [keys] (workbench/keymap.py).
     BINDINGS = [
         # f1 over dialogs too (a priority key); ? outside text fields, which type it.
-        Binding("f1", "help", "Help", priority=True),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "screen.listen", "Listen"),
-        Binding("f3", "screen.connect", "Connect"),
-        Binding("f4", "screen.close", "Close"),
-        Binding("f5", "screen.send_to", "Send to", show=False),  # datagrams only: the palette
-        Binding("ctrl+d", "screen.half_close", "Send EOF"),
-        Binding("f6", "screen.reset", "Reset", show=False),
-        Binding("ctrl+s", "screen.start_tls", "STARTTLS", show=False),
-        Binding("ctrl+t", "screen.cycle_mode", "Mode"),
-        Binding("f7", "screen.cycle_line_ending", "EOL"),
-        Binding(
-            "f8", "screen.cycle_encoding", "Encoding", show=False
-        ),  # the footer fits 80 columns
-        Binding("f9", "screen.clean_up", "Clean up"),
-        Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False),
-        Binding("escape", "screen.focus_composer", "Composer", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1", "help", "Help", priority=True, id="help"),
+        Binding("question_mark", "help", "Help", show=False, id="help"),
+        Binding("f2", "screen.listen", "Listen", id="listen"),
+        Binding("f3", "screen.connect", "Connect", id="connect"),
+        Binding("f4", "screen.close", "Close", id="close"),
+        # Send to is for datagrams only: the palette has it.
+        Binding("f5", "screen.send_to", "Send to", show=False, id="send_to"),
+        Binding("ctrl+d", "screen.half_close", "Send EOF", id="half_close"),
+        Binding("f6", "screen.reset", "Reset", show=False, id="reset"),
+        Binding("ctrl+s", "screen.start_tls", "STARTTLS", show=False, id="start_tls"),
+        Binding("ctrl+t", "screen.cycle_mode", "Mode", id="cycle_mode"),
+        Binding("f7", "screen.cycle_line_ending", "EOL", id="cycle_line_ending"),
+        # Not in the footer, which fits 80 columns.
+        Binding("f8", "screen.cycle_encoding", "Encoding", show=False, id="cycle_encoding"),
+        Binding("f9", "screen.clean_up", "Clean up", id="clean_up"),
+        Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False, id="clear_log"),
+        Binding("escape", "screen.focus_composer", "Composer", show=False, id="focus_composer"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
     ]
 
     def __init__(
@@ -107,6 +111,9 @@ class SockbenchApp(App[None]):
         first_screen: bool = False,
         theme: str | None = None,
         notices: Iterable[str] = (),
+        keymap: Mapping[str, str] | None = None,
+        bind_host: str = DEFAULT_HOST,
+        memory: Loaded | None = None,
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
@@ -115,11 +122,22 @@ class SockbenchApp(App[None]):
         `first_screen`: draw workbench/ui/first_screen.py's stand-in at once, and load the
         session core, the Log and the panes after it (the command line does).
         `theme`: the config file's (a known one); `notices`: what was ignored of that file,
-        shown once the main screen is up (workbench/config.py)."""
+        shown once the main screen is up (workbench/config.py).
+        `keymap`: the config file's [keys], checked (action id: keys); `bind_host`: the host
+        a listener given only a port binds; `memory`: what was remembered from the last
+        launches, remembered again as the app runs (workbench/ui/remembering.py)."""
         super().__init__()
         self.notices = list(notices)
         if theme is not None:
             self.theme = theme
+        if keymap:
+            self.set_keymap(dict(keymap))
+        self.bind_host = bind_host
+        self.remembering: Remembering | None = None
+        if memory is not None:
+            from workbench.ui.remembering import Remembering
+
+            self.remembering = Remembering(self, memory)
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.bridge = bridge
@@ -147,6 +165,7 @@ class SockbenchApp(App[None]):
         self.core = SessionCore(settings)
         rows = DEFAULT_MAX_ROWS if log_max_rows is None else log_max_rows
         self._main = MainScreen(lambda: self.engine, self.core, clock, time_format, rows)
+        self._main.bind_host = self.bind_host
         self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
         self.stats_file = StatsFile(stats_path) if stats_path else None
 
@@ -255,6 +274,8 @@ class SockbenchApp(App[None]):
         for cid in self.startup.begin(self.engine):
             self.core.targeting.opened_by_user(cid)
         main.show_target()
+        if self.remembering is not None:
+            self.remembering.attach()
         if self.notices:
             # One warning for all: a bad config file is said, and the app goes on.
             text = "\n".join(self.notices)
@@ -278,6 +299,8 @@ class SockbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         self.quitting()
+        if self.remembering is not None:
+            self.remembering.save_now()
         self.engine.stop()
         if self.stats_file is not None:
             self.stats_file.close()
