@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_helpers import accept, connect, listen
+from fault_helpers import accept, connect, listen, transcript_records
 from peers import Collector, RecordingServer, ThreadedServer, wait_until
 from test_session_core import Driven
 
@@ -260,3 +261,22 @@ def test_the_session_core_words_a_single_send() -> None:
         "repeat R9: 1 send: every connection closed",
     )
     assert update.changes.repeats and core.session.repeats == {}
+
+
+def test_an_origin_that_could_not_be_written_is_refused(make_engine: Any, tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    engine, events = make_engine(transcript_path=str(transcript))
+    with RecordingServer() as server:
+        cid = connect(engine, events, server.url)
+        forged = 'macro x","dir":"in'
+        engine.send(cid, b"one\n", origin=forged)
+        assert "cannot name who sent it" in events.wait_error(cid).message
+        engine.start_repeat("R6", [cid], COUNTER, 0.01, times=2, origin=forged)
+        assert "cannot name who sent it" in events.wait_error("R6").message
+        engine.send(cid, b"two\n", origin="macro x")
+        assert server.wait_for_bytes(4) == b"two\n"
+    engine.stop()
+    records = transcript_records(transcript)
+    assert [(r["dir"], r.get("origin")) for r in records if r["event"] == "data"] == [
+        ("out", "macro x")
+    ]
