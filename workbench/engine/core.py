@@ -234,7 +234,9 @@ class Engine(BehaviourSwitch):
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
             cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),
             cmd.RunSequence: lambda c: self.sequences.start(c.cid, c.sequence),
-            cmd.StartRepeat: lambda c: self.repeats.start(*c),
+            cmd.StartRepeat: lambda c: self.repeats.start(
+                c.rid, c.cids, c.payload, c.interval, c.times, c.origin
+            ),
             cmd.StopRepeat: lambda c: self.repeats.stop(c.rid),
         }
 
