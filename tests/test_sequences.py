@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,10 @@ def test_a_sequence_that_passes(engine: Engine, events: Collector) -> None:
             (4, 5, "sending 6 bytes"),
             (5, 5, "waiting for ^221 (up to 5 s)"),
         ]
+        # Given while connecting, it started once the connection opened.
+        opened = events.wait_opened(cid)
+        first = events.of(ev.SequenceProgress, cid)[0]
+        assert events.events.index(opened) < events.events.index(first)
         # Each step came in its turn: the server's answers are in the order asked for.
         received = events.received(cid)
         assert received.startswith(GREETING)
@@ -300,9 +305,7 @@ def test_a_second_sequence_on_a_connection_is_refused(engine: Engine, events: Co
         events.wait_for(lambda e: isinstance(e, ev.SequenceProgress) and e.cid == cid)
         engine.run_sequence(cid, LOGIN)
         error = events.wait_error(cid)
-        assert error.message == "sequence login not started: C1 already runs sequence long" or (
-            "already runs sequence long" in error.message
-        )
+        assert error.message == f"sequence login not started: {cid} already runs sequence long"
         assert not events.of(ev.SequenceEnded, cid)
 
 
@@ -390,3 +393,45 @@ def test_a_failed_sequence_is_an_error_notice_and_hostile_bytes_stay_inert() -> 
 def conn_sequence(core: SessionCore, cid: str) -> str:
     conn = core.session.connections.get(cid)
     return conn.sequence if conn is not None else ""
+
+
+class PingServer:
+    """A UDP server on loopback that answers each `ping N` datagram with `pong N`."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                data, sender = self.sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            if data.startswith(b"ping"):
+                self.sock.sendto(b"pong" + data[4:], sender)
+
+    def __enter__(self) -> PingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopping.set()
+        self.thread.join(5.0)
+        self.sock.close()
+
+
+def test_a_sequence_over_udp_sees_the_datagrams(engine: Engine, events: Collector) -> None:
+    sequence = Sequence(
+        "ping",
+        (SendStep(b"ping 1"), ExpectStep("^pong 1$"), SendStep(b"ping 2"), ExpectStep("pong 2")),
+    )
+    with PingServer() as server:
+        cid = start(engine, f"udp://127.0.0.1:{server.port}", sequence)
+        end = ended(events, cid)
+        assert end.passed, end
+        assert [e.origin for e in events.data(cid, outgoing=True)] == ["sequence ping"] * 2
