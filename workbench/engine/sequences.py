@@ -222,7 +222,7 @@ class SequenceRun:
             return ""
         if self.gone is not None:
             return self._closed_failure()
-        return f"nothing matched {step.pattern} in {step.timeout:g} s"
+        return f"nothing matched '{step.pattern}' in {step.timeout:g} s"
 
     def _search(self) -> None:
         match = self.expecting.search(self.unmatched)
