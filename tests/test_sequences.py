@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_helpers import connect, endpoint, transcript_records, transcript_streams
+from fault_helpers import connect, endpoint, listen, transcript_records, transcript_streams
 from peers import Collector, ThreadedServer, closed_port, recv_exactly
 from test_session_core import Driven
 
@@ -119,6 +119,17 @@ def test_a_sequence_that_passes(engine: Engine, events: Collector) -> None:
         # The peer closed after QUIT, once the sequence was done: it did not fail it.
         events.wait_closed(cid)
         assert len(events.of(ev.SequenceEnded, cid)) == 1
+
+
+def test_the_first_step_is_said_before_the_first_read(engine: Engine, events: Collector) -> None:
+    """A greeting that comes with the open (here the engine's own greet listener, whose
+    bytes arrive in the loop's next turn) follows the sequence's first step in the Log."""
+    _, port = listen(engine, events, "tcp://127.0.0.1:0?greet=220+hi%0D%0A")
+    cid = start(engine, f"tcp://127.0.0.1:{port}", Sequence("hi", (ExpectStep("^220"),)))
+    assert ended(events, cid).passed
+    first = events.of(ev.SequenceProgress, cid)[0]
+    greeting = next(e for e in events.of(ev.Data, cid) if not e.outgoing)
+    assert events.events.index(first) < events.events.index(greeting)
 
 
 def test_an_expect_that_times_out_fails_at_its_step_and_shows_what_arrived(

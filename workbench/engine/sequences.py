@@ -81,6 +81,13 @@ class Sequences:
         self.runs[cid] = run
         run.task = asyncio.ensure_future(run.run(connecting))
 
+    def opened(self, cid: str) -> None:
+        """Connection `cid` is open (said just now): a run waiting for it says its first
+        step at once, before any of the connection's reads is reported."""
+        run = self.runs.get(cid)
+        if run is not None and run.step == 0:
+            run.announce(1)
+
     def connection_closed(self, cid: str, reason: str) -> None:
         run = self.runs.get(cid)
         if run is not None:
@@ -167,19 +174,25 @@ class SequenceRun:
                 return
         expects = iter(self.patterns)
         for number, step in enumerate(steps, 1):
-            self.step = number
-            self.owner.emit(
-                ev.SequenceProgress(
-                    time.time(), self.cid, self.sequence.name, number, len(steps),
-                    describe_step(step),
-                )
-            )  # fmt: skip
+            if self.step < number:
+                self.announce(number)
             pattern = next(expects) if isinstance(step, ExpectStep) else None
             failure = await self._do(step, pattern)
             if failure:
                 self.end(False, number, failure)
                 return
         self.end(True, len(steps), "")
+
+    def announce(self, number: int) -> None:
+        """Step `number` (from 1) starts: said in the Log and the connection's row."""
+        self.step = number
+        steps = self.sequence.steps
+        self.owner.emit(
+            ev.SequenceProgress(
+                time.time(), self.cid, self.sequence.name, number, len(steps),
+                describe_step(steps[number - 1]),
+            )
+        )  # fmt: skip
 
     async def _do(self, step: Step, pattern: Any) -> str:
         """Carry out `step`: "" once it is done, else why it failed."""

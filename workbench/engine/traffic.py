@@ -226,6 +226,7 @@ class Traffic(Listening):
                 time.time(), conn.cid, conn.listener, conn.local, conn.remote, conn.transport_kind
             )
         )
+        self.sequences.opened(conn.cid)
 
     def _start_behaviour(self, conn: Connection) -> None:
         if conn.behaviour is not None:
