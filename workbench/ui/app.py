@@ -33,9 +33,11 @@ if TYPE_CHECKING:
     from workbench.protocol import events as ev
     from workbench.protocol.endpoints import Endpoint
     from workbench.session.model import Session
+    from workbench.session_file.model import Macro
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.composer import Composer
     from workbench.ui.log_view import LogView
+    from workbench.ui.macro_control import MacroControl
     from workbench.ui.main_screen import MainScreen
     from workbench.ui.panes import ConnectionsTable, ListenersTree
     from workbench.ui.stats_file import StatsFile
@@ -54,6 +56,7 @@ LOADED_AFTER_FIRST_SCREEN = (
     "workbench.ui.help_screen",
     "workbench.ui.connection_picker",
     "workbench.ui.log_dialogs",
+    "workbench.ui.macro_dialog",
 )
 
 
@@ -95,6 +98,8 @@ class SockbenchApp(App[None]):
         ),  # the footer fits 80 columns
         Binding("f9", "screen.clean_up", "Clean up"),
         Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False),
+        Binding("f10", "macros", "Macros", show=False),  # workbench/ui/macro_control.py
+        Binding("ctrl+r", "stop_repeats", "Stop repeats", show=False),
         Binding("escape", "screen.focus_composer", "Composer", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -114,6 +119,7 @@ class SockbenchApp(App[None]):
         first_screen: bool = False,
         theme: str | None = None,
         notices: Iterable[str] = (),
+        macros: Iterable[Macro] = (),
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
@@ -122,7 +128,8 @@ class SockbenchApp(App[None]):
         `first_screen`: draw workbench/ui/first_screen.py's stand-in at once, and load the
         session core, the Log and the panes after it (the command line does).
         `theme`: the config file's (a known one); `notices`: what was ignored of that file,
-        shown once the main screen is up (workbench/config.py)."""
+        shown once the main screen is up (workbench/config.py).
+        `macros`: a session file's (workbench/ui/macro_control.py holds them)."""
         super().__init__()
         self.notices = list(notices)
         if theme is not None:
@@ -135,6 +142,8 @@ class SockbenchApp(App[None]):
         self.after_first_screen = after_first_screen
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
         self._main: MainScreen | None = None
+        self._macros = list(macros)
+        self._macro_control: MacroControl | None = None
         self.stats_file: StatsFile | None = None
         self.stand_in: FirstScreen | None = None
         if first_screen:
@@ -154,6 +163,9 @@ class SockbenchApp(App[None]):
         self.core = SessionCore(settings)
         rows = DEFAULT_MAX_ROWS if log_max_rows is None else log_max_rows
         self._main = MainScreen(lambda: self.engine, self.core, clock, time_format, rows)
+        from workbench.ui.macro_control import MacroControl
+
+        self._macro_control = MacroControl(self._main, lambda: self.engine, self._macros)
         self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
         self.stats_file = StatsFile(stats_path) if stats_path else None
 
@@ -186,6 +198,24 @@ class SockbenchApp(App[None]):
     def main_screen(self) -> MainScreen:
         assert self._main is not None, "the main screen is made once the first one is drawn"
         return self._main
+
+    @property
+    def macro_control(self) -> MacroControl:
+        assert self._macro_control is not None, "made with the main screen"
+        return self._macro_control
+
+    # Macros and repeats (workbench/ui/macro_control.py): on the main screen only.
+    def action_macros(self) -> None:
+        if self._main is not None and self.screen is self._main:
+            self.macro_control.open_dialog()
+
+    def action_stop_repeats(self) -> None:
+        if self._main is not None:
+            self.macro_control.stop_repeats()
+
+    def action_send_macro(self, name: str) -> None:
+        if self._main is not None and self.screen is self._main:
+            self.macro_control.send_by_key(name)
 
     @property
     def engine(self) -> Engine:
@@ -261,9 +291,11 @@ class SockbenchApp(App[None]):
             self.set_interval(STATS_SECONDS, self.write_stats)
         for action in self.startup:
             if action.kind == "listen":
-                self.engine.listen(action.endpoint)
+                main.opened.listened(self.engine.listen(action.endpoint), action.endpoint)
             else:
-                self.core.targeting.opened_by_user(self.engine.connect(action.endpoint))
+                cid = main.opened.connected(self.engine.connect(action.endpoint), action.endpoint)
+                self.core.targeting.opened_by_user(cid)
+        self.macro_control.bind_keys()
         main.show_target()
         if self.notices:
             # One warning for all: a bad config file is said, and the app goes on.

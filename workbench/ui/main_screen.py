@@ -37,6 +37,8 @@ from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT, fit_footer
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
+from workbench.ui.running_line import RunningLine
+from workbench.ui.session_save import OpenedEndpoints
 from workbench.ui.stats import StatsBar
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class MainScreen(Screen[None]):
         self._composer_error = ""  # shown under the composer
         self._structure_changed = False  # the panes' rows to sync with the next shown slice
         self.dialog_memory: dict[str, dict[str, str | bool]] = {}  # the dialogs' last values
+        self.opened = OpenedEndpoints()  # what "Save session..." writes
 
     # --- layout ---
 
@@ -94,6 +97,7 @@ class MainScreen(Screen[None]):
         yield pane
         yield keep(Static("", id="composer-error"))
         yield keep(Static("", id="progress"))
+        yield keep(RunningLine(id="running"))  # repeats and sequences
         with Horizontal(id="composer-row"):
             yield keep(TargetLabel("", id="target"))
             yield keep(Static("", id="mode"))
@@ -199,6 +203,7 @@ class MainScreen(Screen[None]):
             severity = notice.severity
             self.notify(notice.text, title=notice.title, severity=severity, markup=False)  # type: ignore[arg-type]
         self.show_target()
+        self.widget("running", RunningLine).show(self.session)
         if update.target_moved or self.target in changes.connections:
             self.show_stats()
 
@@ -423,7 +428,7 @@ class MainScreen(Screen[None]):
 
         def opened(endpoint: object) -> None:
             if isinstance(endpoint, Endpoint):
-                self.engine.listen(endpoint)
+                self.opened.listened(self.engine.listen(endpoint), endpoint)
             self.composer.focus()
 
         self.app.push_screen(ListenDialog(self.dialog_memory), opened)
@@ -433,7 +438,8 @@ class MainScreen(Screen[None]):
 
         def chosen(request: object) -> None:
             if isinstance(request, ConnectRequest):
-                self.opened_by_user(self.engine.connect(request.endpoint, request.timeout))
+                cid = self.engine.connect(request.endpoint, request.timeout)
+                self.opened_by_user(self.opened.connected(cid, request.endpoint))
             self.composer.focus()
 
         self.app.push_screen(ConnectDialog(self.dialog_memory), chosen)
