@@ -8,8 +8,8 @@ import socket
 import time
 from contextlib import ExitStack
 
+from macro_helpers import run_command
 from peers import connect_client, recv_exactly
-from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 from ui_helpers import (
@@ -31,30 +31,6 @@ from workbench.ui.running_line import RunningLine
 
 LISTENER = "tcp://127.0.0.1:0"
 TIMEOUT = 10.0
-
-
-def highlighted_title(palette: CommandPalette) -> str:
-    commands = palette.query_one(CommandList)
-    if commands.highlighted is None:
-        return ""
-    return str(commands.get_option_at_index(commands.highlighted).prompt)
-
-
-async def run_command(pilot: Pilot[None], query: str, title: str) -> None:
-    """Open the palette, type `query`, run the first command once it is `title`."""
-    app = the_app(pilot)
-    await pilot.press("ctrl+p")
-    palette = await wait_ui(
-        pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, "the palette"
-    )
-    await pilot.press(*query)
-    await wait_ui(
-        pilot,
-        lambda: highlighted_title(palette).startswith(title),
-        f"{title!r} first for {query!r} (now {highlighted_title(palette)!r})",
-    )
-    await pilot.press("enter")
-    await wait_ui(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette gone")
 
 
 def recv_lines(

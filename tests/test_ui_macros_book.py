@@ -88,3 +88,10 @@ def test_the_repeat_dialogs_fields() -> None:
         parse_repeat("0", "")
     with pytest.raises(MacroError, match="Count"):
         parse_repeat("5", "0")
+
+
+def test_keys_that_move_or_edit_need_a_modifier() -> None:
+    with pytest.raises(MacroError, match="moves or edits"):
+        check_key("up")
+    assert check_key("ctrl+up") == "ctrl+up"
+    assert check_key("insert") == "insert"

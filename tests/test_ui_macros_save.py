@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from macro_helpers import run_command
 from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (
@@ -18,7 +19,6 @@ from ui_helpers import (
     wait_ui,
 )
 
-from test_ui_macros import run_command
 from workbench.protocol.options import parse_options
 from workbench.session_file.loader import load_session
 from workbench.ui.app import SockbenchApp, StartupAction
@@ -39,9 +39,7 @@ def state_of(app: SockbenchApp) -> State:
     listeners = [
         (info.transport, info.local, info.behaviour) for info in app.session.listeners.values()
     ]
-    connections = sorted(
-        conn.remote for conn in app.session.connections.values() if conn.outgoing
-    )
+    connections = sorted(conn.remote for conn in app.session.connections.values() if conn.outgoing)
     return listeners, connections, list(app.macro_control.book)
 
 

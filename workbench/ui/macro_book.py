@@ -20,11 +20,12 @@ MACRO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 MODIFIERS = ("ctrl", "alt", "shift", "super", "meta")
 # Keys a macro may not take: the app needs them everywhere (help, quit, the palette).
 RESERVED_KEYS = {"f1": "Help", "ctrl+q": "Quit", "ctrl+p": "the palette", "escape": "Composer"}
-# Named keys (Textual's names) a macro may take; printable characters need a modifier, as
-# the composer types them otherwise.
-NAMED_KEYS = frozenset(
-    [f"f{n}" for n in range(1, 25)]
-    + ["insert", "delete", "home", "end", "pageup", "pagedown", "up", "down", "left", "right"]
+# Keys a macro may take alone: the panes and the composer use the others (arrows, Enter,
+# Home...). With a modifier, any of Textual's named keys; printable characters need ctrl or
+# alt, as the composer types them otherwise.
+LONE_KEYS = frozenset([f"f{n}" for n in range(1, 25)] + ["insert"])
+NAMED_KEYS = LONE_KEYS | frozenset(
+    ["delete", "home", "end", "pageup", "pagedown", "up", "down", "left", "right"]
     + ["tab", "enter", "backspace", "space"]
 )
 PREVIEW_CHARS = 40
@@ -58,8 +59,13 @@ def check_key(key: str) -> str:
             f"Key: {key!r} is not a key name: modifiers are {', '.join(MODIFIERS)} "
             "(ctrl+1, alt+x, f9)"
         )
-    if last in NAMED_KEYS:
+    if last in LONE_KEYS or (last in NAMED_KEYS and modifiers and modifiers != ["shift"]):
         return key
+    if last in NAMED_KEYS:
+        raise MacroError(
+            f"Key: {key} moves or edits in the panes and the composer; take an f-key, or "
+            "add ctrl+ or alt+"
+        )
     if len(last) == 1 and last.isprintable():
         if not modifiers or modifiers == ["shift"]:
             raise MacroError(

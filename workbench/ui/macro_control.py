@@ -68,20 +68,33 @@ class MacroControl:
         self.main.refresh_bindings()
 
     def tell_hidden(self, macro: Macro) -> None:
+        """Once per key and macro: the app's key it hides (which stays in the palette), or
+        the composer's, which keeps it while the composer has the focus."""
+        if (macro.key, macro.name) in self._told:
+            return
         hidden = [
             binding.description or binding.action
             for binding in self.main.app._bindings.key_to_bindings.get(macro.key, [])
             if not binding.priority
         ]
-        if not hidden or (macro.key, macro.name) in self._told:
+        composers = [
+            binding.description or binding.action
+            for binding in self.main.composer._bindings.key_to_bindings.get(macro.key, [])
+        ]
+        if hidden:
+            text = (
+                f"{macro.key} now sends macro {macro.name}; {', '.join(hidden)} stays in the "
+                "palette (ctrl+p)"
+            )
+        elif composers:
+            text = (
+                f"{macro.key} is the composer's ({', '.join(composers)}): macro {macro.name} "
+                "takes it only while the composer does not have the focus"
+            )
+        else:
             return
         self._told.add((macro.key, macro.name))
-        self.main.notify(
-            f"{macro.key} now sends macro {macro.name}; {', '.join(hidden)} stays in the "
-            "palette (ctrl+p)",
-            title="macro key",
-            markup=False,
-        )
+        self.main.notify(text, title="macro key", markup=False)
 
     # --- what the dialog's buttons and the keys do ---
 
