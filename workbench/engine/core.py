@@ -10,7 +10,7 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from workbench.engine.acceptor import SpareDescriptor
@@ -20,12 +20,15 @@ from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import NotSent
 from workbench.engine.limits import raise_open_files_limit
 from workbench.engine.listener import Listener
+from workbench.engine.repeats import Repeats
+from workbench.engine.sequences import Sequences
 from workbench.protocol import commands as cmd
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
-from workbench.protocol.enums import CloseCause
+from workbench.protocol.enums import CloseCause, Origin, OriginName
 from workbench.protocol.options import SocketOptions
+from workbench.protocol.sequences import SendPayload, Sequence
 from workbench.transcript.writer import CLOSE_SECONDS
 
 SHUTDOWN_GRACE_SECONDS = 0.5
@@ -51,6 +54,15 @@ class Engine(BehaviourSwitch):
     def __init__(self, bridge: EventBridge, transcript_path: str | None = None) -> None:
         """Raises OSError if the transcript file cannot be opened."""
         super().__init__(bridge, transcript_path)
+        self.sequences = Sequences(
+            self._emit,
+            self._send_or_why,
+            lambda cid, origin: self._half_closed(cid, True, origin=origin),
+            self.connections,
+            self._pending,
+        )
+        self._sequence_runs = self.sequences.runs
+        self.repeats = Repeats(self._emit, self._send, self._info, self._error, self.connections)
         self._handlers = self._command_handlers()
 
     # --- thread-safe API (any thread) ---
@@ -105,8 +117,30 @@ class Engine(BehaviourSwitch):
         self.submit(cmd.Connect(cid, endpoint, timeout))
         return cid
 
-    def send(self, cid: str, data: bytes) -> None:
-        self.submit(cmd.Send(cid, data))
+    def send(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> None:
+        """Send `data` on `cid`, marked as sent by `origin` (`macro greet` for a macro's)."""
+        self.submit(cmd.Send(cid, data, origin))
+
+    def run_sequence(self, cid: str, sequence: Sequence) -> None:
+        """Run `sequence` on `cid` (one still connecting: once it opens): SequenceProgress
+        events say each step, a SequenceEnded how it ended."""
+        self.submit(cmd.RunSequence(cid, sequence))
+
+    def start_repeat(
+        self,
+        rid: str,
+        cids: Iterable[str],
+        payload: SendPayload,
+        interval: float,
+        times: int = 0,
+        origin: OriginName = Origin.REPEAT,
+    ) -> None:
+        """Send `payload` to each of `cids` every `interval` seconds, `times` times (0: until
+        stop_repeat): RepeatProgress events say how far it got, and when it finished."""
+        self.submit(cmd.StartRepeat(rid, tuple(cids), payload, interval, times, origin))
+
+    def stop_repeat(self, rid: str) -> None:
+        self.submit(cmd.StopRepeat(rid))
 
     def half_close(self, cid: str) -> None:
         self.submit(cmd.HalfClose(cid))
@@ -199,6 +233,9 @@ class Engine(BehaviourSwitch):
             cmd.AddPeer: lambda c: self._in_background(self._add_peer(c.lid, c.endpoint)),
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
             cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),
+            cmd.RunSequence: lambda c: self.sequences.start(c.cid, c.sequence),
+            cmd.StartRepeat: lambda c: self.repeats.start(*c),
+            cmd.StopRepeat: lambda c: self.repeats.stop(c.rid),
         }
 
     def _do_listen(self, command: cmd.Listen) -> None:
@@ -228,7 +265,7 @@ class Engine(BehaviourSwitch):
         self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))
 
     def _do_send(self, command: cmd.Send) -> None:
-        self._send(command.cid, command.data)
+        self._send(command.cid, command.data, command.origin)
 
     def _do_half_close(self, command: cmd.HalfClose) -> None:
         stream = self._stream_connection(command.cid, "cannot send EOF")
@@ -254,6 +291,8 @@ class Engine(BehaviourSwitch):
         self._close_listener(command.lid, command.close_peers, "closed by you")
 
     async def _shutdown(self) -> None:
+        self.sequences.stop_all("sockbench quit")
+        self.repeats.stop_all("sockbench quit")
         pending = list(self._pending.values())
         for cid in list(self._pending):
             self._cancel_connect(cid, "connect cancelled: sockbench quit", CloseCause.QUIT)

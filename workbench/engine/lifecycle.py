@@ -235,6 +235,7 @@ class Lifecycle(Upgrading):
         self, cid: str, reason: str, error: bool = True, cause: CloseCause = CloseCause.ERROR
     ) -> None:
         self._emit(ev.ConnectionClosed(time.time(), cid, reason, error, cause))
+        self.sequences.connect_failed(cid, reason)
         release(self._own_behaviours.pop(cid, None))
 
 

@@ -18,6 +18,8 @@ from workbench.engine.listening import Listening
 from workbench.engine.offloop import run_blocking
 from workbench.engine.programs import Programs
 from workbench.engine.relay import may_relay_to
+from workbench.engine.repeats import Repeats
+from workbench.engine.sequences import SequenceRun, Sequences
 from workbench.engine.stream import StreamConnection
 from workbench.files import open_to_send
 from workbench.protocol import events as ev
@@ -31,6 +33,12 @@ class Traffic(Listening):
     """What flows on connections: sending (bytes, files, a behaviour's actions), and what
     stream connections and datagram sockets report (the engine's ConnectionOwner and
     DatagramOwner)."""
+
+    # Sequences and repeats on connections (made by the Engine); `_sequence_runs` is
+    # `sequences.runs`, looked at for every read.
+    sequences: Sequences
+    repeats: Repeats
+    _sequence_runs: dict[str, SequenceRun]
 
     def _act(self, conn: Connection, actions: Sequence[Action]) -> None:
         """Carry out what a connection's behaviour answered, in order: what it sends marked
@@ -84,19 +92,24 @@ class Traffic(Listening):
 
     def _send(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
+        why = self._send_or_why(cid, data, origin)
+        if why:
+            self._error(cid, f"not sent ({len(data):,} bytes): {why}")
+        return not why
+
+    def _send_or_why(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> str:
+        """Send and record `data`: "", or why it cannot be sent (nothing is reported)."""
         conn = self.connections.get(cid)
         if conn is None or not conn.is_open:
-            self._error(cid, f"not sent ({len(data)} bytes): {cid} is not open")
-            return False
+            return f"{cid} is not open"
         try:
             conn.send(data)
         except NotSent as exc:
-            self._error(cid, f"not sent ({len(data):,} bytes): {exc}")
             if isinstance(exc, QueueFull) and isinstance(conn, StreamConnection):
                 self._watch_queue(conn)
-            return False
+            return str(exc)
         self._record_sent(cid, data, origin)
-        return True
+        return ""
 
     def _record_sent(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> None:
         # "Sent" means handed to the socket (asyncio's buffer, then the kernel's), in the order
@@ -248,6 +261,10 @@ class Traffic(Listening):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)
         if self.transcript is not None and self.transcript.behind:
             self._transcript_behind(conn.cid, conn.flow)
+        if self._sequence_runs:  # empty unless a sequence runs: the bulk path pays no more
+            run = self._sequence_runs.get(conn.cid)
+            if run is not None:
+                run.feed(chunk)
 
     def eof_received(self, conn: StreamConnection) -> None:
         listener = self.listeners.get(conn.listener) if conn.listener else None
@@ -297,6 +314,12 @@ class Traffic(Listening):
             if peer.behaviour is not None:
                 for data in run:
                     self._act(peer, peer.behaviour.on_data(self._context(peer), data))
+        if self._sequence_runs:
+            for peer, run in received:
+                sequence = self._sequence_runs.get(peer.cid)
+                if sequence is not None:
+                    for data in run:
+                        sequence.feed(data)
 
     def datagram_error(self, sock: DatagramSocket, peer: DatagramPeer | None, exc: OSError) -> None:
         source = peer.cid if peer is not None else (sock.lid or sock.client_cid or "")
@@ -326,6 +349,8 @@ class Traffic(Listening):
             time.time(), conn.cid, reason, error, cause, conn.bytes_in, conn.bytes_out
         )
         self._emit(closed)
+        self.sequences.connection_closed(conn.cid, reason)
+        self.repeats.connection_closed(conn.cid)
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_close(self._context(conn)) or ())
         self.programs.connection_closed(conn.cid)

@@ -79,6 +79,8 @@ class RecordKind(StrEnum):
     REFUSED = "refused"
     DROPPED = "dropped"
     ERROR = "error"
+    SEQUENCE = "sequence"  # how a sequence on a connection ended
+    REPEAT = "repeat"  # how a repeated send ended
 
 
 class Direction(StrEnum):

@@ -1,11 +1,13 @@
 """The transcript's records of the engine's events (all but data, which the writer formats
 by hand: that is the hot path under a flood).
 
-Events the transcript does not keep (notes, progress, counts the UI polls) have no record.
+Events the transcript does not keep (notes, progress, counts the UI polls) have no record; a
+sequence's end and a repeat's are kept (`sequence`, `repeat`), not their progress.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +89,31 @@ def _error(event: ev.ErrorReported) -> tuple[Record, ...]:
     return ((RecordKind.ERROR, event.source, {"message": event.message}),)
 
 
+def _sequence(event: ev.SequenceEnded) -> tuple[Record, ...]:
+    fields: dict[str, object] = {
+        "name": event.name,
+        "passed": event.passed,
+        "step": event.step,
+        "steps": event.steps,
+    }
+    if not event.passed:
+        fields["message"] = event.message
+        fields["arrived"] = base64.b64encode(event.arrived).decode("ascii")
+    return ((RecordKind.SEQUENCE, event.cid, fields),)
+
+
+def _repeat(event: ev.RepeatProgress) -> tuple[Record, ...]:
+    if not event.finished:  # how far it got meanwhile: only its end is kept
+        return NONE
+    fields: dict[str, object] = {
+        "repeat": event.rid,
+        "sent": event.sent,
+        "times": event.times,
+        "reason": event.reason,
+    }
+    return ((RecordKind.REPEAT, "", fields),)
+
+
 _RECORDS: dict[type, Callable[[Any], tuple[Record, ...]]] = {
     ev.ListenerOpened: _listen,
     ev.ConnectionOpened: _open,
@@ -96,6 +123,8 @@ _RECORDS: dict[type, Callable[[Any], tuple[Record, ...]]] = {
     ev.ListenerClosed: _listener_closed,
     ev.DatagramsDropped: _dropped,
     ev.ErrorReported: _error,
+    ev.SequenceEnded: _sequence,
+    ev.RepeatProgress: _repeat,
 }
 
 
