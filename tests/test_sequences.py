@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import base64
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fault_helpers import connect, endpoint, transcript_records, transcript_streams
 from peers import Collector, ThreadedServer, closed_port, recv_exactly
+from test_session_core import Driven
 
 from workbench.engine import Engine
+from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.enums import RecordKind
 from workbench.protocol.sequences import (
@@ -22,6 +26,7 @@ from workbench.protocol.sequences import (
     SendStep,
     Sequence,
 )
+from workbench.session.core import SessionCore
 from workbench.transcript.reader import read
 from workbench.transcript.records import Event
 
@@ -311,3 +316,77 @@ def test_stopping_the_engine_ends_a_running_sequence(make_engine: Any, tmp_path:
         end = ended(events, cid)
         assert (end.passed, end.message) == (False, "sockbench quit")
         assert end.arrived == GREETING
+
+
+# --- the session core: what the Log and the Connections pane make of it ---
+
+
+@pytest.fixture
+def driven() -> Iterator[Driven]:
+    """A session core fed by a real engine, as the headless runner drives it."""
+    driven = Driven()
+    driven.engine.start()
+    try:
+        yield driven
+    finally:
+        driven.engine.stop()
+
+
+def test_the_session_core_words_a_sequence_and_shows_it_on_its_connection(
+    driven: Driven,
+) -> None:
+    core = driven.core
+    with SmtpLikeServer() as server:
+        cid = start(driven.engine, server.url, Sequence("long", (ExpectStep("^never", 30.0),)))
+        doing = "sequence long: step 1/1: waiting for ^never (up to 30 s)"
+        driven.until("the step on its connection", lambda: conn_sequence(core, cid) == doing)
+        driven.until("the greeting", lambda: core.session.connections[cid].bytes_in > 0)
+        driven.engine.close(cid)
+        driven.until("the end", lambda: any("failed" in t for t in driven.texts()))
+    assert core.session.connections[cid].sequence == ""
+    (failed,) = [r for r in driven.records if r.text.startswith("sequence long failed")]
+    assert failed.kind == "error" and failed.source == cid
+    assert failed.display_text() == (
+        "sequence long failed at step 1/1: the connection closed: closed by you; arrived: "
+        "220 mail.test ESMTP ready\\r\\n"
+    )
+    assert doing in driven.texts()
+
+
+def test_the_session_core_words_a_sequence_that_passed(driven: Driven) -> None:
+    with SmtpLikeServer() as server:
+        cid = start(driven.engine, server.url, LOGIN)
+        driven.until("the end", lambda: "sequence login passed (5 steps)" in driven.texts())
+    steps = [t for t in driven.texts() if t.startswith("sequence login: ")]
+    assert steps[0] == "sequence login: step 1/5: waiting for ^220 (up to 5 s)"
+    assert steps[2] == "sequence login: step 3/5: waiting for ^250  (up to 5 s)"
+    assert len(steps) == 5
+    assert driven.core.session.connections[cid].sequence == ""
+    passed = next(r for r in driven.records if r.text.startswith("sequence login passed"))
+    assert passed.kind == "info"
+
+
+def test_a_failed_sequence_is_an_error_notice_and_hostile_bytes_stay_inert() -> None:
+    core = SessionCore()
+    hostile = b"\x1b]2;owned\x07[bold]x[/]\xff\r\n"
+    end = ev.SequenceEnded(1.0, "C1", "login", False, 3, 5, "nothing matched ^250 in 5 s", hostile)
+    update = core.apply([end])
+    (record,) = [r if isinstance(r, Record) else Record(*r) for r in update.records]
+    shown = record.display_text()
+    assert record.kind == "error"
+    assert shown == (
+        "sequence login failed at step 3/5: nothing matched ^250 in 5 s; arrived: "
+        "\\x1b]2;owned\\x07[bold]x[/]\\udcff\\r\\n"
+    )
+    assert "\x1b" not in shown and "\x07" not in shown
+    (notice,) = update.notices
+    assert (notice.severity, notice.title) == ("error", "C1")
+    assert notice.text == "sequence login failed at step 3/5: nothing matched ^250 in 5 s"
+    quiet = ev.SequenceEnded(2.0, "C2", "x", False, 1, 1, "nothing matched ^a in 1 s", b"")
+    (record,) = [r if isinstance(r, Record) else Record(*r) for r in core.apply([quiet]).records]
+    assert record.text.endswith("nothing matched ^a in 1 s; nothing arrived")
+
+
+def conn_sequence(core: SessionCore, cid: str) -> str:
+    conn = core.session.connections.get(cid)
+    return conn.sequence if conn is not None else ""

@@ -27,7 +27,7 @@ from workbench.session.model import (
     Session,
     id_number,
 )
-from workbench.session.records import RecordMaker, unit_of
+from workbench.session.records import RecordMaker, sequence_ended_text, unit_of
 from workbench.session.settings import LogDisplay, SendBook
 from workbench.session.targeting import Target
 
@@ -222,11 +222,15 @@ class SessionCore:
         return {cid: self.display.encoding_for(cid) for cid in cids}
 
 
-def error_notices(errors: list[ev.ErrorReported | ev.ConnectionClosed]) -> list[Notice]:
+def error_notices(
+    errors: list[ev.ErrorReported | ev.ConnectionClosed | ev.SequenceEnded],
+) -> list[Notice]:
     notices = []
     for error in errors[:MAX_NOTICES_PER_BATCH]:
         if isinstance(error, ev.ErrorReported):
             source, text = error.source, error.message
+        elif isinstance(error, ev.SequenceEnded):  # what arrived is in the Log
+            source, text = error.cid, sequence_ended_text(error, arrived=False)
         else:
             source, text = error.cid, error.reason
         title = sanitize_text(source) if source else "error"

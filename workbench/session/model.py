@@ -41,6 +41,9 @@ class ConnectionInfo:
     last_activity: float = 0.0
     queued: int = 0  # bytes sent that the peer has not taken yet (a stream's send queue)
     tls: TlsInfo | None = None  # what its TLS handshake established (None: plain, or not yet)
+    # The sequence running on it, as far as it got ("sequence login: step 3/5: waiting for
+    # ^250 (up to 5 s)"); "" when none runs.
+    sequence: str = ""
     history: RateHistory = field(default_factory=RateHistory)
 
     @property
@@ -105,7 +108,10 @@ class Changes:
     # Rows were added or removed (not only updated): the panes rebuild their structure.
     structure: bool = False
     opened: list[str] = field(default_factory=list)
-    errors: list[ev.ErrorReported | ev.ConnectionClosed] = field(default_factory=list)
+    errors: list[ev.ErrorReported | ev.ConnectionClosed | ev.SequenceEnded] = field(
+        default_factory=list
+    )
+    repeats: bool = False  # a repeat moved on, started or finished (see Session.repeats)
     # Closed connections the session forgot (see `_prune_closed`): what else is kept about
     # them (the UI's per-connection settings, marks) goes too.
     forgotten: list[str] = field(default_factory=list)
@@ -120,6 +126,8 @@ class Session:
         # A handshake reported before its accepted connection's ConnectionOpened (the engine
         # may report either first): kept until the connection is there.
         self._early_tls: dict[str, TlsInfo] = {}
+        # Repeated sends running, as far as they got (a finished one is removed).
+        self.repeats: dict[str, ev.RepeatProgress] = {}
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
@@ -258,6 +266,24 @@ class Session:
                     changes.structure = True
             case ev.ErrorReported():
                 changes.errors.append(event)
+            case ev.SequenceProgress(cid=cid):
+                conn = self.connections.get(cid)
+                if conn is not None:
+                    conn.sequence = sequence_progress_text(event)
+                    changes.connections.add(cid)
+            case ev.SequenceEnded(cid=cid, passed=passed):
+                conn = self.connections.get(cid)
+                if conn is not None:
+                    conn.sequence = ""
+                    changes.connections.add(cid)
+                if not passed:
+                    changes.errors.append(event)
+            case ev.RepeatProgress(rid=rid, finished=finished):
+                if finished:
+                    self.repeats.pop(rid, None)
+                else:
+                    self.repeats[rid] = event
+                changes.repeats = True
 
     def _prune_closed(self, changes: Changes) -> None:
         """Keep the most recent closed connections; forget older ones (the Log keeps them)."""
@@ -297,6 +323,12 @@ def id_number(item_id: str) -> int:
     """12 for C12 or L12: ids sort by it, not as text."""
     digits = item_id.lstrip("LC")
     return int(digits) if digits.isdigit() else 0
+
+
+def sequence_progress_text(event: ev.SequenceProgress) -> str:
+    """A sequence's step in words: "sequence login: step 3/5: waiting for ^250 (up to 5 s)"
+    (raw: it may quote a pattern or a name; sanitize it to show)."""
+    return f"sequence {event.name}: step {event.step}/{event.steps}: {event.doing}"
 
 
 def half_closed_state(conn: ConnectionInfo) -> ConnState:

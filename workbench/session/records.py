@@ -14,7 +14,11 @@ from workbench.log import RawRecord, Record
 from workbench.protocol import events as ev
 from workbench.protocol.enums import Origin, OriginName, Transport
 from workbench.protocol.tls_info import handshake_text
-from workbench.session.model import DATAGRAM_TRANSPORTS, ConnectionInfo
+from workbench.session.model import (
+    DATAGRAM_TRANSPORTS,
+    ConnectionInfo,
+    sequence_progress_text,
+)
 
 # How a connection's bytes are shown in the Log: (unit, encoding), e.g. ("reads", "utf-8").
 ShownAs = Callable[[str], tuple[str, str]]
@@ -107,6 +111,31 @@ class RecordMaker:
                 yield self.new(ts, lid, "error", text=dropped_text(lid, dropped))
             case ev.ErrorReported(ts, source, text):
                 yield self.new(ts, source or "-", "error", text=text)
+            case ev.SequenceProgress(ts, cid):
+                yield self.new(ts, cid, "info", text=sequence_progress_text(event))
+            case ev.SequenceEnded(ts, cid, passed=passed):
+                kind = "info" if passed else "error"
+                yield self.new(ts, cid, kind, text=sequence_ended_text(event))
+            case ev.RepeatProgress(ts, rid, sent, finished=True, reason=reason):
+                text = f"repeat {rid}: {sent:,} send{'' if sent == 1 else 's'}: {reason}"
+                yield self.new(ts, rid, "info", text=text)
+
+
+def sequence_ended_text(event: ev.SequenceEnded, arrived: bool = True) -> str:
+    """How a sequence ended, in words; `arrived`: with what arrived when it failed (raw text
+    of the peer's bytes: the Log's record sanitizes it when shown)."""
+    name, steps = event.name, event.steps
+    if event.passed:
+        return f"sequence {name} passed ({steps} step{'' if steps == 1 else 's'})"
+    text = f"sequence {name} failed at step {event.step}/{steps}: {event.message}"
+    if not arrived:
+        return text
+    if event.arrived:
+        # Invalid UTF-8 stays visible: each such byte is shown as its escape.
+        return f"{text}; arrived: {event.arrived.decode('utf-8', 'surrogateescape')}"
+    if event.message.startswith("nothing matched"):
+        return f"{text}; nothing arrived"
+    return text
 
 
 def unit_of(conn: ConnectionInfo | None) -> str:
