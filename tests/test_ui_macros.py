@@ -128,12 +128,12 @@ def test_the_macros_dialog_adds_one_says_what_is_wrong_and_sends_it() -> None:
             assert row[:3] == ["hello", "ctrl+g", "HELLO {counter} from {conn}\\r\\n"]
             await focus(pilot, table)
             await pilot.press("s")
-            assert await blocking(recv_exactly, client, 20) == b"HELLO 1 from C1\r\n"
+            assert await blocking(recv_exactly, client, 17) == b"HELLO 1 from C1\r\n"
             await wait_log(pilot, "macro hello: HELLO 1 from C1\\r\\n")
             await pilot.press("escape")
             await wait_ui(pilot, lambda: app.screen is app.main_screen, "the main screen")
             await pilot.press("ctrl+g")  # its key, bound as it was saved
-            assert await blocking(recv_exactly, client, 20) == b"HELLO 2 from C1\r\n"
+            assert await blocking(recv_exactly, client, 17) == b"HELLO 2 from C1\r\n"
 
     run_app(make_app(listen=[LISTENER]), scenario)
 
@@ -147,8 +147,8 @@ def running_text(app: object) -> str:
 
 
 def test_a_repeat_of_the_composers_message_arrives_numbered_in_order() -> None:
-    """1,000 sends at 1 ms with {counter}: every one arrives, numbered, in order; the line
-    under the composer says how far it got."""
+    """1,000 sends at 1 ms with {counter}: every one arrives, numbered, in order, and no
+    more (the line under the composer is seen while a repeat runs in the next test)."""
 
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
@@ -163,8 +163,6 @@ def test_a_repeat_of_the_composers_message_arrives_numbered_in_order() -> None:
             dialog.query_one("#interval", Input).value = "1"
             dialog.query_one("#count", Input).value = "1000"
             await pilot.press("enter")
-            await wait_ui(pilot, lambda: "repeat R1: " in running_text(app), "the repeat line")
-            assert "/1,000 every 1 ms" in running_text(app), running_text(app)
             lines, more = await blocking(recv_lines, client, 1000, 30.0)
             assert lines == [f"line {n}".encode() for n in range(1, 1001)]
             assert more == b"" and await blocking(quiet_for, client, 0.3) == b"", "1,000 only"

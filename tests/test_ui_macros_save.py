@@ -43,14 +43,17 @@ def state_of(app: SockbenchApp) -> State:
     return listeners, connections, list(app.macro_control.book)
 
 
-async def save_to(pilot: Pilot[None], path: Path) -> None:
+async def save_to(
+    pilot: Pilot[None], path: Path, offered: str = "./sockbench-session.toml"
+) -> None:
+    """Save from the palette to `path`; the dialog offers `offered` (the last file saved)."""
     app = the_app(pilot)
     await run_command(pilot, "save sess", "Save session...")
     dialog = await wait_ui(
         pilot, lambda: isinstance(app.screen, SaveSessionDialog) and app.screen, "Save"
     )
     field = dialog.query_one("#path", Input)
-    assert field.value == "./sockbench-session.toml"
+    assert field.value == offered
     field.value = str(path)
     await pilot.press("enter")
 
@@ -75,7 +78,7 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
         await wait_notified(pilot, f"session saved to {path}")
         # Saved again: the file exists, and it is replaced only once the user says so.
         path.write_text("# not a session\n")
-        await save_to(pilot, path)
+        await save_to(pilot, path, offered=str(path))
         confirm = await wait_ui(
             pilot, lambda: isinstance(app.screen, ConfirmDialog) and app.screen, "the question"
         )

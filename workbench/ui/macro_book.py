@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from workbench.codec import HexError, parse_hex, sanitize
+from workbench.codec import HexError, escape_invisible, parse_hex, sanitize, sanitize_text
 from workbench.protocol.enums import Origin, OriginName, origin_of
 from workbench.protocol.sequences import SendPayload
 from workbench.rules.template import Facts, TemplateError, parse_template
@@ -24,9 +24,12 @@ RESERVED_KEYS = {"f1": "Help", "ctrl+q": "Quit", "ctrl+p": "the palette", "escap
 # Home...). With a modifier, any of Textual's named keys; printable characters need ctrl or
 # alt, as the composer types them otherwise.
 LONE_KEYS = frozenset([f"f{n}" for n in range(1, 25)] + ["insert"])
-NAMED_KEYS = LONE_KEYS | frozenset(
-    ["delete", "home", "end", "pageup", "pagedown", "up", "down", "left", "right"]
-    + ["tab", "enter", "backspace", "space"]
+NAMED_KEYS = (
+    LONE_KEYS
+    | frozenset(
+        ("delete", "home", "end", "pageup", "pagedown", "up", "down", "left", "right", "tab")
+    )
+    | frozenset(("enter", "backspace", "space"))
 )
 PREVIEW_CHARS = 40
 MAX_REPEAT_SENDS = 10_000_000
@@ -133,15 +136,17 @@ def origin_for(macro: Macro) -> OriginName:
 
 
 def preview(macro: Macro) -> str:
-    """What the macro sends, short and safe to show (no control characters, no markup
-    meaning: the caller shows it as plain Content)."""
+    """What the macro sends, short and safe to show: text as typed (its escapes as they are,
+    what a terminal must not get written as an escape), hex as given, a file by name."""
     if macro.payload.template:
-        text = macro.given or macro.payload.template
-        shown = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+        shown = escape_invisible(macro.given or macro.payload.template)
+        shown = shown.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    elif macro.source == "file":
+        shown = sanitize_text(f"file {macro.given} ({len(macro.payload.data):,} bytes)")
+    elif macro.source == "hex" and macro.given:
+        shown = sanitize_text(macro.given.strip())
     else:
-        shown = sanitize(macro.payload.data) if macro.source != "hex" else macro.given.strip()
-        if macro.source == "file":
-            shown = f"file {macro.given} ({len(macro.payload.data):,} bytes)"
+        shown = sanitize(macro.payload.data)
     return shown if len(shown) <= PREVIEW_CHARS else shown[: PREVIEW_CHARS - 1] + "…"
 
 

@@ -141,8 +141,8 @@ class MacrosDialog(ModalScreen[None]):
         for macro in self.actions.book:
             running = self.actions.running_repeat(macro.name)
             repeat = f"{running} running" if running else repeat_text(macro)
-            cells = (macro.name, macro.key or "-", preview(macro), repeat)
-            table.add_row(*(Content(sanitize_text(cell)) for cell in cells), key=macro.name)
+            cells = (sanitize_text(macro.name), sanitize_text(macro.key or "-"), preview(macro))
+            table.add_row(*(Content(cell) for cell in (*cells, repeat)), key=macro.name)
         names = [macro.name for macro in self.actions.book]
         if current in names:
             table.move_cursor(row=names.index(current))
