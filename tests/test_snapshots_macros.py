@@ -13,7 +13,7 @@ from ui_helpers import TERMINAL_SIZE, the_app, wait_log, wait_ui
 
 from workbench.ui.app import SockbenchApp
 from workbench.ui.macro_book import make_macro
-from workbench.ui.macro_dialog import MacrosDialog, RepeatDialog
+from workbench.ui.macro_dialog import MacroEditor, MacrosDialog, RepeatDialog
 from workbench.ui.running_line import RunningLine
 
 MACRO_PORT = 19170
@@ -56,7 +56,11 @@ class RepeatScene(Scene):
         app.composer.value = "tick {counter}"
         app.macro_control.repeat_composer()
         dialog = await wait_ui(
-            pilot, lambda: isinstance(app.screen, RepeatDialog) and app.screen, "Repeat"
+            pilot,
+            lambda: (
+                isinstance(app.screen, RepeatDialog) and app.screen.query("#count") and app.screen
+            ),
+            "Repeat",
         )
         dialog.query_one("#interval", Input).value = "60000"
         dialog.query_one("#count", Input).value = "5"
@@ -79,3 +83,25 @@ def repeat_scene() -> Iterator[tuple[SockbenchApp, RepeatScene]]:
 def test_a_running_repeats_line(snap_compare) -> None:
     with repeat_scene() as (app, scene):
         assert snap_compare(app, terminal_size=TERMINAL_SIZE, run_before=scene.run)
+
+
+async def editor_with_an_error(pilot: Pilot[None]) -> None:
+    """The editor of a new macro whose template has an unknown field: said in words."""
+    app = the_app(pilot)
+    await macros_dialog(pilot)
+    await pilot.press("a")
+    editor = await wait_ui(
+        pilot,
+        lambda: isinstance(app.screen, MacroEditor) and app.screen.query("#count") and app.screen,
+        "the editor",
+    )
+    editor.query_one("#name", Input).value = "hello"
+    editor.query_one("#given", Input).value = "HELO {host}\\r\\n"
+    editor.query_one("#key", Input).value = "f9"
+    await pilot.press("enter")
+    await wait_ui(pilot, lambda: editor.query_one("#error").display, "the error")
+    await pilot.pause()
+
+
+def test_macro_editor_with_an_error(snap_compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=TERMINAL_SIZE, run_before=editor_with_an_error)

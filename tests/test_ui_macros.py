@@ -104,11 +104,23 @@ def test_the_macros_dialog_adds_one_says_what_is_wrong_and_sends_it() -> None:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
             await pilot.press("f10")
             dialog = await wait_ui(
-                pilot, lambda: isinstance(app.screen, MacrosDialog) and app.screen, "Macros"
+                pilot,
+                lambda: (
+                    isinstance(app.screen, MacrosDialog)
+                    and app.screen.query("#macros")
+                    and app.screen
+                ),
+                "Macros",
             )
             await pilot.press("a")
             editor = await wait_ui(
-                pilot, lambda: isinstance(app.screen, MacroEditor) and app.screen, "the editor"
+                pilot,
+                lambda: (
+                    isinstance(app.screen, MacroEditor)
+                    and app.screen.query("#count")
+                    and app.screen
+                ),
+                "the editor",
             )
             editor.query_one("#name", Input).value = "hello"
             editor.query_one("#given", Input).value = "HELLO {nope}\\r\\n"
@@ -158,7 +170,13 @@ def test_a_repeat_of_the_composers_message_arrives_numbered_in_order() -> None:
             app.composer.value = "line {counter}"  # the composer's line ending: LF
             await run_command(pilot, "repeat the comp", "Repeat the composer's message")
             dialog = await wait_ui(
-                pilot, lambda: isinstance(app.screen, RepeatDialog) and app.screen, "Repeat"
+                pilot,
+                lambda: (
+                    isinstance(app.screen, RepeatDialog)
+                    and app.screen.query("#count")
+                    and app.screen
+                ),
+                "Repeat",
             )
             dialog.query_one("#interval", Input).value = "1"
             dialog.query_one("#count", Input).value = "1000"
@@ -182,7 +200,13 @@ def test_a_repeat_until_stopped_stops_with_its_key() -> None:
             app.composer.value = "n={counter}"
             await run_command(pilot, "repeat the comp", "Repeat the composer's message")
             dialog = await wait_ui(
-                pilot, lambda: isinstance(app.screen, RepeatDialog) and app.screen, "Repeat"
+                pilot,
+                lambda: (
+                    isinstance(app.screen, RepeatDialog)
+                    and app.screen.query("#count")
+                    and app.screen
+                ),
+                "Repeat",
             )
             dialog.query_one("#interval", Input).value = "2"
             await pilot.press("enter")  # count blank: until stopped

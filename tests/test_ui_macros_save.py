@@ -50,7 +50,11 @@ async def save_to(
     app = the_app(pilot)
     await run_command(pilot, "save sess", "Save session...")
     dialog = await wait_ui(
-        pilot, lambda: isinstance(app.screen, SaveSessionDialog) and app.screen, "Save"
+        pilot,
+        lambda: (
+            isinstance(app.screen, SaveSessionDialog) and app.screen.query("#path") and app.screen
+        ),
+        "Save",
     )
     field = dialog.query_one("#path", Input)
     assert field.value == offered

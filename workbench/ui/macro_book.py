@@ -31,7 +31,7 @@ NAMED_KEYS = (
     )
     | frozenset(("enter", "backspace", "space"))
 )
-PREVIEW_CHARS = 40
+PREVIEW_CHARS = 38
 MAX_REPEAT_SENDS = 10_000_000
 
 
@@ -153,8 +153,8 @@ def preview(macro: Macro) -> str:
 def repeat_text(macro: Macro) -> str:
     if not macro.repeat_ms:
         return ""
-    times = f"{macro.count:,} times" if macro.count else "until stopped"
-    return f"every {macro.repeat_ms:,} ms, {times}"
+    times = f", {macro.count:,} times" if macro.count else " until stopped"
+    return f"every {macro.repeat_ms:,} ms{times}"
 
 
 def render(payload: SendPayload, cid: str, peer: str, counter: int) -> bytes:

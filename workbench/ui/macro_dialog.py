@@ -24,34 +24,60 @@ from workbench.session_file.model import Macro
 from workbench.ui.macro_book import MacroBook, MacroError, make_macro, preview, repeat_text
 from workbench.ui.macro_sending import RepeatRequest
 
+# The app's stylesheet (app.tcss) wins over a widget's default CSS, whatever the selectors:
+# these dialogs' boxes, grids and labels have ids and classes of their own.
 DIALOG_CSS = """
 MacrosDialog, MacroEditor, RepeatDialog, SaveSessionDialog {
     align: center middle;
 }
-MacrosDialog #dialog {
-    width: 96;
+.macro-box {
+    width: 72;
     max-width: 100%;
+    height: auto;
     max-height: 100%;
+    overflow-y: auto;
+    border: thick $primary;
+    border-title-color: $text;
+    border-title-style: bold;
+    background: $surface;
+    padding: 0 2;
+}
+MacrosDialog .macro-box {
+    width: 100;
 }
 MacrosDialog #macros {
     height: auto;
     max-height: 12;
     min-height: 3;
-    margin-bottom: 1;
+    margin: 1 0;
 }
-MacroEditor #fields, RepeatDialog #fields, SaveSessionDialog #fields {
+MacrosDialog #buttons Button {
+    margin-left: 1;
+    min-width: 8;
+}
+.macro-fields {
+    layout: grid;
+    grid-size: 2;
     grid-columns: 18 1fr;
+    grid-rows: 1;
+    grid-gutter: 1 0;
+    height: auto;
+    margin-top: 1;
 }
-MacroEditor #dialog, RepeatDialog #dialog, SaveSessionDialog #dialog {
-    padding: 0 2;
-    max-height: 100%;
-    overflow-y: auto;
-}
-MacroEditor .field-label, RepeatDialog .field-label, SaveSessionDialog .field-label {
+.macro-label {
     padding: 0;
 }
-MacroEditor Input, MacroEditor SelectCurrent, RepeatDialog Input, SaveSessionDialog Input {
+.macro-box Input, .macro-box SelectCurrent {
     background: $boost;
+}
+.macro-box Input:focus, .macro-box Select:focus > SelectCurrent {
+    background: $primary 40%;
+}
+.macro-box #help {
+    margin-top: 1;
+}
+.macro-box #question {
+    margin: 1 0 0 0;
 }
 #status {
     height: auto;
@@ -95,8 +121,19 @@ def show_error(screen: Screen[Any], text: str, widget_id: str = "#error") -> Non
     error.display = bool(text)
 
 
+BUTTONS = (
+    ("Send s", "send"),
+    ("Repeat r", "repeat"),
+    ("Add a", "add"),
+    ("Edit e", "edit"),
+    ("Delete d", "delete"),
+    ("Close esc", "close"),
+)
+
+
 class MacrosDialog(ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS
+    SCOPED_CSS = False  # DIALOG_CSS names each dialog
     BINDINGS = [
         Binding("escape", "dismiss_dialog", "Close"),
         Binding("a", "add", "Add"),
@@ -111,7 +148,7 @@ class MacrosDialog(ModalScreen[None]):
         self.actions = actions
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog") as dialog:
+        with Vertical(classes="macro-box") as dialog:
             dialog.border_title = "Macros"
             table: DataTable[Content] = DataTable(id="macros", cursor_type="row")
             yield table
@@ -120,16 +157,13 @@ class MacrosDialog(ModalScreen[None]):
             error.display = False
             yield error
             with Horizontal(id="buttons"):
-                yield Button("Send", variant="primary", id="send")
-                yield Button("Repeat", id="repeat")
-                yield Button("Add", id="add")
-                yield Button("Edit", id="edit")
-                yield Button("Delete", id="delete")
-                yield Button("Close", id="close")
+                for label, button_id in BUTTONS:
+                    variant = "primary" if button_id == "send" else "default"
+                    yield Button(label, variant=variant, id=button_id, compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#macros", DataTable)
-        for label, width in (("Name", 14), ("Key", 8), ("Sends", 36), ("Repeat", 24)):
+        for label, width in (("Name", 12), ("Key", 8), ("Sends", 38), ("Repeat", 28)):
             table.add_column(label, width=width, key=label.lower())
         self.fill()
         table.focus()
@@ -147,7 +181,8 @@ class MacrosDialog(ModalScreen[None]):
         if current in names:
             table.move_cursor(row=names.index(current))
         status = (
-            "a: add   e: edit   s: send now   r: start or stop its repeat   d: delete"
+            "Enter or s sends the macro to the marked connections, else the target; r starts "
+            "or stops its repeat."
             if names
             else "No macro yet: a (or Add) makes one."
         )
@@ -225,6 +260,7 @@ class MacroEditor(ModalScreen[Macro | None]):
     wrong said here in words."""
 
     DEFAULT_CSS = DIALOG_CSS
+    SCOPED_CSS = False  # DIALOG_CSS names each dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
@@ -241,12 +277,12 @@ class MacroEditor(ModalScreen[Macro | None]):
     def compose(self) -> ComposeResult:
         macro = self.macro
         source = macro.source if macro is not None and macro.source != "file" else "text"
-        with Vertical(id="dialog") as dialog:
+        with Vertical(classes="macro-box") as dialog:
             dialog.border_title = "Edit macro" if macro is not None else "New macro"
-            with Grid(id="fields"):
-                yield Label("Name", classes="field-label")
+            with Grid(classes="macro-fields"):
+                yield Label("Name", classes="macro-label")
                 yield compact_input(macro.name if macro else "", "name", "greet")
-                yield Label("Payload", classes="field-label")
+                yield Label("Payload", classes="macro-label")
                 yield Select(
                     [("text (escapes, {fields})", "text"), ("hex bytes", "hex")],
                     value=source,
@@ -254,15 +290,15 @@ class MacroEditor(ModalScreen[Macro | None]):
                     id="source",
                     compact=True,
                 )
-                yield Label("Sends", classes="field-label")
+                yield Label("Sends", classes="macro-label")
                 given = macro.given if macro is not None and macro.source != "file" else ""
                 yield compact_input(given, "given", "HELLO {counter}\\r\\n")
-                yield Label("Key", classes="field-label")
+                yield Label("Key", classes="macro-label")
                 yield compact_input(macro.key if macro else "", "key", "f9, ctrl+1, alt+x")
-                yield Label("Repeat every (ms)", classes="field-label")
+                yield Label("Repeat every (ms)", classes="macro-label")
                 repeat = str(macro.repeat_ms) if macro and macro.repeat_ms else ""
                 yield compact_input(repeat, "repeat-ms", "blank: no repeat")
-                yield Label("Count", classes="field-label")
+                yield Label("Count", classes="macro-label")
                 count = str(macro.count) if macro and macro.count else ""
                 yield compact_input(count, "count", "blank: until stopped")
             yield Static(Content(EDITOR_HELP), id="help")
@@ -321,6 +357,7 @@ class RepeatDialog(ModalScreen[RepeatRequest | None]):
     """How often and how many times to send the composer's message."""
 
     DEFAULT_CSS = DIALOG_CSS
+    SCOPED_CSS = False  # DIALOG_CSS names each dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, what: str, interval: str = "1000", count: str = "") -> None:
@@ -329,13 +366,13 @@ class RepeatDialog(ModalScreen[RepeatRequest | None]):
         self.initial = (interval, count)
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog") as dialog:
+        with Vertical(classes="macro-box") as dialog:
             dialog.border_title = "Repeat"
             yield Static(Content(self.what), id="question")
-            with Grid(id="fields"):
-                yield Label("Every (ms)", classes="field-label")
+            with Grid(classes="macro-fields"):
+                yield Label("Every (ms)", classes="macro-label")
                 yield compact_input(self.initial[0], "interval")
-                yield Label("Count", classes="field-label")
+                yield Label("Count", classes="macro-label")
                 yield compact_input(self.initial[1], "count", "blank: until stopped")
             error = Static("", id="error")
             error.display = False
@@ -368,6 +405,7 @@ class SaveSessionDialog(ModalScreen[str | None]):
     """The file to save the session to."""
 
     DEFAULT_CSS = DIALOG_CSS
+    SCOPED_CSS = False  # DIALOG_CSS names each dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, path: str, summary: str) -> None:
@@ -376,11 +414,11 @@ class SaveSessionDialog(ModalScreen[str | None]):
         self.summary = summary
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="dialog") as dialog:
+        with Vertical(classes="macro-box") as dialog:
             dialog.border_title = "Save session"
             yield Static(Content(sanitize_text(self.summary)), id="question")
-            with Grid(id="fields"):
-                yield Label("File", classes="field-label")
+            with Grid(classes="macro-fields"):
+                yield Label("File", classes="macro-label")
                 yield compact_input(self.path, "path")
             error = Static("", id="error")
             error.display = False

@@ -15,7 +15,7 @@ STOP_KEY = "ctrl+r"
 
 def repeat_line(rid: str, sent: int, times: int, interval_ms: float | None) -> str:
     of = f"/{times:,}" if times else " (until stopped)"
-    every = f" every {interval_ms:g} ms" if interval_ms is not None else ""
+    every = f" every {interval_ms:,g} ms" if interval_ms is not None else ""
     return f"repeat {rid}: {sent:,}{of}{every}"
 
 
