@@ -158,8 +158,9 @@ class MacrosDialog(ModalScreen[None]):
             yield error
             with Horizontal(id="buttons"):
                 for label, button_id in BUTTONS:
-                    variant = "primary" if button_id == "send" else "default"
-                    yield Button(label, variant=variant, id=button_id, compact=True)
+                    button = Button(label, id=button_id, compact=True)
+                    button.variant = "primary" if button_id == "send" else "default"
+                    yield button
 
     def on_mount(self) -> None:
         table = self.query_one("#macros", DataTable)
