@@ -25,6 +25,7 @@ from ui_helpers import (
     wait_ui,
 )
 
+from workbench.protocol.sequences import ExpectStep, SendStep, Sequence
 from workbench.ui.macro_book import make_macro
 from workbench.ui.macro_dialog import MacroEditor, MacrosDialog, RepeatDialog
 from workbench.ui.running_line import RunningLine
@@ -223,3 +224,68 @@ def test_a_repeat_until_stopped_stops_with_its_key() -> None:
             assert numbers == list(range(51, 51 + len(numbers)))
 
     run_app(make_app(listen=[LISTENER]), scenario)
+
+
+def test_a_macros_repeat_starts_from_the_dialog_and_a_repeat_stops_from_the_palette() -> None:
+    tick = make_macro("tick", "text", "tick {counter}\\n", repeat_ms="5", count="10")
+    slow = make_macro("slow", "text", "slow {counter}\\n", repeat_ms="200")
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        with connect_client(port) as client:
+            await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
+            await pilot.press("f10")
+            dialog = await wait_ui(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, MacrosDialog)
+                    and app.screen.query("#macros")
+                    and app.screen
+                ),
+                "Macros",
+            )
+            await pilot.press("r")  # the first macro: tick, 10 times every 5 ms
+            lines, more = await blocking(recv_lines, client, 10)
+            assert lines == [f"tick {n}".encode() for n in range(1, 11)] and more == b""
+            await wait_log(pilot, "macro tick: tick 10\\n")
+            table = dialog.query_one("#macros", DataTable)
+            table.move_cursor(row=1)
+            await pilot.press("r")  # slow: until stopped
+            error = dialog.query_one("#error", Static)
+            await wait_ui(pilot, lambda: "repeat R2 started" in str(error.render()), "said")
+            first, _ = await blocking(recv_lines, client, 3)
+            assert first == [b"slow 1", b"slow 2", b"slow 3"]
+            await pilot.press("escape")
+            await wait_ui(pilot, lambda: "repeat R2: " in running_text(app), "the repeat line")
+            await run_command(pilot, "stop r", "Stop repeat R2")
+            await wait_ui(pilot, lambda: running_text(app) == "", "the repeat stopped")
+            await wait_log(pilot, "repeat R2")
+            await blocking(quiet_for, client, 0.3)  # what was on its way
+            assert await blocking(quiet_for, client, 0.5) == b"", "nothing more"
+
+    run_app(make_app(listen=[LISTENER], macros=[tick, slow]), scenario)
+
+
+def test_a_sequences_progress_shows_under_the_composer() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    login = Sequence("login", (SendStep(b"EHLO me\r\n"), ExpectStep("^250", 30.0)))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await wait_ui(pilot, lambda: "C1" in app.session.connections, "C1")
+        peer, _ = await blocking(server.accept)
+        with peer:
+            app.engine.run_sequence("C1", login)
+            assert await blocking(recv_exactly, peer, 9) == b"EHLO me\r\n"
+            await wait_ui(
+                pilot,
+                lambda: "C1 sequence login: step 2/2: waiting for ^250" in running_text(app),
+                "the sequence's step",
+            )
+            peer.sendall(b"250 ok\r\n")
+            await wait_ui(pilot, lambda: running_text(app) == "", "the sequence done")
+
+    with server:
+        run_app(make_app(connect=[f"tcp://127.0.0.1:{port}"]), scenario)
