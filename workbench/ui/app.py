@@ -98,8 +98,21 @@ class SockbenchApp(App[None]):
         ),  # the footer fits 80 columns
         Binding("f9", "screen.clean_up", "Clean up"),
         Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False),
-        Binding("f10", "macros", "Macros", show=False),  # workbench/ui/macro_control.py
-        Binding("ctrl+r", "stop_repeats", "Stop repeats", show=False),
+        # Macros and repeats: workbench/ui/macro_control.py (tooltips: what the help says).
+        Binding(
+            "f10",
+            "macros",
+            "Macros",
+            show=False,
+            tooltip="Macros: saved messages to send, bind to a key or repeat",
+        ),
+        Binding(
+            "ctrl+r",
+            "stop_repeats",
+            "Stop repeats",
+            show=False,
+            tooltip="Stop every running repeat (the palette stops one)",
+        ),
         Binding("escape", "screen.focus_composer", "Composer", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
