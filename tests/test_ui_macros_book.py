@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from workbench.payloads import SendSettings
@@ -95,3 +97,19 @@ def test_keys_that_move_or_edit_need_a_modifier() -> None:
         check_key("up")
     assert check_key("ctrl+up") == "ctrl+up"
     assert check_key("insert") == "insert"
+
+
+def test_a_file_macro_reads_its_bytes_and_says_why_not(tmp_path: Path) -> None:
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"\x00\x01binary")
+    macro = make_macro("blob", "file", str(payload))
+    assert (macro.source, macro.payload.data, macro.given) == (
+        "file",
+        b"\x00\x01binary",
+        str(payload),
+    )
+    assert preview(macro).startswith("file ") and "(8 bytes)" in preview(macro)
+    with pytest.raises(MacroError, match=r"^File: .*cannot be read"):
+        make_macro("blob", "file", str(tmp_path / "missing.bin"))
+    with pytest.raises(MacroError, match=r"^File: .*not a regular file"):
+        make_macro("blob", "file", str(tmp_path))

@@ -7,6 +7,7 @@ each send, so `{counter}` counts that macro's sends and `{conn}`/`{peer}` name t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ from workbench.codec import HexError, escape_invisible, parse_hex, sanitize, san
 from workbench.protocol.enums import Origin, OriginName, origin_of
 from workbench.protocol.sequences import SendPayload
 from workbench.rules.template import Facts, TemplateError, parse_template
+from workbench.session_file.macros import read_payload_file
 from workbench.session_file.model import Macro
 
 MACRO_NAME = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
@@ -81,7 +83,8 @@ def check_key(key: str) -> str:
 
 def payload_of(source: str, given: str, encoding: str) -> SendPayload:
     """A macro's payload from what the user typed: text (a template with the composer's
-    escapes and `{fields}`) or hex. Raises MacroError saying what is wrong, and where."""
+    escapes and `{fields}`), hex, or a file's bytes (read now, as a session file's are when
+    it opens). Raises MacroError saying what is wrong, and where."""
     if source == "hex":
         try:
             data = parse_hex(given)
@@ -90,8 +93,16 @@ def payload_of(source: str, given: str, encoding: str) -> SendPayload:
         if not data:
             raise MacroError("Hex: type the bytes to send (de ad be ef)")
         return SendPayload(data=data, encoding=encoding)
+    if source == "file":
+        path = os.path.expanduser(given.strip())
+        if not path:
+            raise MacroError("File: type the path of the file whose bytes it sends")
+        try:
+            return SendPayload(data=read_payload_file(path, ("macro",)), encoding=encoding)
+        except ValueError as exc:
+            raise MacroError(f"File: {exc}") from None
     if source != "text":
-        raise MacroError(f"Payload: {source} macros come from a session file only")
+        raise MacroError(f"Payload: text, hex or file, not {source}")
     if not given:
         raise MacroError("Text: type the message to send (\\r\\n for a line ending)")
     try:
@@ -123,7 +134,7 @@ def make_macro(
     return Macro(
         name=check_name(name),
         payload=payload_of(source, given, encoding),
-        source="hex" if source == "hex" else "text",
+        source="hex" if source == "hex" else "file" if source == "file" else "text",
         given=given,
         key=check_key(key),
         repeat_ms=whole_number("Repeat every (ms)", repeat_ms, 3_600_000),
@@ -142,7 +153,8 @@ def preview(macro: Macro) -> str:
         shown = escape_invisible(macro.given or macro.payload.template)
         shown = shown.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
     elif macro.source == "file":
-        shown = sanitize_text(f"file {macro.given} ({len(macro.payload.data):,} bytes)")
+        name = os.path.basename(macro.given)
+        shown = sanitize_text(f"file {name} ({len(macro.payload.data):,} bytes)")
     elif macro.source == "hex" and macro.given:
         shown = sanitize_text(macro.given.strip())
     else:

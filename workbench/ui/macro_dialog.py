@@ -88,8 +88,8 @@ MacrosDialog #buttons Button {
 EDITOR_HELP = (
     "Text takes the composer's escapes (\\r\\n, \\x00) and the rules' fields: {counter} "
     "(this macro's sends from 1), {conn}, {peer}, {time}, {unixtime}, {random:N}, {hex:0d 0a}; "
-    "{{ is a brace. The key sends it on the main screen; a repeat sends it every N ms, Count "
-    "times (blank: until stopped)."
+    "{{ is a brace. Hex: de ad be ef. A file is read as it is saved. The key sends it on the "
+    "main screen; a repeat sends it every N ms, Count times (blank: until stopped)."
 )
 
 
@@ -277,7 +277,7 @@ class MacroEditor(ModalScreen[Macro | None]):
 
     def compose(self) -> ComposeResult:
         macro = self.macro
-        source = macro.source if macro is not None and macro.source != "file" else "text"
+        source = macro.source if macro is not None else "text"
         with Vertical(classes="macro-box") as dialog:
             dialog.border_title = "Edit macro" if macro is not None else "New macro"
             with Grid(classes="macro-fields"):
@@ -285,14 +285,18 @@ class MacroEditor(ModalScreen[Macro | None]):
                 yield compact_input(macro.name if macro else "", "name", "greet")
                 yield Label("Payload", classes="macro-label")
                 yield Select(
-                    [("text (escapes, {fields})", "text"), ("hex bytes", "hex")],
+                    [
+                        ("text (escapes, {fields})", "text"),
+                        ("hex bytes", "hex"),
+                        ("a file's bytes (read now)", "file"),
+                    ],
                     value=source,
                     allow_blank=False,
                     id="source",
                     compact=True,
                 )
                 yield Label("Sends", classes="macro-label")
-                given = macro.given if macro is not None and macro.source != "file" else ""
+                given = macro.given if macro is not None else ""
                 yield compact_input(given, "given", "HELLO {counter}\\r\\n")
                 yield Label("Key", classes="macro-label")
                 yield compact_input(macro.key if macro else "", "key", "f9, ctrl+1, alt+x")
