@@ -108,7 +108,9 @@ def payload_of(source: str, given: str, encoding: str) -> SendPayload:
     try:
         parse_template(given, encoding)
     except (TemplateError, LookupError) as exc:
-        raise MacroError(f"Text: {exc} (a literal brace is {{{{ or }}}})") from None
+        # A macro has no match to quote: the rules' {0}, {1}.. and {data} send nothing here.
+        said = str(exc).replace("{0}, {1}.., {data}, ", "")
+        raise MacroError(f"Text: {said} (a literal brace is {{{{ or }}}})") from None
     return SendPayload(template=given, encoding=encoding)
 
 
