@@ -269,6 +269,7 @@ def test_a_macros_repeat_starts_from_the_dialog_and_a_repeat_stops_from_the_pale
 
 def test_a_sequences_progress_shows_under_the_composer() -> None:
     server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)  # accept waits no longer
     port = server.getsockname()[1]
     login = Sequence("login", (SendStep(b"EHLO me\r\n"), ExpectStep("^250", 30.0)))
 

@@ -8,9 +8,11 @@ import socket
 from pathlib import Path
 
 from macro_helpers import run_command
+from peers import recv_exactly
 from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (
+    blocking,
     make_app,
     run_app,
     the_app,
@@ -19,9 +21,11 @@ from ui_helpers import (
     wait_ui,
 )
 
+from workbench.protocol.endpoints import parse_url
 from workbench.protocol.options import parse_options
+from workbench.protocol.sequences import SendStep, Sequence
 from workbench.session_file.loader import load_session
-from workbench.ui.app import SockbenchApp, StartupAction
+from workbench.ui.app import SockbenchApp, StartupAction, session_startup
 from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.macro_book import make_macro
 from workbench.ui.macro_dialog import SaveSessionDialog
@@ -30,6 +34,7 @@ MACROS = [
     make_macro("ping", "text", "PING {counter}\\r\\n", key="f9", repeat_ms="250", count="4"),
     make_macro("raw", "hex", "de ad be ef", key="ctrl+b"),
 ]
+HELLO = Sequence("up", (SendStep(b"HELLO\r\n"),))
 State = tuple[list[tuple[str, tuple[str, ...], str]], list[str], list[object]]
 
 
@@ -65,6 +70,7 @@ async def save_to(
 def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
     path = tmp_path / "saved.toml"
     server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)  # accept waits no longer
     server_port = server.getsockname()[1]
     saved: list[State] = []
 
@@ -92,29 +98,38 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
         saved.append(state_of(app))
 
     with server:
-        run_app(
-            make_app(
-                listen=["tcp://127.0.0.1:0?echo=1", "tcp://127.0.0.1:0"],
-                connect=[f"tcp://127.0.0.1:{server_port}"],
-                macros=MACROS,
+        app = make_app(macros=MACROS)
+        app.startup = [
+            StartupAction("listen", parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True), "echo"),
+            StartupAction("listen", parse_url("tcp://127.0.0.1:0", for_listen=True)),
+            StartupAction(
+                "connect",
+                parse_url(f"tcp://127.0.0.1:{server_port}", for_listen=False),
+                "up",
+                HELLO,
             ),
-            first,
-        )
+        ]
+        run_app(app, first)
         spec = load_session(path)
         assert list(spec.macros) == MACROS
-        assert len(spec.listeners) == 2 and len(spec.connections) == 1
-        startup = [StartupAction("listen", s.endpoint) for s in spec.listeners]
-        startup += [StartupAction("connect", s.endpoint) for s in spec.connections]
+        assert [item.name for item in spec.listeners] == ["echo", ""]
+        assert [(item.name, item.sequence) for item in spec.connections] == [("up", HELLO)]
+        peer, _ = server.accept()  # the first app's connection: it said hello
+        with peer:
+            assert recv_exactly(peer, 7) == b"HELLO\r\n"
 
         async def reopened(pilot: Pilot[None]) -> None:
             app = the_app(pilot)
             await wait_listener_port(pilot, "L2")
             await wait_ui(pilot, lambda: app.session.connections.get("C1"), "C1")
             await wait_ui(pilot, lambda: app.session.connections["C1"].is_open, "C1 open")
+            peer, _ = await blocking(server.accept)
+            with peer:  # its sequence ran again
+                assert await blocking(recv_exactly, peer, 7) == b"HELLO\r\n"
             assert state_of(app) == saved[0]
 
         app = make_app(macros=spec.macros)
-        app.startup = startup
+        app.startup = session_startup(spec)
         run_app(app, reopened)
 
 

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
     from workbench.protocol import events as ev
     from workbench.protocol.endpoints import Endpoint
+    from workbench.protocol.sequences import Sequence
     from workbench.session.model import Session
-    from workbench.session_file.model import Macro
+    from workbench.session_file.model import Macro, SessionSpec
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.composer import Composer
     from workbench.ui.log_view import LogView
@@ -64,6 +65,19 @@ LOADED_AFTER_FIRST_SCREEN = (
 class StartupAction:
     kind: str  # "listen" or "connect"
     endpoint: Endpoint
+    name: str = ""  # a session file's name for it (kept when the session is saved)
+    sequence: Sequence | None = None  # a connection's: run once it opens
+
+
+def session_startup(spec: SessionSpec) -> list[StartupAction]:
+    """What the app opens for a session file: its listeners, then its connections (each
+    with its sequence); its macros go to SockbenchApp(macros=spec.macros)."""
+    actions = [StartupAction("listen", item.endpoint, item.name) for item in spec.listeners]
+    actions += [
+        StartupAction("connect", item.endpoint, item.name, item.sequence)
+        for item in spec.connections
+    ]
+    return actions
 
 
 def session_commands() -> type[Provider]:
@@ -304,10 +318,14 @@ class SockbenchApp(App[None]):
             self.set_interval(STATS_SECONDS, self.write_stats)
         for action in self.startup:
             if action.kind == "listen":
-                main.opened.listened(self.engine.listen(action.endpoint), action.endpoint)
+                lid = self.engine.listen(action.endpoint)
+                main.opened.listened(lid, action.endpoint, action.name)
             else:
-                cid = main.opened.connected(self.engine.connect(action.endpoint), action.endpoint)
+                cid = self.engine.connect(action.endpoint)
+                main.opened.connected(cid, action.endpoint, action.name, action.sequence)
                 self.core.targeting.opened_by_user(cid)
+                if action.sequence is not None:
+                    self.engine.run_sequence(cid, action.sequence)
         self.macro_control.bind_keys()
         main.show_target()
         if self.notices:
