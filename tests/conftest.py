@@ -46,6 +46,15 @@ def own_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield directory
 
 
+@pytest.fixture(autouse=True)
+def nothing_remembered(own_data_dir: Path) -> None:
+    """Every test starts with nothing remembered from an earlier one (workbench/memory.py:
+    the real command started by a test remembers what it was given)."""
+    from workbench.memory import MEMORY_FILE
+
+    (own_data_dir / MEMORY_FILE).unlink(missing_ok=True)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def own_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """sockbench's config directory in a temporary, empty one (no config file), never the

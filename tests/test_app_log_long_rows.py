@@ -20,8 +20,9 @@ from ui_helpers import (
     wait_ui,
 )
 
+from workbench.log.plain_rows import CONTINUATION_MARK
 from workbench.ui.app import SockbenchApp
-from workbench.ui.log_rows import CONTINUATION_MARK, CUT_MARK
+from workbench.ui.log_rows import CUT_MARK
 from workbench.ui.log_view import LogView
 
 TCP_LISTENER = "tcp://127.0.0.1:0"

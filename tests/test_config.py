@@ -87,12 +87,12 @@ def test_a_bad_value_is_ignored_and_named(tmp_path: Path) -> None:
 
 
 def test_an_unknown_key_is_a_notice(tmp_path: Path) -> None:
-    path = config_file(tmp_path, 'theme = "nord"\nline_endings = "crlf"\n[keys]\nquit = "q"\n')
+    path = config_file(tmp_path, 'theme = "nord"\nline_endings = "crlf"\n[colors]\nquit = "q"\n')
     config = load_config(path)
     assert config.values == {"theme": "nord"}
-    ending, keys = config.notices
+    ending, colors = config.notices
     assert f"{path}, line 2: unknown key 'line_endings'" in ending
-    assert "unknown key 'keys'" in keys
+    assert "unknown key 'colors'" in colors
 
 
 def test_an_unknown_theme_is_ignored(tmp_path: Path) -> None:

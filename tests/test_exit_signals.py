@@ -45,8 +45,9 @@ from tmux_helpers import (
 
 from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
+from workbench.session.startup import StartupAction
 from workbench.ui import exit_signals
-from workbench.ui.app import SockbenchApp, StartupAction
+from workbench.ui.app import SockbenchApp
 
 LOCALHOST = "127.0.0.1"
 WRAPPER = Path(__file__).with_name("exit_wrapper.py")

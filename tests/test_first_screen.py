@@ -47,7 +47,7 @@ class HeldFirstScreen(SockbenchApp):
 
 def held_app(listen: str = "", **options: object) -> HeldFirstScreen:
     made = make_app([listen] if listen else [], **options)
-    return HeldFirstScreen(made._make_engine, made.bridge, made.startup, **options)
+    return HeldFirstScreen(made._make_engine, made.bridge, made.startup.actions, **options)
 
 
 def test_the_first_screen_draws_what_the_main_screen_shows_before_any_event() -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_helpers import accept, connect, listen
+from fault_helpers import accept, connect, listen, transcript_records
 from peers import Collector, RecordingServer, ThreadedServer, wait_until
 from test_session_core import Driven
 
@@ -18,8 +19,11 @@ from workbench.engine.stream import StreamConnection
 from workbench.log import Record
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
+from workbench.protocol.enums import RecordKind
 from workbench.protocol.sequences import SendPayload
 from workbench.session.core import SessionCore
+from workbench.transcript.reader import read
+from workbench.transcript.records import Event
 
 WAIT = 30.0
 COUNTER = SendPayload(template="{counter}\n")
@@ -260,3 +264,43 @@ def test_the_session_core_words_a_single_send() -> None:
         "repeat R9: 1 send: every connection closed",
     )
     assert update.changes.repeats and core.session.repeats == {}
+
+
+def test_an_origin_that_could_not_be_written_is_refused(make_engine: Any, tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    engine, events = make_engine(transcript_path=str(transcript))
+    with RecordingServer() as server:
+        cid = connect(engine, events, server.url)
+        forged = 'macro x","dir":"in'
+        engine.send(cid, b"one\n", origin=forged)
+        assert "cannot name who sent it" in events.wait_error(cid).message
+        engine.start_repeat("R6", [cid], COUNTER, 0.01, times=2, origin=forged)
+        assert "cannot name who sent it" in events.wait_error("R6").message
+        engine.send(cid, b"two\n", origin="macro x")
+        assert server.wait_for_bytes(4) == b"two\n"
+    engine.stop()
+    records = transcript_records(transcript)
+    assert [(r["dir"], r.get("origin")) for r in records if r["event"] == "data"] == [
+        ("out", "macro x")
+    ]
+
+
+def test_a_repeat_s_end_is_in_the_transcript(make_engine: Any, tmp_path: Path) -> None:
+    transcript = tmp_path / "t.jsonl"
+    engine, events = make_engine(transcript_path=str(transcript))
+    with RecordingServer() as server:
+        cid = connect(engine, events, server.url)
+        engine.start_repeat("R7", [cid], COUNTER, 0.001, times=20)
+        assert finished(events, "R7").reason == "done"
+        assert server.wait_for_bytes(len(b"".join(b"%d\n" % n for n in range(1, 21))))
+    engine.stop()
+    records = transcript_records(transcript)
+    (outcome,) = [r for r in records if r["event"] == "repeat"]
+    assert outcome["conn"] == ""
+    assert (outcome["repeat"], outcome["sent"], outcome["times"]) == ("R7", 20, 20)
+    assert outcome["reason"] == "done"
+    sent = [r for r in records if r["event"] == "data" and r["dir"] == "out"]
+    assert len(sent) == 20 and {r["origin"] for r in sent} == {"repeat"}
+    with transcript.open("rb") as file:
+        typed = [r for r in read(file) if isinstance(r, Event) and r.event == RecordKind.REPEAT]
+    assert [r.fields["repeat"] for r in typed] == ["R7"]

@@ -32,7 +32,7 @@ MACROS = [
 async def macros_dialog(pilot: Pilot[None]) -> None:
     app = the_app(pilot)
     await wait_ui(pilot, lambda: app.focused is app.composer, "the main screen")
-    await pilot.press("f10")
+    await pilot.press("f12")
     await wait_ui(pilot, lambda: isinstance(app.screen, MacrosDialog), "the Macros dialog")
     await pilot.pause()
 

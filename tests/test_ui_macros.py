@@ -103,7 +103,7 @@ def test_the_macros_dialog_adds_one_says_what_is_wrong_and_sends_it() -> None:
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
-            await pilot.press("f10")
+            await pilot.press("f12")
             dialog = await wait_ui(
                 pilot,
                 lambda: (
@@ -235,7 +235,7 @@ def test_a_macros_repeat_starts_from_the_dialog_and_a_repeat_stops_from_the_pale
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
-            await pilot.press("f10")
+            await pilot.press("f12")
             dialog = await wait_ui(
                 pilot,
                 lambda: (
@@ -282,7 +282,7 @@ def test_a_sequences_progress_shows_under_the_composer() -> None:
             assert await blocking(recv_exactly, peer, 9) == b"EHLO me\r\n"
             await wait_ui(
                 pilot,
-                lambda: "C1 sequence login: step 2/2: waiting for ^250" in running_text(app),
+                lambda: "C1 sequence login: step 2/2: waiting for '^250'" in running_text(app),
                 "the sequence's step",
             )
             peer.sendall(b"250 ok\r\n")

@@ -5,6 +5,7 @@ reopens to the same state; a file that exists is replaced only when the user say
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 
 from macro_helpers import run_command
@@ -21,11 +22,14 @@ from ui_helpers import (
     wait_ui,
 )
 
+from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.options import parse_options
 from workbench.protocol.sequences import SendStep, Sequence
+from workbench.session.startup import StartupAction
 from workbench.session_file.loader import load_session
-from workbench.ui.app import SockbenchApp, StartupAction, session_startup
+from workbench.session_file.model import Macro
+from workbench.ui.app import SockbenchApp
 from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.macro_book import make_macro
 from workbench.ui.macro_dialog import SaveSessionDialog
@@ -98,22 +102,15 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
         saved.append(state_of(app))
 
     with server:
-        app = make_app(macros=MACROS)
-        app.startup = [
-            StartupAction("listen", parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True), "echo"),
+        listen = [
+            StartupAction("listen", parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True)),
             StartupAction("listen", parse_url("tcp://127.0.0.1:0", for_listen=True)),
-            StartupAction(
-                "connect",
-                parse_url(f"tcp://127.0.0.1:{server_port}", for_listen=False),
-                "up",
-                HELLO,
-            ),
         ]
-        run_app(app, first)
+        up = parse_url(f"tcp://127.0.0.1:{server_port}", for_listen=False)
+        run_app(opened_with([*listen, StartupAction("connect", up, HELLO)], MACROS), first)
         spec = load_session(path)
         assert list(spec.macros) == MACROS
-        assert [item.name for item in spec.listeners] == ["echo", ""]
-        assert [(item.name, item.sequence) for item in spec.connections] == [("up", HELLO)]
+        assert [item.sequence.steps for item in spec.connections if item.sequence] == [HELLO.steps]
         peer, _ = server.accept()  # the first app's connection: it said hello
         with peer:
             assert recv_exactly(peer, 7) == b"HELLO\r\n"
@@ -128,9 +125,16 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
                 assert await blocking(recv_exactly, peer, 7) == b"HELLO\r\n"
             assert state_of(app) == saved[0]
 
-        app = make_app(macros=spec.macros)
-        app.startup = session_startup(spec)
-        run_app(app, reopened)
+        # As `sockbench --session FILE` opens it (workbench/cli.py).
+        startup = [StartupAction("listen", item.endpoint) for item in spec.listeners]
+        startup += [StartupAction("connect", c.endpoint, c.sequence) for c in spec.connections]
+        run_app(opened_with(startup, spec.macros), reopened)
+
+
+def opened_with(startup: list[StartupAction], macros: Iterable[Macro]) -> SockbenchApp:
+    bridge = EventBridge()
+    engine = Engine(bridge)
+    return SockbenchApp(lambda: engine, bridge, startup, macros=macros)
 
 
 def test_a_session_that_cannot_be_written_says_why(tmp_path: Path) -> None:

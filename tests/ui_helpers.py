@@ -14,7 +14,8 @@ from textual.widget import Widget
 from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
 from workbench.session.model import ConnectionInfo
-from workbench.ui.app import SockbenchApp, StartupAction
+from workbench.session.startup import StartupAction
+from workbench.ui.app import SockbenchApp
 
 UI_TIMEOUT = 8.0
 TERMINAL_SIZE = (120, 36)

@@ -6,18 +6,19 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.behaviour_options import checked
 from workbench.codec import ENCODINGS
+from workbench.command_line import EXIT_USAGE, OneLineParser, argument, transcript_file
 from workbench.config import CONFIG_DIR_VARIABLE
 from workbench.log import MAX_LOG_RECORDS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
-from workbench.protocol.addresses import EndpointError
-from workbench.protocol.endpoints import Endpoint, parse_url, with_defaults
+from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, parse_url, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.option_kinds import Flag
 from workbench.protocol.options import (
@@ -33,29 +34,10 @@ from workbench.protocol.options import (
 
 if TYPE_CHECKING:
     from workbench.engine import Engine
+    from workbench.protocol.sequences import Sequence as Sequence_
+    from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 
-EXIT_USAGE = 2
 HELP_WIDTH = 90
-T = TypeVar("T")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def argument(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """`parse` as an argparse type: its EndpointError becomes the usage error's words."""
-
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except EndpointError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
 
 
 def listen_url(text: str) -> Endpoint:
@@ -90,12 +72,6 @@ def terminal_problem() -> str | None:
             "(under nohup or with a redirection, use tmux or screen to keep it running)"
         )
     return None
-
-
-def transcript_file(text: str) -> str:
-    if not text:  # `--transcript "$LOG"` with LOG unset: not "no transcript"
-        raise argparse.ArgumentTypeError("the file name is empty (an unset shell variable?)")
-    return text
 
 
 def url_options_help() -> str:
@@ -168,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         "example: sockbench --listen tcp://127.0.0.1:9000 --connect udp://127.0.0.1:5000\n"
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)\n"
         "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)\n"
-        "config file: sockbench config (where it is and the values it gives)",
+        "config file: sockbench config (where it is and the values it gives)\n"
+        "sessions: sockbench --session FILE; sockbench run FILE (without the screen)",
     )
     add_nc_arguments(parser)
     parser.add_argument(
@@ -188,8 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="open a connection at start-up (repeatable); udp:// and unix-dgram:// give a "
         "connected datagram socket",
     )
+    parser.add_argument(
+        "--session",
+        metavar="FILE",
+        help="open a session file: its listeners, connections (running their steps) and "
+        "macros (see sockbench run to run one without the screen)",
+    )
     for option in OPTIONS:
         add_option_flag(parser, option)
+    parser.add_argument(
+        "--bind-host",
+        metavar="HOST",
+        type=argument(check_host),
+        default=DEFAULT_HOST,
+        help=f"the host a listener given only a port binds: -l 9000, the Listen dialog "
+        f"(default: {DEFAULT_HOST}; 0.0.0.0 or :: for every interface)",
+    )
     parser.add_argument(
         "--transcript",
         metavar="FILE",
@@ -267,6 +258,18 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     return listen, connect
 
 
+def session_actions(
+    session: SessionSpec | None,
+) -> Iterator[tuple[str, ListenSpec | ConnectSpec, Sequence_ | None]]:
+    """A session file's listeners and connections as start-up actions' parts, in order."""
+    if session is None:
+        return
+    for listen in session.listeners:
+        yield "listen", listen, None
+    for connect in session.connections:
+        yield "connect", connect, connect.sequence
+
+
 def config_command(argv: Sequence[str]) -> int:
     """`sockbench config`: where the config file is, the values it gives and what it ignored.
     Exit 0 even with a bad file: sockbench goes on without what it ignores."""
@@ -298,10 +301,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tls(arguments[1:])
     if arguments[:1] == ["config"]:
         return config_command(arguments[1:])
+    if arguments[:1] == ["run"]:
+        from workbench.runner.command import main as run
+
+        return run(arguments[1:])
     from workbench.config import load_config, with_known_theme
 
     config = load_config()
     args = parse_command_line(arguments, config.flag_defaults())
+    session = None
+    if args.session is not None:
+        from workbench.session_file.loader import SessionFileError, load_session
+
+        try:
+            session = load_session(args.session)
+        except SessionFileError as exc:
+            print(f"sockbench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     from workbench.gc_tuning import pause_until_first_screen, tune_for_long_run
 
     pause_until_first_screen()
@@ -309,11 +325,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from textual.theme import BUILTIN_THEMES  # loaded with the app already
 
     from workbench.engine.bridge import EventBridge
+    from workbench.memory import load_memory
     from workbench.payloads import SendSettings
-    from workbench.ui.app import SockbenchApp, StartupAction
+    from workbench.session.startup import StartupAction
+    from workbench.ui.app import SockbenchApp
     from workbench.ui.exit_signals import ExitSignals
+    from workbench.ui.remembering import start_theme
 
     config = with_known_theme(config, BUILTIN_THEMES)
+    memory = load_memory()
+    configured = config.values.get("theme")
+    theme = start_theme(
+        None if configured is None else str(configured), memory.memory.theme, BUILTIN_THEMES
+    )
 
     bridge = EventBridge()
     # With a transcript the engine is made now: a file it cannot write is said before the
@@ -346,6 +370,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     listen, connect = startup_endpoints(args)
     startup = [StartupAction("listen", e) for e in listen]
     startup += [StartupAction("connect", e) for e in connect]
+    startup += [
+        StartupAction(kind, spec.endpoint, sequence)
+        for kind, spec, sequence in session_actions(session)
+    ]
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
         make_engine,
@@ -356,8 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats_path=args.stats_file,
         after_first_screen=tune_for_long_run,
         first_screen=True,
-        theme=str(config.value("theme")),
+        theme=theme,
         notices=config.notices,
+        keymap=config.keymap,
+        bind_host=args.bind_host,
+        memory=memory,
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()

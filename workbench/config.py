@@ -1,4 +1,4 @@
-"""The user's config file: defaults for the command line's flags and the theme.
+"""The user's config file: defaults for the command line's flags, the theme and the keys.
 
 A bad file or value never stops sockbench: each problem becomes a notice (the file, the
 line, the key) and the default stays. Textual-free: it is read before the first screen."""
@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.codec import ENCODINGS
+from workbench.keymap import ACTIONS, read_keys
 from workbench.log import MAX_LOG_RECORDS
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
+from workbench.protocol.addresses import EndpointError, check_host
+from workbench.protocol.endpoints import DEFAULT_HOST
 from workbench.protocol.options import MAX_CONNECTIONS_LIMIT, MAX_IDLE_SECONDS
 
 # Where the config file is instead of the user's config directory (the test suite sets it).
@@ -22,6 +25,8 @@ CONFIG_DIR_VARIABLE = "SOCKBENCH_CONFIG_DIR"
 CONFIG_FILE = "config.toml"
 # Textual's own default theme (this module does not import Textual to ask it).
 DEFAULT_THEME = "textual-dark"
+# The table that binds actions to keys, by the actions' ids (workbench/keymap.py).
+KEYS_TABLE = "keys"
 
 Value = str | int | float
 
@@ -63,6 +68,15 @@ def theme_name(value: object) -> Value:
     return value
 
 
+def host_name(value: object) -> Value:
+    if not isinstance(value, str):
+        raise BadValue("it must be a host name or IP address, in quotes")
+    try:
+        return check_host(value)
+    except EndpointError as exc:
+        raise BadValue(str(exc)) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Key:
     parse: Callable[[object], Value]
@@ -99,7 +113,17 @@ KEYS: dict[str, Key] = {
         "close stream connections idle that long (--idle; unset: never)",
         "idle",
     ),
-    "theme": Key(theme_name, DEFAULT_THEME, "the screen's theme (ctrl+p: Change theme)"),
+    "theme": Key(
+        theme_name,
+        DEFAULT_THEME,
+        "the screen's theme (ctrl+p: Change theme; unset: the one last chosen)",
+    ),
+    "bind_host": Key(
+        host_name,
+        DEFAULT_HOST,
+        "the host a listener given only a port binds (-l 9000, the Listen dialog; --bind-host)",
+        "bind_host",
+    ),
 }
 
 
@@ -110,6 +134,7 @@ class Config:
     values: dict[str, Value] = field(default_factory=dict)  # the keys the file set well
     notices: list[str] = field(default_factory=list)  # what was ignored, in words
     places: dict[str, str] = field(default_factory=dict)  # key: "FILE, line N"
+    keymap: dict[str, str] = field(default_factory=dict)  # [keys]: action id: keys
 
     def value(self, key: str) -> Value | None:
         return self.values.get(key, KEYS[key].default)
@@ -118,7 +143,8 @@ class Config:
         """This config without `key`'s value, refused for `reason` by a later check."""
         values = {k: v for k, v in self.values.items() if k != key}
         notice = refusal(self.places.get(key, str(self.path)), key, self.values.get(key), reason)
-        return Config(self.path, self.exists, values, [*self.notices, notice], self.places)
+        notices = [*self.notices, notice]
+        return Config(self.path, self.exists, values, notices, self.places, self.keymap)
 
     def flag_defaults(self) -> dict[str, Value]:
         """The file's values as defaults of the command line's flags (a flag given wins)."""
@@ -158,6 +184,34 @@ def key_line(text: str, key: str) -> int | None:
     return None
 
 
+def table_key_line(text: str, table: str, key: str) -> int | None:
+    """The line `key` is set on inside the table `[table]`."""
+    header = re.compile(rf"""^\s*\[\s*(?:{re.escape(table)}|"{re.escape(table)}")\s*\]""")
+    pattern = re.compile(rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=""")
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("["):
+            inside = bool(header.match(line))
+        elif inside and pattern.match(line):
+            return number
+    return None
+
+
+def read_keys_table(
+    path: Path, text: str, raw: object, where: str
+) -> tuple[dict[str, str], list[str]]:
+    """The `[keys]` table's bindings and, in words, what of it is ignored."""
+    if not isinstance(raw, dict):
+        return {}, [f"{where}: {KEYS_TABLE} is ignored: it must be a table, [{KEYS_TABLE}]"]
+    keymap = read_keys(raw)
+    notices = []
+    for action, reason in keymap.problems:
+        line = table_key_line(text, KEYS_TABLE, action)
+        place = f"{path}, line {line}" if line else str(path)
+        notices.append(f"{place}: [{KEYS_TABLE}] {action} = {raw[action]!r} is ignored: {reason}")
+    return keymap.keys, notices
+
+
 def refusal(where: str, key: str, raw: object, reason: str) -> str:
     default = KEYS[key].default
     stays = "unset" if default is None else repr(default)
@@ -181,18 +235,24 @@ def load_config(path: Path | None = None) -> Config:
     values: dict[str, Value] = {}
     notices: list[str] = []
     places: dict[str, str] = {}
+    keymap: dict[str, str] = {}
     for key, raw in table.items():
         line = key_line(text, key)
         where = places[key] = f"{path}, line {line}" if line else str(path)
+        if key == KEYS_TABLE:
+            keymap, ignored = read_keys_table(path, text, raw, where)
+            notices += ignored
+            continue
         spec = KEYS.get(key)
         if spec is None:
-            notices.append(f"{where}: unknown key {key!r} is ignored (the keys: {', '.join(KEYS)})")
+            known = ", ".join([*KEYS, f"[{KEYS_TABLE}]"])
+            notices.append(f"{where}: unknown key {key!r} is ignored (the keys: {known})")
             continue
         try:
             values[key] = spec.parse(raw)
         except BadValue as exc:
             notices.append(refusal(where, key, raw, str(exc)))
-    return Config(path, True, values, notices, places)
+    return Config(path, True, values, notices, places, keymap)
 
 
 def shown(value: Value | None) -> str:
@@ -207,6 +267,12 @@ def describe(config: Config) -> list[str]:
     for key, spec in KEYS.items():
         source = "config" if key in config.values else "default"
         lines.append(f"{key:<{width}}  {shown(config.value(key)):<16} {source:<8} {spec.meaning}")
+    lines += ["", f"[{KEYS_TABLE}]: the actions' keys, by id"]
+    width = max(map(len, ACTIONS))
+    for action, (default_keys, meaning) in ACTIONS.items():
+        keys = config.keymap.get(action, default_keys)
+        source = "config" if action in config.keymap else "default"
+        lines.append(f"{action:<{width}}  {keys:<18} {source:<8} {meaning}")
     lines.append("")
     lines.append("flags on the command line win over the file; the file over the defaults.")
     if config.notices:

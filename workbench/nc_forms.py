@@ -122,7 +122,8 @@ def read_endpoint(args: argparse.Namespace, words: list[str], form: str) -> Endp
         transport = Transport.UNIX_DGRAM if args.nc_udp else Transport.UNIX
         return parse_address(typed, transport, for_listen=for_listen)
     transport = Transport.UDP if args.nc_udp else Transport.TCP
-    default_host = IPV6_DEFAULT_HOST if args.nc_ipv6 else DEFAULT_HOST
+    # -l PORT binds --bind-host (or the config file's bind_host); -6 says ::1.
+    default_host = IPV6_DEFAULT_HOST if args.nc_ipv6 else getattr(args, "bind_host", DEFAULT_HOST)
     if len(words) == 2 and words[0].isdigit():
         meant = listen_meant(LooseAddress(None, words[0]), transport, default_host)
         raise NcFormError(f"'{form}': two ports; to listen on one say {meant}")

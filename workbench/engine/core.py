@@ -26,7 +26,7 @@ from workbench.protocol import commands as cmd
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint
-from workbench.protocol.enums import CloseCause, Origin, OriginName
+from workbench.protocol.enums import CloseCause, Origin, OriginName, is_origin_name
 from workbench.protocol.options import SocketOptions
 from workbench.protocol.sequences import SendPayload, Sequence
 from workbench.transcript.writer import CLOSE_SECONDS
@@ -234,7 +234,9 @@ class Engine(BehaviourSwitch):
             cmd.SendFile: lambda c: self._in_background(self._send_file(c.cid, c.path)),
             cmd.SetBehaviour: lambda c: self._set_behaviour(c.lid, c.options),
             cmd.RunSequence: lambda c: self.sequences.start(c.cid, c.sequence),
-            cmd.StartRepeat: lambda c: self.repeats.start(*c),
+            cmd.StartRepeat: lambda c: self.repeats.start(
+                c.rid, c.cids, c.payload, c.interval, c.times, c.origin
+            ),
             cmd.StopRepeat: lambda c: self.repeats.stop(c.rid),
         }
 
@@ -265,6 +267,9 @@ class Engine(BehaviourSwitch):
         self._pending[cid] = asyncio.ensure_future(self._connect(cid, endpoint, command.timeout))
 
     def _do_send(self, command: cmd.Send) -> None:
+        if not is_origin_name(command.origin):
+            self._error(command.cid, f"not sent: {command.origin!r} cannot name who sent it")
+            return
         self._send(command.cid, command.data, command.origin)
 
     def _do_half_close(self, command: cmd.HalfClose) -> None:

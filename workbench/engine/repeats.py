@@ -17,7 +17,7 @@ from collections.abc import Callable
 from workbench.engine.connection import Connection
 from workbench.engine.stream import StreamConnection
 from workbench.protocol import events as ev
-from workbench.protocol.enums import Origin, OriginName
+from workbench.protocol.enums import Origin, OriginName, is_origin_name
 from workbench.protocol.sequences import SendPayload
 from workbench.rules.template import Facts, Template, TemplateError, parse_template
 
@@ -59,7 +59,7 @@ class Repeats:
         times: int = 0,
         origin: OriginName = Origin.REPEAT,
     ) -> None:
-        refusal = self._refusal(rid, interval, times)
+        refusal = self._refusal(rid, interval, times, origin)
         if refusal:
             self.error(rid, f"repeat {rid} not started: {refusal}")
             return
@@ -82,9 +82,11 @@ class Repeats:
         self.running[rid] = repeat
         repeat.begin()
 
-    def _refusal(self, rid: str, interval: float, times: int) -> str:
+    def _refusal(self, rid: str, interval: float, times: int, origin: OriginName) -> str:
         if rid in self.running:
             return "one with this name is running"
+        if not is_origin_name(origin):
+            return f"{origin!r} cannot name who sent it"
         if not (MIN_INTERVAL <= interval < math.inf):
             shown = f"{interval * 1000:g} ms" if math.isfinite(interval) else str(interval)
             return f"its interval ({shown}) must be 1 ms or more"

@@ -153,6 +153,12 @@ class SequenceRun:
     # running
 
     async def run(self, connecting: asyncio.Task[None] | None) -> None:
+        try:
+            await self._run(connecting)
+        except Exception as exc:  # a fault of sockbench's: said, rather than a run that hangs
+            self.end(False, max(self.step, 1), f"sockbench failed to run it: {exc!r}")
+
+    async def _run(self, connecting: asyncio.Task[None] | None) -> None:
         steps = self.sequence.steps
         if connecting is not None:
             await asyncio.wait({connecting})  # its outcome is told by connection_gone
@@ -216,7 +222,7 @@ class SequenceRun:
             return ""
         if self.gone is not None:
             return self._closed_failure()
-        return f"nothing matched {step.pattern} in {step.timeout:g} s"
+        return f"nothing matched '{step.pattern}' in {step.timeout:g} s"
 
     def _search(self) -> None:
         match = self.expecting.search(self.unmatched)

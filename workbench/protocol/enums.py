@@ -115,6 +115,11 @@ OriginName = str
 ORIGIN_NAME = re.compile(r"^[a-z]+( [A-Za-z0-9._-]+)?$")
 
 
+def is_origin_name(name: str) -> bool:
+    """Whether `name` may be written as an origin (a command's, from outside the engine)."""
+    return name == Origin.YOU or ORIGIN_NAME.match(name) is not None
+
+
 def origin_of(origin: Origin, what: str) -> OriginName:
     """`origin` naming `what` (`rule 3`, `broker C2`): checked, since it goes into JSON raw."""
     name = f"{origin} {what}"

@@ -181,7 +181,7 @@ class ErrorReported(NamedTuple):
 
 class SequenceProgress(NamedTuple):
     """Sequence `name` on `cid` is at step `step` of `steps` (from 1), doing `doing`
-    ("waiting for ^250 (up to 5 s)": protocol/sequences.py's describe_step)."""
+    ("waiting for '^250 ' (up to 5 s)": protocol/sequences.py's describe_step)."""
 
     ts: float
     cid: str

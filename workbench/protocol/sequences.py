@@ -57,11 +57,12 @@ class Sequence(NamedTuple):
 
 
 def describe_step(step: Step) -> str:
-    """What a step does, in words, for the Log and the progress line ("waiting for ^250")."""
+    """What a step does, in words, for the Log and the progress line ("waiting for '^250 '":
+    quoted, as a pattern may end in a space)."""
     if isinstance(step, SendStep):
         return f"sending {len(step.data):,} byte{'s' if len(step.data) != 1 else ''}"
     if isinstance(step, ExpectStep):
-        return f"waiting for {step.pattern} (up to {step.timeout:g} s)"
+        return f"waiting for '{step.pattern}' (up to {step.timeout:g} s)"
     if isinstance(step, DelayStep):
         return f"waiting {step.seconds * 1000:g} ms"
     return "sending EOF" if step.half else "closing"

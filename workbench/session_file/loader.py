@@ -126,6 +126,7 @@ class _Reader:
             self.connection(table, ("connect", index))
             for index, table in enumerate(_tables(document, "connect"))
         )
+        _refuse_shared_sequence_names(connections)
         macros = tuple(
             self.macro(table, ("macro", index))
             for index, table in enumerate(_tables(document, "macro"))
@@ -193,6 +194,24 @@ def _tables(document: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     if len(tables) > MAX_TABLES:
         raise Refused((key,), f"{len(tables):,} tables; a session file has at most {MAX_TABLES:,}")
     return tables
+
+
+def _refuse_shared_sequence_names(connections: tuple[ConnectSpec, ...]) -> None:
+    """A connection named `connect-2` and the second one, unnamed, would both run a sequence
+    named `connect-2`: the Log could not tell them apart."""
+    implicit = {
+        connection.sequence.name: index
+        for index, connection in enumerate(connections)
+        if connection.sequence is not None and not connection.name
+    }
+    for index, connection in enumerate(connections):
+        if connection.name in implicit:
+            other = implicit[connection.name]
+            raise Refused(
+                ("connect", index, "name"),
+                f"'{connection.name}' is also what the steps of connect[{other + 1}] are called "
+                "(it has no name): choose another name",
+            )
 
 
 def _blamed(table: Mapping[str, Any], message: str) -> str:

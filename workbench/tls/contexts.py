@@ -12,12 +12,13 @@ from typing import Any, NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from workbench.data_dir import data_dir
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.options import SocketOptions
 from workbench.protocol.tls_info import Certificate
 from workbench.tls import TlsSetupError
 from workbench.tls.certificates import certificate_of
-from workbench.tls.local_ca import data_dir, leaf_for, local_ca, write_private
+from workbench.tls.local_ca import leaf_for, local_ca, write_private
 
 KEYLOG_VARIABLE = "SSLKEYLOGFILE"
 VERSIONS = {

@@ -16,10 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from workbench.data_dir import data_dir
 from workbench.tls.certificates import fingerprint
 
-# Where the CA is kept instead of the user's data directory (the test suite sets it).
-DATA_DIR_VARIABLE = "SOCKBENCH_DATA_DIR"
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 CA_YEARS = 10
@@ -34,15 +33,6 @@ class LocalCa(NamedTuple):
     cert_path: Path
     key_path: Path
     sha256: str
-
-
-def data_dir() -> Path:
-    override = os.environ.get(DATA_DIR_VARIABLE)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("sockbench"))
 
 
 def local_ca() -> LocalCa:

@@ -16,7 +16,8 @@ from cryptography import x509
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from workbench.tls.local_ca import CA_CERT_FILE, data_dir
+from workbench.data_dir import data_dir
+from workbench.tls.local_ca import CA_CERT_FILE
 
 
 def check_server(chain: list[bytes], name: str, ca_file: str | None) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -24,23 +23,26 @@ from workbench import __version__
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
 from workbench.payloads import SendSettings, mode_line
+from workbench.protocol.endpoints import DEFAULT_HOST
+from workbench.session.startup import StartupAction, StartupPlan
 from workbench.ui import exit_signals
 from workbench.ui.first_screen import FirstScreen
 from workbench.ui.paste_guard import paste_safe
+from workbench.ui.session_save import RecordingOpener
 
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
+    from workbench.memory import Loaded
     from workbench.protocol import events as ev
-    from workbench.protocol.endpoints import Endpoint
-    from workbench.protocol.sequences import Sequence
     from workbench.session.model import Session
-    from workbench.session_file.model import Macro, SessionSpec
+    from workbench.session_file.model import Macro
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.composer import Composer
     from workbench.ui.log_view import LogView
     from workbench.ui.macro_control import MacroControl
     from workbench.ui.main_screen import MainScreen
     from workbench.ui.panes import ConnectionsTable, ListenersTree
+    from workbench.ui.remembering import Remembering
     from workbench.ui.stats_file import StatsFile
 
 COUNTERS_SECONDS = 0.25
@@ -61,25 +63,6 @@ LOADED_AFTER_FIRST_SCREEN = (
 )
 
 
-@dataclass(frozen=True)
-class StartupAction:
-    kind: str  # "listen" or "connect"
-    endpoint: Endpoint
-    name: str = ""  # a session file's name for it (kept when the session is saved)
-    sequence: Sequence | None = None  # a connection's: run once it opens
-
-
-def session_startup(spec: SessionSpec) -> list[StartupAction]:
-    """What the app opens for a session file: its listeners, then its connections (each
-    with its sequence); its macros go to SockbenchApp(macros=spec.macros)."""
-    actions = [StartupAction("listen", item.endpoint, item.name) for item in spec.listeners]
-    actions += [
-        StartupAction("connect", item.endpoint, item.name, item.sequence)
-        for item in spec.connections
-    ]
-    return actions
-
-
 def session_commands() -> type[Provider]:
     from workbench.ui.palette import SessionCommands
 
@@ -93,32 +76,34 @@ class SockbenchApp(App[None]):
     SUB_TITLE = f"socket workbench {__version__}"
 
     # The main screen's keys, handled there ("screen."): on the app they keep their place in
-    # the footer, after Quit, as Textual lists the app's bindings after the screen's.
+    # the footer, after Quit, as Textual lists the app's bindings after the screen's. Their
+    # ids are the config file's [keys] (workbench/keymap.py).
     BINDINGS = [
         # f1 over dialogs too (a priority key); ? outside text fields, which type it.
-        Binding("f1", "help", "Help", priority=True),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "screen.listen", "Listen"),
-        Binding("f3", "screen.connect", "Connect"),
-        Binding("f4", "screen.close", "Close"),
-        Binding("f5", "screen.send_to", "Send to", show=False),  # datagrams only: the palette
-        Binding("ctrl+d", "screen.half_close", "Send EOF"),
-        Binding("f6", "screen.reset", "Reset", show=False),
-        Binding("ctrl+s", "screen.start_tls", "STARTTLS", show=False),
-        Binding("ctrl+t", "screen.cycle_mode", "Mode"),
-        Binding("f7", "screen.cycle_line_ending", "EOL"),
-        Binding(
-            "f8", "screen.cycle_encoding", "Encoding", show=False
-        ),  # the footer fits 80 columns
-        Binding("f9", "screen.clean_up", "Clean up"),
-        Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False),
+        Binding("f1", "help", "Help", priority=True, id="help"),
+        Binding("question_mark", "help", "Help", show=False, id="help"),
+        Binding("f2", "screen.listen", "Listen", id="listen"),
+        Binding("f3", "screen.connect", "Connect", id="connect"),
+        Binding("f4", "screen.close", "Close", id="close"),
+        # Send to is for datagrams only: the palette has it.
+        Binding("f5", "screen.send_to", "Send to", show=False, id="send_to"),
+        Binding("ctrl+d", "screen.half_close", "Send EOF", id="half_close"),
+        Binding("f6", "screen.reset", "Reset", show=False, id="reset"),
+        Binding("ctrl+s", "screen.start_tls", "STARTTLS", show=False, id="start_tls"),
+        Binding("ctrl+t", "screen.cycle_mode", "Mode", id="cycle_mode"),
+        Binding("f7", "screen.cycle_line_ending", "EOL", id="cycle_line_ending"),
+        # Not in the footer, which fits 80 columns.
+        Binding("f8", "screen.cycle_encoding", "Encoding", show=False, id="cycle_encoding"),
+        Binding("f9", "screen.clean_up", "Clean up", id="clean_up"),
+        Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False, id="clear_log"),
         # Macros and repeats: workbench/ui/macro_control.py (tooltips: what the help says).
         Binding(
-            "f10",
+            "f12",
             "macros",
             "Macros",
             show=False,
             tooltip="Macros: saved messages to send, bind to a key or repeat",
+            id="macros",
         ),
         Binding(
             "ctrl+r",
@@ -126,9 +111,10 @@ class SockbenchApp(App[None]):
             "Stop repeats",
             show=False,
             tooltip="Stop every running repeat (the palette stops one)",
+            id="stop_repeats",
         ),
-        Binding("escape", "screen.focus_composer", "Composer", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("escape", "screen.focus_composer", "Composer", show=False, id="focus_composer"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
     ]
 
     def __init__(
@@ -146,6 +132,9 @@ class SockbenchApp(App[None]):
         first_screen: bool = False,
         theme: str | None = None,
         notices: Iterable[str] = (),
+        keymap: Mapping[str, str] | None = None,
+        bind_host: str = DEFAULT_HOST,
+        memory: Loaded | None = None,
         macros: Iterable[Macro] = (),
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
@@ -156,15 +145,26 @@ class SockbenchApp(App[None]):
         session core, the Log and the panes after it (the command line does).
         `theme`: the config file's (a known one); `notices`: what was ignored of that file,
         shown once the main screen is up (workbench/config.py).
+        `keymap`: the config file's [keys], checked (action id: keys); `bind_host`: the host
+        a listener given only a port binds; `memory`: what was remembered from the last
+        launches, remembered again as the app runs (workbench/ui/remembering.py);
         `macros`: a session file's (workbench/ui/macro_control.py holds them)."""
         super().__init__()
         self.notices = list(notices)
         if theme is not None:
             self.theme = theme
+        if keymap:
+            self.set_keymap(dict(keymap))
+        self.bind_host = bind_host
+        self.remembering: Remembering | None = None
+        if memory is not None:
+            from workbench.ui.remembering import Remembering
+
+            self.remembering = Remembering(self, memory)
         self._make_engine = make_engine
         self._engine: Engine | None = None
         self.bridge = bridge
-        self.startup = list(startup)
+        self.startup = StartupPlan(startup)
         self._exit_requested = False
         self.after_first_screen = after_first_screen
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
@@ -190,9 +190,11 @@ class SockbenchApp(App[None]):
         self.core = SessionCore(settings)
         rows = DEFAULT_MAX_ROWS if log_max_rows is None else log_max_rows
         self._main = MainScreen(lambda: self.engine, self.core, clock, time_format, rows)
+        self._main.bind_host = self.bind_host
         from workbench.ui.macro_control import MacroControl
 
         self._macro_control = MacroControl(self._main, lambda: self.engine, self._macros)
+        self.opener = RecordingOpener(lambda: self.engine, self._main.opened)
         self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
         self.stats_file = StatsFile(stats_path) if stats_path else None
 
@@ -316,18 +318,12 @@ class SockbenchApp(App[None]):
             from workbench.ui.stats_file import STATS_SECONDS
 
             self.set_interval(STATS_SECONDS, self.write_stats)
-        for action in self.startup:
-            if action.kind == "listen":
-                lid = self.engine.listen(action.endpoint)
-                main.opened.listened(lid, action.endpoint, action.name)
-            else:
-                cid = self.engine.connect(action.endpoint)
-                main.opened.connected(cid, action.endpoint, action.name, action.sequence)
-                self.core.targeting.opened_by_user(cid)
-                if action.sequence is not None:
-                    self.engine.run_sequence(cid, action.sequence)
+        for cid in self.startup.begin(self.opener):  # remembered for Save session
+            self.core.targeting.opened_by_user(cid)
         self.macro_control.bind_keys()
         main.show_target()
+        if self.remembering is not None:
+            self.remembering.attach()
         if self.notices:
             # One warning for all: a bad config file is said, and the app goes on.
             text = "\n".join(self.notices)
@@ -351,6 +347,8 @@ class SockbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         self.quitting()
+        if self.remembering is not None:
+            self.remembering.save_now()
         self.engine.stop()
         if self.stats_file is not None:
             self.stats_file.close()
@@ -382,3 +380,7 @@ class SockbenchApp(App[None]):
     def handle_events(self, events: list[ev.Event], show: bool = True) -> None:
         """`show` False: a later slice of the same batch follows (see MainScreen.show_update)."""
         self.main_screen.show_update(self.core.apply(events), show)
+        # Start-up connections go out once the start-up listeners are open (they may be to
+        # them).
+        for cid in self.startup.apply(events, self.opener):
+            self.core.targeting.opened_by_user(cid)

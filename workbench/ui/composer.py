@@ -5,7 +5,7 @@ not worth loading before the first screen."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from rich.cells import cell_len
 from textual import events
@@ -29,6 +29,16 @@ MAX_HISTORY = 500
 # only where the terminal reports them (the kitty keyboard protocol, which Textual asks
 # for): elsewhere alt+enter arrives as enter, and shift+enter is enter.
 NEW_LINE_KEYS = "ctrl+j,shift+enter,alt+enter"
+
+
+class HistoryKeeper(Protocol):
+    """Where the history lives when it outlives the launch (workbench/ui/remembering.py)."""
+
+    def add(self, line: str) -> None: ...
+
+    def lines(self) -> list[str]:
+        """What up recalls now, oldest first (it may depend on the target)."""
+        ...
 
 
 class TargetLabel(Static):
@@ -65,7 +75,7 @@ class Composer(Input):
         Binding("up", "history(-1)", "Previous line", show=False),
         Binding("down", "history(1)", "Next line", show=False),
         # In a terminal ctrl+d means end of input: here it half-closes the target.
-        Binding("ctrl+d", "screen.half_close", "Send EOF", show=False),
+        Binding("ctrl+d", "screen.half_close", "Send EOF", show=False, id="half_close"),
         Binding(NEW_LINE_KEYS, "new_line", "New line", show=False),
     ]
 
@@ -79,15 +89,23 @@ class Composer(Input):
         self.mode = "text"  # the send mode (the main screen sets it): text, hex or file
         self._draft = ""
         self.block: BlockComposer | None = None  # made the first time it opens
+        self.keeper: HistoryKeeper | None = None  # None: the history lasts as long as the app
 
     def remember(self, line: str) -> None:
-        if line and (not self.history or self.history[-1] != line):
+        if self.keeper is not None:
+            self.keeper.add(line)
+            self.history = self.keeper.lines()
+        elif line and (not self.history or self.history[-1] != line):
             self.history.append(line)
             del self.history[:-MAX_HISTORY]
         self._cursor = len(self.history)
         self._draft = ""
 
     async def action_history(self, step: int) -> None:
+        if self._cursor == len(self.history) and self.keeper is not None:
+            # Recalling begins: the lines of the target as it is now.
+            self.history = self.keeper.lines()
+            self._cursor = len(self.history)
         if not self.history:
             return
         if self._cursor == len(self.history):

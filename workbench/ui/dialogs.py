@@ -87,10 +87,16 @@ class EndpointDialog(ModalScreen[object]):
     }
 
     def __init__(
-        self, memory: DialogMemory | None = None, transport: Transport = Transport.TCP
+        self,
+        memory: DialogMemory | None = None,
+        transport: Transport = Transport.TCP,
+        *,
+        bind_host: str = DEFAULT_HOST,
     ) -> None:
+        """`bind_host`: the host a listener given only a port binds (the config file's)."""
         super().__init__()
         self.memory = {} if memory is None else memory
+        self.bind_host = bind_host
         self.initial_transport = transport  # until the remembered one, if any (see recall)
         self.remembered = self.recall()
         self.initial_transport = Transport(str(self.remembered.get("transport", transport)))
@@ -109,7 +115,7 @@ class EndpointDialog(ModalScreen[object]):
                 yield from self.leading_fields()
                 yield Label("Address", classes="field-label")
                 yield Input(
-                    self.initial("address", self.DEFAULT_ADDRESS), id="address", compact=True
+                    self.initial("address", self.default_address()), id="address", compact=True
                 )
                 yield Label("Transport", classes="field-label")
                 yield from self.transport_field()
@@ -124,7 +130,7 @@ class EndpointDialog(ModalScreen[object]):
                 yield from self.option_checkboxes()
                 yield from self.extra_fields()
             yield from self.after_fields()
-            yield Static(Content(self.HELP), id="help")
+            yield Static(Content(self.help_text()), id="help")
             # Shown with an error only: the dialog fits a 24-row terminal without one.
             error = Static("", id="error")
             error.display = False
@@ -192,6 +198,12 @@ class EndpointDialog(ModalScreen[object]):
     def extra_fields(self) -> ComposeResult:
         yield from ()
 
+    def default_address(self) -> str:
+        return self.DEFAULT_ADDRESS
+
+    def help_text(self) -> str:
+        return self.HELP
+
     def after_fields(self) -> ComposeResult:
         if self.has_behaviour:
             yield BehaviourFields(
@@ -254,7 +266,10 @@ class EndpointDialog(ModalScreen[object]):
         """The address's endpoint, with the Options field's options where it sets none
         itself, then the checkboxes'."""
         endpoint = parse_address(
-            self.query_one("#address", Input).value, self.transport, for_listen=self.for_listen
+            self.query_one("#address", Input).value,
+            self.transport,
+            for_listen=self.for_listen,
+            default_host=self.bind_host if self.for_listen else DEFAULT_HOST,
         )
         typed = self.query_one("#options", Input).value.strip().lstrip("?")
         if typed and self.takes_options(endpoint.transport):
@@ -305,6 +320,14 @@ class ListenDialog(EndpointDialog):
     )
     DEFAULT_ADDRESS = f"{DEFAULT_HOST}:0"
     for_listen = True
+
+    def default_address(self) -> str:
+        return f"{bracketed(self.bind_host)}:0"
+
+    def help_text(self) -> str:
+        # The config file's bind_host is what a port alone means here.
+        return self.HELP.replace(f"{DEFAULT_HOST}:9000", f"{bracketed(self.bind_host)}:9000", 1)
+
     OPTION_PLACEHOLDERS = {
         Transport.UDP: "broadcast=1&rcvbuf=4194304",
         Transport.TCP: "max=100&idle=30",
@@ -397,6 +420,11 @@ class SendToDialog(EndpointDialog):
                 f"address; {source} sends {self.transport} datagrams"
             )
         return SendToRequest(str(self.query_one("#source", Select).value), endpoint)
+
+
+def bracketed(host: str) -> str:
+    """`host` as it is written before `:PORT`."""
+    return f"[{host}]" if ":" in host else host
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from workbench.codec import parse_escapes
+from workbench.log.plain_rows import CONTINUATION_MARK, KIND_SYMBOL, ORIGIN_SYMBOL
 from workbench.payloads import (
     DEFAULT_LINE_ENDING,
     ENCODING_NAMES,
@@ -15,7 +16,7 @@ from workbench.payloads import (
     LINE_ENDING_NAMES,
     MODES,
 )
-from workbench.ui.log_rows import CONTINUATION_MARK, CUT_MARK, KIND_SYMBOL, ORIGIN_SYMBOL
+from workbench.ui.log_rows import CUT_MARK
 from workbench.ui.main_screen import MODE_PLACEHOLDERS
 from workbench.ui.panes import ConnectionsTable
 

@@ -13,24 +13,20 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from workbench.codec import sanitize_text
 from workbench.log import Row
+from workbench.log.plain_rows import (
+    continuation_text,
+    head_text,
+    origin_of_row,
+)
 
-LABEL_WIDTH = 5
-KIND_SYMBOL = {"in": "←", "out": "→", "info": "•", "error": "!"}
 KIND_STYLE = {
     "in": Style(color="green", bold=True),
     "out": Style(color="cyan", bold=True),
     "info": Style(color="bright_black"),
     "error": Style(color="red", bold=True),
 }
-# A row that continues a record (its next line, or a long line wrapped): the connection
-# again, and this mark in place of the direction.
-CONTINUATION_MARK = "┆"
 CONTINUATION_STYLE = Style(color="bright_black")
-# Sent by a behaviour, not typed (the record's text names it, e.g. "echo"): this mark, then
-# the name, before the bytes.
-ORIGIN_SYMBOL = "↺"
 ORIGIN_STYLE = Style(color="cyan", italic=True)
 TIME_STYLE = Style(color="bright_black")
 NOTE_STYLE = Style(color="yellow", italic=True)
@@ -59,24 +55,25 @@ def head(row: Row, stamp: str) -> list[Segment]:
     record = row.record
     if not row.first:
         return continuation_head(record.source, stamp)
-    kind = record.kind
-    origin = record.text if kind == "out" else ""  # e.g. "echo": sent, not typed
+    time_part, source, mark, origin = head_text(row, stamp)
+    kind = "out" if origin_of_row(row) else record.kind
     segments = [
-        Segment(f"{stamp} ", TIME_STYLE),
-        Segment(f"{record.source:<{LABEL_WIDTH}} ", label_style(record.source)),
-        Segment(f"{ORIGIN_SYMBOL if origin else KIND_SYMBOL[kind]} ", KIND_STYLE[kind]),
+        Segment(time_part, TIME_STYLE),
+        Segment(source, label_style(record.source)),
+        Segment(mark, KIND_STYLE[kind]),
     ]
     if origin:
-        segments.append(Segment(f"{sanitize_text(origin)}: ", ORIGIN_STYLE))
+        segments.append(Segment(origin, ORIGIN_STYLE))
     return segments
 
 
 def continuation_head(source: str, stamp: str) -> list[Segment]:
     """The head of a row that continues a record: no time, its connection, `┆`."""
+    blank, label, mark = continuation_text(source, stamp)
     return [
-        Segment(" " * (len(stamp) + 1)),
-        Segment(f"{source:<{LABEL_WIDTH}} ", label_style(source, bold=False)),
-        Segment(f"{CONTINUATION_MARK} ", CONTINUATION_STYLE),
+        Segment(blank),
+        Segment(label, label_style(source, bold=False)),
+        Segment(mark, CONTINUATION_STYLE),
     ]
 
 

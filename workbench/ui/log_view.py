@@ -21,6 +21,7 @@ from textual.strip import Strip
 from textual.worker import Worker
 
 from workbench.log import LogModel, RawRecord, Record, Row, ViewSettings, compile_filter
+from workbench.log.plain_rows import plain_row
 from workbench.log.screen import Line, moved, screen, top_showing
 from workbench.session.drain import others_first
 from workbench.ui.log_rows import (
@@ -461,8 +462,7 @@ class LogView(ScrollView, can_focus=True):
         return Strip(head(row, self._time(row.record))), Strip(body(row, self.search_pattern))
 
     def _row_plain(self, row: Row) -> str:
-        start, text = self._row_strips(row)
-        return (start.text + text.text).rstrip()
+        return plain_row(row, self._time(row.record))
 
     # --- long rows: cut and scrolled sideways, or wrapped ---
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from workbench.ui.main_screen import MainScreen
 
 MACRO_ACTION = "app.send_macro"
-MACROS_KEY = "f10"
+MACROS_KEY = "f12"
 
 
 class MacroControl:

@@ -1,4 +1,4 @@
-"""The Macros dialog (f10, or "Macros..." in the palette): the app's macros with their key,
+"""The Macros dialog (f12, or "Macros..." in the palette): the app's macros with their key,
 what they send and their repeat; add, edit, delete, send now, start or stop a repeat. And the
 small dialogs of repeats and of saving the session (an interval and a count; a file name).
 

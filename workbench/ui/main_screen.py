@@ -29,7 +29,7 @@ from workbench.payloads import (
     build_block_payload,
     build_payload,
 )
-from workbench.protocol.endpoints import Endpoint
+from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint
 from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.composer import Composer, TargetLabel
@@ -82,6 +82,7 @@ class MainScreen(Screen[None]):
         self._composer_error = ""  # shown under the composer
         self._structure_changed = False  # the panes' rows to sync with the next shown slice
         self.dialog_memory: dict[str, dict[str, str | bool]] = {}  # the dialogs' last values
+        self.bind_host = DEFAULT_HOST  # what a port alone means in the Listen dialog
         self.opened = OpenedEndpoints()  # what "Save session..." writes
 
     # --- layout ---
@@ -431,7 +432,7 @@ class MainScreen(Screen[None]):
                 self.opened.listened(self.engine.listen(endpoint), endpoint)
             self.composer.focus()
 
-        self.app.push_screen(ListenDialog(self.dialog_memory), opened)
+        self.app.push_screen(ListenDialog(self.dialog_memory, bind_host=self.bind_host), opened)
 
     def action_connect(self) -> None:
         from workbench.ui.dialogs import ConnectDialog, ConnectRequest

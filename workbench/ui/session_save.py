@@ -8,13 +8,18 @@ port 0 is saved on the port it got, so that the saved connections to it still re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.options import parse_options, with_behaviour
 from workbench.protocol.sequences import Sequence
 from workbench.session.model import ListenerInfo, Session
 from workbench.session_file.model import ConnectSpec, ListenSpec, Macro, SessionSpec
+
+if TYPE_CHECKING:
+    from workbench.engine import Engine
 
 DEFAULT_SESSION_FILE = "./sockbench-session.toml"
 
@@ -33,6 +38,11 @@ class OpenedEndpoints:
     ) -> str:
         self.connections[cid] = ConnectSpec(endpoint, name, sequence)
         return cid
+
+    def sequence_run(self, cid: str, sequence: Sequence) -> None:
+        spec = self.connections.get(cid)
+        if spec is not None:
+            self.connections[cid] = replace(spec, sequence=sequence)
 
     def spec(self, session: Session, macros: list[Macro]) -> SessionSpec:
         """The open listeners and the user's open (or connecting) connections, as opened,
@@ -70,3 +80,22 @@ def endpoint_now(endpoint: Endpoint, listener: ListenerInfo) -> Endpoint:
         if port.isdigit():
             endpoint = replace(endpoint, port=int(port))
     return endpoint
+
+
+class RecordingOpener:
+    """The engine as the start-up plan opens with it (workbench/session/startup.py), each
+    listener, connection and sequence remembered as it goes."""
+
+    def __init__(self, get_engine: Callable[[], Engine], opened: OpenedEndpoints) -> None:
+        self._get_engine = get_engine  # the engine is made when it starts
+        self.opened = opened
+
+    def listen(self, endpoint: Endpoint) -> str:
+        return self.opened.listened(self._get_engine().listen(endpoint), endpoint)
+
+    def connect(self, endpoint: Endpoint) -> str:
+        return self.opened.connected(self._get_engine().connect(endpoint), endpoint)
+
+    def run_sequence(self, cid: str, sequence: Sequence) -> None:
+        self.opened.sequence_run(cid, sequence)
+        self._get_engine().run_sequence(cid, sequence)
