@@ -389,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keymap=config.keymap,
         bind_host=args.bind_host,
         memory=memory,
+        macros=session.macros if session is not None else (),
     )
     # Runs the app, then stops the engine; SIGHUP/SIGTERM/SIGINT quit as ctrl+q does.
     status = ExitSignals(app).run()

@@ -29,6 +29,8 @@ ACTIONS: dict[str, Action] = {
     "cycle_encoding": Action("f8", "the encoding"),
     "clean_up": Action("f9", "clean up ended connections, listeners, the Log"),
     "clear_log": Action("ctrl+l", "clear the Log"),
+    "macros": Action("f12", "the Macros dialog: saved messages, their keys and repeats"),
+    "stop_repeats": Action("ctrl+r", "stop every running repeat"),
     "focus_composer": Action("escape", "back to the composer"),
     "quit": Action("ctrl+q", "quit"),
 }

@@ -28,15 +28,18 @@ from workbench.session.startup import StartupAction, StartupPlan
 from workbench.ui import exit_signals
 from workbench.ui.first_screen import FirstScreen
 from workbench.ui.paste_guard import paste_safe
+from workbench.ui.session_save import RecordingOpener
 
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
     from workbench.memory import Loaded
     from workbench.protocol import events as ev
     from workbench.session.model import Session
+    from workbench.session_file.model import Macro
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.composer import Composer
     from workbench.ui.log_view import LogView
+    from workbench.ui.macro_control import MacroControl
     from workbench.ui.main_screen import MainScreen
     from workbench.ui.panes import ConnectionsTable, ListenersTree
     from workbench.ui.remembering import Remembering
@@ -56,6 +59,7 @@ LOADED_AFTER_FIRST_SCREEN = (
     "workbench.ui.help_screen",
     "workbench.ui.connection_picker",
     "workbench.ui.log_dialogs",
+    "workbench.ui.macro_dialog",
 )
 
 
@@ -92,6 +96,23 @@ class SockbenchApp(App[None]):
         Binding("f8", "screen.cycle_encoding", "Encoding", show=False, id="cycle_encoding"),
         Binding("f9", "screen.clean_up", "Clean up", id="clean_up"),
         Binding("ctrl+l", "screen.clear_log", "Clear Log", show=False, id="clear_log"),
+        # Macros and repeats: workbench/ui/macro_control.py (tooltips: what the help says).
+        Binding(
+            "f12",
+            "macros",
+            "Macros",
+            show=False,
+            tooltip="Macros: saved messages to send, bind to a key or repeat",
+            id="macros",
+        ),
+        Binding(
+            "ctrl+r",
+            "stop_repeats",
+            "Stop repeats",
+            show=False,
+            tooltip="Stop every running repeat (the palette stops one)",
+            id="stop_repeats",
+        ),
         Binding("escape", "screen.focus_composer", "Composer", show=False, id="focus_composer"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
     ]
@@ -114,6 +135,7 @@ class SockbenchApp(App[None]):
         keymap: Mapping[str, str] | None = None,
         bind_host: str = DEFAULT_HOST,
         memory: Loaded | None = None,
+        macros: Iterable[Macro] = (),
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
@@ -125,7 +147,8 @@ class SockbenchApp(App[None]):
         shown once the main screen is up (workbench/config.py).
         `keymap`: the config file's [keys], checked (action id: keys); `bind_host`: the host
         a listener given only a port binds; `memory`: what was remembered from the last
-        launches, remembered again as the app runs (workbench/ui/remembering.py)."""
+        launches, remembered again as the app runs (workbench/ui/remembering.py);
+        `macros`: a session file's (workbench/ui/macro_control.py holds them)."""
         super().__init__()
         self.notices = list(notices)
         if theme is not None:
@@ -146,6 +169,8 @@ class SockbenchApp(App[None]):
         self.after_first_screen = after_first_screen
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
         self._main: MainScreen | None = None
+        self._macros = list(macros)
+        self._macro_control: MacroControl | None = None
         self.stats_file: StatsFile | None = None
         self.stand_in: FirstScreen | None = None
         if first_screen:
@@ -166,6 +191,10 @@ class SockbenchApp(App[None]):
         rows = DEFAULT_MAX_ROWS if log_max_rows is None else log_max_rows
         self._main = MainScreen(lambda: self.engine, self.core, clock, time_format, rows)
         self._main.bind_host = self.bind_host
+        from workbench.ui.macro_control import MacroControl
+
+        self._macro_control = MacroControl(self._main, lambda: self.engine, self._macros)
+        self.opener = RecordingOpener(lambda: self.engine, self._main.opened)
         self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
         self.stats_file = StatsFile(stats_path) if stats_path else None
 
@@ -198,6 +227,24 @@ class SockbenchApp(App[None]):
     def main_screen(self) -> MainScreen:
         assert self._main is not None, "the main screen is made once the first one is drawn"
         return self._main
+
+    @property
+    def macro_control(self) -> MacroControl:
+        assert self._macro_control is not None, "made with the main screen"
+        return self._macro_control
+
+    # Macros and repeats (workbench/ui/macro_control.py): on the main screen only.
+    def action_macros(self) -> None:
+        if self._main is not None and self.screen is self._main:
+            self.macro_control.open_dialog()
+
+    def action_stop_repeats(self) -> None:
+        if self._main is not None:
+            self.macro_control.stop_repeats()
+
+    def action_send_macro(self, name: str) -> None:
+        if self._main is not None and self.screen is self._main:
+            self.macro_control.send_by_key(name)
 
     @property
     def engine(self) -> Engine:
@@ -271,8 +318,9 @@ class SockbenchApp(App[None]):
             from workbench.ui.stats_file import STATS_SECONDS
 
             self.set_interval(STATS_SECONDS, self.write_stats)
-        for cid in self.startup.begin(self.engine):
+        for cid in self.startup.begin(self.opener):  # remembered for Save session
             self.core.targeting.opened_by_user(cid)
+        self.macro_control.bind_keys()
         main.show_target()
         if self.remembering is not None:
             self.remembering.attach()
@@ -334,5 +382,5 @@ class SockbenchApp(App[None]):
         self.main_screen.show_update(self.core.apply(events), show)
         # Start-up connections go out once the start-up listeners are open (they may be to
         # them).
-        for cid in self.startup.apply(events, self.engine):
+        for cid in self.startup.apply(events, self.opener):
             self.core.targeting.opened_by_user(cid)

@@ -37,6 +37,8 @@ from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT, fit_footer
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
+from workbench.ui.running_line import RunningLine
+from workbench.ui.session_save import OpenedEndpoints
 from workbench.ui.stats import StatsBar
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ class MainScreen(Screen[None]):
         self._structure_changed = False  # the panes' rows to sync with the next shown slice
         self.dialog_memory: dict[str, dict[str, str | bool]] = {}  # the dialogs' last values
         self.bind_host = DEFAULT_HOST  # what a port alone means in the Listen dialog
+        self.opened = OpenedEndpoints()  # what "Save session..." writes
 
     # --- layout ---
 
@@ -95,6 +98,7 @@ class MainScreen(Screen[None]):
         yield pane
         yield keep(Static("", id="composer-error"))
         yield keep(Static("", id="progress"))
+        yield keep(RunningLine(id="running"))  # repeats and sequences
         with Horizontal(id="composer-row"):
             yield keep(TargetLabel("", id="target"))
             yield keep(Static("", id="mode"))
@@ -200,6 +204,7 @@ class MainScreen(Screen[None]):
             severity = notice.severity
             self.notify(notice.text, title=notice.title, severity=severity, markup=False)  # type: ignore[arg-type]
         self.show_target()
+        self.widget("running", RunningLine).show(self.session)
         if update.target_moved or self.target in changes.connections:
             self.show_stats()
 
@@ -424,7 +429,7 @@ class MainScreen(Screen[None]):
 
         def opened(endpoint: object) -> None:
             if isinstance(endpoint, Endpoint):
-                self.engine.listen(endpoint)
+                self.opened.listened(self.engine.listen(endpoint), endpoint)
             self.composer.focus()
 
         self.app.push_screen(ListenDialog(self.dialog_memory, bind_host=self.bind_host), opened)
@@ -434,7 +439,8 @@ class MainScreen(Screen[None]):
 
         def chosen(request: object) -> None:
             if isinstance(request, ConnectRequest):
-                self.opened_by_user(self.engine.connect(request.endpoint, request.timeout))
+                cid = self.engine.connect(request.endpoint, request.timeout)
+                self.opened_by_user(self.opened.connected(cid, request.endpoint))
             self.composer.focus()
 
         self.app.push_screen(ConnectDialog(self.dialog_memory), chosen)

@@ -72,6 +72,7 @@ def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
     yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
     yield from log_commands(main)
     yield from composer_commands(main)
+    yield from macro_commands(main)
 
 
 # --- opening, closing, choosing ---
@@ -250,6 +251,17 @@ def cycle_until(step: Callable[[], object], current: Callable[[], object], wante
         if current() == wanted:
             return
         step()
+
+
+# --- macros, repeats, saving the session: workbench/ui/macro_control.py ---
+
+
+def macro_commands(main: MainScreen) -> Iterator[SystemCommand]:
+    from workbench.ui.app import SockbenchApp  # the app imports this module
+
+    app = main.app
+    if isinstance(app, SockbenchApp):
+        yield from app.macro_control.system_commands()
 
 
 # --- the composer ---
