@@ -26,7 +26,7 @@ from workbench.engine import Engine, EventBridge
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.options import parse_options
 from workbench.protocol.sequences import SendStep, Sequence
-from workbench.session.startup import StartupAction
+from workbench.session.startup import StartupAction, actions_of
 from workbench.session_file.loader import load_session
 from workbench.session_file.model import Macro
 from workbench.ui.app import SockbenchApp
@@ -39,17 +39,20 @@ MACROS = [
     make_macro("raw", "hex", "de ad be ef", key="ctrl+b"),
 ]
 HELLO = Sequence("up", (SendStep(b"HELLO\r\n"),))
-State = tuple[list[tuple[str, tuple[str, ...], str]], list[str], list[object]]
+State = tuple[
+    list[tuple[str, tuple[str, ...], str]], list[str], list[object], list[tuple[str, str]]
+]
 
 
 def state_of(app: SockbenchApp) -> State:
     """What must survive a save and a reopen: each listener's transport, addresses and
-    behaviour; the user's open connections' remote addresses; the macros."""
+    behaviour; the user's open connections' remote addresses; the macros; the names."""
     listeners = [
         (info.transport, info.local, info.behaviour) for info in app.session.listeners.values()
     ]
     connections = sorted(conn.remote for conn in app.session.connections.values() if conn.outgoing)
-    return listeners, connections, list(app.macro_control.book)
+    names = sorted(app.session.names.items())
+    return listeners, connections, list(app.macro_control.book), names
 
 
 async def save_to(
@@ -103,11 +106,13 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
 
     with server:
         listen = [
-            StartupAction("listen", parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True)),
+            StartupAction(
+                "listen", parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True), name="echo"
+            ),
             StartupAction("listen", parse_url("tcp://127.0.0.1:0", for_listen=True)),
         ]
         up = parse_url(f"tcp://127.0.0.1:{server_port}", for_listen=False)
-        run_app(opened_with([*listen, StartupAction("connect", up, HELLO)], MACROS), first)
+        run_app(opened_with([*listen, StartupAction("connect", up, HELLO, "up")], MACROS), first)
         spec = load_session(path)
         assert list(spec.macros) == MACROS
         assert [item.sequence.steps for item in spec.connections if item.sequence] == [HELLO.steps]
@@ -124,11 +129,14 @@ def test_a_saved_session_reopens_to_the_same_state(tmp_path: Path) -> None:
             with peer:  # its sequence ran again
                 assert await blocking(recv_exactly, peer, 7) == b"HELLO\r\n"
             assert state_of(app) == saved[0]
+            assert app.session.names == {"L1": "echo", "C1": "up"}
+            # Shown beside the ids: the listener's label and the target line.
+            assert "L1 echo tcp 127.0.0.1:" in app.listeners_tree.get_node_at_line(0).label.plain
+            assert app.core.target_line().target.startswith("to C1 up 127.0.0.1:")
 
+        assert [s.name for s in spec.listeners] == ["echo", ""]
         # As `sockbench --session FILE` opens it (workbench/cli.py).
-        startup = [StartupAction("listen", item.endpoint) for item in spec.listeners]
-        startup += [StartupAction("connect", c.endpoint, c.sequence) for c in spec.connections]
-        run_app(opened_with(startup, spec.macros), reopened)
+        run_app(opened_with(actions_of(spec), spec.macros), reopened)
 
 
 def opened_with(startup: list[StartupAction], macros: Iterable[Macro]) -> SockbenchApp:

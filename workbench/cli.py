@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from workbench import __version__
@@ -34,8 +34,6 @@ from workbench.protocol.options import (
 
 if TYPE_CHECKING:
     from workbench.engine import Engine
-    from workbench.protocol.sequences import Sequence as Sequence_
-    from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 
 HELP_WIDTH = 90
 
@@ -258,18 +256,6 @@ def startup_endpoints(args: argparse.Namespace) -> tuple[list[Endpoint], list[En
     return listen, connect
 
 
-def session_actions(
-    session: SessionSpec | None,
-) -> Iterator[tuple[str, ListenSpec | ConnectSpec, Sequence_ | None]]:
-    """A session file's listeners and connections as start-up actions' parts, in order."""
-    if session is None:
-        return
-    for listen in session.listeners:
-        yield "listen", listen, None
-    for connect in session.connections:
-        yield "connect", connect, connect.sequence
-
-
 def config_command(argv: Sequence[str]) -> int:
     """`sockbench config`: where the config file is, the values it gives and what it ignored.
     Exit 0 even with a bad file: sockbench goes on without what it ignores."""
@@ -327,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.engine.bridge import EventBridge
     from workbench.memory import load_memory
     from workbench.payloads import SendSettings
-    from workbench.session.startup import StartupAction
+    from workbench.session.startup import StartupAction, actions_of
     from workbench.ui.app import SockbenchApp
     from workbench.ui.exit_signals import ExitSignals
     from workbench.ui.remembering import start_theme
@@ -370,10 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     listen, connect = startup_endpoints(args)
     startup = [StartupAction("listen", e) for e in listen]
     startup += [StartupAction("connect", e) for e in connect]
-    startup += [
-        StartupAction(kind, spec.endpoint, sequence)
-        for kind, spec, sequence in session_actions(session)
-    ]
+    if session is not None:
+        startup += actions_of(session)
     settings = SendSettings(line_ending=args.line_ending, encoding=args.encoding)
     app = SockbenchApp(
         make_engine,

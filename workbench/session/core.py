@@ -185,7 +185,9 @@ class SessionCore:
         state = f"new, {conn.state}" if self.targeting.note == "new" else conn.state
         tcp = conn.transport == Transport.TCP
         where = conn.remote if tcp else f"{conn.transport} {conn.remote}"
-        target = sanitize_text(f"to {conn.cid} {where} ({state})")
+        name = self.session.names.get(conn.cid)
+        called = f"{conn.cid} {name}" if name else conn.cid
+        target = sanitize_text(f"to {called} {where} ({state})")
         return TargetLine(shown_mode, target, conn.can_send)
 
     # --- sending ---

@@ -128,6 +128,13 @@ class Session:
         self._early_tls: dict[str, TlsInfo] = {}
         # Repeated sends running, as far as they got (a finished one is removed).
         self.repeats: dict[str, ev.RepeatProgress] = {}
+        # A session file's names for its listeners and connections, by id: the user's, not
+        # the engine's (names are checked: letters, digits and . _ -).
+        self.names: dict[str, str] = {}
+
+    def name(self, key: str, name: str) -> None:
+        if name:
+            self.names[key] = name
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()

@@ -12,6 +12,7 @@ from typing import Protocol
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import Endpoint
 from workbench.protocol.sequences import Sequence
+from workbench.session_file.model import SessionSpec
 
 # The longest connections wait for the listeners before they go out anyway.
 LISTEN_WAIT_SECONDS = 10.0
@@ -22,11 +23,22 @@ class StartupAction:
     kind: str  # "listen" or "connect"
     endpoint: Endpoint
     sequence: Sequence | None = None  # a connection's steps, run once it opens
+    name: str = ""  # a session file's name for it ("smtp"), shown beside its id
+
+
+def actions_of(session: SessionSpec) -> list[StartupAction]:
+    """A session file's listeners and connections (with their steps and names), in order."""
+    listen = [StartupAction("listen", spec.endpoint, None, spec.name) for spec in session.listeners]
+    connect = [
+        StartupAction("connect", spec.endpoint, spec.sequence, spec.name)
+        for spec in session.connections
+    ]
+    return listen + connect
 
 
 class Opener(Protocol):
-    def listen(self, endpoint: Endpoint) -> str: ...
-    def connect(self, endpoint: Endpoint) -> str: ...
+    def listen(self, endpoint: Endpoint, name: str = "") -> str: ...
+    def connect(self, endpoint: Endpoint, name: str = "") -> str: ...
     def run_sequence(self, cid: str, sequence: Sequence) -> None: ...
 
 
@@ -42,7 +54,7 @@ class StartupPlan:
         connections opened now."""
         for action in self.actions:
             if action.kind == "listen":
-                self._waiting.add(opener.listen(action.endpoint))
+                self._waiting.add(opener.listen(action.endpoint, action.name))
             else:
                 self._connects.append(action)
         self._deadline = time.monotonic() + LISTEN_WAIT_SECONDS
@@ -67,7 +79,7 @@ class StartupPlan:
             return []
         opened = []
         for action in self._connects:
-            cid = opener.connect(action.endpoint)
+            cid = opener.connect(action.endpoint, action.name)
             if action.sequence is not None:
                 opener.run_sequence(cid, action.sequence)
             opened.append(cid)

@@ -194,7 +194,7 @@ class SockbenchApp(App[None]):
         from workbench.ui.macro_control import MacroControl
 
         self._macro_control = MacroControl(self._main, lambda: self.engine, self._macros)
-        self.opener = RecordingOpener(lambda: self.engine, self._main.opened)
+        self.opener = RecordingOpener(lambda: self.engine, self._main.opened, self.core.session)
         self.drainer = Drainer(self.bridge, self.handle_events, collect_young)
         self.stats_file = StatsFile(stats_path) if stats_path else None
 

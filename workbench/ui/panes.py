@@ -277,8 +277,10 @@ class ListenersTree(Tree[str]):
     @staticmethod
     def listener_label(listener: ListenerInfo, session: Session, short: bool = False) -> Text:
         """`short`: the counts in fewer words, for a narrow pane."""
+        name = session.names.get(listener.lid)
         label = Text.assemble(
             (f"{listener.lid} ", "bold"),
+            safe(f"{name} ", "italic") if name else "",
             safe(listener.url.split("://", 1)[0] + " ", "cyan"),
             safe(", ".join(listener.local)),
         )

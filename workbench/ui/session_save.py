@@ -86,15 +86,22 @@ class RecordingOpener:
     """The engine as the start-up plan opens with it (workbench/session/startup.py), each
     listener, connection and sequence remembered as it goes."""
 
-    def __init__(self, get_engine: Callable[[], Engine], opened: OpenedEndpoints) -> None:
+    def __init__(
+        self, get_engine: Callable[[], Engine], opened: OpenedEndpoints, session: Session
+    ) -> None:
         self._get_engine = get_engine  # the engine is made when it starts
         self.opened = opened
+        self.session = session  # where a session file's names are shown from
 
-    def listen(self, endpoint: Endpoint) -> str:
-        return self.opened.listened(self._get_engine().listen(endpoint), endpoint)
+    def listen(self, endpoint: Endpoint, name: str = "") -> str:
+        lid = self.opened.listened(self._get_engine().listen(endpoint), endpoint, name)
+        self.session.name(lid, name)
+        return lid
 
-    def connect(self, endpoint: Endpoint) -> str:
-        return self.opened.connected(self._get_engine().connect(endpoint), endpoint)
+    def connect(self, endpoint: Endpoint, name: str = "") -> str:
+        cid = self.opened.connected(self._get_engine().connect(endpoint), endpoint, name)
+        self.session.name(cid, name)
+        return cid
 
     def run_sequence(self, cid: str, sequence: Sequence) -> None:
         self.opened.sequence_run(cid, sequence)
