@@ -6,6 +6,8 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from ui_helpers import the_app, wait_ui
 
+from workbench.ui.macro_dialog import MacrosDialog
+
 
 def highlighted_title(palette: CommandPalette) -> str:
     commands = palette.query_one(CommandList)
@@ -29,3 +31,15 @@ async def run_command(pilot: Pilot[None], query: str, title: str) -> None:
     )
     await pilot.press("enter")
     await wait_ui(pilot, lambda: not isinstance(app.screen, CommandPalette), "the palette gone")
+
+
+async def open_macros(pilot: Pilot[None]) -> MacrosDialog:
+    """Press f12 and wait for the Macros dialog and its list."""
+    app = the_app(pilot)
+    await pilot.press("f12")
+    dialog: MacrosDialog = await wait_ui(
+        pilot,
+        lambda: isinstance(app.screen, MacrosDialog) and app.screen.query("#macros") and app.screen,
+        "Macros",
+    )
+    return dialog

@@ -24,41 +24,9 @@ from peers import (
     socat_client,
     wait_until,
 )
+from smtp_peer import SmtpLikeServer
 
 RUN_TIMEOUT = 60.0
-
-
-class SmtpLikeServer(ThreadedServer):
-    """Greets with 220, answers EHLO with a two-line 250, QUIT with 221 and a close,
-    anything else with 500; `silent_after_ehlo` answers EHLO with nothing."""
-
-    def __init__(self, silent_after_ehlo: bool = False, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.silent_after_ehlo = silent_after_ehlo
-        self.lines: list[bytes] = []
-
-    def handle(self, conn: socket.socket) -> None:
-        conn.sendall(b"220 mock.test ESMTP ready\r\n")
-        pending = b""
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(4096)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
-            pending += chunk
-            while b"\r\n" in pending:
-                line, pending = pending.split(b"\r\n", 1)
-                self.lines.append(line)
-                if line.startswith(b"EHLO"):
-                    if not self.silent_after_ehlo:
-                        conn.sendall(b"250-mock.test\r\n250 SIZE 1000\r\n")
-                elif line == b"QUIT":
-                    conn.sendall(b"221 bye\r\n")
-                    return
-                else:
-                    conn.sendall(b"500 what?\r\n")
 
 
 SMTP_STEPS = """
@@ -106,7 +74,7 @@ def test_a_sequence_that_passes_exits_0_and_prints_the_log(tmp_path: Path) -> No
     assert server.lines == [b"EHLO sockbench.test", b"QUIT"]
     out = result.stdout
     # The Log's rows as the pane shows them: what arrived, what the sequence sent.
-    assert "C1    ← 220 mock.test ESMTP ready\\r\\n" in out
+    assert "C1    ← 220 mail.test ESMTP ready\\r\\n" in out
     assert "C1    ↺ sequence smtp: EHLO sockbench.test\\r\\n" in out
     assert "sequence smtp passed" in out
     assert "every sequence passed" in result.stderr
@@ -124,7 +92,7 @@ def test_an_expect_that_times_out_exits_1_naming_the_step_and_what_arrived(
     assert "sequence smtp (C1) failed at step 3/5" in failure[0]
     assert "(?m)^250 " in failure[0]
     # The expect looks at what arrived since the last match ended (the greeting's rest).
-    assert "arrived instead: 23 bytes: mock.test ESMTP ready\\r\\n" in result.stderr
+    assert "arrived instead: 23 bytes: mail.test ESMTP ready\\r\\n" in result.stderr
     assert server.lines == [b"EHLO sockbench.test"], "no QUIT after the failed step"
 
 

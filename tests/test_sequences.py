@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from fault_helpers import connect, endpoint, listen, transcript_records, transcript_streams
-from peers import Collector, ThreadedServer, closed_port, recv_exactly
+from peers import Collector, closed_port, recv_exactly
+from smtp_peer import GREETING, SmtpLikeServer
 from test_session_core import Driven
 
 from workbench.engine import Engine
@@ -30,37 +31,6 @@ from workbench.protocol.sequences import (
 from workbench.session.core import SessionCore
 from workbench.transcript.reader import read
 from workbench.transcript.records import Event
-
-GREETING = b"220 mail.test ESMTP ready\r\n"
-
-
-class SmtpLikeServer(ThreadedServer):
-    """Greets with 220, answers HELO with 250, QUIT with 221 (and closes), NOOP with nothing
-    at all, DROP by closing at once, anything else with 500."""
-
-    def handle(self, conn: socket.socket) -> None:
-        conn.sendall(GREETING)
-        pending = b""
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(4096)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
-            pending += chunk
-            while b"\r\n" in pending:
-                line, pending = pending.split(b"\r\n", 1)
-                verb = line.split(b" ", 1)[0].upper()
-                if verb == b"HELO":
-                    conn.sendall(b"250 mail.test hello " + line[5:] + b"\r\n")
-                elif verb == b"QUIT":
-                    conn.sendall(b"221 bye\r\n")
-                    return
-                elif verb == b"DROP":
-                    return
-                elif verb != b"NOOP":
-                    conn.sendall(b"500 unknown command\r\n")
 
 
 def start(engine: Engine, url: str, sequence: Sequence) -> str:

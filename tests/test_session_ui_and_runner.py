@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from peers import free_port
-from test_runner import RUN_TIMEOUT, SMTP_STEPS, SmtpLikeServer
+from smtp_peer import SmtpLikeServer
+from test_runner import RUN_TIMEOUT, SMTP_STEPS
 from textual.pilot import Pilot
 from ui_helpers import log_text, run_app, the_app, wait_ui
 

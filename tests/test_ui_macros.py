@@ -8,7 +8,7 @@ import socket
 import time
 from contextlib import ExitStack
 
-from macro_helpers import run_command
+from macro_helpers import open_macros, run_command
 from peers import connect_client, recv_exactly
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -27,7 +27,7 @@ from ui_helpers import (
 
 from workbench.protocol.sequences import ExpectStep, SendStep, Sequence
 from workbench.ui.macro_book import make_macro
-from workbench.ui.macro_dialog import MacroEditor, MacrosDialog, RepeatDialog
+from workbench.ui.macro_dialog import MacroEditor, RepeatDialog
 from workbench.ui.running_line import RunningLine
 
 LISTENER = "tcp://127.0.0.1:0"
@@ -103,16 +103,7 @@ def test_the_macros_dialog_adds_one_says_what_is_wrong_and_sends_it() -> None:
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
-            await pilot.press("f12")
-            dialog = await wait_ui(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, MacrosDialog)
-                    and app.screen.query("#macros")
-                    and app.screen
-                ),
-                "Macros",
-            )
+            dialog = await open_macros(pilot)
             await pilot.press("a")
             editor = await wait_ui(
                 pilot,
@@ -235,16 +226,7 @@ def test_a_macros_repeat_starts_from_the_dialog_and_a_repeat_stops_from_the_pale
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
-            await pilot.press("f12")
-            dialog = await wait_ui(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, MacrosDialog)
-                    and app.screen.query("#macros")
-                    and app.screen
-                ),
-                "Macros",
-            )
+            dialog = await open_macros(pilot)
             await pilot.press("r")  # the first macro: tick, 10 times every 5 ms
             lines, more = await blocking(recv_lines, client, 10)
             assert lines == [f"tick {n}".encode() for n in range(1, 11)] and more == b""
