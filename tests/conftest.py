@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from peers import Collector
@@ -17,6 +17,9 @@ from textual.widgets import Input
 from tmux_helpers import Tmux, tmux_server
 
 from workbench.engine import Engine, EventBridge
+
+if TYPE_CHECKING:
+    from test_session_core import Driven
 
 ENGINE_STOP_TIMEOUT = 5.0
 
@@ -145,3 +148,16 @@ def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
         return snap_compare(app, run_before=then_steady, **kw)
 
     return compare
+
+
+@pytest.fixture
+def driven() -> Iterator[Driven]:
+    """An engine and the session core it feeds (tests/test_session_core.py's Driven)."""
+    from test_session_core import Driven
+
+    made = Driven()
+    made.engine.start()
+    try:
+        yield made
+    finally:
+        made.engine.stop()

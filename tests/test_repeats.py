@@ -5,11 +5,9 @@ and what is refused in words."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fault_helpers import accept, connect, listen, transcript_records
 from peers import Collector, RecordingServer, ThreadedServer, wait_until
 from test_session_core import Driven
@@ -216,16 +214,6 @@ def test_stopping_the_engine_ends_a_running_repeat(make_engine: Any) -> None:
 
 
 # --- the session core: running repeats, and the Log's line when one ends ---
-
-
-@pytest.fixture
-def driven() -> Iterator[Driven]:
-    driven = Driven()
-    driven.engine.start()
-    try:
-        yield driven
-    finally:
-        driven.engine.stop()
 
 
 def test_the_session_core_lists_running_repeats_and_words_their_end(driven: Driven) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 import base64
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fault_helpers import connect, endpoint, listen, transcript_records, transcript_streams
 from peers import Collector, closed_port, recv_exactly
 from smtp_peer import GREETING, SmtpLikeServer
@@ -303,17 +301,6 @@ def test_stopping_the_engine_ends_a_running_sequence(make_engine: Any, tmp_path:
 
 
 # --- the session core: what the Log and the Connections pane make of it ---
-
-
-@pytest.fixture
-def driven() -> Iterator[Driven]:
-    """A session core fed by a real engine, as the headless runner drives it."""
-    driven = Driven()
-    driven.engine.start()
-    try:
-        yield driven
-    finally:
-        driven.engine.stop()
 
 
 def test_the_session_core_words_a_sequence_and_shows_it_on_its_connection(

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -45,16 +45,6 @@ class Driven:
 
     def texts(self) -> list[str]:
         return [r.text for r in self.records if not r.is_data]
-
-
-@pytest.fixture
-def driven() -> Iterator[Driven]:
-    driven = Driven()
-    driven.engine.start()
-    try:
-        yield driven
-    finally:
-        driven.engine.stop()
 
 
 def test_a_connection_s_life_gives_its_records_and_state(driven: Driven) -> None:
