@@ -20,6 +20,7 @@ from peers import (
     DEFAULT_TIMEOUT,
     EchoServer,
     ThreadedServer,
+    closed_port,
     requires_socat,
     socat_client,
     wait_until,
@@ -262,3 +263,12 @@ def test_the_screen_refuses_a_bad_session_file_before_it_starts(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert result.stderr.startswith(f"sockbench: error: {session}:3: listen[1].echoo: unknown key")
+
+
+def test_a_connection_that_cannot_open_fails_the_run(tmp_path: Path) -> None:
+    """No steps, but the file asked for a connection that could not be made: status 1."""
+    session = tmp_path / "s.toml"
+    session.write_text(f'[[connect]]\nurl = "tcp://127.0.0.1:{closed_port()}"\n')
+    result = run(str(session))
+    assert result.returncode == 1, result.stdout
+    assert "C1: " in result.stderr and "refused" in result.stderr

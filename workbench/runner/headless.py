@@ -90,6 +90,7 @@ class HeadlessRun:
             self.outcome.connections.add(cid)
             if spec.sequence is not None:
                 self.outcome.sequences[cid] = spec.sequence.name
+                self.outcome.sequenced.add(cid)
                 self.outcome.had_sequences = True
                 self.engine.run_sequence(cid, spec.sequence)
 

@@ -20,6 +20,7 @@ class Outcome:
     listeners: dict[str, str] = field(default_factory=dict)  # lid -> name, until it opens
     sequences: dict[str, str] = field(default_factory=dict)  # cid -> name, until it ends
     connections: set[str] = field(default_factory=set)  # the file's, until they close
+    sequenced: set[str] = field(default_factory=set)  # the file's connections with steps
     failures: list[str] = field(default_factory=list)  # in words, for stderr
     had_sequences: bool = False
     listened: bool = False  # the file has listeners: with no sequences, serve until a signal
@@ -39,6 +40,11 @@ class Outcome:
                 if not event.passed:
                     self.failures.append(failure_text(event))
             elif isinstance(event, ev.ConnectionClosed):
+                # A connection of the file that never opened (one with a sequence: the
+                # sequence's failure says so).
+                never_opened = event.bytes_in is None and event.error
+                if never_opened and event.cid in self.connections - self.sequenced:
+                    self.failures.append(sanitize_text(f"{event.cid}: {event.reason}"))
                 self.connections.discard(event.cid)
 
     @property
@@ -74,11 +80,11 @@ def failure_text(event: ev.SequenceEnded) -> str:
     if event.message:
         head += f": {event.message}"
     arrived = event.arrived
+    if not arrived:
+        # What arrived matters where an expect failed; a refused connect has none to show.
+        expected = event.message.startswith("nothing matched")
+        return sanitize_text(head) + ("\n  arrived instead: nothing" if expected else "")
     shown = arrived[-SHOWN_ARRIVED:]
     cut = "..." if len(arrived) > len(shown) else ""
-    what = (
-        f"{len(arrived):,} bytes: {cut}{decode_for_display(shown, 'utf-8')}"
-        if arrived
-        else "nothing"
-    )
+    what = f"{len(arrived):,} bytes: {cut}{decode_for_display(shown, 'utf-8')}"
     return f"{sanitize_text(head)}\n  arrived instead: {what}"
