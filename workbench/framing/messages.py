@@ -121,7 +121,7 @@ class FramingModule(Protocol):
 
 
 def module_of(spec: FramingSpec) -> FramingModule:
-    module: FramingModule = importlib.import_module(FRAMINGS[spec.name])  # type: ignore[assignment]
+    module: FramingModule = importlib.import_module(FRAMINGS[spec.name])
     return module
 
 
