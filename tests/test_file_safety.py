@@ -240,3 +240,24 @@ def test_an_export_that_cannot_be_written_says_so_in_words(tmp_path: Path) -> No
         client.close()
 
     run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario)
+
+
+@pytest.mark.parametrize("made", ["fifo", "socket"])
+def test_a_save_never_replaces_what_is_not_a_file(tmp_path: Path, made: str) -> None:
+    """Saving to a FIFO or a socket (as root, /dev/null too) is refused in words: renamed
+    over, the device or the pipe every other program writes to would be gone."""
+    from workbench.files import replacing
+
+    target = tmp_path / made
+    if made == "fifo":
+        os.mkfifo(target)
+    else:
+        import socket
+
+        bound = socket.socket(socket.AF_UNIX)
+        bound.bind(str(target))
+        bound.close()
+    with pytest.raises(OSError, match="not a file"), replacing(str(target)) as file:
+        file.write(b"log\n")
+    assert stat.S_ISFIFO(target.stat().st_mode) if made == "fifo" else target.is_socket()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [made], "no temporary file left"

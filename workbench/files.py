@@ -261,11 +261,25 @@ def new_file_beside(path: str) -> Iterator[tuple[NewFile, BinaryIO]]:
                 os.unlink(temp.temp, dir_fd=directory)
 
 
+# What `commit` will not rename over: replacing /dev/null with a file (as root, who may) would
+# break every program that writes there.
+NOT_FILES = (
+    (stat.S_ISDIR, errno.EISDIR, "it is a directory"),
+    (stat.S_ISCHR, errno.EINVAL, "it is a device, not a file"),
+    (stat.S_ISBLK, errno.EINVAL, "it is a device, not a file"),
+    (stat.S_ISFIFO, errno.EINVAL, "it is a FIFO, not a file"),
+    (stat.S_ISSOCK, errno.EINVAL, "it is a socket, not a file"),
+)
+
+
 def commit(temp: NewFile, path: str) -> None:
-    """Put the written file `temp` at its name (`path`, as the user gave it)."""
+    """Put the written file `temp` at its name (`path`, as the user gave it): over a file or
+    a link (replaced, not followed), never over a directory, a device, a FIFO or a socket."""
     with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISDIR(os.stat(temp.name, dir_fd=temp.directory, follow_symlinks=False).st_mode):
-            raise refused(errno.EISDIR, "it is a directory", path)
+        mode = os.stat(temp.name, dir_fd=temp.directory, follow_symlinks=False).st_mode
+        for kind, code, why in NOT_FILES:
+            if kind(mode):
+                raise refused(code, why, path)
     os.replace(temp.temp, temp.name, src_dir_fd=temp.directory, dst_dir_fd=temp.directory)
 
 
