@@ -177,25 +177,32 @@ class HttpFramer:
     # --- the head ---
 
     def _read_head(self, data: bytes, pos: int, out: list[Message]) -> int:
+        stop = min(len(data), pos + self.max_head - len(self._head))
+        if not self._head:  # the common case: the head is in this read, found without a copy
+            lead = _blank_lead(data, pos, stop)
+            found = _head_end(data, lead, stop)
+            if found >= 0:
+                whole = data[pos:found]
+                self._message.add(whole)
+                self._read_message_head(whole[lead - pos :], out)
+                return found
         old = len(self._head)
-        take = data[pos : pos + self.max_head - old]
-        self._head += take
+        self._head += data[pos:stop]
         head = self._head
-        lead = _blank_lead(head)
-        found = _head_end(head, max(lead, old - 3))
+        lead = _blank_lead(head, 0, len(head))
+        found = _head_end(head, max(lead, old - 3), len(head))
         if found < 0:
-            if len(head) < self.max_head:
-                return pos + len(take)
-            self._message.add(head)
-            head.clear()
-            self._emit_error(f"head longer than {self.max_head:,} bytes", out)
-            return pos + len(take)
+            if len(head) >= self.max_head:
+                self._message.add(head)
+                head.clear()
+                self._emit_error(f"head longer than {self.max_head:,} bytes", out)
+            return stop
         given_back = len(head) - found
         whole = bytes(head[:found])
         head.clear()
         self._message.add(whole)
         self._read_message_head(whole[lead:], out)
-        return pos + len(take) - given_back
+        return stop - given_back
 
     def _read_message_head(self, head: bytes, out: list[Message]) -> None:
         lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
@@ -373,26 +380,30 @@ class HttpFramer:
 # --- reading a head ---
 
 
-def _blank_lead(head: bytearray) -> int:
-    """How many bytes of blank lines come before the start line (RFC 9112 2.2: ignored)."""
-    pos = 0
-    while True:
-        if head.startswith(b"\r\n", pos):
-            pos += 2
-        elif head.startswith(b"\n", pos):
+def _blank_lead(buffer: bytes | bytearray, start: int, stop: int) -> int:
+    """Where the start line begins after blank lines (RFC 9112 2.2: ignored) from `start`."""
+    pos = start
+    while pos < stop:
+        if buffer[pos] == 0x0A:
             pos += 1
+        elif buffer[pos] == 0x0D and pos + 1 < stop and buffer[pos + 1] == 0x0A:
+            pos += 2
         else:
-            return pos
+            break
+    return pos
 
 
-def _head_end(head: bytearray, start: int) -> int:
-    """Where the head ends (after its blank line), or -1."""
-    ends = [
-        at + size
-        for at, size in ((head.find(b"\n\r\n", start), 3), (head.find(b"\n\n", start), 2))
-        if at >= 0
-    ]
-    return min(ends) if ends else -1
+def _head_end(buffer: bytes | bytearray, start: int, stop: int) -> int:
+    """Where the head that begins before `start` ends (after its blank line, within
+    `stop`), or -1. Looks at each line end once."""
+    lf = buffer.find(b"\n", start, stop)
+    while lf >= 0:
+        if lf + 2 <= stop and buffer[lf + 1] == 0x0A:
+            return lf + 2
+        if lf + 3 <= stop and buffer[lf + 1] == 0x0D and buffer[lf + 2] == 0x0A:
+            return lf + 3
+        lf = buffer.find(b"\n", lf + 1, stop)
+    return -1
 
 
 def _version_ok(version: bytes) -> bool:

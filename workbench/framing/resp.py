@@ -119,7 +119,10 @@ class RespFramer:
         self.max_count = max_count
         self.max_depth = max_depth
         self.max_line = max_line
-        self._message = CappedBytes()  # the top-level value read so far
+        self._message = CappedBytes()  # the top-level value's bytes of earlier reads
+        self._data = b""  # the read being framed
+        self._seg = 0  # where the message's bytes begin in it (see feed)
+        self._pos = 0  # where the message ends in it, when it is emitted
         self._line = bytearray()  # the line being read (up to its LF)
         self._stack: list[_Aggregate] = []
         self._body_left = 0  # bytes of a bulk string still to come
@@ -139,77 +142,82 @@ class RespFramer:
 
     def feed(self, data: bytes) -> list[Message]:
         out: list[Message] = []
-        view = memoryview(data)
+        # The message's bytes are data[_seg:_pos] (after what earlier reads left in
+        # _message): sliced once when it ends, not gathered piece by piece.
+        self._data, self._seg = data, 0
         pos, end = 0, len(data)
         while pos < end:
             if self._body_left:
                 take = min(self._body_left, end - pos)
-                piece = view[pos : pos + take]
-                self._message.add(piece)
                 if len(self._preview) < ITEM_BYTES:
-                    self._preview += piece[: ITEM_BYTES - len(self._preview)]
+                    self._preview += data[pos : pos + min(take, ITEM_BYTES - len(self._preview))]
                 self._body_left -= take
                 pos += take
                 if not self._body_left:
                     self._crlf_left = 2
             elif self._crlf_left:
-                expected = 13 if self._crlf_left == 2 else 10
-                if data[pos] != expected:
-                    self._fail(
-                        f"{TYPE_NAMES[self._bulk_kind]} of {self._bulk_length:,} bytes "
-                        "not followed by CRLF",
-                        out,
-                    )
+                if self._crlf_left == 2 and data.startswith(b"\r\n", pos):
+                    pos += 2
+                    self._crlf_left = 0
+                elif data[pos] == (13 if self._crlf_left == 2 else 10):
+                    pos += 1
+                    self._crlf_left -= 1
+                else:
+                    name = TYPE_NAMES[self._bulk_kind]
+                    self._fail(f"{name} of {self._bulk_length:,} bytes not followed by CRLF")
                     continue
-                self._message.add(view[pos : pos + 1])
-                pos += 1
-                self._crlf_left -= 1
                 if not self._crlf_left and not self._streamed_string:
+                    self._pos = pos
                     self._bulk_done(out)
+            elif self._skipping:
+                lf = data.find(b"\n", pos)
+                pos = end if lf < 0 else lf + 1
+                if lf >= 0:
+                    self._pos = pos
+                    self._emit_error(self._skipping, out)
             else:
                 room = self.max_line + 2 - len(self._line)
-                lf = (
-                    data.find(b"\n", pos, pos + room)
-                    if not self._skipping
-                    else data.find(b"\n", pos)
-                )
-                if self._skipping:
-                    stop = end if lf < 0 else lf + 1
-                    self._message.add(view[pos:stop])
-                    pos = stop
-                    if lf >= 0:
-                        self._emit_error(self._skipping, out)
-                    continue
+                lf = data.find(b"\n", pos, pos + room)
                 if lf < 0:
                     if end - pos < room:
-                        self._line += view[pos:end]
+                        self._line += data[pos:end]
                         pos = end
                     else:
-                        self._line += view[pos : pos + room]
                         pos += room
-                        self._message.add(self._line)
                         self._line.clear()
                         self._skipping = f"line longer than {self.max_line:,} bytes"
                     continue
-                self._line += view[pos : lf + 1]
-                pos = lf + 1
-                line = bytes(self._line)
-                self._line.clear()
-                self._message.add(line)
+                if self._line:
+                    self._line += data[pos : lf + 1]
+                    line = bytes(self._line)
+                    self._line.clear()
+                else:
+                    line = data[pos : lf + 1]
+                pos = self._pos = lf + 1
                 self._read_line(line, out)
+        if self._seg < end:
+            self._message.add(data[self._seg :] if self._seg else data)
+        self._data, self._seg, self._pos = b"", 0, 0
         return out
 
     def end(self) -> list[Message]:
         out: list[Message] = []
-        if self._line:
-            self._message.add(self._line)
-            self._line.clear()
+        self._line.clear()  # its bytes are in _message already
         if self._message.size:
             if self._skipping:
                 self._emit_error(self._skipping, out)
             else:
                 self._emit_error(f"stream ended inside {self._unfinished()}", out)
         return out
+
+    def _take(self) -> tuple[bytes, int]:
+        """The message's bytes (at most MAX_MESSAGE_BYTES of them) and its whole size."""
+        piece = self._data[self._seg : self._pos]
+        self._seg = self._pos
+        if not self._message.size and len(piece) <= self._message.cap:
+            return piece, len(piece)
+        self._message.add(piece)
+        return self._message.take()
 
     # --- lines ---
 
@@ -229,7 +237,8 @@ class RespFramer:
                 self._emit_error(error, out)
             else:
                 self._start(kind)
-                self._value_done(*_render_scalar(kind, rest), out)
+                shown = _render_scalar(kind, rest) if self._shown() else ("", "")
+                self._value_done(*shown, out)
         elif kind in BULK_TYPES:
             self._read_bulk_header(kind, rest, out)
         elif kind in AGGREGATE_TYPES:
@@ -320,15 +329,24 @@ class RespFramer:
 
     def _bulk_done(self, out: list[Message]) -> None:
         kind, length = self._bulk_kind, self._bulk_length
+        streamed = self._streamed_string
+        self._streamed_string = False
+        if not self._shown():
+            self._preview.clear()
+            self._value_done("", "", out)
+            return
         word = quoted(bytes(self._preview), ITEM_BYTES)
         if length > ITEM_BYTES and not word.endswith("..."):
             word += "..."
         self._preview.clear()
-        streamed = self._streamed_string
-        self._streamed_string = False
         size = "?" if streamed else f"{length}"
         item = f"(error {word})" if kind == "!" else word
         self._value_done(item, f"{kind}{size} {word}", out)
+
+    def _shown(self) -> bool:
+        """Whether the value being completed shows in the summary."""
+        stack = self._stack
+        return not stack or (len(stack) == 1 and len(stack[0].items) < SUMMARY_ITEMS)
 
     def _value_done(self, item: str, top: str, out: list[Message]) -> None:
         """A value is complete (`item`: how it shows as an element, `top`: on its own): it
@@ -373,7 +391,7 @@ class RespFramer:
         fields = [("type", TYPE_NAMES.get(kind, "value"))]
         if self._prefix:
             fields.append(("attributes", str(len(self._prefix))))
-        data, size = self._message.take()
+        data, size = self._take()
         if size > len(data):
             fields.append(("held", f"{len(data):,} of {size:,} bytes"))
         out.append(Message(data, size if size > len(data) else -1, summary, "", tuple(fields)))
@@ -381,12 +399,12 @@ class RespFramer:
 
     def _emit_error(self, error: str, out: list[Message]) -> None:
         """What was read of this value, up to the bad line, as one malformed message."""
-        data, size = self._message.take()
+        data, size = self._take()
         summary = line_text(data[:MAX_SUMMARY], MAX_SUMMARY) if data else ""
         out.append(Message(data, size if size > len(data) else -1, summary, error))
         self._reset()
 
-    def _fail(self, error: str, out: list[Message]) -> None:
+    def _fail(self, error: str) -> None:
         """Malformed in the middle of a line: skip to the next line end, then resync."""
         self._body_left = self._crlf_left = 0
         self._skipping = error

@@ -69,6 +69,8 @@ def quoted(data: bytes, limit: int = 64) -> str:
     """`data` as one word a person reads: as it is when it is plain printable text without
     spaces or quotes, else in double quotes with escapes (\\" \\n \\xNN); cut to `limit`
     characters with "..."."""
+    if data.isalnum() and data.isascii() and len(data) <= limit:  # the common case
+        return data.decode("ascii")
     cut = len(data) > limit
     data = data[:limit]
     text = data.decode("utf-8", "surrogateescape")
