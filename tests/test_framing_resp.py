@@ -85,6 +85,16 @@ def test_an_attribute_comes_out_with_the_value_it_describes() -> None:
     assert framer.held == 0
 
 
+def test_peer_text_in_a_summary_is_escaped() -> None:
+    """Control characters, bidi overrides and bytes that are not UTF-8 show as escapes (the
+    view still passes summaries through the sanitizer)."""
+    assert frame(b"+\x1b]2;title\x07\r\n-ERR \xe2\x80\xae\xff\r\n") == [
+        ("+\\x1b]2;title\\x07", ""),
+        ("-ERR \\u202e\\xff", ""),
+    ]
+    assert frame(b"*2\r\n$2\r\n\x1b[\r\n+\xe2\x80\x8b\r\n") == [('*2 "\\x1b[" "\\u200b"', "")]
+
+
 def test_a_long_aggregate_shows_its_first_elements() -> None:
     wire = b"*40\r\n" + b":7\r\n" * 40
     ((summary, error),) = frame(wire)
@@ -197,6 +207,7 @@ def test_a_bulk_string_bigger_than_a_record_streams_through_and_comes_out_cut() 
         (b"*?\r\n:1\r\n", "stream ended inside a streamed array"),
         (b"$?\r\n;3\r\nabc\r\n", "stream ended inside a streamed string"),
         (b"+OK", "stream ended inside a line"),
+        (b"|1\r\n+ttl\r\n:1\r\n", "stream ended inside the value an attribute describes"),
     ],
 )
 def test_what_is_held_at_the_end_comes_out_as_an_error(wire: bytes, error: str) -> None:

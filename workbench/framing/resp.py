@@ -425,6 +425,8 @@ class RespFramer:
             return f"a {name} ({done:,} of {self._bulk_length:,} bytes)"
         if self._streamed_string:
             return "a streamed string"
+        if self._prefix and not self._stack:
+            return "the value an attribute describes"
         if self._stack:
             outer = self._stack[0]
             name = TYPE_NAMES[outer.kind]
