@@ -9,7 +9,7 @@ from framing_helpers import feed_pieces, held_bound, shape, split_at, total_size
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.framing.http1 import MAX_HEAD, HttpFramer
+from workbench.framing.http1 import MAX_HEAD, HttpFramer, pair
 from workbench.framing.messages import (
     MAX_MESSAGE_BYTES,
     FramingError,
@@ -124,6 +124,20 @@ def test_a_response_to_head_has_no_body_when_the_framer_is_told() -> None:
     summaries = [m.summary for m in told.feed(head_answer + next_answer)]
     assert summaries == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK (2 bytes)"]
     assert frame(head_answer * 2, "http:nobody") == [("HTTP/1.1 200 OK", "")] * 2
+
+
+def test_paired_framers_know_which_response_answers_head() -> None:
+    client, server = make_framer(HTTP), make_framer(HTTP)
+    assert isinstance(client, HttpFramer) and isinstance(server, HttpFramer)
+    pair(client, server)
+    sent = client.feed(b"HEAD /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+    assert [m.summary for m in sent] == ["HEAD /a HTTP/1.1", "GET /b HTTP/1.1"]
+    answers = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"
+    answers += b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert [m.summary for m in server.feed(answers)] == [
+        "HTTP/1.1 200 OK",
+        "HTTP/1.1 200 OK (2 bytes)",
+    ]
 
 
 def test_an_interim_response_does_not_use_up_the_request_it_answers() -> None:

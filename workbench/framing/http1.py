@@ -15,10 +15,11 @@ request (a stream may even hold both). The body is framed as RFC 9112 says (sect
 - else a request has none and a response runs until the connection closes (it comes out at
   the stream's end).
 A response to HEAD, or a 2xx to CONNECT, has a body's headers but no body, and one direction
-cannot know which request it answers: the framer assumes a body, unless it is told, per
-framer, with `expect_response_to(method)` (the requests seen the other way, oldest first),
-or for every response with `http:nobody`. Pipelining: several messages in one read are
-several messages, and a message split across reads is one.
+cannot know which request it answers: the framer assumes a body, unless it is told:
+`pair(a, b)` links the framers of a connection's two directions (each request one frames,
+the other expects), `expect_response_to(method)` tells one framer of a request seen the
+other way, and `http:nobody` says no response has a body. Pipelining: several messages in
+one read are several messages, and a message split across reads is one.
 
 The summary is the start line, with the body's size when there is one: `GET /index.html
 HTTP/1.1`, `HTTP/1.1 200 OK (1,234 bytes, chunked)`, `(... bytes, until close)`; the fields
@@ -84,6 +85,8 @@ class HttpFramer:
         self.max_head = max_head
         self.nobody = nobody
         self._expected: deque[str] = deque(maxlen=MAX_EXPECTED)
+        self._answerer: HttpFramer | None = None  # frames the other direction (pair())
+        self._method = ""  # the method of the request being read
         self._state = HEAD
         self._head = bytearray()  # the head being read (or a chunk size line, or trailers)
         self._message = CappedBytes()
@@ -211,6 +214,7 @@ class HttpFramer:
         start = lines[0]
         self._start_line = line_text(start)
         response = start.startswith(b"HTTP/")
+        self._method = "" if response else start.split(b" ", 1)[0].decode("latin-1")
         error = _status_line_error(start) if response else _request_line_error(start)
         fields, field_error = _header_fields(lines[1:])
         self._fields = fields
@@ -351,6 +355,8 @@ class HttpFramer:
     # --- messages out ---
 
     def _emit(self, out: list[Message]) -> None:
+        if self._method and self._answerer is not None:
+            self._answerer.expect_response_to(self._method)
         summary = self._start_line
         if self._state != HEAD:
             how = f", {self._how}" if self._how else ""
@@ -373,8 +379,16 @@ class HttpFramer:
     def _reset(self) -> None:
         self._state = HEAD
         self._left = self._body = 0
-        self._start_line = self._how = ""
+        self._start_line = self._how = self._method = ""
         self._fields = []
+
+
+def pair(one: HttpFramer, other: HttpFramer) -> None:
+    """`one` and `other` frame the two directions of one connection: each request either
+    frames is expected by the other, so a response to HEAD has no body and one to CONNECT
+    opens a tunnel (the request must be fed before its response, as it happens)."""
+    one._answerer = other
+    other._answerer = one
 
 
 # --- reading a head ---
