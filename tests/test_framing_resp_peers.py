@@ -83,14 +83,12 @@ def test_redis_replies_are_framed_one_value_each(tmp_path: Path) -> None:
             '$3 "a b"',
             "$-1 (nil)",
         ]
-        assert ask(sock, framer, b"RPUSH l x y z\nLRANGE l 0 -1\nNOSUCH", 3) == [
-            ":3",
-            "*3 x y z",
-            "-ERR unknown command 'NOSUCH', with args beginning with: ",
-        ]
+        pushed, listed, unknown = ask(sock, framer, b"RPUSH l x y z\nLRANGE l 0 -1\nNOSUCH", 3)
+        assert (pushed, listed) == (":3", "*3 x y z")
+        assert unknown.startswith("-ERR unknown command")  # its words vary between versions
         # RESP3: HELLO 3 answers a map; then replies use RESP3 types.
         (hello,) = ask(sock, framer, b"HELLO 3", 1)
-        assert hello.startswith("%7 {server: redis, version: ")
+        assert hello.startswith("%") and " {server: redis, version: " in hello
         assert ask(
             sock, framer, b"GET missing\nSADD s a\nSMEMBERS s\nHSET h f v\nHGETALL h", 5
         ) == [

@@ -30,8 +30,9 @@ Bounds: a head longer than `head=` is an error (it comes out in pieces of that s
 error, so nothing grows); a chunk size line longer than 1 KiB or that is no hexadecimal
 number is an error; a body of any size streams through, its first MAX_MESSAGE_BYTES held
 (with the head) and `size` the whole. After an error (a bad start line, a bad header line,
-a bad Content-Length or chunk size, a chunk not followed by CRLF), what was read of the
-message comes out with `error`, and the framer reads what follows as a new message.
+a bad Content-Length or chunk size, a chunk not followed by CRLF: the rest of its line is
+skipped), what was read of the message comes out with `error`, and the framer reads what
+follows as a new message.
 
 `encode(spec, payload)`: a payload is sent as it is, except a head without a body (a start
 line and headers, nothing after a blank line): its line ends become CRLF (a bare LF is
