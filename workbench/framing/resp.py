@@ -9,13 +9,16 @@ string, or an aggregate (array, map, set, push) with everything nested in it. An
 (`|`) is not a value of its own: it comes out with the value it describes. RESP3's streamed
 strings (`$?` then `;N` parts up to `;0`) and streamed aggregates (`*?`, `%?`, `~?` up to `.`)
 are read too. The summary is what a person wants: `*3 SET k "a b"` for a command, `+OK`,
-`-ERR unknown command`, `:42`, `$5 hello`, `%2 {a: 1, b: 2}`; fields: its type and length.
+`-ERR unknown command`, `:42`, `$5 hello`, `%2 {a: 1, b: 2}` (an aggregate shows its first
+16 elements, a nested one as `[3]` or `{2}`); fields: its type, whether attributes came
+with it, how much of it is held when it is cut.
 
 Bounds, so that a peer cannot make it hold without end:
 - `bulk=` (default 512 MiB, Redis's proto-max-bulk-len) the longest bulk string or part;
 - `count=` (default 2**31 - 1) the most elements an aggregate says it has;
 - `depth=` (default 128) how deeply aggregates nest;
-- `line=` (default 64 KiB, Redis's inline limit) the longest line (a simple string, a header).
+- `line=` (default 64 KiB, Redis's inline limit) the longest line (a simple string, a
+  length or count line).
 Within them a value of any size is framed, but only its first MAX_MESSAGE_BYTES are held: the
 message comes out with those bytes as `data` and its whole size as `size` (a bulk string is
 counted as it streams through, never buffered whole).
