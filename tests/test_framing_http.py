@@ -183,6 +183,10 @@ def test_a_tunnel_after_connect_is_raw_when_the_framer_is_told() -> None:
         (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "bad Content-Length '-1'"),
         (b"POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n", "bad Content-Length '1, 2'"),
         (
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            "bad Content-Length '1, 2'",
+        ),
+        (
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             "a request's Transfer-Encoding does not end in chunked",
         ),

@@ -222,7 +222,10 @@ class HttpFramer:
         if error or field_error:
             self._emit_error(error or field_error, out)
             return
-        headers = {name.lower(): value for name, value in fields}
+        headers: dict[str, str] = {}
+        for name, value in fields:  # repeated ones as one list, so differing lengths show
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         if response:
             self._response_body(int(start[9:12]), headers, out)
         else:

@@ -137,7 +137,6 @@ class RespFramer:
         self._skipping = ""  # an error, while skipping to the next line end
         self._prefix: list[str] = []  # top-level attributes, for the summary
         self._top = ""  # the top-level type byte
-        self._top_detail: tuple[tuple[str, str], ...] = ()
 
     @property
     def held(self) -> int:
