@@ -101,6 +101,26 @@ def test_redis_replies_are_framed_one_value_each(tmp_path: Path) -> None:
 
 
 @requires_redis
+def test_redis_resp3_doubles_verbatim_strings_and_pushes_are_framed(tmp_path: Path) -> None:
+    with (
+        redis_server(tmp_path) as port,
+        socket.create_connection((LOCALHOST, port), 5) as subscriber,
+        socket.create_connection((LOCALHOST, port), 5) as publisher,
+    ):
+        framer = make_framer(RESP)
+        assert isinstance(framer, RespFramer)
+        ask(subscriber, framer, b"HELLO 3", 1)
+        score, info = ask(subscriber, framer, b"ZADD z 1.5 a\nZSCORE z a\nCLIENT INFO", 3)[1:]
+        assert score == ",1.5"
+        assert info.startswith("=") and ' "txt:id=' in info
+        assert ask(subscriber, framer, b"SUBSCRIBE news", 1) == [">3 subscribe news 1"]
+        publisher.sendall(encode(RESP, b'PUBLISH news "hello there"'))
+        (pushed,), _ = read_messages(subscriber, framer, 1)
+        assert pushed.summary == '>3 message news "hello there"'
+        assert dict(pushed.fields)["type"] == "push"
+
+
+@requires_redis
 def test_redis_pipelined_replies_and_a_big_value_are_framed(tmp_path: Path) -> None:
     """100 commands in one write come back as 100 messages; a 3 MiB value comes out with the
     first MAX_MESSAGE_BYTES held and its whole size."""
