@@ -67,6 +67,8 @@ def main(argv: Sequence[str]) -> int:
         return fail(str(exc))
     except OSError as exc:
         return fail(f"{exc.filename or args.transcript}: {exc.strerror or exc}")
+    except InterruptedError:  # not asked for here; said all the same
+        return fail("interrupted")
     session = capture.session
     print(
         f"{args.pcapng}: {capture.packets:,} packets of {len(capture.connections)} "

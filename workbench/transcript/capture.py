@@ -10,13 +10,15 @@ failed export leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from workbench import __version__
-from workbench.files import commit, new_file_beside, open_for_reading
+from workbench.files import NewFile, commit, new_file_beside, open_for_reading
 from workbench.protocol.enums import CloseCause, Direction, RecordKind, Transport
 from workbench.transcript.pcapng import LINKTYPE_IPV4, LINKTYPE_IPV6, PcapngWriter
 from workbench.transcript.reader import Stats, read, sessions
@@ -31,6 +33,7 @@ from workbench.transcript.synthesis import (
 )
 
 LINKTYPES = {4: LINKTYPE_IPV4, 6: LINKTYPE_IPV6}
+APPLICATION = f"sockbench {__version__}"
 TLS_NOTE = (
     "TLS ({version}, {cipher}): these are the decrypted bytes sockbench recorded, shown as "
     "plain TCP; the wire carried TLS records. To read a capture of the wire itself, give "
@@ -61,16 +64,18 @@ class Connection:
     comment: str | None  # for its next packet (its first, or the first after TLS began)
 
 
-def choose_session(found: list[Session], wanted: int | None, path: str) -> Session:
-    if not found:
-        raise ExportError(f"{path} holds no session: is it a sockbench transcript?")
-    if wanted is None:
-        return found[-1]
+def chosen_session(path: str, wanted: int) -> tuple[Session, int, int | None]:
+    """Session `wanted` of the file (1 = the first), how many it holds, and where the next
+    one starts (None: it is the last)."""
+    try:
+        found = sessions(path)
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {words(exc)}") from None
     if not 1 <= wanted <= len(found):
-        raise ExportError(
-            f"no session {wanted} in {path}: it holds {len(found)} session(s), numbered from 1"
-        )
-    return found[wanted - 1]
+        holds = f"it holds {len(found)} session(s), numbered from 1" if found else "it holds none"
+        raise ExportError(f"no session {wanted} in {path}: {holds}")
+    later = found[wanted] if wanted < len(found) else None
+    return found[wanted - 1], len(found), later.offset if later is not None else None
 
 
 def export_pcapng(
@@ -84,28 +89,81 @@ def export_pcapng(
     as pcapng, every connection or only `connections`. Raises ExportError (in words), OSError
     (reading or writing), or InterruptedError once `cancelled()`."""
     try:
-        found = sessions(transcript)
-    except ValueError as exc:  # a newer schema: NewerSchema says so
-        raise ExportError(str(exc)) from None
-    chosen = choose_session(found, session, transcript)
-    later = [s.offset for s in found if s.number == chosen.number + 1]
-    capture = Capture(chosen, len(found))
-    with open_for_reading(transcript) as source:
-        end = later[0] if later else os.fstat(source.fileno()).st_size
-        with new_file_beside(output) as (temp, file):
+        start, end, count = 0, None, 0
+        if session is not None:  # found first, to read only it
+            chosen, count, end = chosen_session(transcript, session)
+            start = chosen.offset
+        with opened(transcript) as source, created(output) as (temp, file):
+            if end is None:  # what the file holds now: a transcript being written grows
+                end = os.fstat(source.fileno()).st_size
             stats = Stats()
             only = connections[0] if len(connections) == 1 else None
             records = read(
-                source, conn=only, stats=stats, start=chosen.offset, end=end, cancelled=cancelled
+                source, conn=only, stats=stats, start=start, end=end, cancelled=cancelled
             )
-            Exporter(file, capture, transcript, set(connections)).run(records)
+            # The last session, in one pass: each session that begins starts the file anew.
+            exporter = Exporter(file, transcript, output, set(connections), stats)
+            capture = exporter.run(records)
+            if capture is None:
+                raise ExportError(f"{transcript} holds no session: is it a sockbench transcript?")
+            capture.sessions = count or stats.sessions
+            capture.skipped_lines = stats.skipped - exporter.skipped_before
             missing = [cid for cid in connections if cid not in capture.connections]
             if missing:
                 raise ExportError(no_connection(missing, capture))
-            capture.skipped_lines = stats.skipped
-            file.flush()
-            commit(temp, output)
+            with said_as_writing(output):
+                file.flush()
+                replaceable(temp, output)
+                commit(temp, output)
+    except ValueError as exc:  # a session of a newer schema: NewerSchema says so in words
+        raise ExportError(str(exc)) from None
     return capture
+
+
+def words(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def said_as_writing(output: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise ExportError(f"cannot write {output}: {words(exc)}") from None
+
+
+@contextlib.contextmanager
+def opened(path: str) -> Iterator[BinaryIO]:
+    try:
+        source = open_for_reading(path)
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {words(exc)}") from None
+    with source:
+        yield source
+
+
+def replaceable(temp: NewFile, output: str) -> None:
+    """Only a file (or a link, replaced, not followed) is replaced by the capture: as root,
+    renaming over /dev/full would put a file where the device was."""
+    try:
+        mode = os.stat(temp.name, dir_fd=temp.directory, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise ExportError(
+            f"cannot write {output}: it is not a regular file (a device, a pipe or a "
+            "directory); give the name of a file"
+        )
+
+
+@contextlib.contextmanager
+def created(output: str) -> Iterator[tuple[NewFile, BinaryIO]]:
+    """The new file the capture is written to; an error writing it is said as such."""
+    with contextlib.ExitStack() as stack:
+        with said_as_writing(output):
+            made = stack.enter_context(new_file_beside(output))
+        replaceable(made[0], output)  # said now, before the work; checked again at the end
+        yield made
 
 
 def no_connection(missing: list[str], capture: Capture) -> str:
@@ -114,51 +172,82 @@ def no_connection(missing: list[str], capture: Capture) -> str:
 
 
 class Exporter:
-    """Turns one session's records into packets, written as they come."""
+    """Turns one session's records into packets, written as they come (the last session's,
+    when the records hold several)."""
 
-    def __init__(self, file: BinaryIO, capture: Capture, path: str, wanted: set[str]) -> None:
-        self.writer = PcapngWriter(file, f"sockbench {__version__}")
-        self.capture = capture
+    def __init__(
+        self, file: BinaryIO, path: str, output: str, wanted: set[str], stats: Stats
+    ) -> None:
+        self.file = file
+        self.output = output
         self.path = path
         self.wanted = wanted
+        self.stats = stats
+        self.skipped_before = 0  # lines skipped before the session exported
+        self.capture: Capture | None = None
+        self.writer = PcapngWriter(file, APPLICATION)
         self.open: dict[str, Connection] = {}
         self.interfaces: dict[int, int] = {}
 
-    def run(self, records: Iterable[Session | Data | Event]) -> None:
+    def begin(self, session: Session) -> Capture:
+        """A session begins: the capture starts anew with it (a later one replaces it)."""
+        if self.capture is not None:
+            self.file.seek(0)
+            self.file.truncate()
+            self.writer = PcapngWriter(self.file, APPLICATION)
+            self.open.clear()
+            self.interfaces.clear()
+        self.skipped_before = self.stats.skipped
+        self.capture = Capture(session, 0)
+        return self.capture
+
+    def run(self, records: Iterable[Session | Data | Event]) -> Capture | None:
         for record in records:
-            if isinstance(record, Data):
+            if isinstance(record, Session):
+                self.begin(record)
+            elif self.capture is None:
+                continue  # before any session: not a record sockbench writes
+            elif isinstance(record, Data):
                 self.data(record)
             elif isinstance(record, Event) and (not self.wanted or record.conn in self.wanted):
                 self.event(record)
-        self.capture.packets = self.writer.packets
+        if self.capture is not None:
+            self.capture.packets = self.writer.packets
+        return self.capture
+
+    @property
+    def current(self) -> Capture:
+        assert self.capture is not None, "records are exported once a session has begun"
+        return self.capture
 
     def interface(self, version: int) -> int:
         if version not in self.interfaces:
             self.interfaces[version] = self.writer.add_interface(
                 LINKTYPES[version],
                 f"sockbench-ipv{version}",
-                f"IPv{version} packets synthesised from session {self.capture.session.number} "
+                f"IPv{version} packets synthesised from session {self.current.session.number} "
                 f"of the sockbench transcript {self.path}",
             )
         return self.interfaces[version]
 
     def write(self, connection: Connection, stamp: float, packets: Iterable[Packet]) -> None:
         microseconds = round(stamp * 1_000_000)
-        for packet in packets:
-            self.writer.write_packet(
-                connection.interface,
-                microseconds,
-                packet.headers,
-                packet.payload,
-                connection.comment,
-            )
-            connection.comment = None
+        with said_as_writing(self.output):
+            for packet in packets:
+                self.writer.write_packet(
+                    connection.interface,
+                    microseconds,
+                    packet.headers,
+                    packet.payload,
+                    connection.comment,
+                )
+                connection.comment = None
 
     def data(self, record: Data) -> None:
         connection = self.open.get(record.cid)
         if connection is None:
             if not self.wanted or record.cid in self.wanted:
-                self.capture.without_open.add(record.cid)
+                self.current.without_open.add(record.cid)
             return
         from_local = record.dir is Direction.OUT
         flow = connection.flow
@@ -190,7 +279,7 @@ class Exporter:
 
     def opened(self, record: Event) -> None:
         cid, fields = record.conn, record.fields
-        if cid in self.open or cid in self.capture.connections:
+        if cid in self.open or cid in self.current.connections:
             return  # an id opened twice in one session: not a record sockbench writes
         transport = str(fields.get("transport", ""))
         listener = fields.get("listener")
@@ -201,14 +290,14 @@ class Exporter:
         if transport in (Transport.UDP, Transport.UNIX_DGRAM):
             flow = UdpFlow(endpoints)
         else:
-            flow = TcpFlow(endpoints, f"{self.capture.session.number} {cid}")
+            flow = TcpFlow(endpoints, f"{self.current.session.number} {cid}")
         how = f"accepted by listener {listener}" if listener else "outgoing"
         comment = f"{cid} ({transport}, {how}): local {local}, remote {remote}"
         if endpoints.note:
             comment += f"; {endpoints.note}"
         connection = Connection(flow, self.interface(endpoints.version), comment)
         self.open[cid] = connection
-        self.capture.connections.append(cid)
+        self.current.connections.append(cid)
         if isinstance(flow, TcpFlow):
             self.write(connection, record.ts, flow.handshake())
 
