@@ -214,3 +214,14 @@ def test_a_big_connection_exports_in_bounded_memory(tmp_path: Path) -> None:
     )  # fmt: skip
     assert f"{size + 12_345 + 1}\t45000" in fins.splitlines()
     assert capture.stat().st_size > size
+
+
+def test_the_bench_case_measures_an_export(tmp_path: Path) -> None:
+    from workbench.bench.pcapng_case import pcapng_export
+    from workbench.bench.rounds import SOCKBENCH, run_case
+
+    result = run_case(pcapng_export(4 * MIB), 1, lambda line: None)
+    assert result.errors == {}
+    (figures,) = result.figures[SOCKBENCH]
+    assert figures["throughput"] > 0
+    assert 0 < figures["peak"] < 200  # MB: a Python process, not the 4 MiB connection
