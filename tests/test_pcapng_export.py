@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from test_pcapng import export, follow, problems, requires_tshark, tshark
 
 from workbench.bench.pcapng_case import write_synthetic_transcript
-from workbench.transcript.capture import export_pcapng
+from workbench.transcript.capture import export_pcapng, how_closed
 from workbench.transcript.synthesis import checksum
 
 MIB = 1024 * 1024
@@ -225,3 +225,27 @@ def test_the_bench_case_measures_an_export(tmp_path: Path) -> None:
     (figures,) = result.figures[SOCKBENCH]
     assert figures["throughput"] > 0
     assert 0 < figures["peak"] < 200  # MB: a Python process, not the 4 MiB connection
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause", "expected"),
+    [
+        ("closed by you", "you", (False, True)),
+        ("closed by peer", "peer", (False, False)),
+        ("closed after the peer's EOF", "peer", (False, False)),
+        ("reset by you", "you", (True, True)),
+        ("reset by you: 20,791,296 bytes queued were not sent", "you", (True, True)),
+        ("idle for 5 s: 1,024 bytes queued were not sent", "idle", (True, True)),
+        ("idle for 5 s", "idle", (False, True)),
+        ("reset by peer", "peer", (True, False)),
+        ("closed by peer while sending (broken pipe)", "peer", (True, False)),
+        ("connection lost: [Errno 110] Connection timed out", "error", (True, False)),
+        ("cut off: 4 MiB waiting that it did not read (you)", "behaviour", (True, True)),
+        ("sockbench quit", "quit", (False, True)),
+    ],
+)
+def test_a_close_record_is_a_reset_or_fins_and_from_whom(
+    reason: str, cause: str, expected: tuple[bool, bool]
+) -> None:
+    """(reset, by the local side) from the engine's own words for each way to end."""
+    assert how_closed({"reason": reason, "cause": cause}) == expected

@@ -326,6 +326,7 @@ def how_closed(fields: dict[str, object]) -> tuple[bool, bool]:
     reset = (
         "reset" in reason
         or "were not sent" in reason
+        or reason.startswith("cut off")  # a broker's peer that did not read
         or "broken pipe" in reason
         or cause == CloseCause.ERROR
     )
