@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from peers import (
     short_temp_dir,
     udp_socket,
 )
+from tls_certs import make_pki
 
 from workbench.cli import main
 from workbench.engine import Engine, EventBridge
@@ -201,6 +203,25 @@ def unix_stream(engine: Engine, events: Collector, directory: Path) -> tuple[str
     return cid, b"over a unix socket\n", b"answered\n"
 
 
+def tls_connection(engine: Engine, events: Collector, directory: Path) -> tuple[str, bytes, bytes]:
+    """A TLS client and a tls:// listener: the transcript holds the decrypted bytes."""
+    pki = make_pki(directory)
+    url = f"tls://127.0.0.1:0?cert={pki.server.cert}&key={pki.server.key}"
+    lid, local = listen(engine, events, url)
+    context = ssl.create_default_context(cafile=str(pki.ca.cert))
+    with (
+        socket.create_connection(("127.0.0.1", port_of(local)), timeout=5) as plain,
+        context.wrap_socket(plain, server_hostname="localhost") as client,
+    ):
+        cid = accepted(events, lid)
+        client.sendall(b"secret over TLS\n")
+        events.wait_received(cid, 16)
+        engine.send(cid, b"decrypted reply\n")
+        assert recv_exactly(client, 16) == b"decrypted reply\n"
+    events.wait_closed(cid)
+    return cid, b"secret over TLS\n", b"decrypted reply\n"
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """One session of real traffic, recorded to a transcript and exported."""
@@ -219,6 +240,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         found["reset"] = reset_by_sockbench(engine, events, "127.0.0.1")
         found["peer reset"] = reset_by_peer(engine, events)
         found["udp"] = udp_peer(engine, events)
+        found["tls"] = tls_connection(engine, events, directory)
         with short_temp_dir() as unix_dir:
             found["unix"] = unix_stream(engine, events, unix_dir)
     finally:
@@ -356,3 +378,15 @@ def test_one_connection_with_conn(recorded: dict) -> None:
     streams = follow(capture, "tcp")
     assert [(s.from_first, s.from_second) for s in streams] == [(sent, reply)]
     assert follow(capture, "udp") == []
+
+
+@requires_tshark
+def test_tls_is_exported_as_its_decrypted_bytes_and_says_so(recorded: dict) -> None:
+    cid, sent, reply = recorded["tls"]
+    stream = by_client(follow(recorded["capture"], "tcp"))[remote_of(recorded["transcript"], cid)]
+    assert (stream.from_first, stream.from_second) == (sent, reply)
+    comments = tshark("-r", str(recorded["capture"]), "-T", "fields", "-e", "frame.comment")
+    assert any(
+        line.startswith("TLS (TLSv1.3") and "decrypted bytes" in line and "key log" in line
+        for line in comments.splitlines()
+    ), comments
