@@ -287,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return tls(arguments[1:])
     if arguments[:1] == ["config"]:
         return config_command(arguments[1:])
+    if arguments[:1] == ["export"]:
+        from workbench.export_command import main as export
+
+        return export(arguments[1:])
     if arguments[:1] == ["run"]:
         from workbench.runner.command import main as run
 

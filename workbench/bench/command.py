@@ -12,7 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from workbench import __version__
-from workbench.bench import app_cases, broker_case, echo_case, stream_cases, tls_cases, udp_case
+from workbench.bench import (
+    app_cases,
+    broker_case,
+    echo_case,
+    pcapng_case,
+    stream_cases,
+    tls_cases,
+    udp_case,
+)
 from workbench.bench.rounds import (
     SOCKBENCH,
     Case,
@@ -63,6 +71,7 @@ def cases(sizes: Sizes) -> list[Callable[[], Case]]:
         lambda: app_cases.ui_flood(sizes.flood),
         app_cases.startup,
         lambda: app_cases.soak(sizes.soak_seconds),
+        lambda: pcapng_case.pcapng_export(sizes.bulk_bytes),
     ]
 
 
