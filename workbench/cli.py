@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark: sockbench bench [--quick] [--json] (see sockbench bench --help)\n"
         "TLS: sockbench tls ca (where sockbench's local CA is, to trust it)\n"
         "config file: sockbench config (where it is and the values it gives)\n"
-        "sessions: sockbench --session FILE; sockbench run FILE (without the screen)",
+        "sessions: sockbench --session FILE; sockbench run FILE (without the screen)\n"
+        "capture: sockbench export TRANSCRIPT --pcapng FILE (for Wireshark)",
     )
     add_nc_arguments(parser)
     parser.add_argument(
