@@ -345,6 +345,20 @@ def test_garbage_after_a_valid_start_never_raises(data: bytes, start: bytes) -> 
     assert isinstance(result, ProxyHeader | NeedMore | NotProxy | Malformed)
     if isinstance(result, NeedMore):
         assert result.at_least <= 16 + DEFAULT_MAX_V2_LENGTH
+    if isinstance(result, NotProxy | Malformed):
+        assert_printable(result.reason)
+
+
+@given(st.binary(max_size=40))
+def test_words_about_garbage_are_printable_ascii(data: bytes) -> None:
+    result = parse(data)
+    if isinstance(result, NotProxy | Malformed):
+        assert_printable(result.reason)
+
+
+def assert_printable(reason: str) -> None:
+    """The words quote a peer's bytes escaped: nothing in them can act on a terminal."""
+    assert all(" " <= c <= "~" for c in reason), reason
 
 
 @given(st.binary(min_size=1, max_size=40))

@@ -140,6 +140,28 @@ class Listening(TranscriptUpkeep):
                 )
         self._schedule_counts()
 
+    def proxy_header_refused(self, lid: str, remote: str, reason: str) -> None:
+        """A client of proxy=1 listener `lid` sent no valid PROXY header and was closed: it
+        was never a connection of the listener's. Counted with the refused peers, recorded,
+        and said in the Log (the first few in a while: a scan would fill it)."""
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        listener.denied += 1
+        if self.transcript is not None:
+            self.transcript.record(
+                RecordKind.REFUSED, lid, remote=remote, reason=reason, by="proxy"
+            )
+        say, unsaid = listener.proxy_failures.say(time.monotonic())
+        text = f"{lid} closed {remote}: {reason}"
+        if unsaid:
+            text += f" ({unsaid:,} more were closed before it, not shown)"
+        if say is Say.HUSH:
+            text += "; more are counted in the Listeners pane, not shown here, for a few seconds"
+        if say is not Say.NOTHING:
+            self._error(lid, text)
+        self._schedule_counts()
+
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:
         if not self._shed:
             now = self._shed_since = time.monotonic()
