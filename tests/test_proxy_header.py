@@ -96,7 +96,7 @@ def test_a_v1_line_without_crlf_in_107_bytes_is_malformed() -> None:
         (b"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n", "is not an IPv6 address"),
         (b"PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n", "7 fields, not 6"),
         (b"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", "5 fields, not 6"),
-        (b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", "unknown protocol b'UDP4'"),
+        (b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n", "unknown protocol 'UDP4'"),
         (b"PROXY \x1b]2;x\x07\r\n", "byte 0x1b at 6 is not printable"),
     ],
 )
@@ -232,7 +232,9 @@ def test_tlvs_are_named_and_the_ssl_one_read() -> None:
 
 
 def test_not_a_proxy_header_is_said_at_once() -> None:
-    assert isinstance(parse(b"GET / HTTP/1.1\r\n"), NotProxy)
+    assert parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == NotProxy(
+        "it starts with 'GET / HTTP/1.1\r\n', not 'PROXY ' nor the v2 signature"
+    ), "the first 16 bytes as they are: the Log's sanitizer shows them"
     assert isinstance(parse(b"\x16\x03\x01\x02\x00"), NotProxy), "a TLS ClientHello"
     assert isinstance(parse(b"PROXZ"), NotProxy)
     assert isinstance(parse(b"\r\n\r\n\x01"), NotProxy)
@@ -345,20 +347,6 @@ def test_garbage_after_a_valid_start_never_raises(data: bytes, start: bytes) -> 
     assert isinstance(result, ProxyHeader | NeedMore | NotProxy | Malformed)
     if isinstance(result, NeedMore):
         assert result.at_least <= 16 + DEFAULT_MAX_V2_LENGTH
-    if isinstance(result, NotProxy | Malformed):
-        assert_printable(result.reason)
-
-
-@given(st.binary(max_size=40))
-def test_words_about_garbage_are_printable_ascii(data: bytes) -> None:
-    result = parse(data)
-    if isinstance(result, NotProxy | Malformed):
-        assert_printable(result.reason)
-
-
-def assert_printable(reason: str) -> None:
-    """The words quote a peer's bytes escaped: nothing in them can act on a terminal."""
-    assert all(" " <= c <= "~" for c in reason), reason
 
 
 @given(st.binary(min_size=1, max_size=40))

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import socket
 
-from workbench.codec import sanitize
 from workbench.framing.proxy_header import (
     V1_MAX_BYTES,
     V2_FIXED_BYTES,
@@ -77,7 +76,6 @@ async def _read(sock: socket.socket) -> ProxyHeader:
                 return result
             case NeedMore():
                 taken += _take(sock, len(peeked))
-            # (Their words quote the peer's bytes as Python writes bytes: printable ASCII.)
             case NotProxy(reason):
                 raise NoProxyHeader(f"no PROXY header: {reason}")
             case Malformed(reason):
@@ -127,8 +125,8 @@ def proxied_remote(header: ProxyHeader, real: str) -> str:
 
 
 def describe_header(header: ProxyHeader) -> str:
-    """The header in one Log line: version, command, family, addresses, TLVs (peer bytes
-    through the sanitizer)."""
+    """The header in one Log line: version, command, family, addresses, TLVs (their values
+    as the peer sent them: the Log shows them through the sanitizer, like all it shows)."""
     words = [f"PROXY v{header.version} header ({header.size} bytes): {header.command}"]
     words.append(header.family.value)
     if header.source is not None and header.destination is not None:
@@ -141,7 +139,7 @@ def describe_header(header: ProxyHeader) -> str:
 def _endpoint_text(endpoint: Endpoint) -> str:
     if isinstance(endpoint, IpEndpoint):
         return str(endpoint)
-    return "unix:" + sanitize(endpoint.path)
+    return "unix:" + endpoint.path.decode("utf-8", "replace")
 
 
 def _tlv_text(tlv: Tlv, header: ProxyHeader) -> str:
@@ -157,6 +155,6 @@ def _tlv_text(tlv: Tlv, header: ProxyHeader) -> str:
         return f"SSL ({flags}, {verified}{inner})"
     if tlv.kind == TlvType.UNIQUE_ID:  # opaque bytes
         return f"UNIQUE_ID {tlv.value[:SHOWN_TLV_BYTES].hex()}"
-    shown = sanitize(tlv.value[:SHOWN_TLV_BYTES])
+    shown = tlv.value[:SHOWN_TLV_BYTES].decode("utf-8", "replace")
     more = "…" if len(tlv.value) > SHOWN_TLV_BYTES else ""
     return f"{tlv.name} {shown}{more}"

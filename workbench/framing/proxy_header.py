@@ -180,7 +180,8 @@ class NeedMore(NamedTuple):
 
 
 class NotProxy(NamedTuple):
-    """The bytes do not start a PROXY header (neither `PROXY ` nor the v2 signature)."""
+    """The bytes do not start a PROXY header (neither `PROXY ` nor the v2 signature). The
+    reason quotes the peer's first bytes as they are: show it through the sanitizer."""
 
     reason: str
 
@@ -206,7 +207,13 @@ def parse(data: bytes, max_length: int = DEFAULT_MAX_V2_LENGTH) -> ParseResult:
         if len(data) < len(V1_PREFIX):
             return NeedMore(len(V1_PREFIX))
         return _parse_v1(data)
-    return NotProxy(f"it starts with {data[:16]!r}, not 'PROXY ' nor the v2 signature")
+    return NotProxy(f"it starts with {quoted(data[:16])}, not 'PROXY ' nor the v2 signature")
+
+
+def quoted(data: bytes) -> str:
+    """Peer bytes quoted in words, as they are (invalid UTF-8 replaced): the words are
+    shown through the sanitizer, like anything a peer sent."""
+    return "'" + data.decode("utf-8", "replace") + "'"
 
 
 # --- version 1 ---
@@ -241,7 +248,7 @@ def _parse_v1_line(line: bytes, size: int) -> ParseResult:
         return ProxyHeader(1, Command.PROXY, Family.UNKNOWN, None, None, size)
     family = V1_FAMILIES.get(words[1])
     if family is None:
-        return Malformed(f"v1 line: unknown protocol {words[1]!r} (TCP4, TCP6 or UNKNOWN)")
+        return Malformed(f"v1 line: unknown protocol {quoted(words[1])} (TCP4, TCP6 or UNKNOWN)")
     if len(words) != 6:
         return Malformed(
             f"v1 line: {len(words)} fields, not 6 (PROXY {family} SRC DST SRCPORT DSTPORT, "
@@ -269,22 +276,22 @@ def _v1_address(word: bytes, family: Family) -> ipaddress.IPv4Address | ipaddres
     if family is Family.TCP6:
         # Groups of hex digits and colons only: no embedded IPv4, no zone.
         if not word or not set(word) <= IPV6_CHARACTERS:
-            raise ValueError(f"{text!r} is not an IPv6 address")
+            raise ValueError(f"'{text}' is not an IPv6 address")
         try:
             return ipaddress.IPv6Address(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not an IPv6 address") from None
+            raise ValueError(f"'{text}' is not an IPv6 address") from None
     try:
         # (It refuses leading zeros, as the protocol does: they could be read as octal.)
         return ipaddress.IPv4Address(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an IPv4 address") from None
+        raise ValueError(f"'{text}' is not an IPv4 address") from None
 
 
 def _v1_port(word: bytes) -> int:
     text = word.decode("ascii")
     if not word.isdigit() or (len(word) > 1 and word[:1] == b"0") or int(word) > 65535:
-        raise ValueError(f"{text!r} is not a port (0 to 65535, no leading zeros)")
+        raise ValueError(f"'{text}' is not a port (0 to 65535, no leading zeros)")
     return int(word)
 
 
