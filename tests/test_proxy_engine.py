@@ -37,7 +37,8 @@ from workbench.framing.proxy_header import (
 )
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
-from workbench.protocol.endpoints import format_sockname
+from workbench.protocol.endpoints import format_sockname, with_defaults
+from workbench.session_file.option_keys import option_value
 
 requires_haproxy = pytest.mark.skipif(
     shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)"
@@ -238,6 +239,24 @@ def test_a_refused_client_is_recorded(make_engine, tmp_path: Path) -> None:
     assert record["reason"].startswith("no PROXY header: it starts with 'SSH-2.0-x\r\n'")
 
 
+def test_a_unix_listener_takes_the_header_from_the_flag(
+    engine: Engine, events: Collector, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.sock"
+    flags = flag_options(parse_command_line(["--accept-proxy", "-l", "9700"]))
+    lid = engine.listen(
+        with_defaults(endpoint(f"unix://{path}", listen=True), flags, for_listen=True)
+    )
+    events.wait_for(lambda e: isinstance(e, ev.ListenerOpened) and e.lid == lid)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(DEFAULT_TIMEOUT)
+        client.connect(str(path))
+        client.sendall(build_v1(("192.0.2.8", 4000), ("192.0.2.1", 80)) + b"over unix")
+        opened = events.wait_opened(listener=lid)
+        assert opened.remote.startswith("192.0.2.8:4000 via "), opened.remote
+        assert events.wait_received(opened.cid, 9) == b"over unix"
+
+
 @requires_socat
 def test_socat_sends_a_header_and_a_request_then_closes(engine: Engine, events: Collector) -> None:
     lid, port = listen(engine, events, "tcp://127.0.0.1:0?proxy=1")
@@ -334,6 +353,10 @@ def test_the_options_in_urls_and_flags() -> None:
         endpoint("tcp://127.0.0.1:1?send-proxy=v3")
     with pytest.raises(EndpointError, match="unknown option 'send-proxy' for udp"):
         endpoint("udp://127.0.0.1:1?send-proxy=v1")
+    assert option_value("proxy", True, "tcp", True) == ("proxy_header", True)
+    assert option_value("send-proxy", "v1", "tcp", False) == ("send_proxy", "v1")
+    with pytest.raises(EndpointError, match="send-proxy takes v1 or v2"):
+        option_value("send-proxy", "2", "tcp", False)
     args = parse_command_line(["--accept-proxy", "--send-proxy", "v2", "-l", "9700"])
     assert flag_options(args).proxy_header
     assert flag_options(args).send_proxy == "v2"
