@@ -5,6 +5,7 @@ that parses it with workbench.framing.proxy_header, to HAProxy's accept-proxy)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -28,6 +29,7 @@ from peers import (
 
 from workbench.cli import flag_options, parse_command_line
 from workbench.engine import Engine, proxy_accept
+from workbench.engine import core as engine_core
 from workbench.framing.proxy_header import (
     ProxyHeader,
     TlvType,
@@ -43,6 +45,20 @@ from workbench.session_file.option_keys import option_value
 requires_haproxy = pytest.mark.skipif(
     shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)"
 )
+
+
+@pytest.fixture(params=["uvloop", "asyncio"])
+def either_loop(
+    request: pytest.FixtureRequest, make_engine, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Engine, Collector]:
+    """An engine on uvloop, then on asyncio's own loop: the header is read with add_reader
+    and MSG_PEEK on the socket before either loop's transport takes it."""
+    if request.param == "asyncio":
+        monkeypatch.setattr(engine_core, "new_event_loop", asyncio.new_event_loop)
+    else:
+        pytest.importorskip("uvloop")
+    engine, events = make_engine()
+    return engine, events
 
 
 def opened_via(events: Collector, lid: str, client: socket.socket) -> ev.ConnectionOpened:
@@ -98,7 +114,8 @@ def test_a_v1_header_and_data_in_one_segment(engine: Engine, events: Collector) 
     )
 
 
-def test_a_v2_header_with_tlvs_sent_a_byte_at_a_time(engine: Engine, events: Collector) -> None:
+def test_a_v2_header_with_tlvs_sent_a_byte_at_a_time(either_loop: tuple[Engine, Collector]) -> None:
+    engine, events = either_loop
     lid, port = listen(engine, events, "tcp://127.0.0.1:0?proxy=1")
     header = build_v2(
         ("2001:db8::7", 40000),
@@ -150,8 +167,9 @@ def test_local_and_unknown_keep_the_real_peer(engine: Engine, events: Collector)
 
 
 def test_a_tls_listener_reads_the_header_before_the_handshake(
-    engine: Engine, events: Collector
+    either_loop: tuple[Engine, Collector],
 ) -> None:
+    engine, events = either_loop
     lid, port = listen(engine, events, "tls://127.0.0.1:0?proxy=1")
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -320,7 +338,8 @@ def test_send_proxy_goes_first_and_names_the_connection(
     assert after.data == b"after"
 
 
-def test_send_proxy_then_tls_to_a_proxy_listener(engine: Engine, events: Collector) -> None:
+def test_send_proxy_then_tls_to_a_proxy_listener(either_loop: tuple[Engine, Collector]) -> None:
+    engine, events = either_loop
     lid, port = listen(engine, events, "tls://127.0.0.1:0?proxy=1")
     cid = engine.connect(endpoint(f"tls://127.0.0.1:{port}?send-proxy=v2&verify=0"))
     local = events.wait_opened(cid).local
