@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
+from workbench.engine.proxy_accept import NoProxyHeader, read_proxy_header
 from workbench.engine.stream import StreamConnection
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.peer_filter import PeerFilter, Refusal
@@ -60,6 +61,7 @@ class AcceptOwner(Protocol):
     def accepted_again(self, lid: str) -> None: ...
     def accept_failed(self, lid: str, exc: OSError) -> None: ...
     def handshake_failed(self, lid: str, remote: str, exc: BaseException) -> None: ...
+    def proxy_header_refused(self, lid: str, remote: str, reason: str) -> None: ...
 
 
 class SpareDescriptor:
@@ -97,8 +99,12 @@ class Acceptor:
         spare: SpareDescriptor,
         peer_filter: PeerFilter | None = None,
         tls: asyncio.Future[ssl.SSLContext | None] | None = None,
+        proxy_header: bool = False,
     ) -> None:
         self.sockets = sockets
+        # proxy=1: each client sends a PROXY protocol header first (before TLS), read in a
+        # task of its own before the connection is made (engine/proxy_accept.py).
+        self.proxy_header = proxy_header
         # TLS (its context, once the listener has set it up): each connection is attached
         # once its handshake completes, in a task of its own (one slow or silent client must
         # not hold up the others).
@@ -152,7 +158,10 @@ class Acceptor:
     def _attach(
         self, batch: list[tuple[socket.socket, StreamConnection, Callable[[], None]]]
     ) -> None:
-        if batch and self.tls is not None:
+        if batch and self.proxy_header:
+            for each in batch:
+                self._spawn(self._after_proxy_header(*each))
+        elif batch and self.tls is not None:
             for each in batch:
                 self._spawn(self._handshake(*each))
         elif batch:
@@ -184,6 +193,40 @@ class Acceptor:
         except (OSError, ssl.SSLError) as exc:
             conn.close()
             self.owner.handshake_failed(self.lid, remote, exc)
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            done()
+
+    async def _after_proxy_header(
+        self, conn: socket.socket, protocol: StreamConnection, done: Callable[[], None]
+    ) -> None:
+        """Read the client's PROXY header, then make the connection (after its TLS
+        handshake on a TLS listener); a client without a valid one is closed and said."""
+        try:
+            protocol.proxy_header = await read_proxy_header(conn)
+        except NoProxyHeader as exc:
+            try:
+                remote = format_sockname(conn.getpeername())
+            except OSError:
+                remote = "a client"
+            conn.close()
+            done()
+            self.owner.proxy_header_refused(self.lid, remote, str(exc))
+            return
+        except BaseException:
+            conn.close()
+            done()
+            raise
+        if self.tls is not None:
+            await self._handshake(conn, protocol, done)
+            return
+        try:
+            await self._loop.connect_accepted_socket(lambda: protocol, conn)
+        except OSError as exc:
+            conn.close()
+            self.owner.accept_failed(self.lid, exc)
         except BaseException:
             conn.close()
             raise

@@ -107,6 +107,10 @@ class Listener:
     # Its TLS setup (tls=1, starttls=, or a peer upgraded with StartTls), made once.
     tls: ServerTls | None = None
     handshake_failures: FailureLog = field(default_factory=FailureLog)
+    # proxy=1: clients closed for sending no valid PROXY header, and what the Log says.
+    no_proxy_header: int = 0
+    no_proxy_header_reported: int = 0
+    proxy_failures: FailureLog = field(default_factory=FailureLog)
 
     def free_slot(self, cid: str) -> None:
         """`cid` no longer counts towards the maximum (closing, or ending after its peer's

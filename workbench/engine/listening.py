@@ -58,9 +58,18 @@ class Listening(TranscriptUpkeep):
             if queued == 0:
                 del self._queue_watch[cid]
         for listener in self.listeners.values():
-            counts = (listener.refused, listener.denied)
-            if counts != (listener.refused_reported, listener.denied_reported):
-                listener.refused_reported, listener.denied_reported = counts
+            counts = (listener.refused, listener.denied, listener.no_proxy_header)
+            reported = (
+                listener.refused_reported,
+                listener.denied_reported,
+                listener.no_proxy_header_reported,
+            )
+            if counts != reported:
+                (
+                    listener.refused_reported,
+                    listener.denied_reported,
+                    listener.no_proxy_header_reported,
+                ) = counts
                 self._emit(ev.ListenerRefused(ts, listener.lid, *counts))
             if listener.dropped != listener.dropped_reported:
                 self._report_drops(listener, ts)
@@ -138,6 +147,28 @@ class Listening(TranscriptUpkeep):
                     "in the Listeners pane, not named here, for a few seconds (a transcript "
                     "records each)",
                 )
+        self._schedule_counts()
+
+    def proxy_header_refused(self, lid: str, remote: str, reason: str) -> None:
+        """A client of proxy=1 listener `lid` sent no valid PROXY header and was closed: it
+        was never a connection of the listener's. Counted, recorded, and said in the Log
+        (the first few in a while: a scan would fill it)."""
+        listener = self.listeners.get(lid)
+        if listener is None:
+            return
+        listener.no_proxy_header += 1
+        if self.transcript is not None:
+            self.transcript.record(
+                RecordKind.REFUSED, lid, remote=remote, reason=reason, by="proxy"
+            )
+        say, unsaid = listener.proxy_failures.say(time.monotonic())
+        text = f"{lid} closed {remote}: {reason}"
+        if unsaid:
+            text += f" ({unsaid:,} more were closed before it, not shown)"
+        if say is Say.HUSH:
+            text += "; more are counted in the Listeners pane, not shown here, for a few seconds"
+        if say is not Say.NOTHING:
+            self._error(lid, text)
         self._schedule_counts()
 
     def shed_for_descriptors(self, lid: str, count: int, exc: OSError) -> None:

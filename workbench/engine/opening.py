@@ -18,6 +18,7 @@ from workbench.engine.acceptor import Acceptor, AcceptOwner, SpareDescriptor, bi
 from workbench.engine.datagram import DatagramOwner, DatagramSocket
 from workbench.engine.datagram_transport import OwnDatagramTransport
 from workbench.engine.offloop import run_blocking
+from workbench.engine.proxy_send import connect_sending_header
 from workbench.engine.sockets import (
     dual_stack_note,
     is_unspecified_ipv6,
@@ -84,7 +85,17 @@ async def open_listener(
 
     def acceptor(sockets: list[socket.socket]) -> Acceptor:
         maximum = max_connections(endpoint)
-        return Acceptor(sockets, stream_factory, owner, lid, maximum, spare, peers, tls)
+        return Acceptor(
+            sockets,
+            stream_factory,
+            owner,
+            lid,
+            maximum,
+            spare,
+            peers,
+            tls,
+            proxy_header=endpoint.options.proxy_header,
+        )
 
     match endpoint.transport:
         case Transport.TCP:
@@ -199,6 +210,18 @@ async def open_connection(
             return conn
 
     match endpoint.transport:
+        case Transport.TCP if endpoint.options.send_proxy:
+            sock, header = await connect_sending_header(
+                endpoint.host, endpoint.port, endpoint.options.send_proxy
+            )
+            try:
+                await loop.create_connection(
+                    sent_first(stream_factory, header), sock=sock, **handshake
+                )
+            except BaseException:
+                sock.close()
+                raise
+            return []
         case Transport.TCP:
             await loop.create_connection(stream_factory, endpoint.host, endpoint.port, **handshake)
             return []
@@ -226,6 +249,18 @@ async def open_connection(
             )
             return []
     raise ValueError(f"unknown transport {endpoint.transport}")
+
+
+def sent_first(factory: StreamFactory, header: bytes) -> StreamFactory:
+    """`factory`, its connections knowing the PROXY header sent before them (counted)."""
+
+    def made() -> StreamConnection:
+        conn = factory()
+        conn.proxy_sent = header
+        conn.bytes_out += len(header)
+        return conn
+
+    return made
 
 
 def tls_arguments(tls: ClientTls | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from workbench.engine.connection import NotSent, QueueFull
 from workbench.engine.flow import Pause, ReadFlow
+from workbench.engine.proxy_accept import proxied_remote
 from workbench.engine.sockets import stream_rcvbuf
 from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
@@ -23,6 +24,7 @@ from workbench.protocol.enums import CloseCause, Transport
 if TYPE_CHECKING:
     from workbench.engine.behaviours import Behaviour
     from workbench.engine.negotiation import Negotiation
+    from workbench.framing.proxy_header import ProxyHeader
     from workbench.protocol.endpoints import Endpoint
     from workbench.protocol.tls_info import Certificate
     from workbench.tls.contexts import ClientTls
@@ -115,6 +117,11 @@ class StreamConnection(asyncio.BufferedProtocol):
         # STARTTLS: the plain-text exchange in progress, and the handshake after it.
         self.negotiation: Negotiation | None = None
         self.upgrading = False
+        # proxy=1: the PROXY header its client sent first (read before it was made); its
+        # remote is the client the header names, via the real peer.
+        self.proxy_header: ProxyHeader | None = None
+        # send-proxy=: the header sent first (before TLS), recorded once it is announced.
+        self.proxy_sent = b""
 
     # asyncio callbacks
 
@@ -131,6 +138,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.ssl_object = transport.get_extra_info("ssl_object")
         self.local = format_sockname(transport.get_extra_info("sockname"))
         self.remote = format_sockname(transport.get_extra_info("peername"))
+        if self.proxy_header is not None:
+            self.remote = proxied_remote(self.proxy_header, self.remote)
         if self.on_made is not None:
             self.on_made()
         self.owner.connection_opened(self)

@@ -17,6 +17,7 @@ from workbench.engine.flow import Pause
 from workbench.engine.listening import Listening
 from workbench.engine.offloop import run_blocking
 from workbench.engine.programs import Programs
+from workbench.engine.proxy_accept import describe_header
 from workbench.engine.relay import may_relay_to
 from workbench.engine.repeats import Repeats
 from workbench.engine.sequences import SequenceRun, Sequences
@@ -189,12 +190,22 @@ class Traffic(Listening):
 
     def connection_opened(self, conn: StreamConnection) -> None:
         self._announce(conn)
+        if conn.proxy_header is not None or conn.proxy_sent:
+            self._proxy_header_said(conn)
         if conn.ssl_object is not None and not self._report_handshake(conn):
             return
         if conn.negotiation is not None:
             conn.negotiation.begin()  # its behaviour starts once TLS is established
             return
         self._start_behaviour(conn)
+
+    def _proxy_header_said(self, conn: StreamConnection) -> None:
+        """The PROXY header `conn`'s client sent (in words: it is not the stream's data),
+        or the one `conn` sent first (as data: it is on the wire before the rest)."""
+        if conn.proxy_header is not None:
+            self._info(conn.cid, describe_header(conn.proxy_header))
+        if conn.proxy_sent:
+            self._emit_data(conn.cid, True, conn.proxy_sent, Origin.PROXY)
 
     def _report_handshake(self, conn: StreamConnection) -> bool:
         """Report what `conn`'s TLS handshake established, before any of its data (a

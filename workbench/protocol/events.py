@@ -38,13 +38,15 @@ class BehaviourChanged(NamedTuple):
 
 class ListenerRefused(NamedTuple):
     """A stream listener at its maximum closed `refused` connections at once so far, and its
-    allow= and deny= lists refused `denied` peers (running totals, reported a few times a
-    second at most)."""
+    allow= and deny= lists refused `denied` peers, and with proxy=1 `no_proxy_header`
+    clients sent no valid PROXY header (running totals, reported a few times a second at
+    most)."""
 
     ts: float
     lid: str
     refused: int
     denied: int = 0
+    no_proxy_header: int = 0  # a proxy=1 listener's clients closed for no valid PROXY header
 
 
 class DatagramsDropped(NamedTuple):

@@ -239,6 +239,32 @@ class SocketOptions:
             command_line=CommandLine("--deny", adds_to_list=True),
         ),
     )
+    # The PROXY protocol (HAProxy's): a header first on the stream names the relayed client.
+    proxy_header: bool = declared(
+        False,
+        Option(
+            "proxy",
+            Flag(),
+            STREAMS,
+            "each client sends a PROXY protocol header first (v1 or v2, before TLS): its "
+            "connection's peer is the client the header names",
+            note="a client without a valid one within 5 s is closed and counted",
+            listeners_only="it reads the header its clients send",
+            command_line=CommandLine("--accept-proxy"),
+        ),
+    )
+    send_proxy: str | None = declared(
+        None,
+        Option(
+            "send-proxy",
+            Choice(("v1", "v2"), "v1|v2"),
+            frozenset({Transport.TCP}),
+            "send a PROXY protocol header first (before TLS), naming the connection's own "
+            "local and remote addresses",
+            connections_only="a connection sends it to the server",
+            command_line=CommandLine("--send-proxy"),
+        ),
+    )
     # Behaviours: what a listener does by itself with what its peers send.
     echo: bool = declared(
         False,

@@ -86,6 +86,7 @@ class ListenerInfo:
     max_connections: int = 0  # a stream listener's maximum of open connections
     refused: int = 0  # connections it closed at once because it was at its maximum
     denied: int = 0  # peers its allow= and deny= lists refused
+    no_proxy_header: int = 0  # proxy=1: clients closed for no valid PROXY header
     dropped: int = 0  # datagrams the system dropped at it (its receive buffer was full)
     behaviour: str = ""  # its behaviour options as a URL's query writes them ("echo=1")
     # Its Transport, as the event says it: not the URL's scheme, which is `tls` for TLS
@@ -256,6 +257,7 @@ class Session:
                 if lid in self.listeners:
                     self.listeners[lid].refused = refused
                     self.listeners[lid].denied = denied
+                    self.listeners[lid].no_proxy_header = event.no_proxy_header
                     changes.listeners.add(lid)
             case ev.DatagramsDropped(lid=lid, dropped=dropped):
                 if lid in self.listeners:

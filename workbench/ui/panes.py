@@ -294,6 +294,11 @@ class ListenersTree(Tree[str]):
             counts.append(f"{listener.refused:,} refused{at_max}")
         if listener.denied:
             counts.append(f"{listener.denied:,} denied" + ("" if short else " by allow/deny"))
+        if listener.no_proxy_header:
+            counts.append(
+                f"{listener.no_proxy_header:,} "
+                + ("no PROXY" if short else "closed without a PROXY header")
+            )
         if listener.dropped:
             counts.append(f"{listener.dropped:,} dropped" + ("" if short else " by the system"))
         label.append(f" ({', '.join(counts)})", style="bright_black")
