@@ -33,7 +33,7 @@ from tls_certs import make_pki
 from workbench.cli import main
 from workbench.engine import Engine, EventBridge
 from workbench.protocol import events as ev
-from workbench.protocol.endpoints import parse_url
+from workbench.protocol.endpoints import format_sockname, parse_url
 from workbench.transcript.reader import read
 from workbench.transcript.records import Event
 
@@ -241,6 +241,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         found["peer reset"] = reset_by_peer(engine, events)
         found["udp"] = udp_peer(engine, events)
         found["tls"] = tls_connection(engine, events, directory)
+        found["proxied"] = proxied(engine, events)
         with short_temp_dir() as unix_dir:
             found["unix"] = unix_stream(engine, events, unix_dir)
     finally:
@@ -249,6 +250,19 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert export(transcript, capture) == 0
     found["capture"] = capture
     return found
+
+
+def proxied(engine: Engine, events: Collector) -> tuple[str, bytes, str]:
+    """A client accepted with a PROXY header (?proxy=1): its record names another client."""
+    lid, local = listen(engine, events, "tcp://127.0.0.1:0?proxy=1")
+    client = connect_client(port_of(local))
+    sent = b"behind a proxy\n"
+    with client:
+        client.sendall(b"PROXY TCP4 203.0.113.7 127.0.0.1 51234 80\r\n" + sent)
+        cid = accepted(events, lid)
+        events.wait_received(cid, len(sent))
+        real = format_sockname(client.getsockname())
+    return cid, sent, real
 
 
 def by_client(streams: list[Followed]) -> dict[str, Followed]:
@@ -390,3 +404,11 @@ def test_tls_is_exported_as_its_decrypted_bytes_and_says_so(recorded: dict) -> N
         line.startswith("TLS (TLSv1.3") and "decrypted bytes" in line and "key log" in line
         for line in comments.splitlines()
     ), comments
+
+
+@requires_tshark
+def test_a_proxied_connection_goes_between_the_sockets(recorded: dict) -> None:
+    """The packets went between the sockets: the record's `A via B` exports as B."""
+    cid, sent, real = recorded["proxied"]
+    assert remote_of(recorded["transcript"], cid) == f"203.0.113.7:51234 via {real}"
+    assert by_client(follow(recorded["capture"], "tcp"))[real].from_first == sent

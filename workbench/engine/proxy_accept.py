@@ -30,6 +30,7 @@ from workbench.framing.proxy_header import (
     TlvType,
     parse,
 )
+from workbench.protocol.addresses import PROXIED_VIA, PROXY_SAID
 
 # How long a client has to send its whole header (the protocol asks for at least 3 s, to
 # cover a TCP retransmission).
@@ -117,11 +118,11 @@ def proxied_remote(header: ProxyHeader, real: str) -> str:
     """The connection's remote as shown: the client the header names, via the real peer
     (a LOCAL or UNKNOWN header names none: the real peer, and what it said)."""
     if header.names_client and isinstance(header.source, IpEndpoint):
-        return f"{header.source} via {real}"
+        return f"{header.source}{PROXIED_VIA}{real}"
     if header.names_client and header.source is not None:
-        return f"{_endpoint_text(header.source)} via {real}"
+        return f"{_endpoint_text(header.source)}{PROXIED_VIA}{real}"
     said = "LOCAL" if header.command is Command.LOCAL else header.family.value
-    return f"{real} (PROXY {said})"
+    return f"{real}{PROXY_SAID}{said})"
 
 
 def describe_header(header: ProxyHeader) -> str:

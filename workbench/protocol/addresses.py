@@ -51,3 +51,17 @@ def _is_ipv4(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# A connection accepted with the PROXY protocol (?proxy=1) shows the client its header names,
+# via the socket's own peer: "203.0.113.7:51234 via 127.0.0.1:40000"; a LOCAL or UNKNOWN
+# header the socket's peer and what it said: "127.0.0.1:40000 (PROXY LOCAL)".
+PROXIED_VIA = " via "
+PROXY_SAID = " (PROXY "
+
+
+def socket_peer(remote: str) -> str:
+    """The socket's own peer in a remote as events and records show it."""
+    if PROXIED_VIA in remote:
+        return remote.rsplit(PROXIED_VIA, 1)[1]
+    return remote.split(PROXY_SAID, 1)[0]

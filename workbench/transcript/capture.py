@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from workbench import __version__
 from workbench.files import NewFile, commit, new_file_beside, open_for_reading
+from workbench.protocol.addresses import socket_peer
 from workbench.protocol.enums import CloseCause, Direction, RecordKind, Transport
 from workbench.transcript.pcapng import LINKTYPE_IPV4, LINKTYPE_IPV6, PcapngWriter
 from workbench.transcript.reader import Stats, read, sessions
@@ -310,7 +311,8 @@ def endpoints_of(
         shown = "UDP" if transport == Transport.UNIX_DGRAM else "TCP"
         why = f"a Unix socket has no IP address; synthesised as {shown}"
         return unix_endpoints(cid, listener, why)
-    found = ip_endpoints(local, remote, local_connected)
+    # The packets went between the sockets: a PROXY-named client is said in the comment.
+    found = ip_endpoints(local, socket_peer(remote), local_connected)
     if found is None:
         why = "its addresses are not two IP addresses of one family"
         return unix_endpoints(cid, listener, why)
