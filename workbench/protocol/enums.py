@@ -106,6 +106,7 @@ class Origin(StrEnum):
     MACRO = "macro"  # a saved message sent by name, key or repeat (`macro login`)
     SEQUENCE = "sequence"  # a sequence's send step (`sequence login`)
     REPEAT = "repeat"  # the composer's message repeated every N ms
+    REPLAY = "replay"  # one side of a recorded connection played back (?replay=)
 
 
 # An origin as events and records carry it: "you", "echo", "rule 3", "broker C2"... Its
