@@ -114,7 +114,7 @@ def main(argv: Sequence[str]) -> int:
     if args.framing is not None:
         try:
             framing = parse_framing(args.framing)
-        except FramingError as exc:
+        except (FramingError, ImportError) as exc:  # ImportError: a framing not built in
             return fail(f"--framing: {exc}")
     if args.timeout <= 0 or args.context < 0:
         return fail("--timeout must be above 0 and --context 0 or more")
@@ -271,7 +271,7 @@ def against(
         run.run()
         for failure in run.outcome.failures:
             print(f"{PROG}: {failure}", file=sys.stderr)
-        return compare(args, record, scripts, run.opened, framing)
+        return compare(args, selection.path, record, scripts, run.opened, framing)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -279,6 +279,7 @@ def against(
 
 def compare(
     args: argparse.Namespace,
+    path: str,
     record: str,
     scripts: tuple[Script, ...],
     opened: list[str],
@@ -294,7 +295,7 @@ def compare(
         return EXIT_FAILED
     status = EXIT_PASSED
     for script, cid in zip(scripts, opened, strict=True):
-        recorded = f"{args.transcript}@{script.session}#{script.cid}"
+        recorded = f"{path}@{script.session}#{script.cid}"
         found = live.get(cid)
         if found is None:
             print(f"{recorded} ({cid}): did not connect", file=sys.stderr)

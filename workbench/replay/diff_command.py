@@ -56,7 +56,7 @@ def main(argv: Sequence[str]) -> int:
         if args.framing is not None:
             try:
                 framing = parse_framing(args.framing)
-            except FramingError as exc:
+            except (FramingError, ImportError) as exc:  # ImportError: a framing not built in
                 raise ValueError(f"--framing: {exc}") from None
         if args.context < 0:
             raise ValueError("--context takes 0 or more")
