@@ -46,7 +46,8 @@ def echo_steps(url: str, name: str, lines: list[str]) -> str:
     steps = "".join(
         f"  {{ send = '{line}\\n' }},\n  {{ expect = '{line}\\n' }},\n" for line in lines
     )
-    return f'[[connect]]\nname = "{name}"\nurl = "{url}"\nsteps = [\n{steps}  {{ close = "eof" }},\n]\n'
+    head = f'[[connect]]\nname = "{name}"\nurl = "{url}"\n'
+    return f'{head}steps = [\n{steps}  {{ close = "eof" }},\n]\n'
 
 
 def record(transcript: Path, session: Path, text: str) -> None:
