@@ -14,8 +14,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from workbench.command_line import EXIT_USAGE, OneLineParser, transcript_file
@@ -27,7 +27,7 @@ from workbench.protocol.enums import Direction
 from workbench.replay.recording import RecordingError, load_scripts, scripts_selected
 from workbench.replay.script import Script, Selection, SelectionError, Side, parse_selection
 from workbench.runner.headless import HeadlessRun, stop_on_signals
-from workbench.runner.outcome import EXIT_FAILED, EXIT_PASSED
+from workbench.runner.outcome import EXIT_FAILED, EXIT_PASSED, Outcome
 from workbench.session_file.model import ConnectSpec, ListenSpec, SessionSpec
 from workbench.transcript.diff import DEFAULT_CONTEXT, diff_pieces
 from workbench.transcript.records import Data
@@ -140,12 +140,25 @@ def replaying(url: str, for_listen: bool, selection: Selection) -> Endpoint:
     return checked(replace(endpoint, options=replace(endpoint.options, replay=str(selection))))
 
 
+@dataclass
+class WatchedOutcome(Outcome):
+    """The run's outcome, its events shown to `watch` as well."""
+
+    watch: Callable[[list[ev.Event]], None] | None = None
+
+    def apply(self, events: list[ev.Event]) -> None:
+        super().apply(events)
+        if self.watch is not None:
+            self.watch(events)
+
+
 class ReplayRun(HeadlessRun):
     """The headless run, watching the replayed connections: differences said on stderr,
     --once's end, --against's quiet servers."""
 
     def __init__(self, spec: SessionSpec, record: str | None, as_json: bool) -> None:
         super().__init__(spec, transcript_path=record, as_json=as_json)
+        self.outcome = WatchedOutcome(listened=bool(spec.listeners), watch=self._watch)
         self.clients_left: int | None = None  # --once: clients still to serve
         self.quiet_seconds: float | None = None  # --against: give up on a quiet server
         self.opened: list[str] = []  # the connections made, in order (--against)
@@ -161,24 +174,8 @@ class ReplayRun(HeadlessRun):
             self.last_heard[cid] = time.monotonic()
 
     def _pump(self, wait: float) -> None:
-        events = self.bridge.drain(wait)
-        if events:
-            self._watch(events)
-            self.bridge_events(events)
+        super()._pump(wait)
         self._give_up_on_quiet()
-
-    def bridge_events(self, events: list[ev.Event]) -> None:
-        """What HeadlessRun does with drained events (its _pump, given them)."""
-        update = self.core.apply(events)
-        self.outcome.apply(events)
-        if self.as_json:
-            from workbench.runner.json_events import json_lines
-
-            lines = json_lines(events)
-        else:
-            lines = [line for record in update.records for line in self._rows(record)]
-        if lines:
-            self._print(lines)
 
     def _watch(self, events: list[ev.Event]) -> None:
         now = time.monotonic()
