@@ -21,7 +21,9 @@ from peers import (
     connect_client,
     recv_exactly,
     recv_until_eof,
+    requires_ipv6,
     requires_socat,
+    short_temp_dir,
     socat_client,
 )
 from test_runner import RUN_TIMEOUT, LinesOf
@@ -84,10 +86,10 @@ def serving() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def serve(
-    started: list[subprocess.Popen[str]], *args: str
+    started: list[subprocess.Popen[str]], *args: str, url: str = "tcp://127.0.0.1:0"
 ) -> tuple[subprocess.Popen[str], LinesOf, int]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "replay", *args, "--serve", "tcp://127.0.0.1:0"],
+        [sys.executable, "-m", "workbench", "replay", *args, "--serve", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
@@ -95,7 +97,7 @@ def serve(
     )
     started.append(process)
     out = LinesOf(process)
-    port = int(out.wait_for(r"listening on tcp 127\.0\.0\.1:(\d+)").group(1))
+    port = int(out.wait_for(r"listening on (?:tcp \S+:(\d+)|unix )").group(1) or 0)
     return process, out, port
 
 
@@ -171,6 +173,32 @@ def test_a_client_that_sends_other_bytes_is_reported_and_served_on(
     assert "at byte 8: recorded 'world\\n', got 'wo\\x1b]2;'" in said[1], "peer bytes stay escaped"
     assert "\x1b" not in err + out.text()
     assert "! replay: differs from the recording" in out.text(), "the Log says it too"
+
+
+@requires_ipv6
+def test_a_mock_serves_over_ipv6(recording: Path, serving: list[subprocess.Popen[str]]) -> None:
+    process, out, port = serve(serving, f"{recording}@1", "--once", url="tcp://[::1]:0")
+    with socket.create_connection(("::1", port), timeout=DEFAULT_TIMEOUT) as client:
+        assert recv_until_eof(client) == GREETING
+    status, err = ended(process)
+    assert status == 0, err
+    assert "listening on tcp [::1]:" in out.text()
+
+
+def test_a_mock_serves_on_a_unix_socket(
+    recording: Path, serving: list[subprocess.Popen[str]]
+) -> None:
+    with short_temp_dir() as where:
+        path = where / "mock.sock"
+        process, out, _ = serve(serving, f"{recording}@2", "--once", url=f"unix://{path}")
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(DEFAULT_TIMEOUT)
+            client.connect(str(path))
+            client.sendall(b"hello\nworld\n")
+            client.shutdown(socket.SHUT_WR)
+            assert recv_until_eof(client) == b"hello\nworld\n"
+        status, err = ended(process)
+    assert status == 0, err + out.text()
 
 
 def test_a_mock_serves_until_sigterm_then_exits_0(
