@@ -95,7 +95,7 @@ def test_bytes_past_the_recording_are_reported_once() -> None:
     replay = ReplayFactory((script,))()
     replay.on_open(PEER)
     assert sends(replay.on_data(PEER, b"a")) == [b"b"]
-    assert "more bytes than recorded" in errors(replay.on_data(PEER, b"zz"))[0]
+    assert "2 bytes more than recorded after" in errors(replay.on_data(PEER, b"zz"))[0]
     assert errors(replay.on_data(PEER, b"zz")) == []
 
 
@@ -192,3 +192,17 @@ def test_selections_name_a_session_and_a_connection(tmp_path: object) -> None:
         except SelectionError:
             continue
         raise AssertionError(f"{bad!r} accepted")
+
+
+def test_a_peer_sending_without_end_is_counted_not_kept() -> None:
+    """Past the recording (or while its end of stream is awaited) what a peer sends is
+    counted, not held: memory stays bounded whatever it sends."""
+    script = Script(1, "C1", "tcp", (Sent(CLIENT, b"a"), Sent(SERVER, b"b"), Ended(CLIENT)))
+    replay = ReplayFactory((script,))()
+    replay.on_open(PEER)
+    replay.on_data(PEER, b"a")
+    for _ in range(1000):
+        replay.on_data(PEER, b"x" * 65536)
+        assert len(replay.waiting) <= 64
+    (said,) = errors(replay.on_eof(PEER))
+    assert "sent 65,536,000 bytes more than recorded before its end of stream" in said

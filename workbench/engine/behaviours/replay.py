@@ -72,6 +72,7 @@ class Replay:
         self.their_end = False
         self.differed = False
         self.extra_said = False
+        self.extra = 0  # bytes past the recorded turns, counted but not kept
 
     @property
     def done(self) -> bool:
@@ -113,19 +114,27 @@ class Replay:
                     break  # wait for as many bytes as were recorded
                 actions += self._compare(turn.data)
             elif not self.their_end:
+                self._trim()
                 break  # wait for their end of stream
             elif self.waiting:
-                actions.append(self._more(f"before its end of stream ({len(self.waiting):,})"))
-                self.waiting.clear()
+                actions.append(self._more("before its end of stream"))
             self.next += 1
         if self.done and not was_done and turns and turns[-1].side is not self.mine:
             if self.waiting:
-                actions.append(self._more(f"({len(self.waiting):,})"))
+                actions.append(self._more(""))
             actions.append(Close(ENDED_AS_RECORDED))  # its last turn was the other side's
-        elif self.done and was_done and self.waiting and not self.extra_said:
-            self.extra_said = True
-            actions.append(self._more(f"after the recording's end ({len(self.waiting):,})"))
+        elif self.done and self.waiting:
+            if not self.extra_said:  # once: a peer may go on sending for ever
+                self.extra_said = True
+                actions.append(self._more("after the recording's end"))
+            self.waiting.clear()
         return actions
+
+    def _trim(self) -> None:
+        """Bytes no recorded turn waits for are counted, not kept: a peer may send for ever."""
+        if len(self.waiting) > SHOWN_BYTES:
+            self.extra += len(self.waiting) - SHOWN_BYTES
+            del self.waiting[SHOWN_BYTES:]
 
     def _compare(self, expected: bytes) -> list[Action]:
         got = bytes(self.waiting[: len(expected)])
@@ -141,11 +150,17 @@ class Replay:
             head = f"{DIFFERS}: the {other} sent other bytes"
         return [Report(f"{head}, {difference(expected, got, offset)}", error=True)]
 
-    def _more(self, how_many: str) -> Report:
+    def _more(self, when: str) -> Report:
+        """The bytes the other side sent past its recorded turns (then forgotten)."""
         self.differed = True
+        count = len(self.waiting) + self.extra
+        shown = sanitize(bytes(self.waiting[:SHOWN_BYTES]))
+        self.waiting.clear()
+        self.extra = 0
+        when = f" {when}" if when else ""
         return Report(
-            f"{DIFFERS}: the {self.mine.other} sent more bytes than recorded {how_many}: "
-            f"'{sanitize(bytes(self.waiting[:SHOWN_BYTES]))}'",
+            f"{DIFFERS}: the {self.mine.other} sent {count:,} bytes more than recorded{when}: "
+            f"'{shown}'" + ("..." if count > SHOWN_BYTES else ""),
             error=True,
         )
 
