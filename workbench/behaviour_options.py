@@ -46,6 +46,7 @@ ANSWERING = {
     "chat=1": "relays what each peer sends to the others",
     "exec=": "hands each peer's bytes to a program",
     "sh=": "hands each peer's bytes to a program",
+    "replay=": "plays a recorded connection to each peer",
 }
 
 
@@ -59,6 +60,7 @@ def answering(options: SocketOptions) -> list[str]:
         "chat=1": options.chat,
         "exec=": options.exec_command is not None,
         "sh=": options.sh_command is not None,
+        "replay=": options.replay is not None,
     }
     return [name for name, on in chosen.items() if on]
 

@@ -296,6 +296,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.runner.command import main as run
 
         return run(arguments[1:])
+    if arguments[:1] == ["replay"]:
+        from workbench.replay.command import main as replay
+
+        return replay(arguments[1:])
+    if arguments[:1] == ["diff"]:
+        from workbench.replay.diff_command import main as diff
+
+        return diff(arguments[1:])
     from workbench.config import load_config, with_known_theme
 
     config = load_config()

@@ -107,6 +107,7 @@ class Origin(StrEnum):
     SEQUENCE = "sequence"  # a sequence's send step (`sequence login`)
     REPEAT = "repeat"  # the composer's message repeated every N ms
     PROXY = "proxy"  # the PROXY protocol header a connection sends first (?send-proxy=)
+    REPLAY = "replay"  # one side of a recorded connection played back (?replay=)
 
 
 # An origin as events and records carry it: "you", "echo", "rule 3", "broker C2"... Its

@@ -352,6 +352,18 @@ class SocketOptions:
         ),
     )
 
+    replay: str | None = declared(
+        None,
+        Option(
+            "replay",
+            Text(metavar="FILE"),
+            STREAMS,
+            "play one side of a recorded connection from the transcript FILE (FILE@2#C3: "
+            "session 2's C3): a listener plays the server to each new peer, a connection the "
+            "client (see sockbench replay)",
+        ),
+    )
+
     # TLS over a stream: `tls://HOST:PORT` is a TCP endpoint with tls=1 (see workbench.tls).
     tls: bool = declared(
         False,
@@ -543,6 +555,7 @@ BEHAVIOUR_FIELDS = (
     "chat",
     "exec_command",
     "sh_command",
+    "replay",
 )
 
 

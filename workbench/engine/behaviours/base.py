@@ -154,6 +154,7 @@ WANTED: tuple[tuple[str, Callable[[SocketOptions], bool]], ...] = (
     ("rules", lambda options: options.rules is not None),
     ("broker", lambda options: options.broker or options.chat),
     ("exec", lambda options: options.exec_command is not None or options.sh_command is not None),
+    ("replay", lambda options: options.replay is not None),
 )
 
 
