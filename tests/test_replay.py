@@ -19,6 +19,7 @@ from peers import (
     GreetingServer,
     ThreadedServer,
     connect_client,
+    free_port,
     recv_exactly,
     recv_until_eof,
     requires_ipv6,
@@ -276,3 +277,18 @@ def test_bad_transcripts_and_usage_exit_2(recording: Path, tmp_path: Path) -> No
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr, (words, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_a_session_files_listener_replays_a_recording(recording: Path, tmp_path: Path) -> None:
+    """`replay = FILE@N` on a session file's listener (any engine opens it: the app, `sockbench
+    run`), checked by the same file's connection."""
+    port = free_port()
+    session = tmp_path / "mock.toml"
+    session.write_text(
+        f'[[listen]]\nurl = "tcp://127.0.0.1:{port}"\nreplay = "{recording}@1"\n\n'
+        f'[[connect]]\nname = "check"\nurl = "tcp://127.0.0.1:{port}"\n'
+        "steps = [{ expect = '^hello from the greeting server\\n' }]\n"
+    )
+    result = sockbench("run", str(session))
+    assert result.returncode == 0, result.stderr
+    assert "↺ replay: hello from the greeting server" in result.stdout

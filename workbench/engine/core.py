@@ -11,11 +11,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.engine.acceptor import SpareDescriptor
 from workbench.engine.behaviour_switch import BehaviourSwitch
 from workbench.engine.behaviours import behaviour_for
+from workbench.engine.behaviours.replay import use_loader
 from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import NotSent
 from workbench.engine.limits import raise_open_files_limit
@@ -30,6 +31,20 @@ from workbench.protocol.enums import CloseCause, Origin, OriginName, is_origin_n
 from workbench.protocol.options import SocketOptions
 from workbench.protocol.sequences import SendPayload, Sequence
 from workbench.transcript.writer import CLOSE_SECONDS
+
+if TYPE_CHECKING:
+    from workbench.replay.script import Script
+
+
+def replay_scripts(text: str) -> tuple[Script, ...]:
+    """The recording a `replay=` option names, read when its listener or connection opens
+    (the replay behaviour is sans-IO: it is handed its scripts). Loaded on first use."""
+    from workbench.replay.recording import load_scripts
+
+    return load_scripts(text)
+
+
+use_loader(replay_scripts)
 
 SHUTDOWN_GRACE_SECONDS = 0.5
 DEFAULT_CONNECT_TIMEOUT = 10.0

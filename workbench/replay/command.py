@@ -24,7 +24,7 @@ from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url
 from workbench.protocol.enums import Direction
-from workbench.replay.recording import RecordingError, load_scripts, scripts_selected
+from workbench.replay.recording import RecordingError, scripts_selected
 from workbench.replay.script import Script, Selection, SelectionError, Side, parse_selection
 from workbench.runner.headless import HeadlessRun, stop_on_signals
 from workbench.runner.outcome import EXIT_FAILED, EXIT_PASSED, Outcome
@@ -122,9 +122,6 @@ def main(argv: Sequence[str]) -> int:
         scripts = scripts_selected(selection)
     except RecordingError as exc:
         return fail(str(exc))
-    from workbench.engine.behaviours.replay import use_loader
-
-    use_loader(load_scripts)
     if args.serve is not None:
         return serve(args, selection, scripts)
     return against(args, selection, scripts, framing)
