@@ -17,7 +17,7 @@ from peers import abort
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
-from ui_helpers import focus, make_app, shows, type_line, wait_log, wait_ui
+from ui_helpers import focus, make_app, shows, type_line, wait_log, wait_notified, wait_ui
 
 from workbench.protocol.endpoints import parse_url
 from workbench.ui.app import SockbenchApp
@@ -386,7 +386,10 @@ class WidthScene(Scene):
         # The table widens a column for a longer count when it is next idle: drawn whole.
         table = app.connections_table
         await wait_ui(pilot, lambda: shows(table, r" 501 B "), "the bytes in, drawn whole")
-        app.clear_notifications()  # "L1 is at its maximum" would cover the panes
+        # "L1 is at its maximum" would cover the panes: cleared once it is there (a
+        # notification arrives a turn of the app's queue after the event that made it).
+        await wait_notified(pilot, "is at its maximum")
+        app.clear_notifications()
         await pilot.pause(0.1)
 
 

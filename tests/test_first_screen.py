@@ -84,6 +84,9 @@ def test_what_is_typed_on_the_first_screen_is_sent_from_the_main_composer() -> N
     async def scenario(pilot: Pilot[None]) -> None:
         await pilot.pause()
         assert isinstance(app.screen, FirstScreen)
+        # Its input takes the focus as the screen starts (on a loaded machine a moment
+        # after the first pause): keys before that go nowhere.
+        await wait_ui(pilot, lambda: app.focused is not None, "the first screen's input")
         await pilot.press("f1")  # not yet: no help over the first screen, then hidden
         await pilot.press(*"hello")
         await pilot.press("left")
