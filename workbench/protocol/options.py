@@ -16,6 +16,7 @@ from workbench.protocol.option_kinds import (
     Choice,
     Fingerprint,
     Flag,
+    FramingText,
     Integer,
     Interface,
     Kind,
@@ -323,6 +324,19 @@ class SocketOptions:
             STREAMS,
             "as exec=, through /bin/sh -c COMMAND",
             command_line=CommandLine("--sh"),
+        ),
+    )
+
+    # How the stream's messages are framed: the Log's messages view, per connection.
+    framing: str | None = declared(
+        None,
+        Option(
+            "framing",
+            FramingText(),
+            STREAMS,
+            "the stream's messages are framed as SPEC: delim:\\r\\n, len:2:be[:incl][:max=N], "
+            "netstring, resp, http (the Log's messages framing shows them)",
+            command_line=CommandLine("--framing"),
         ),
     )
 
