@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from workbench.codec import format_size, hexdump, sanitize_text
 from workbench.framing import LINE_FEEDS, split_lines, whole_characters
+from workbench.log.message_framing import MessageRecord
 from workbench.log.records import Record
 from workbench.log.rows import TAB_SIZE, Row
 from workbench.log.settings import ViewSettings
@@ -86,5 +87,12 @@ def layout(record: Record, settings: ViewSettings) -> list[Row]:
     if not record.is_data:
         return [Row(record, sanitize_text(record.text).expandtabs(TAB_SIZE), True)]
     if settings.display == "text":
-        return text_rows(record)
-    return _hex_rows(record, settings.display == "both")
+        rows = text_rows(record)
+    else:
+        rows = _hex_rows(record, settings.display == "both")
+    if isinstance(record, MessageRecord):
+        # Its summary before the bytes, what is malformed after them (a peer's words).
+        rows[0].lead = sanitize_text(record.summary)
+        if record.error:
+            rows[-1].note += f" ✗ {sanitize_text(record.error)}"
+    return rows
