@@ -18,15 +18,22 @@ MESSAGES = ViewSettings(framing="messages")
 LEN2 = parse_framing("len:2:be")
 
 
+OPENED = "connected"
+
+
 def records_of(
-    chunks: list[bytes], source: str = "C1", kind: str = "in", seq: int = 1
+    chunks: list[bytes], source: str = "C1", kind: str = "in", seq: int = 1, opened: bool = True
 ) -> list[Record]:
-    return [Record(seq + i, 100.0 + i, source, kind, c, len(c)) for i, c in enumerate(chunks)]
+    """`chunks` as records of `source`, after the note that opens it (as the session makes
+    them: a connection's first record is always a note) unless `opened` is False."""
+    first = [Record(seq, 99.0, source, "info", text=OPENED)] if opened else []
+    seq += len(first)
+    return first + [Record(seq + i, 100.0, source, kind, c, len(c)) for i, c in enumerate(chunks)]
 
 
 def shown(model: LogModel) -> list[str]:
-    """Each row as the Log shows it, without the time."""
-    return [plain_row(row, "t")[2:] for row in model.rows]
+    """Each row as the Log shows it, without the time (nor the notes that open connections)."""
+    return [plain_row(row, "t")[2:] for row in model.rows if row.record.text != OPENED]
 
 
 def framed_model(spec: str = "len:2:be", source: str = "C1") -> LogModel:
@@ -43,7 +50,7 @@ def test_each_message_is_one_record_however_the_reads_cut_it(
     model = framed_model()
     wire = b"".join(encode(LEN2, p) for p in payloads)
     model.append(records_of([c for c in cut(wire, cuts) if c]))
-    rows = list(model.rows)
+    rows = [row for row in model.rows if row.record.is_data]
     assert [row.lead for row in rows if row.first] == [f"len {len(p)}" for p in payloads]
     assert [row.record.data for row in rows if row.first] == [encode(LEN2, p) for p in payloads]
     assert all(isinstance(row.record, MessageRecord) and not row.record.error for row in rows)
@@ -99,7 +106,7 @@ def test_garbage_in_any_framing_never_raises(spec: str, chunks: list[bytes]) -> 
 
 def test_connections_without_a_framing_are_shown_as_read() -> None:
     model = framed_model(source="C1")
-    model.append(records_of([b"\x00\x01a"], source="C2") + records_of([b"\x00\x01b"], seq=2))
+    model.append(records_of([b"\x00\x01a"], source="C2") + records_of([b"\x00\x01b"], seq=3))
     assert shown(model) == ["C2    ← \\x00\\x01a", "C1    ← [len 1] \\x00\\x01b"]
 
 
@@ -108,9 +115,9 @@ def test_directions_are_framed_apart_and_an_info_record_passes() -> None:
     model.append(
         [
             *records_of([b"\x00\x03a"], kind="out"),
-            Record(2, 101.0, "C1", "info", text="peer sent EOF"),
-            *records_of([b"\x00\x01x", b"bc"], kind="in", seq=3),
-            *records_of([b"bc"], kind="out", seq=5),
+            Record(3, 101.0, "C1", "info", text="peer sent EOF"),
+            *records_of([b"\x00\x01x", b"bc"], kind="in", seq=4, opened=False),
+            *records_of([b"bc"], kind="out", seq=6, opened=False),
         ]
     )
     # What was sent is framed on its own: its message ends in a later record.
@@ -137,8 +144,9 @@ def test_a_framing_that_cannot_be_used_is_said_once() -> None:
 def test_bytes_the_log_never_got_end_the_message_and_framing_starts_again() -> None:
     model = framed_model()
     # A record merged under load holds only its first bytes (size counts them all).
-    merged = Record(1, 100.0, "C1", "in", b"\x00\x05he", 9)
-    model.append([merged, *records_of([b"\x00\x01z"], seq=2)])
+    merged = Record(2, 100.0, "C1", "in", b"\x00\x05he", 9)
+    opened = Record(1, 99.0, "C1", "info", text=OPENED)
+    model.append([opened, merged, *records_of([b"\x00\x01z"], seq=3, opened=False)])
     assert shown(model) == [
         "C1    ← [len 5] \\x00\\x05he ✗ the stream ended 4 bytes into a message of 7",
         "C1    ← [not kept]  … 5 B more (5 B) ✗ 5 bytes were not kept (under load): "
@@ -153,3 +161,24 @@ def test_the_framings_remembered_are_bounded() -> None:
         model.set_framing(f"C{index}", "netstring")
     assert len(model.framings) == MAX_FRAMED_SOURCES
     assert "C0" not in model.framings and f"C{MAX_FRAMED_SOURCES + 4}" in model.framings
+
+
+def test_a_connection_whose_first_records_are_gone_is_said_to_be_framed_from_there() -> None:
+    model = framed_model()
+    # The store dropped its first records: what is held begins inside a message.
+    model.append(records_of([b"lo\x00\x02hi"], seq=7, opened=False))
+    first, *rest = shown(model)
+    assert first == (
+        "C1    • C1's earlier records are not held: its messages are framed from the first "
+        "one held, which may begin inside a message"
+    )
+    assert rest == []
+    assert model.pending_tail_rows()[0].record.size == 6  # "lo" read as a length: 27,759
+
+
+def test_clearing_the_log_keeps_each_connection_s_framing_in_step() -> None:
+    model = framed_model()
+    model.append(records_of([b"\x00\x05hel"]))
+    model.clear()
+    model.append(records_of([b"lo\x00\x02hi"], seq=10, opened=False))
+    assert shown(model) == ["C1    ← [len 5] \\x00\\x05hello", "C1    ← [len 2] \\x00\\x02hi"]

@@ -49,9 +49,15 @@ class MessageRecordFramer:
         # (Kept while the Log frames: a framer that lost its place stays lost.)
         self._streams: dict[tuple[str, str], tuple[Framer, Record]] = {}
         self._told: set[str] = set()  # sources whose framing's problem was said
+        # Sources with a record fed: a connection's first record is its "connecting" or
+        # "accepted" note, so one whose first is data began before the records held.
+        self._seen: set[str] = set()
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
+        first = record.source not in self._seen
+        if first:
+            self._seen.add(record.source)
         if not record.is_data:
             return [record]
         maker = self._maker(record)
@@ -63,7 +69,10 @@ class MessageRecordFramer:
         key = (record.source, record.kind)
         stream = self._streams.get(key)
         framer = stream[0] if stream is not None else maker()
-        out: list[Record] = [_message_record(record, m) for m in framer.feed(record.data)]
+        out: list[Record] = []
+        if first:
+            out.append(_joined_late(record))
+        out += [_message_record(record, m) for m in framer.feed(record.data)]
         if record.missing > 0:
             # Bytes the Log never got (merged under load): the framing cannot go on through
             # them. What was held ends there, and a new framer starts after the gap.
@@ -107,9 +116,8 @@ class MessageRecordFramer:
         self._told.discard(source)
 
     def clear(self) -> None:
-        self._streams.clear()
-        self._specs.clear()
-        self._told.clear()
+        """The Log forgot its records: the streams go on (their next bytes are where their
+        framing is), and what is held stays (the bytes of a message not finished yet)."""
 
 
 def _labels(record: Record) -> tuple[int, float, str, str]:
@@ -127,6 +135,14 @@ def _message_record(label: Record, message: Message) -> MessageRecord:
         *_labels(label), data, message.whole_size, *_shown_as(label),
         summary=message.summary, error=message.error,
     )  # fmt: skip
+
+
+def _joined_late(record: Record) -> Record:
+    text = (
+        f"{record.source}'s earlier records are not held: its messages are framed from the "
+        "first one held, which may begin inside a message"
+    )
+    return Record(*_labels(record)[:3], "info", text=text)
 
 
 def _problem(record: Record, words: str) -> Record:
