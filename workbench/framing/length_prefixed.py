@@ -23,6 +23,7 @@ from workbench.framing.prefixed import Header, PrefixedFramer, parse_max
 DEFAULT_MAX = 16 * 1024 * 1024
 WIDTHS = (1, 2, 4, 8)
 ORDERS = ("be", "le")
+KNOWN_LENGTHS = 256
 Order = Literal["big", "little"]
 
 
@@ -61,6 +62,8 @@ class LengthFramer(PrefixedFramer):
         super().__init__()
         self._spec = spec
         self.max_header = spec.width
+        # The headers of the lengths seen last (a flood's messages are often one size).
+        self._known: dict[int, Header] = {}
 
     def header(self, head: bytes) -> Header | str | None:
         spec = self._spec
@@ -68,6 +71,19 @@ class LengthFramer(PrefixedFramer):
         if len(head) < width:
             return None
         length = int.from_bytes(head[:width], spec.order)
+        known = self._known.get(length)
+        if known is not None:
+            return known
+        found = self._header_of(length)
+        if isinstance(found, Header):
+            if len(self._known) >= KNOWN_LENGTHS:
+                self._known.clear()
+            self._known[length] = found
+        return found
+
+    def _header_of(self, length: int) -> Header | str:
+        spec = self._spec
+        width = spec.width
         if length > spec.max_length:
             return f"length {length:,} > max {spec.max_length:,}"
         if spec.inclusive:

@@ -130,10 +130,11 @@ def _shown_as(record: Record) -> tuple[int, str, str, str]:
 
 
 def _message_record(label: Record, message: Message) -> MessageRecord:
-    data = message.data[:MAX_HELD_BYTES]
+    data = message.data
+    size = len(data) if message.size < 0 else message.size  # Message.whole_size, inline
     return MessageRecord(
-        *_labels(label), data, message.whole_size, *_shown_as(label),
-        summary=message.summary, error=message.error,
+        label.seq, label.ts, label.source, label.kind, data[:MAX_HELD_BYTES], size, 1,
+        label.unit, label.encoding, label.text, False, message.summary, message.error,
     )  # fmt: skip
 
 
