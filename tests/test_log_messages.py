@@ -13,6 +13,7 @@ from workbench.framing.messages import encode, parse_framing
 from workbench.log import LogModel, Record, ViewSettings
 from workbench.log.message_framing import MAX_FRAMED_SOURCES, MessageRecord
 from workbench.log.plain_rows import plain_row
+from workbench.ui.detail import describe_record
 
 MESSAGES = ViewSettings(framing="messages")
 LEN2 = parse_framing("len:2:be")
@@ -182,3 +183,18 @@ def test_clearing_the_log_keeps_each_connection_s_framing_in_step() -> None:
     model.clear()
     model.append(records_of([b"lo\x00\x02hi"], seq=10, opened=False))
     assert shown(model) == ["C1    ← [len 5] \\x00\\x05hello", "C1    ← [len 2] \\x00\\x02hi"]
+
+
+def test_the_detail_view_says_what_the_framing_read_of_a_message() -> None:
+    model = framed_model("len:2:be:incl:max=100")
+    model.append(records_of([b"\x00\x05abc\x00\x01"]))
+    good, bad = (row.record for row in model.rows if row.record.is_data)
+    assert describe_record(good, None, lambda ts: "T")[1:] == [
+        "5 bytes  ·  shown as utf-8",
+        "message  ·  len 3  ·  length 5",
+    ]
+    assert describe_record(bad, None, lambda ts: "T")[2:] == [
+        "message  ·  2 bytes",
+        "malformed: length 1 is less than its own 2-byte prefix (incl); the framing cannot "
+        "find the next message: the rest of the stream is unframed",
+    ]

@@ -35,6 +35,7 @@ class MessageRecord(Record):
 
     summary: str = ""
     error: str = ""
+    fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
 
 
 class MessageRecordFramer:
@@ -135,6 +136,7 @@ def _message_record(label: Record, message: Message) -> MessageRecord:
     return MessageRecord(
         label.seq, label.ts, label.source, label.kind, data[:MAX_HELD_BYTES], size, 1,
         label.unit, label.encoding, label.text, False, message.summary, message.error,
+        message.fields,
     )  # fmt: skip
 
 
