@@ -13,6 +13,7 @@ from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.option_kinds import FRAMING_NAMES, FramingText, _framing_parts
 from workbench.session_file.loader import SessionFileError, parse_session
+from workbench.session_file.writer import session_toml
 
 
 def test_a_stream_endpoint_takes_a_framing_and_shows_it_in_its_url() -> None:
@@ -64,6 +65,18 @@ def test_the_flag_and_the_session_file_key_set_it() -> None:
     assert spec.listeners[0].endpoint.options.framing == "netstring"
     with pytest.raises(SessionFileError, match="unknown framing 'nope'"):
         parse_session('[[listen]]\nurl = "tcp://127.0.0.1:0"\nframing = "nope"\n', "x.toml")
+
+
+def test_a_saved_session_keeps_each_endpoint_s_framing() -> None:
+    text = (
+        '[[listen]]\nurl = "unix:///tmp/framed.sock"\nframing = "delim:\\\\r\\\\n:max=100"\n'
+        '[[connect]]\nurl = "tcp://127.0.0.1:9?framing=len:4:le:incl"\n'
+    )
+    spec = parse_session(text, "a.toml")
+    assert spec.listeners[0].endpoint.options.framing == "delim:\\r\\n:max=100"
+    again = parse_session(session_toml(spec), "b.toml")
+    assert again == spec
+    assert [c.endpoint.options.framing for c in again.connections] == ["len:4:le:incl"]
 
 
 def test_the_protocol_knows_the_framings_workbench_framing_has() -> None:
