@@ -28,6 +28,7 @@ def test_a_stream_endpoint_takes_a_framing_and_shows_it_in_its_url() -> None:
             assert parse_framing(endpoint.options.framing or "")
     endpoint = parse_url("tcp://127.0.0.1:1?framing=len:4:le:incl:max=100", for_listen=False)
     assert endpoint.options.framing == "len:4:le:incl:max=100"
+    assert endpoint.url == "tcp://127.0.0.1:1?framing=len:4:le:incl:max=100"
     assert parse_url(endpoint.url, for_listen=False).options.framing == endpoint.options.framing
     assert parse_url("tcp://127.0.0.1:1", for_listen=False).options.framing is None
 

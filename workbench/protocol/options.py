@@ -42,8 +42,9 @@ UDP = frozenset({Transport.UDP})
 STREAMS = frozenset({Transport.TCP, Transport.UNIX})
 EVERY_TRANSPORT = frozenset(Transport)
 
-# What an option's value keeps as it is in a URL's query; the rest is percent-encoded.
-URL_SAFE = "\\!,:;/@'()*$~[]"
+# What an option's value keeps as it is in a URL's query; the rest is percent-encoded. (`=`
+# too: an item is cut at its first, so `framing=len:2:be:max=100` reads back as written.)
+URL_SAFE = "\\!,:;/@'()*$~[]="
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 # The protocols whose plain-text exchange sockbench plays before a STARTTLS handshake.
 # Those whose both sides sockbench plays (workbench.tls.starttls); it has mysql's client too.
