@@ -8,7 +8,15 @@ import pytest
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url, with_defaults
 from workbench.protocol.enums import Transport
-from workbench.protocol.option_kinds import Choice, Fingerprint, Flag, Integer, OnOff, Seconds
+from workbench.protocol.option_kinds import (
+    Choice,
+    Fingerprint,
+    Flag,
+    FramingText,
+    Integer,
+    OnOff,
+    Seconds,
+)
 from workbench.protocol.options import OPTIONS, Option, SocketOptions
 
 
@@ -111,6 +119,8 @@ def sample_text(option: Option) -> str:
         return option.kind.values[-1]
     if isinstance(option.kind, Fingerprint):
         return ":".join(["AB"] * 32)
+    if isinstance(option.kind, FramingText):
+        return "len:2:be"
     return "127.0.0.1"
 
 

@@ -14,6 +14,11 @@ from dataclasses import dataclass, replace
 from workbench.framing import LINE_FEEDS
 from workbench.log.filters import accept_all, compile_filter, compile_search
 from workbench.log.framing import RecordFramer
+from workbench.log.message_framing import (
+    MAX_FRAMED_SOURCES,
+    PENDING_MESSAGE,
+    MessageRecordFramer,
+)
 from workbench.log.records import DATA_KINDS, TS, RawRecord, Record
 from workbench.log.row_layout import MAX_ROW_BYTES, layout, text_rows
 from workbench.log.rows import Row, RowRing
@@ -35,7 +40,7 @@ class _Stage:
 
     settings: ViewSettings
     accept: Callable[[Record], bool]
-    framer: RecordFramer | None = None
+    framer: RecordFramer | MessageRecordFramer | None = None
 
     @property
     def fast(self) -> bool:
@@ -45,9 +50,13 @@ class _Stage:
         )
 
 
-def _stage(settings: ViewSettings) -> _Stage:
+def _stage(settings: ViewSettings, framings: dict[str, str]) -> _Stage:
     accept = compile_filter(settings)  # first: a bad regex must change nothing
-    framer = RecordFramer() if settings.framing == "lines" else None
+    framer: RecordFramer | MessageRecordFramer | None = None
+    if settings.framing == "lines":
+        framer = RecordFramer()
+    elif settings.framing == "messages":
+        framer = MessageRecordFramer(framings.get)
     return _Stage(settings, accept, framer)
 
 
@@ -70,7 +79,9 @@ class LogModel:
         self.rows = RowRing(self.max_rows)
         self.rows_dropped = 0
         self.generation = 0
-        self._stage = _stage(_DEFAULT_SETTINGS)
+        # Each framed connection's framing (its endpoint's framing=), for the messages view.
+        self.framings: dict[str, str] = {}
+        self._stage = _stage(_DEFAULT_SETTINGS, self.framings)
         self._clears = 0
         # Relative times count from the session's first record, even once it is dropped.
         self.session_start: float | None = None
@@ -78,6 +89,16 @@ class LogModel:
     @property
     def settings(self) -> ViewSettings:
         return self._stage.settings
+
+    def set_framing(self, source: str, spec: str) -> None:
+        """Show `source`'s records framed as `spec` (`len:2:be`) in the messages view, from
+        its next record or the next relayout. The oldest of MAX_FRAMED_SOURCES go first."""
+        self.framings.pop(source, None)
+        self.framings[source] = spec
+        while len(self.framings) > MAX_FRAMED_SOURCES:
+            del self.framings[next(iter(self.framings))]
+        if isinstance(self._stage.framer, MessageRecordFramer):
+            self._stage.framer.forget(source)
 
     @property
     def records_dropped(self) -> int:
@@ -196,10 +217,15 @@ class LogModel:
             return []
         rows: list[Row] = []
         for record in stage.framer.pending():
-            if stage.accept(record):
-                new = layout(record, stage.settings)
-                new[-1].note += PENDING_NOTE
-                rows += new
+            if not stage.accept(record):
+                continue
+            if isinstance(stage.framer, MessageRecordFramer):
+                note = f"… {record.size:,} {PENDING_MESSAGE}"
+                rows.append(Row(record, "", True, note))
+                continue
+            new = layout(record, stage.settings)
+            new[-1].note += PENDING_NOTE
+            rows += new
         return rows
 
     def find(
@@ -239,13 +265,14 @@ class Relayout:
     def __init__(self, model: LogModel, settings: ViewSettings) -> None:
         self.model = model
         self.settings = settings
-        self.stage = _stage(settings)  # first: a bad regex raises before anything changes
+        # First: a bad regex raises before anything changes.
+        self.stage = _stage(settings, model.framings)
         self._start()
 
     def _start(self) -> None:
         model = self.model
         if self.stage.framer is not None:
-            self.stage = _stage(self.settings)
+            self.stage = _stage(self.settings, model.framings)
         self.rows = RowRing(model.max_rows)
         self.rows_dropped = 0
         self.restarts = model._clears

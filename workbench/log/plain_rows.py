@@ -48,4 +48,9 @@ def plain_row(row: Row, stamp: str) -> str:
         head = "".join(head_text(row, stamp))
     else:
         head = "".join(continuation_text(row.record.source, stamp))
-    return (head + row.text + row.note).rstrip()
+    return (head + lead_text(row) + row.text + row.note).rstrip()
+
+
+def lead_text(row: Row) -> str:
+    """What comes before a row's text: a message's summary, bracketed ("[len 100] ")."""
+    return f"[{row.lead}] " if row.lead else ""

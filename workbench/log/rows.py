@@ -15,7 +15,7 @@ class Row:
     """One line of the view. A data row keeps its raw bytes and decodes them on first use:
     under a flood most rows are never drawn, and sanitizing is the costly part of a row."""
 
-    __slots__ = ("_raw", "_text", "first", "note", "record")
+    __slots__ = ("_raw", "_text", "first", "lead", "note", "record")
 
     def __init__(self, record: Record, text: str | None, first: bool, note: str = "") -> None:
         self.record = record
@@ -23,6 +23,7 @@ class Row:
         self._raw = b""
         self.first = first  # the record's first row (the one with time, source and direction)
         self.note = note  # e.g. " … 12.0 KiB more"
+        self.lead = ""  # shown before the text, marked: a message's summary ("len 100")
 
     @classmethod
     def of_bytes(cls, record: Record, raw: bytes, first: bool) -> Row:
@@ -42,7 +43,7 @@ class Row:
         return text
 
     def _key(self) -> tuple[object, ...]:
-        return (self.record, self.text, self.first, self.note)
+        return (self.record, self.text, self.first, self.note, self.lead)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Row) and self._key() == other._key()

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DISPLAYS = ("text", "hex", "both")
-FRAMINGS = ("raw", "lines")
+FRAMINGS = ("raw", "lines", "messages")
 DIRECTIONS = ("both", "in", "out")
 
 
 @dataclass(frozen=True)
 class ViewSettings:
     display: str = "text"  # "text", "hex" or "both" (hexdump -C style)
-    framing: str = "raw"  # "raw" (records as read) or "lines" (reassembled at LF)
+    # "raw" (records as read), "lines" (reassembled at LF) or "messages" (each connection's
+    # own framing, its endpoint's framing=: workbench.log.message_framing)
+    framing: str = "raw"
     relative_time: bool = False
     wrap: bool = False  # long rows wrap onto more lines (else cut at the edge, with a mark)
     sources: frozenset[str] | None = None  # None: every source

@@ -146,8 +146,73 @@ class ProtocolList(NamedTuple):
         return ",".join(names) or None
 
 
+# The framings' names (workbench.framing.messages.FRAMINGS: a test keeps them the same) and
+# the shape of their parameters. The protocol is a leaf and cannot ask the framings
+# themselves; where a framing is used, workbench.framing checks the values in full.
+FRAMING_NAMES = ("delim", "len", "netstring", "resp", "http")
+FRAMING_EXAMPLES = "delim:\\r\\n, len:2:be[:incl][:max=N], netstring, resp, http"
+_MAX_PARAM = re.compile(r"^max=[0-9]+$")
+
+
+class FramingText(NamedTuple):
+    """How a stream's messages are framed (`len:2:be`, `delim:\\0`, `netstring`): its shape
+    checked here, kept as text."""
+
+    metavar: str = "SPEC"
+
+    def parse(self, name: str, text: str) -> str | None:
+        if not text:
+            return None
+        framing, *params = _framing_parts(text)
+        if framing not in FRAMING_NAMES:
+            raise EndpointError(f"{name}: unknown framing '{framing}' (one of: {FRAMING_EXAMPLES})")
+        problem = _framing_problem(framing, params)
+        if problem:
+            raise EndpointError(f"{name}: {problem}")
+        return text
+
+
+def _framing_parts(text: str) -> list[str]:
+    """`text` split at its colons, `\\:` being a colon of a delimiter (as
+    workbench.framing.messages.split_params splits it)."""
+    parts, current, at = [], "", 0
+    while at < len(text):
+        if text[at : at + 2] == "\\:":
+            current += ":"
+            at += 2
+            continue
+        if text[at] == ":":
+            parts.append(current)
+            current = ""
+        else:
+            current += text[at]
+        at += 1
+    return [*parts, current]
+
+
+def _framing_problem(framing: str, params: list[str]) -> str:
+    """What is wrong with the shape of `framing`'s parameters ("" if nothing)."""
+    if framing == "delim":
+        if not params or not params[0]:
+            return "say the delimiter (delim:\\r\\n, delim:\\0)"
+        extra = params[1:]
+    elif framing == "len":
+        if not params or params[0] not in ("1", "2", "4", "8"):
+            return "len: the prefix's width is 1, 2, 4 or 8 (len:2:be)"
+        extra = [param for param in params[1:] if param not in ("be", "le", "incl")]
+    elif framing == "netstring":
+        extra = params
+    else:
+        return ""  # their parameters are checked where they are used
+    for param in extra:
+        if not _MAX_PARAM.match(param):
+            return f"{framing}: unknown parameter '{param}'"
+    return ""
+
+
 Kind = (
-    Flag
+    FramingText
+    | Flag
     | Integer
     | Seconds
     | Interface

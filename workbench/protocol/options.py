@@ -16,6 +16,7 @@ from workbench.protocol.option_kinds import (
     Choice,
     Fingerprint,
     Flag,
+    FramingText,
     Integer,
     Interface,
     Kind,
@@ -41,8 +42,9 @@ UDP = frozenset({Transport.UDP})
 STREAMS = frozenset({Transport.TCP, Transport.UNIX})
 EVERY_TRANSPORT = frozenset(Transport)
 
-# What an option's value keeps as it is in a URL's query; the rest is percent-encoded.
-URL_SAFE = "\\!,:;/@'()*$~[]"
+# What an option's value keeps as it is in a URL's query; the rest is percent-encoded. (`=`
+# too: an item is cut at its first, so `framing=len:2:be:max=100` reads back as written.)
+URL_SAFE = "\\!,:;/@'()*$~[]="
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 # The protocols whose plain-text exchange sockbench plays before a STARTTLS handshake.
 # Those whose both sides sockbench plays (workbench.tls.starttls); it has mysql's client too.
@@ -361,6 +363,19 @@ class SocketOptions:
             "play one side of a recorded connection from the transcript FILE (FILE@2#C3: "
             "session 2's C3): a listener plays the server to each new peer, a connection the "
             "client (see sockbench replay)",
+        ),
+    )
+
+    # How the stream's messages are framed: the Log's messages view, per connection.
+    framing: str | None = declared(
+        None,
+        Option(
+            "framing",
+            FramingText(),
+            STREAMS,
+            "the stream's messages are framed as SPEC: delim:\\r\\n, len:2:be[:incl][:max=N], "
+            "netstring, resp, http (the Log's messages framing shows them)",
+            command_line=CommandLine("--framing"),
         ),
     )
 

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 from workbench.codec import decode_for_display, format_hex, format_size, hexdump, sanitize_text
 from workbench.framing import split_lines
 from workbench.log import Record
+from workbench.log.message_framing import MessageRecord
 from workbench.session.model import ConnectionInfo
 
 DIRECTION = {"in": "received", "out": "sent", "info": "information", "error": "error"}
@@ -42,6 +43,11 @@ def describe_record(
             else ""
         )
         lines.append(f"{record.size:,} bytes{merged}{held}  ·  shown as {record.encoding}")
+    if isinstance(record, MessageRecord):  # the messages framing's: what it read of it
+        fields = [f"{name} {value}" for name, value in record.fields]
+        lines.append("  ·  ".join(["message", *filter(None, [record.summary, *fields])]))
+        if record.error:
+            lines.append(f"malformed: {record.error}")
     return lines
 
 

@@ -152,7 +152,7 @@ ACTION_TEXTS: dict[str, str] = {
     "history(1)": "Earlier / later lines sent (a history of the last 500)",
     "new_line": "A new line: the composer becomes a block editor",
     "display": "View: text → hex → hex dump",
-    "framing": "Framing: raw reads ↔ lines joined across reads",
+    "framing": "Framing: raw reads → lines → messages of the connection's framing=",
     "time": "Time: absolute ↔ relative to the first record",
     "wrap": "Wrap long rows ↔ cut them at the edge (← → then scroll sideways)",
     "filter": "Filter: which records the Log shows",

@@ -19,6 +19,7 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from workbench.log import ViewSettings
+from workbench.log.settings import FRAMINGS
 from workbench.payloads import next_in
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 
@@ -84,8 +85,10 @@ class LogPane(Vertical):
         self.log_view.apply(replace(settings, display=next_in(modes, settings.display)))
 
     def action_framing(self) -> None:
+        """raw → lines → messages (once a connection has a framing=) → raw."""
         settings = self.view_settings()
-        framing = "lines" if settings.framing == "raw" else "raw"
+        framings = FRAMINGS if self.log_view.model.framings else FRAMINGS[:2]
+        framing = next_in(framings, settings.framing) if settings.framing in framings else "raw"
         self.log_view.apply(replace(settings, framing=framing))
 
     def action_time(self) -> None:

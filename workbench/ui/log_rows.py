@@ -30,6 +30,8 @@ CONTINUATION_STYLE = Style(color="bright_black")
 ORIGIN_STYLE = Style(color="cyan", italic=True)
 TIME_STYLE = Style(color="bright_black")
 NOTE_STYLE = Style(color="yellow", italic=True)
+# A message's summary before its bytes (messages framing): a label no peer text looks like.
+LEAD_STYLE = Style(color="bright_white", bgcolor="blue")
 INFO_TEXT_STYLE = Style(italic=True)
 ERROR_TEXT_STYLE = Style(color="red")
 MATCH_STYLE = Style(bgcolor="yellow", color="black")
@@ -81,6 +83,8 @@ def body(row: Row, pattern: str) -> list[Segment]:
     """A row's text (with the search's matches lit) and its note."""
     style = {"info": INFO_TEXT_STYLE, "error": ERROR_TEXT_STYLE}.get(row.record.kind)
     segments = highlighted(row.text, pattern, style)
+    if row.lead:
+        segments[:0] = [Segment(f" {row.lead} ", LEAD_STYLE), Segment(" ")]
     if row.note:
         segments.append(Segment(row.note, NOTE_STYLE))
     return segments

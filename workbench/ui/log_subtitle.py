@@ -24,8 +24,8 @@ def subtitle(
     `shift`: the columns the rows are scrolled sideways."""
     parts = [f"{len(model.rows):,} row{'' if len(model.rows) == 1 else 's'}"]
     view = [settings.display]
-    if settings.framing == "lines":
-        view.append("lines")
+    if settings.framing != "raw":
+        view.append(settings.framing)
     if settings.relative_time:
         view.append("relative time")
     if settings.wrap:

@@ -183,6 +183,10 @@ class MainScreen(Screen[None]):
         new rows are drawn with it: an accept storm's 5,000 new rows are added and laid out
         once, not once per slice."""
         changes = update.changes
+        for cid in changes.opened:  # before its records: the messages view frames them
+            framing = self.opened.framing_of(cid, self.session)
+            if framing:
+                self.log_view.model.set_framing(cid, framing)
         self.log_view.add_records(update.records, show=show)
         added: set[str] = set()
         self._structure_changed |= changes.structure

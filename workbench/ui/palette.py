@@ -199,7 +199,10 @@ def log_commands(main: MainScreen) -> Iterator[SystemCommand]:
             in_use(now.display == display, "m"),
             lambda d=display: cycle_until(pane.action_display, lambda: settings().display, d),
         )
-    for framing, text in (("lines", "lines joined across reads"), ("raw", "raw reads")):
+    framings = [("lines", "lines joined across reads"), ("raw", "raw reads")]
+    if view.model.framings:  # `l` offers it once a connection has a framing=
+        framings.append(("messages", "messages of each connection's framing="))
+    for framing, text in framings:
         yield SystemCommand(
             f"Log framing: {text}",
             in_use(now.framing == framing, "l"),

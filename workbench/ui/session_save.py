@@ -39,6 +39,16 @@ class OpenedEndpoints:
         self.connections[cid] = ConnectSpec(endpoint, name, sequence)
         return cid
 
+    def framing_of(self, cid: str, session: Session) -> str | None:
+        """The framing= of the endpoint `cid` was opened with: its own (a connection), else
+        its listener's (one it accepted); None when it has none."""
+        spec: ListenSpec | ConnectSpec | None = self.connections.get(cid)
+        if spec is None:
+            conn = session.connections.get(cid)
+            if conn is not None and conn.listener is not None:
+                spec = self.listeners.get(conn.listener)
+        return spec.endpoint.options.framing if spec is not None else None
+
     def sequence_run(self, cid: str, sequence: Sequence) -> None:
         spec = self.connections.get(cid)
         if spec is not None:

@@ -1,0 +1,152 @@
+"""Message framing in the Log: each connection's records reassembled into the messages of its
+own framing (its endpoint's `framing=`: `len:2:be`, `netstring`...), one framer of
+`workbench.framing` per connection and direction.
+
+A message becomes one record (a `MessageRecord`: its summary and, for a malformed one, its
+error beside the bytes), labelled by the record that completed it. A connection without a
+framing shows its records as read. A framer never raises on a peer's bytes, and holds a
+bounded amount; a framing that cannot be used is said once, in an error record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from workbench.framing.messages import (
+    Framer,
+    FramingError,
+    Message,
+    make_framer,
+    parse_framing,
+)
+from workbench.log.records import MAX_HELD_BYTES, Record
+
+# The most connections the Log remembers a framing for (the oldest are forgotten first:
+# their records are shown as read from then on).
+MAX_FRAMED_SOURCES = 10_000
+PENDING_MESSAGE = "bytes of a message not finished yet"
+
+
+@dataclass(slots=True)
+class MessageRecord(Record):
+    """A message as a record: `summary` ("len 100") is shown before its bytes, `error` (what
+    is malformed) after them. Both come from a peer's bytes: sanitize them to show."""
+
+    summary: str = ""
+    error: str = ""
+    fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
+
+
+class MessageRecordFramer:
+    """Frames the data of each (source, direction) with the source's framing (`framing_of`:
+    its spec, or None for none)."""
+
+    def __init__(self, framing_of: Callable[[str], str | None]) -> None:
+        self._framing_of = framing_of
+        # A source's framer maker, or the words saying why its framing cannot be used.
+        self._specs: dict[str, Callable[[], Framer] | str | None] = {}
+        # The streams with a framer, and the last record that fed each (labels what is held).
+        # (Kept while the Log frames: a framer that lost its place stays lost.)
+        self._streams: dict[tuple[str, str], tuple[Framer, Record]] = {}
+        self._told: set[str] = set()  # sources whose framing's problem was said
+        # Sources with a record fed: a connection's first record is its "connecting" or
+        # "accepted" note, so one whose first is data began before the records held.
+        self._seen: set[str] = set()
+
+    def feed(self, record: Record) -> list[Record]:
+        """The messages `record` completes (or `record` itself: not data, or not framed)."""
+        first = record.source not in self._seen
+        if first:
+            self._seen.add(record.source)
+        if not record.is_data:
+            return [record]
+        maker = self._maker(record)
+        if not callable(maker):
+            if maker is None or record.source in self._told:
+                return [record]
+            self._told.add(record.source)
+            return [_problem(record, maker), record]  # said once, then shown as read
+        key = (record.source, record.kind)
+        stream = self._streams.get(key)
+        framer = stream[0] if stream is not None else maker()
+        out: list[Record] = []
+        if first:
+            out.append(_joined_late(record))
+        out += [_message_record(record, m) for m in framer.feed(record.data)]
+        if record.missing > 0:
+            # Bytes the Log never got (merged under load): the framing cannot go on through
+            # them. What was held ends there, and a new framer starts after the gap.
+            out += [_message_record(record, message) for message in framer.end()]
+            gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"
+            labels = _labels(record)
+            out.append(MessageRecord(*labels, b"", record.missing, summary="not kept", error=gap))
+            framer = maker()
+        self._streams[key] = (framer, record)
+        return out
+
+    def _maker(self, record: Record) -> Callable[[], Framer] | str | None:
+        source = record.source
+        if source in self._specs:
+            return self._specs[source]
+        text = self._framing_of(source)
+        maker: Callable[[], Framer] | str | None = None
+        if text:
+            try:
+                spec = parse_framing(text)
+                make_framer(spec)  # a framing module missing shows here, not per record
+                maker = lambda spec=spec: make_framer(spec)  # noqa: E731
+            except FramingError as exc:
+                maker = f"framing {text} cannot be used: {exc}"
+            except ImportError:
+                maker = f"framing {text} is not in this version of sockbench"
+        self._specs[source] = maker
+        return maker
+
+    def pending(self) -> list[Record]:
+        """A record for each stream holding part of a message (its size; no bytes)."""
+        return [
+            MessageRecord(*_labels(last), b"", framer.held, *_shown_as(last))
+            for framer, last in self._streams.values()
+            if framer.held
+        ]
+
+    def forget(self, source: str) -> None:
+        """Ask `source`'s framing again at its next record (it was given one)."""
+        self._specs.pop(source, None)
+        self._told.discard(source)
+
+    def clear(self) -> None:
+        """The Log forgot its records: the streams go on (their next bytes are where their
+        framing is), and what is held stays (the bytes of a message not finished yet)."""
+
+
+def _labels(record: Record) -> tuple[int, float, str, str]:
+    return record.seq, record.ts, record.source, record.kind
+
+
+def _shown_as(record: Record) -> tuple[int, str, str, str]:
+    """chunks, unit, encoding, origin of a message labelled by `record`."""
+    return 1, record.unit, record.encoding, record.text
+
+
+def _message_record(label: Record, message: Message) -> MessageRecord:
+    data = message.data
+    size = len(data) if message.size < 0 else message.size  # Message.whole_size, inline
+    return MessageRecord(
+        label.seq, label.ts, label.source, label.kind, data[:MAX_HELD_BYTES], size, 1,
+        label.unit, label.encoding, label.text, False, message.summary, message.error,
+        message.fields,
+    )  # fmt: skip
+
+
+def _joined_late(record: Record) -> Record:
+    text = (
+        f"{record.source}'s earlier records are not held: its messages are framed from the "
+        "first one held, which may begin inside a message"
+    )
+    return Record(*_labels(record)[:3], "info", text=text)
+
+
+def _problem(record: Record, words: str) -> Record:
+    return Record(*_labels(record)[:3], "error", text=words)
