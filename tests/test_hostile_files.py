@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -162,10 +163,14 @@ def test_an_export_over_a_directory_is_refused_and_leaves_no_temporary_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.in.bin"]
 
 
-def test_an_export_over_a_fifo_replaces_it_without_blocking(tmp_path: Path) -> None:
+def test_an_export_over_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Neither written into (it would block) nor replaced (its reader's pipe would be gone,
+    as /dev/null would be for root): refused in words, the FIFO left as it was."""
     os.mkfifo(tmp_path / "p.in.bin")
-    done = export_from_log("C1", str(tmp_path / "p"), [("in", b"bytes")], True)
-    assert done.received.read_bytes() == b"bytes"
+    with pytest.raises(OSError, match="it is a FIFO, not a file"):
+        export_from_log("C1", str(tmp_path / "p"), [("in", b"bytes")], True)
+    assert stat.S_ISFIFO((tmp_path / "p.in.bin").stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.in.bin"]
 
 
 # --- one writer per transcript, whatever names it ---
