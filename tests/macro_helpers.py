@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from ui_helpers import the_app, wait_ui
+from ui_helpers import the_app, wait_screen, wait_ui
 
 from workbench.ui.macro_dialog import MacrosDialog
 
@@ -35,11 +35,5 @@ async def run_command(pilot: Pilot[None], query: str, title: str) -> None:
 
 async def open_macros(pilot: Pilot[None]) -> MacrosDialog:
     """Press f12 and wait for the Macros dialog and its list."""
-    app = the_app(pilot)
     await pilot.press("f12")
-    dialog: MacrosDialog = await wait_ui(
-        pilot,
-        lambda: isinstance(app.screen, MacrosDialog) and app.screen.query("#macros") and app.screen,
-        "Macros",
-    )
-    return dialog
+    return await wait_screen(pilot, MacrosDialog, "#macros", "Macros")

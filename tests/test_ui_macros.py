@@ -22,6 +22,7 @@ from ui_helpers import (
     wait_listener_port,
     wait_log,
     wait_notified,
+    wait_screen,
     wait_ui,
 )
 
@@ -105,15 +106,7 @@ def test_the_macros_dialog_adds_one_says_what_is_wrong_and_sends_it() -> None:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
             dialog = await open_macros(pilot)
             await pilot.press("a")
-            editor = await wait_ui(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, MacroEditor)
-                    and app.screen.query("#count")
-                    and app.screen
-                ),
-                "the editor",
-            )
+            editor = await wait_screen(pilot, MacroEditor, "#count", "the editor")
             editor.query_one("#name", Input).value = "hello"
             editor.query_one("#given", Input).value = "HELLO {nope}\\r\\n"
             editor.query_one("#key", Input).value = "ctrl+g"
@@ -161,15 +154,7 @@ def test_a_repeat_of_the_composers_message_arrives_numbered_in_order() -> None:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
             app.composer.value = "line {counter}"  # the composer's line ending: LF
             await run_command(pilot, "repeat the comp", "Repeat the composer's message")
-            dialog = await wait_ui(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, RepeatDialog)
-                    and app.screen.query("#count")
-                    and app.screen
-                ),
-                "Repeat",
-            )
+            dialog = await wait_screen(pilot, RepeatDialog, "#count", "Repeat")
             dialog.query_one("#interval", Input).value = "1"
             dialog.query_one("#count", Input).value = "1000"
             await pilot.press("enter")
@@ -191,15 +176,7 @@ def test_a_repeat_until_stopped_stops_with_its_key() -> None:
             await wait_ui(pilot, lambda: app.target == "C1", "C1 as the target")
             app.composer.value = "n={counter}"
             await run_command(pilot, "repeat the comp", "Repeat the composer's message")
-            dialog = await wait_ui(
-                pilot,
-                lambda: (
-                    isinstance(app.screen, RepeatDialog)
-                    and app.screen.query("#count")
-                    and app.screen
-                ),
-                "Repeat",
-            )
+            dialog = await wait_screen(pilot, RepeatDialog, "#count", "Repeat")
             dialog.query_one("#interval", Input).value = "2"
             await pilot.press("enter")  # count blank: until stopped
             first, more = await blocking(recv_lines, client, 50)

@@ -100,6 +100,20 @@ async def wait_notified(
     await wait_ui(pilot, lambda: notified(app, text, severity), what, timeout)
 
 
+S = TypeVar("S")
+
+
+async def wait_screen(pilot: Pilot[None], kind: type[S], part: str, what: str) -> S:
+    """The app's screen once it is a `kind` and shows `part` (a selector): mounted whole."""
+    app = pilot.app
+    screen: S = await wait_ui(
+        pilot,
+        lambda: isinstance(app.screen, kind) and app.screen.query(part) and app.screen,
+        what,
+    )
+    return screen
+
+
 async def wait_log(pilot: Pilot[None], needle: str, timeout: float = UI_TIMEOUT) -> None:
     app: SockbenchApp = pilot.app  # type: ignore[assignment]
     await wait_ui(pilot, lambda: log_contains(app, needle), f"{needle!r} in the Log", timeout)
