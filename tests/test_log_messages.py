@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 from workbench.framing.messages import encode, parse_framing
 from workbench.log import LogModel, Record, ViewSettings
-from workbench.log.message_framing import MAX_FRAMED_SOURCES, MessageRecord
+from workbench.log.message_framing import (
+    MAX_FRAMED_SOURCES,
+    MAX_TRACKED_SOURCES,
+    MessageRecord,
+    MessageRecordFramer,
+)
 from workbench.log.plain_rows import plain_row
 from workbench.ui.detail import describe_record
 
@@ -198,3 +203,39 @@ def test_the_detail_view_says_what_the_framing_read_of_a_message() -> None:
         "malformed: length 1 is less than its own 2-byte prefix (incl); the framing cannot "
         "find the next message: the rest of the stream is unframed",
     ]
+
+
+def test_http_responses_are_framed_with_their_requests() -> None:
+    """A connection's two directions are paired: a response to HEAD has no body, whatever
+    its Content-Length says, so the next response is a message of its own."""
+    model = framed_model("http")
+    head_response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    get_response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    model.append(
+        [
+            Record(1, 99.0, "C1", "info", text=OPENED),
+            Record(2, 100.0, "C1", "out", b"HEAD / HTTP/1.1\r\n\r\n", 19),
+            Record(3, 100.1, "C1", "in", head_response, len(head_response)),
+            Record(4, 100.2, "C1", "out", b"GET / HTTP/1.1\r\n\r\n", 18),
+            Record(5, 100.3, "C1", "in", get_response, len(get_response)),
+        ]
+    )
+    responses = [r.record for r in model.rows if r.first and r.record.kind == "in"]
+    assert [bytes(r.data) for r in responses] == [head_response, get_response]
+    assert not any(getattr(r, "error", "") for r in responses)
+
+
+def test_the_state_kept_per_connection_is_bounded_under_churn() -> None:
+    """Connection after connection, each sending a message: the view keeps the state of
+    the newest MAX_TRACKED_SOURCES only."""
+    model = LogModel()
+    model.apply(MESSAGES)
+    framer = model._stage.framer
+    assert isinstance(framer, MessageRecordFramer)
+    for number in range(MAX_TRACKED_SOURCES + 50):
+        source = f"C{number}"
+        model.set_framing(source, "len:1")
+        model.append(records_of([b"\x01x"], source, seq=2 * number))
+    assert len(framer._seen) == MAX_TRACKED_SOURCES
+    assert len(framer._streams) <= MAX_TRACKED_SOURCES * 2
+    assert len(framer._specs) <= MAX_TRACKED_SOURCES

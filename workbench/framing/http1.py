@@ -108,6 +108,10 @@ class HttpFramer:
         it (no body for HEAD, a tunnel after a 2xx to CONNECT)."""
         self._expected.append(method.upper())
 
+    def pair_with(self, other: object) -> None:
+        """The other direction of this connection (see `pair`)."""
+        pair(self, other)
+
     def feed(self, data: bytes) -> list[Message]:
         out: list[Message] = []
         view = memoryview(data)
@@ -387,12 +391,13 @@ class HttpFramer:
         self._fields = []
 
 
-def pair(one: HttpFramer, other: HttpFramer) -> None:
+def pair(one: HttpFramer, other: object) -> None:
     """`one` and `other` frame the two directions of one connection: each request either
     frames is expected by the other, so a response to HEAD has no body and one to CONNECT
     opens a tunnel (the request must be fed before its response, as it happens)."""
-    one._answerer = other
-    other._answerer = one
+    if isinstance(other, HttpFramer):
+        one._answerer = other
+        other._answerer = one
 
 
 # --- reading a head ---

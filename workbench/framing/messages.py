@@ -125,6 +125,14 @@ def module_of(spec: FramingSpec) -> FramingModule:
     return module
 
 
+def pair_directions(one: Framer, other: Framer) -> None:
+    """Tell the framers of a connection's two directions about each other, where their
+    framing needs it (HTTP: a response to HEAD has no body, one to CONNECT opens a tunnel)."""
+    link = getattr(one, "pair_with", None)
+    if callable(link):
+        link(other)
+
+
 def make_framer(spec: FramingSpec) -> Framer:
     return module_of(spec).framer(spec)
 

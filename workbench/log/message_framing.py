@@ -18,6 +18,7 @@ from workbench.framing.messages import (
     FramingError,
     Message,
     make_framer,
+    pair_directions,
     parse_framing,
 )
 from workbench.log.records import MAX_HELD_BYTES, Record
@@ -25,6 +26,9 @@ from workbench.log.records import MAX_HELD_BYTES, Record
 # The most connections the Log remembers a framing for (the oldest are forgotten first:
 # their records are shown as read from then on).
 MAX_FRAMED_SOURCES = 10_000
+# The sources whose framing state the view keeps (their framers, what they hold, whether
+# their first record was seen): past it the oldest is forgotten.
+MAX_TRACKED_SOURCES = 4 * MAX_FRAMED_SOURCES
 PENDING_MESSAGE = "bytes of a message not finished yet"
 
 
@@ -50,15 +54,21 @@ class MessageRecordFramer:
         # (Kept while the Log frames: a framer that lost its place stays lost.)
         self._streams: dict[tuple[str, str], tuple[Framer, Record]] = {}
         self._told: set[str] = set()  # sources whose framing's problem was said
+        # The other direction's framer, made with the first one's and paired with it, until
+        # that direction's first record.
+        self._unfed: dict[tuple[str, str], Framer] = {}
         # Sources with a record fed: a connection's first record is its "connecting" or
         # "accepted" note, so one whose first is data began before the records held.
-        self._seen: set[str] = set()
+        # In the order they were first seen, so that the oldest are forgotten first.
+        self._seen: dict[str, None] = {}
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
         first = record.source not in self._seen
         if first:
-            self._seen.add(record.source)
+            self._seen[record.source] = None
+            if len(self._seen) > MAX_TRACKED_SOURCES:
+                self._forget_oldest()
         if not record.is_data:
             return [record]
         maker = self._maker(record)
@@ -69,7 +79,7 @@ class MessageRecordFramer:
             return [_problem(record, maker), record]  # said once, then shown as read
         key = (record.source, record.kind)
         stream = self._streams.get(key)
-        framer = stream[0] if stream is not None else maker()
+        framer = stream[0] if stream is not None else self._new_framer(maker, key)
         out: list[Record] = []
         if first:
             out.append(_joined_late(record))
@@ -81,9 +91,23 @@ class MessageRecordFramer:
             gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"
             labels = _labels(record)
             out.append(MessageRecord(*labels, b"", record.missing, summary="not kept", error=gap))
-            framer = maker()
+            framer = self._new_framer(maker, key)
         self._streams[key] = (framer, record)
         return out
+
+    def _new_framer(self, maker: Callable[[], Framer], key: tuple[str, str]) -> Framer:
+        """A framer for one direction, made with the other direction's and told of it from
+        the start (HTTP pairs each response with its request: to HEAD, no body)."""
+        made = self._unfed.pop(key, None)
+        if made is not None:
+            return made
+        framer, other = maker(), maker()
+        pair_directions(framer, other)
+        source, kind = key
+        other_key = (source, "out" if kind == "in" else "in")
+        if other_key not in self._streams:
+            self._unfed[other_key] = other
+        return framer
 
     def _maker(self, record: Record) -> Callable[[], Framer] | str | None:
         source = record.source
@@ -110,6 +134,16 @@ class MessageRecordFramer:
             for framer, last in self._streams.values()
             if framer.held
         ]
+
+    def _forget_oldest(self) -> None:
+        """Bounded under connection churn: the oldest source's state goes (were it to send
+        again, its next bytes are framed as a new stream's, which may start mid-message)."""
+        source = next(iter(self._seen))
+        del self._seen[source]
+        self.forget(source)
+        for kind in ("in", "out"):
+            self._streams.pop((source, kind), None)
+            self._unfed.pop((source, kind), None)
 
     def forget(self, source: str) -> None:
         """Ask `source`'s framing again at its next record (it was given one)."""
