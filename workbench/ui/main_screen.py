@@ -34,6 +34,7 @@ from workbench.session.core import NotSendable, SessionCore, TargetLine, Update
 from workbench.session.model import ConnectionInfo, Session
 from workbench.ui.composer import Composer, TargetLabel
 from workbench.ui.first_screen import PANE_TITLES, TEXT_MODE_HINT, fit_footer
+from workbench.ui.framed_send import NotFramed, as_messages, framed
 from workbench.ui.log_pane import LogPane
 from workbench.ui.log_view import DEFAULT_MAX_ROWS, LogView
 from workbench.ui.panes import ConnectionsTable, ListenersTree
@@ -313,6 +314,7 @@ class MainScreen(Screen[None]):
         build: Callable[[SendSettings], bytes | FilePayload],
         sent: Callable[[], None],
         hold: Callable[[list[tuple[str, bytes | FilePayload]]], bool] | None = None,
+        messages: Callable[[SendSettings], list[bytes]] | None = None,
     ) -> None:
         """Send what `build` makes of the composer's input with each recipient's settings,
         once they can all take it, then call `sent`; otherwise show why, and send nothing.
@@ -320,7 +322,13 @@ class MainScreen(Screen[None]):
         sends again itself."""
         try:
             payloads = self.core.payloads(build)
-        except NotSendable as exc:
+            payloads = framed(
+                payloads,
+                messages or (lambda settings: as_messages(build(settings))),
+                lambda cid: self.opened.framing_of(cid, self.session),
+                self.core.sending.settings_for,
+            )
+        except (NotSendable, NotFramed) as exc:
             self.show_composer_error(str(exc))
             return
         if hold is not None and hold(payloads):
@@ -359,7 +367,12 @@ class MainScreen(Screen[None]):
 
         mode = self.core.sending.mode
         build = lambda settings: build_block_payload(mode, lines, settings)  # noqa: E731
-        self.send_input(build, sent, ask_if_large)
+
+        # To a framed connection each line is a message of its own.
+        def each(settings: SendSettings) -> list[bytes]:
+            return [m for line in lines for m in as_messages(build_payload(mode, line, settings))]
+
+        self.send_input(build, sent, ask_if_large, each)
 
     def confirm_large_block(self, lines: list[str], cids: list[str], sizes: list[int]) -> None:
         from workbench.ui.dialogs import ConfirmDialog
