@@ -16,6 +16,7 @@ from scenes import (
     behaviour_dialog,
     connect_dialog_with_error,
     datagram_scene,
+    framed_scene,
     frozen_app,
     listen_dialog_with_behaviour,
     traffic_scene,
@@ -27,12 +28,17 @@ from ui_helpers import TERMINAL_SIZE
 from workbench.ui.app import SockbenchApp
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+# Tall enough for the whole framed Log: the RESP commands and the HTTP requests.
+FRAMED_SIZE = (120, 48)
 
 
 async def capture(
-    app: SockbenchApp, scene: Callable[[Pilot[None]], Awaitable[None]], name: str
+    app: SockbenchApp,
+    scene: Callable[[Pilot[None]], Awaitable[None]],
+    name: str,
+    size: tuple[int, int] = TERMINAL_SIZE,
 ) -> Path:
-    async with app.run_test(size=TERMINAL_SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await scene(pilot)
         await pilot.pause(0.2)
         svg = app.export_screenshot(title="sockbench")
@@ -52,6 +58,8 @@ async def main() -> None:
     echoing = frozen_app(listen=[f"tcp://{SCENE_HOST}:{BEHAVIOUR_PORT}?echo=1&greet=hi%21\\n"])
     print(await capture(echoing, behaviour_dialog, "behaviour-dialog"))
     print(await capture(frozen_app(), hostile_certificate_details, "tls-details"))
+    with framed_scene() as (app, scene):
+        print(await capture(app, scene.run, "framed-log", FRAMED_SIZE))
 
 
 if __name__ == "__main__":

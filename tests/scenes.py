@@ -395,3 +395,57 @@ class WidthScene(Scene):
 
 def width_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, WidthScene]]:
     return playing(WidthScene())
+
+
+FRAMED_RESP_PORT = 19170
+FRAMED_HTTP_PORT = 19171
+FRAMED_REDIS_CLIENT_PORT = 19172
+FRAMED_HTTP_CLIENT_PORT = 19173
+
+
+class FramedScene(Scene):
+    """The Log's messages view: a Redis client's commands to a `framing=resp` listener and
+    the replies typed in the composer, an HTTP client's pipelined requests to a
+    `framing=http` listener and a response typed back."""
+
+    app_options = {
+        "listen": [
+            f"tcp://{SCENE_HOST}:{FRAMED_RESP_PORT}?framing=resp",
+            f"tcp://{SCENE_HOST}:{FRAMED_HTTP_PORT}?framing=http",
+        ]
+    }
+
+    async def run(self, pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, SockbenchApp)
+        await wait_ui(pilot, lambda: len(app.session.listeners) == 2, "the listeners")
+        redis = client_from(FRAMED_REDIS_CLIENT_PORT, FRAMED_RESP_PORT)
+        self.sockets.append(redis)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{FRAMED_REDIS_CLIENT_PORT}")
+        redis.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\ngree\r\n$11\r\nhello world\r\n")
+        redis.sendall(b"*2\r\n$3\r\nGET\r\n$4\r\ngree\r\n")
+        await wait_log(pilot, "GET")
+        app.main_screen.choose_target("C1")
+        await type_line(pilot, "+OK\\r\\n")
+        await type_line(pilot, "$11\\r\\nhello world\\r\\n")
+        await wait_log(pilot, "hello world\\r\\n")
+        web = client_from(FRAMED_HTTP_CLIENT_PORT, FRAMED_HTTP_PORT)
+        self.sockets.append(web)
+        await wait_log(pilot, f"accepted {SCENE_HOST}:{FRAMED_HTTP_CLIENT_PORT}")
+        web.sendall(
+            b"GET /index.html HTTP/1.1\r\nHost: sockbench\r\n\r\n"
+            b"HEAD /logo.png HTTP/1.1\r\nHost: sockbench\r\n\r\n"
+        )
+        await wait_log(pilot, "HEAD /logo.png")
+        app.main_screen.choose_target("C2")
+        await type_line(pilot, "HTTP/1.1 200 OK\\r\\nContent-Length: 11\\r\\n\\r\\nhello world")
+        await wait_log(pilot, "Content-Length: 11")
+        await focus(pilot, app.log_view)
+        for _ in range(2):  # raw -> lines -> messages
+            await pilot.press("l")
+        await wait_ui(pilot, lambda: app.log_view.model.settings.framing == "messages", "messages")
+        await pilot.pause(0.1)
+
+
+def framed_scene() -> contextlib.AbstractContextManager[tuple[SockbenchApp, FramedScene]]:
+    return playing(FramedScene())

@@ -3,7 +3,8 @@ SVG snapshots (update with --snapshot-update). Real traffic from clients on fixe
 
 from __future__ import annotations
 
-from scenes import log_scene
+from make_screenshots import FRAMED_SIZE
+from scenes import framed_scene, log_scene
 from textual.pilot import Pilot
 from ui_helpers import TERMINAL_SIZE, wait_log
 
@@ -52,3 +53,8 @@ def test_log_wraps_a_500_character_row(snap_compare) -> None:
             await pilot.pause(0.1)
 
         assert snap_compare(app, terminal_size=(80, 24), run_before=wrapped)
+
+
+def test_log_messages_of_resp_and_http(snap_compare) -> None:
+    with framed_scene() as (app, scene):
+        assert snap_compare(app, terminal_size=FRAMED_SIZE, run_before=scene.run)
