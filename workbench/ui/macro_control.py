@@ -187,7 +187,7 @@ class MacroControl:
         what = "Sends the composer's message (its {counter} counts from 1) to " + (
             main.core.target_line().target.removeprefix("to ")
         )
-        main.app.push_screen(RepeatDialog(sanitize_text(what), *self.last_repeat), chosen)
+        main.app.push_screen(RepeatDialog(what, *self.last_repeat), chosen)
 
     def composer_repeat_payload(self, text: str | None = None) -> tuple[str, SendPayload]:
         main = self.main

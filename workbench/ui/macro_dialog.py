@@ -9,7 +9,7 @@ macro_control.py), which answers with an error in words or "" when it went.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +23,8 @@ from workbench.codec import sanitize_text
 from workbench.session_file.model import Macro
 from workbench.ui.macro_book import MacroBook, MacroError, make_macro, preview, repeat_text
 from workbench.ui.macro_sending import RepeatRequest
+
+T = TypeVar("T")
 
 # The app's stylesheet (app.tcss) wins over a widget's default CSS, whatever the selectors:
 # these dialogs' boxes, grids and labels have ids and classes of their own.
@@ -358,92 +360,105 @@ def parse_repeat(interval: str, count: str) -> RepeatRequest:
     return RepeatRequest(int(text), int(counted) if counted else 0)
 
 
-class RepeatDialog(ModalScreen[RepeatRequest | None]):
-    """How often and how many times to send the composer's message."""
+class FieldsDialog(ModalScreen[T]):
+    """A small form: a sentence, labelled fields, OK and Cancel; `result()` reads the fields
+    (MacroError says what is wrong, in the dialog) and the dialog closes with it."""
 
     DEFAULT_CSS = DIALOG_CSS
     SCOPED_CSS = False  # DIALOG_CSS names each dialog
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    TITLE_TEXT = ""
+    OK_LABEL = "OK"
+
+    def question(self) -> str:
+        raise NotImplementedError
+
+    def fields(self) -> list[tuple[str, str, str, str]]:
+        """Each field's label, id, first value and placeholder; the first has the focus."""
+        raise NotImplementedError
+
+    def result(self) -> T:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="macro-box") as dialog:
+            dialog.border_title = self.TITLE_TEXT
+            yield Static(Content(sanitize_text(self.question())), id="question")
+            with Grid(classes="macro-fields"):
+                for label, field_id, value, placeholder in self.fields():
+                    yield Label(label, classes="macro-label")
+                    yield compact_input(value, field_id, placeholder)
+            error = Static("", id="error")
+            error.display = False
+            yield error
+            with Horizontal(id="buttons"):
+                yield Button(self.OK_LABEL, variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
+    def field(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def submit(self) -> None:
+        try:
+            found = self.result()
+        except MacroError as exc:
+            show_error(self, str(exc))
+            return
+        self.dismiss(found)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RepeatDialog(FieldsDialog[RepeatRequest]):
+    """How often and how many times to send the composer's message."""
+
+    TITLE_TEXT = "Repeat"
+    OK_LABEL = "Start"
 
     def __init__(self, what: str, interval: str = "1000", count: str = "") -> None:
         super().__init__()
         self.what = what
         self.initial = (interval, count)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="macro-box") as dialog:
-            dialog.border_title = "Repeat"
-            yield Static(Content(self.what), id="question")
-            with Grid(classes="macro-fields"):
-                yield Label("Every (ms)", classes="macro-label")
-                yield compact_input(self.initial[0], "interval")
-                yield Label("Count", classes="macro-label")
-                yield compact_input(self.initial[1], "count", "blank: until stopped")
-            error = Static("", id="error")
-            error.display = False
-            yield error
-            with Horizontal(id="buttons"):
-                yield Button("Start", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+    def question(self) -> str:
+        return self.what
 
-    def on_mount(self) -> None:
-        self.query_one("#interval", Input).focus()
+    def fields(self) -> list[tuple[str, str, str, str]]:
+        return [
+            ("Every (ms)", "interval", self.initial[0], ""),
+            ("Count", "count", self.initial[1], "blank: until stopped"),
+        ]
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def submit(self) -> None:
-        try:
-            request = parse_repeat(
-                self.query_one("#interval", Input).value, self.query_one("#count", Input).value
-            )
-        except MacroError as exc:
-            show_error(self, str(exc))
-            return
-        self.dismiss(request)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def result(self) -> RepeatRequest:
+        return parse_repeat(self.field("interval"), self.field("count"))
 
 
-class SaveSessionDialog(ModalScreen[str | None]):
+class SaveSessionDialog(FieldsDialog[str]):
     """The file to save the session to."""
 
-    DEFAULT_CSS = DIALOG_CSS
-    SCOPED_CSS = False  # DIALOG_CSS names each dialog
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    TITLE_TEXT = "Save session"
+    OK_LABEL = "Save"
 
     def __init__(self, path: str, summary: str) -> None:
         super().__init__()
         self.path = path
         self.summary = summary
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="macro-box") as dialog:
-            dialog.border_title = "Save session"
-            yield Static(Content(sanitize_text(self.summary)), id="question")
-            with Grid(classes="macro-fields"):
-                yield Label("File", classes="macro-label")
-                yield compact_input(self.path, "path")
-            error = Static("", id="error")
-            error.display = False
-            yield error
-            with Horizontal(id="buttons"):
-                yield Button("Save", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+    def question(self) -> str:
+        return self.summary
 
-    def on_mount(self) -> None:
-        self.query_one("#path", Input).focus()
+    def fields(self) -> list[tuple[str, str, str, str]]:
+        return [("File", "path", self.path, "")]
 
-    @on(Input.Submitted)
-    @on(Button.Pressed, "#ok")
-    def submit(self) -> None:
-        path = self.query_one("#path", Input).value.strip()
+    def result(self) -> str:
+        path = self.field("path").strip()
         if not path:
-            show_error(self, "File: type a file name (sockbench-session.toml)")
-            return
-        self.dismiss(path)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            raise MacroError("File: type a file name (sockbench-session.toml)")
+        return path
