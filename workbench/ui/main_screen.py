@@ -57,6 +57,9 @@ MODE_PLACEHOLDERS = {
     "hex": "hex bytes: de ad be ef, deadbeef, de:ad:be:ef or 0xdeadbeef; Enter sends them",
     "file": "path of a file to send; Enter sends its bytes",
 }
+FRAMED_TEXT_HINT = (
+    r"type to the target · Enter sends it as one {framing} message · \r \n \t \0 \e \\ \xNN"
+)
 
 
 class MainScreen(Screen[None]):
@@ -264,10 +267,22 @@ class MainScreen(Screen[None]):
         self._target_shown = line
         self.widget("mode", Static).update(Content(line.mode))
         self.composer.mode = self.core.sending.mode
-        self.composer.placeholder = MODE_PLACEHOLDERS[self.composer.mode]
+        self.composer.placeholder = self.placeholder()
         label = self.widget("target", Static)
         label.update(Content(line.target))
         label.set_class(not line.usable, "none")
+
+    def placeholder(self) -> str:
+        """What the empty composer says: its mode's hint, or to a target with a framing that
+        Enter sends one message of it (no line ending)."""
+        mode = self.composer.mode
+        target = self.target
+        framing = None
+        if mode == "text" and target is not None and not self.core.marked:
+            framing = self.opened.framing_of(target, self.session)
+        if framing:
+            return FRAMED_TEXT_HINT.format(framing=sanitize_text(framing))
+        return MODE_PLACEHOLDERS[mode]
 
     def choose_target(self, cid: str) -> None:
         if self.core.choose(cid):
