@@ -8,8 +8,9 @@ import socket
 import time
 from contextlib import ExitStack
 
-from macro_helpers import open_macros, run_command
+from macro_helpers import open_macros
 from peers import connect_client, recv_exactly
+from test_app_palette import run_command
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 from ui_helpers import (

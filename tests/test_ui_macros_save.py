@@ -8,8 +8,8 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-from macro_helpers import run_command
 from peers import recv_exactly
+from test_app_palette import run_command
 from textual.pilot import Pilot
 from textual.widgets import Input
 from ui_helpers import (

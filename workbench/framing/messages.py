@@ -12,10 +12,12 @@ messages out, and provides:
     def framer(spec: FramingSpec) -> Framer      # one per stream direction
     def encode(spec: FramingSpec, payload: bytes) -> bytes   # the composer's send
     def check(spec: FramingSpec) -> None          # raise FramingError for bad parameters
+    (and, on a framer, optionally pair_with(other): see pair_directions)
 
 A framer never raises on what a peer sends: malformed input becomes a Message with `error`,
 and what it holds for an incomplete message is bounded (a length past the maximum is an
-error, and the stream goes on as raw bytes from there: `resync` says how).
+error; where the framing cannot find the next message, the rest of the stream comes out in
+raw pieces marked unframed: each module's docstring says when).
 """
 
 from __future__ import annotations
