@@ -90,11 +90,13 @@ class LogModel:
     def settings(self) -> ViewSettings:
         return self._stage.settings
 
-    def set_framing(self, source: str, spec: str) -> None:
-        """Show `source`'s records framed as `spec` (`len:2:be`) in the messages view, from
-        its next record or the next relayout. The oldest of MAX_FRAMED_SOURCES go first."""
+    def set_framing(self, source: str, spec: str | None) -> None:
+        """Show `source`'s records framed as `spec` (`len:2:be`; None: as read) in the
+        messages view, from its next record or the next relayout. The oldest of
+        MAX_FRAMED_SOURCES go first."""
         self.framings.pop(source, None)
-        self.framings[source] = spec
+        if spec:
+            self.framings[source] = spec
         while len(self.framings) > MAX_FRAMED_SOURCES:
             del self.framings[next(iter(self.framings))]
         if isinstance(self._stage.framer, MessageRecordFramer):

@@ -11,17 +11,20 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from workbench.behaviour_options import checked, refuse_untaken
 from workbench.codec import sanitize_text
 from workbench.engine import DEFAULT_CONNECT_TIMEOUT
+from workbench.framing.messages import FramingError, parse_framing
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint, check_join, with_defaults
 from workbench.protocol.enums import Transport
 from workbench.protocol.loose_address import parse_address
 from workbench.protocol.options import (
     OPTIONS,
+    STREAMS,
     DialogCheckbox,
     Option,
     SocketOptions,
@@ -51,6 +54,22 @@ class SendToRequest:
 # dialog past a 24-row terminal); this is its text where the option's declaration gives none.
 TLS_OPTION = "tls"
 
+# What the Framing field offers as the user types (any spec the framings take is accepted).
+FRAMING_SUGGESTIONS = (
+    "delim:\\r\\n",
+    "delim:\\0",
+    "http",
+    "len:2:be",
+    "len:4:be",
+    "netstring",
+    "resp",
+)
+FRAMING_TOOLTIP = (
+    "How the stream's messages are framed, for the Log's messages view (l) and the composer "
+    "(one message per Enter): delim:\\r\\n, len:2:be[:incl][:max=N] (1, 2, 4 or 8 bytes, be "
+    "or le), netstring, resp, http. Empty: none (raw bytes). framing= in the URL does the same."
+)
+
 FieldValues = dict[str, str | bool]
 # What each kind of dialog was last submitted with (by class name), kept by the main screen for
 # the session: the next one opens with it, selected so that typing replaces it.
@@ -66,6 +85,10 @@ class EndpointDialog(ModalScreen[object]):
     EndpointDialog #transport-row { height: 1; }
     EndpointDialog #transport-row Select { width: 1fr; }
     EndpointDialog #transport-row Checkbox { width: auto; margin-left: 2; }
+    EndpointDialog #options-row { height: 1; }
+    EndpointDialog #options-row #options { width: 1fr; }
+    EndpointDialog #options-row Label.framing { width: auto; margin: 0 1 0 2; }
+    EndpointDialog #options-row #framing { width: 1fr; max-width: 20; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     TITLE = ""
@@ -119,14 +142,25 @@ class EndpointDialog(ModalScreen[object]):
                 )
                 yield Label("Transport", classes="field-label")
                 yield from self.transport_field()
-                yield Label("Options", classes="field-label options")
-                yield Input(
-                    self.initial("options"),
-                    id="options",
-                    classes="options",
-                    tooltip=self.options_tooltip(),
-                    compact=True,
-                )
+                yield Label("Options", classes="field-label options-label")
+                with Horizontal(id="options-row", classes="options-label"):
+                    yield Input(
+                        self.initial("options"),
+                        id="options",
+                        classes="options",
+                        tooltip=self.options_tooltip(),
+                        compact=True,
+                    )
+                    yield Label("Framing", classes="framing")
+                    yield Input(
+                        self.initial("framing"),
+                        id="framing",
+                        classes="framing",
+                        placeholder="none",
+                        tooltip=FRAMING_TOOLTIP,
+                        suggester=SuggestFromList(FRAMING_SUGGESTIONS),
+                        compact=True,
+                    )
                 yield from self.option_checkboxes()
                 yield from self.extra_fields()
             yield from self.after_fields()
@@ -232,6 +266,10 @@ class EndpointDialog(ModalScreen[object]):
     def show_fields(self, transport: Transport) -> None:
         for widget in self.query(".options"):
             widget.display = self.takes_options(transport)
+        for widget in self.query(".framing"):
+            widget.display = self.takes_framing(transport)
+        for widget in self.query(".options-label"):
+            widget.display = self.takes_options(transport) or self.takes_framing(transport)
         for option, _ in self.checkbox_options:
             shown = self.show_options and option.takes(transport, self.for_listen)
             for widget in self.query(f".option-{option.url_name}"):
@@ -243,6 +281,10 @@ class EndpointDialog(ModalScreen[object]):
     def takes_options(self, transport: Transport) -> bool:
         """Whether the Options field shows, and counts, for `transport`."""
         return self.show_options and transport in self.OPTION_PLACEHOLDERS
+
+    def takes_framing(self, transport: Transport) -> bool:
+        """Whether the Framing field shows, and counts: streams have messages to frame."""
+        return self.show_options and transport in STREAMS
 
     @property
     def transport(self) -> Transport:
@@ -276,7 +318,20 @@ class EndpointDialog(ModalScreen[object]):
             options = parse_options(typed, typed, endpoint.transport, self.for_listen)
             endpoint = with_defaults(endpoint, options, for_listen=self.for_listen)
             check_join(endpoint.host, endpoint.options, typed)
+        endpoint = self.with_framing(endpoint)
         return checked(with_defaults(endpoint, self.checked_options(), for_listen=self.for_listen))
+
+    def with_framing(self, endpoint: Endpoint) -> Endpoint:
+        """The Framing field's spec, checked, where the address's URL sets none itself."""
+        text = self.query_one("#framing", Input).value.strip()
+        if not text or not self.takes_framing(endpoint.transport):
+            return endpoint
+        try:
+            spec = parse_framing(text)
+        except FramingError as exc:
+            raise EndpointError(f"framing: {exc}") from None
+        framing = options_from({"framing": str(spec)})
+        return with_defaults(endpoint, framing, for_listen=self.for_listen)
 
     def result(self) -> object:
         return self.endpoint()

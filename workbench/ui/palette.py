@@ -21,6 +21,7 @@ from workbench.payloads import (
 )
 from workbench.session.model import ConnectionInfo
 from workbench.ui.behaviour_dialog import change_behaviour
+from workbench.ui.framing_choice import ask_framing, frames
 from workbench.ui.safe_markup import literal_markup
 
 if TYPE_CHECKING:
@@ -129,6 +130,18 @@ def connection_commands(main: MainScreen) -> Iterator[SystemCommand]:
             lambda c: c.tls is not None,
             show_tls(main),
             none="no TLS connection: open one with a tls:// URL or the dialogs' TLS box",
+        ),
+    )
+    yield SystemCommand(
+        "Framing of a connection...",
+        "How its messages are framed (len:2:be, netstring, resp, http, delim:...): the Log's "
+        "messages view (l) and the composer's sends",
+        lambda: pick(
+            main,
+            "Framing of",
+            frames,
+            lambda cid: ask_framing(main, cid),
+            none="no stream connection: datagrams are messages as they are",
         ),
     )
     for listener in main.session.listeners.values():

@@ -28,6 +28,8 @@ class OpenedEndpoints:
     def __init__(self) -> None:
         self.listeners: dict[str, ListenSpec] = {}  # by listener id
         self.connections: dict[str, ConnectSpec] = {}  # by connection id
+        # Framings chosen while running (None: none), over the endpoints' framing=.
+        self.framings_chosen: dict[str, str | None] = {}
 
     def listened(self, lid: str, endpoint: Endpoint, name: str = "") -> str:
         self.listeners[lid] = ListenSpec(endpoint, name)
@@ -41,13 +43,24 @@ class OpenedEndpoints:
 
     def framing_of(self, cid: str, session: Session) -> str | None:
         """The framing= of the endpoint `cid` was opened with: its own (a connection), else
-        its listener's (one it accepted); None when it has none."""
+        its listener's (one it accepted); None when it has none. One chosen while running
+        comes first."""
+        if cid in self.framings_chosen:
+            return self.framings_chosen[cid]
         spec: ListenSpec | ConnectSpec | None = self.connections.get(cid)
         if spec is None:
             conn = session.connections.get(cid)
             if conn is not None and conn.listener is not None:
                 spec = self.listeners.get(conn.listener)
         return spec.endpoint.options.framing if spec is not None else None
+
+    def choose_framing(self, cid: str, framing: str | None) -> None:
+        """`cid` framed as `framing` from now on; a connection of the user's is saved so."""
+        self.framings_chosen[cid] = framing
+        spec = self.connections.get(cid)
+        if spec is not None:
+            options = replace(spec.endpoint.options, framing=framing)
+            self.connections[cid] = replace(spec, endpoint=replace(spec.endpoint, options=options))
 
     def sequence_run(self, cid: str, sequence: Sequence) -> None:
         spec = self.connections.get(cid)
