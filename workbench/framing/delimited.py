@@ -127,3 +127,12 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def check(spec: FramingSpec) -> None:
     parse_spec(spec)
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The message's bytes before its delimiter (all of them if it has none: cut or ended)."""
+    delimiter, _largest = parse_spec(spec)
+    data = message.data
+    if message.whole_size == len(data) and data.endswith(delimiter):
+        return data[: -len(delimiter)]
+    return data

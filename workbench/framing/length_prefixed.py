@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from workbench.framing.messages import FramingError, FramingSpec
+from workbench.framing.messages import FramingError, FramingSpec, Message
 from workbench.framing.prefixed import Header, PrefixedFramer, parse_max
 
 DEFAULT_MAX = 16 * 1024 * 1024
@@ -111,3 +111,8 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def check(spec: FramingSpec) -> None:
     LengthSpec(spec)
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The message's bytes after its length prefix."""
+    return message.data[LengthSpec(spec).width :]
