@@ -368,3 +368,16 @@ def test_a_message_rule_answered_back_hits_the_rate_bound(make_engine, tmp_path:
             events.pump()
         (message,) = errors(events, cid)
     assert message.startswith(f"rules stopped on {cid}: more than {RATE} replies a second")
+
+
+def test_the_command_refuses_message_rules_without_a_framing_before_the_ui(
+    tmp_path: Path,
+) -> None:
+    from test_cli import run_cli
+
+    rules = write(tmp_path / "rules.toml", '[[rule]]\non = "message"\nexact = "a"\nreply = "b"\n')
+    result = run_cli("--rules", rules, "--listen", "tcp://127.0.0.1:0")
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"sockbench: error: 'tcp://127.0.0.1:0?rules={rules}': rules: ")
+    assert f'{rules} line 1: rule 1 matches messages (on = "message") but no framing' in line

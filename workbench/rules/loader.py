@@ -104,7 +104,7 @@ class RuleSet:
             self.path,
             f'rule {number} matches messages (on = "message") but no framing says what a '
             'message is: add framing = "len:2:be" (or netstring, resp, http, delim:\\n...) at '
-            "the top of the file, or framing=SPEC to the URL",
+            "the top of the file, or framing=SPEC to the URL (--framing SPEC)",
             f"line {line}" if line else "",
         )
 
