@@ -381,3 +381,27 @@ def test_the_command_refuses_message_rules_without_a_framing_before_the_ui(
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"sockbench: error: 'tcp://127.0.0.1:0?rules={rules}': rules: ")
     assert f'{rules} line 1: rule 1 matches messages (on = "message") but no framing' in line
+
+
+def test_the_readme_s_message_rules_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```toml\n")[1:]]
+    (example,) = [b for b in blocks if 'framing = "resp"' in b]
+    ruleset = load_rules(write(tmp_path / "rules.toml", example))
+    assert ruleset.framing is not None and str(ruleset.framing) == "resp"
+    assert [rule.on for rule in ruleset.rules] == ["message", "message"]
+    assert [rule.reply_raw for rule in ruleset.rules] == [True, False]
+
+
+def test_a_framing_without_message_rules_frames_nothing(make_engine, tmp_path: Path) -> None:
+    rules = write(
+        tmp_path / "rules.toml", 'framing = "netstring"\n[[rule]]\nexact = "x"\nreply = "y"\n'
+    )
+    engine, events = make_engine()
+    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    client, cid = accept(events, lid, port)
+    with client:
+        client.sendall(b"x\n")  # a malformed netstring, were it framed
+        assert recv_exactly(client, 1) == b"y"
+    events.settle()
+    assert not notes(events, cid), "no message rules: nothing about messages is said"

@@ -90,8 +90,10 @@ class RuleSet:
 
     def framing_for(self, option: str | None) -> FramingSpec | None:
         """The framing of the message rules: the file's own, else `option` (the listener's
-        or connection's framing=), else None. FramingError for an option that is no
-        framing."""
+        or connection's framing=); None if there are none or nothing says it. FramingError
+        for an option that is no framing."""
+        if self.message_rule is None:
+            return None
         if self.framing is not None:
             return self.framing
         return parse_framing(option) if option else None

@@ -58,7 +58,7 @@ def rules_note(path: str, framing: str | None = None) -> str:
     where = os.path.abspath(path)
     try:
         rules = load_rules(path)
-        spec = rules.framing_for(framing) if rules.message_rule is not None else None
+        spec = rules.framing_for(framing)
     except (RulesError, FramingError):
         return f"rules: from {where}"
     messages = f" (messages: {spec})" if spec is not None else ""
