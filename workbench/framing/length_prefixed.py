@@ -15,6 +15,7 @@ counted whole, and its first bytes kept.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from workbench.framing.messages import FramingError, FramingSpec, Message
@@ -115,4 +116,9 @@ def check(spec: FramingSpec) -> None:
 
 def payload(spec: FramingSpec, message: Message) -> bytes:
     """The message's bytes after its length prefix."""
-    return message.data[LengthSpec(spec).width :]
+    return message.data[_width(spec) :]
+
+
+@functools.lru_cache(maxsize=64)
+def _width(spec: FramingSpec) -> int:
+    return LengthSpec(spec).width

@@ -30,7 +30,9 @@ longer than its record holds (MAX_MESSAGE_BYTES) gives the payload its held byte
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -154,4 +156,10 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def payload_of(spec: FramingSpec, message: Message) -> bytes:
     """What a rule matches in `message` (see the module's docstring)."""
-    return module_of(spec).payload(spec, message)
+    return _payload_function(spec)(message)
+
+
+@functools.lru_cache(maxsize=64)
+def _payload_function(spec: FramingSpec) -> Callable[[Message], bytes]:
+    # Found once per spec: rules ask for each message's payload.
+    return functools.partial(module_of(spec).payload, spec)
