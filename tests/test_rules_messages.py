@@ -203,8 +203,8 @@ def test_a_malformed_message_is_not_answered_and_the_connection_goes_on(
         events.wait_until(lambda: notes(events, cid) and len(replies(events, cid)) == 2)
     events.settle()
     (said,) = notes(events, cid)
-    assert said.startswith(f"rules on {cid}: a malformed resp message is not answered ('P' is")
-    assert said.endswith("; later ones are not said")
+    assert said.startswith(f"rules on {cid}: a malformed resp message is not answered: 'P' is")
+    assert said.endswith(" (later ones are not said)")
     assert len(replies(events, cid)) == 2
 
 

@@ -235,8 +235,8 @@ class Rules:
 
     def _malformed_message(self, ctx: Context, message: Message) -> str:
         return (
-            f"rules on {ctx.cid}: a malformed {self.framing} message is not answered "
-            f"({message.error}); later ones are not said"
+            f"rules on {ctx.cid}: a malformed {self.framing} message is not answered: "
+            f"{message.error} (later ones are not said)"
         )
 
     def _answer(self, ctx: Context, data: bytes, on: str) -> list[Action]:
