@@ -15,6 +15,7 @@ from workbench.protocol.enums import Transport
 from workbench.protocol.options import BEHAVIOUR_FIELDS, OPTIONS, SocketOptions
 
 if TYPE_CHECKING:
+    from workbench.framing.messages import FramingSpec
     from workbench.rules import RuleSet
 
 
@@ -35,6 +36,21 @@ def checked_rules(path: str) -> RuleSet:
         return load_rules(path)
     except RulesError as exc:
         raise EndpointError(f"rules: {exc}") from None
+
+
+def rules_framing(rules: RuleSet, option: str | None) -> FramingSpec | None:
+    """The framing of `rules`' message rules (`on = "message"`): the file's `framing`, else
+    `option` (the endpoint's framing=); None if it has none. EndpointError if it has message
+    rules and no framing, or the option is no framing."""
+    from workbench.framing.messages import FramingError
+
+    try:
+        framing = rules.framing_for(option)
+    except FramingError as exc:
+        raise EndpointError(f"framing={option}: {exc}") from None
+    if framing is None and rules.message_rule is not None:
+        raise EndpointError(f"rules: {rules.missing_framing()}")
+    return framing
 
 
 # The behaviours that answer what peers send, each with what it does, for the errors that
@@ -106,8 +122,11 @@ def refuse_untaken(options: SocketOptions, transport: str) -> None:
 
 def checked(endpoint: Endpoint) -> Endpoint:
     """`endpoint`, its behaviour options checked (EndpointError quoting its URL)."""
+    options = endpoint.options
     try:
-        check_behaviours(endpoint.options)
+        check_behaviours(options)
+        if options.rules is not None:  # its framing: an endpoint's option, not a behaviour's
+            rules_framing(checked_rules(options.rules), options.framing)
     except EndpointError as exc:
         raise EndpointError(f"'{endpoint.url}': {exc}") from None
     return endpoint

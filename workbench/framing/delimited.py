@@ -9,6 +9,8 @@ and framing goes on from the next byte (so what is held stays under N bytes).
 
 from __future__ import annotations
 
+import functools
+
 from workbench.framing.messages import MAX_MESSAGE_BYTES, FramingError, FramingSpec, Message
 from workbench.framing.prefixed import parse_max, said_bytes
 
@@ -127,3 +129,17 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def check(spec: FramingSpec) -> None:
     parse_spec(spec)
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The message's bytes before its delimiter (all of them if it has none: cut or ended)."""
+    delimiter, _largest = _parsed(spec)
+    data = message.data
+    if message.whole_size == len(data) and data.endswith(delimiter):
+        return data[: -len(delimiter)]
+    return data
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(spec: FramingSpec) -> tuple[bytes, int]:
+    return parse_spec(spec)

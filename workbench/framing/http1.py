@@ -506,3 +506,9 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
     if b"" in lines:  # a blank line with something after it: a body, sent as it is
         return payload
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The whole message, head and body, as it was on the wire (a response written for it is
+    written whole too)."""
+    return message.data

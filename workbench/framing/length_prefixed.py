@@ -15,9 +15,10 @@ counted whole, and its first bytes kept.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
-from workbench.framing.messages import FramingError, FramingSpec
+from workbench.framing.messages import FramingError, FramingSpec, Message
 from workbench.framing.prefixed import Header, PrefixedFramer, parse_max
 
 DEFAULT_MAX = 16 * 1024 * 1024
@@ -111,3 +112,13 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def check(spec: FramingSpec) -> None:
     LengthSpec(spec)
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The message's bytes after its length prefix."""
+    return message.data[_width(spec) :]
+
+
+@functools.lru_cache(maxsize=64)
+def _width(spec: FramingSpec) -> int:
+    return LengthSpec(spec).width

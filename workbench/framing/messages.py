@@ -12,17 +12,27 @@ messages out, and provides:
     def framer(spec: FramingSpec) -> Framer      # one per stream direction
     def encode(spec: FramingSpec, payload: bytes) -> bytes   # the composer's send
     def check(spec: FramingSpec) -> None          # raise FramingError for bad parameters
+    def payload(spec: FramingSpec, message: Message) -> bytes   # what a rule matches
     (and, on a framer, optionally pair_with(other): see pair_directions)
 
 A framer never raises on what a peer sends: malformed input becomes a Message with `error`,
 and what it holds for an incomplete message is bounded (a length past the maximum is an
 error; where the framing cannot find the next message, the rest of the stream comes out in
 raw pieces marked unframed: each module's docstring says when).
+
+A message's payload (`payload_of`) is what a person writes a rule against, without the
+framing's own bytes: a length-prefixed message's bytes after the prefix, a netstring's
+payload, a delimited message's bytes before the delimiter, a RESP command's words joined by
+spaces, an HTTP message whole. For a well-formed message, `payload_of(spec, m)` of the one
+message `encode(spec, p)` makes is `p` (RESP: for words without spaces or quotes). A message
+longer than its record holds (MAX_MESSAGE_BYTES) gives the payload its held bytes hold.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,6 +130,7 @@ class FramingModule(Protocol):
     def framer(self, spec: FramingSpec) -> Framer: ...
     def encode(self, spec: FramingSpec, payload: bytes) -> bytes: ...
     def check(self, spec: FramingSpec) -> None: ...
+    def payload(self, spec: FramingSpec, message: Message) -> bytes: ...
 
 
 def module_of(spec: FramingSpec) -> FramingModule:
@@ -141,3 +152,14 @@ def make_framer(spec: FramingSpec) -> Framer:
 
 def encode(spec: FramingSpec, payload: bytes) -> bytes:
     return module_of(spec).encode(spec, payload)
+
+
+def payload_of(spec: FramingSpec, message: Message) -> bytes:
+    """What a rule matches in `message` (see the module's docstring)."""
+    return _payload_function(spec)(message)
+
+
+@functools.lru_cache(maxsize=64)
+def _payload_function(spec: FramingSpec) -> Callable[[Message], bytes]:
+    # Found once per spec: rules ask for each message's payload.
+    return functools.partial(module_of(spec).payload, spec)

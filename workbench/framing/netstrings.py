@@ -10,7 +10,7 @@ and the rest of the stream comes out as raw messages marked "unframed".
 
 from __future__ import annotations
 
-from workbench.framing.messages import FramingError, FramingSpec
+from workbench.framing.messages import FramingError, FramingSpec, Message
 from workbench.framing.prefixed import Header, PrefixedFramer, parse_max, said_bytes
 
 DEFAULT_MAX = 16 * 1024 * 1024
@@ -71,3 +71,12 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 
 def check(spec: FramingSpec) -> None:
     max_length(spec)
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """The netstring's payload: between the length's colon and the closing comma."""
+    data = message.data
+    body = data[data.find(b":") + 1 :]
+    if message.whole_size == len(data) and body.endswith(b","):
+        return body[:-1]
+    return body

@@ -34,6 +34,13 @@ byte fed is in exactly one message.
 quotes with escapes \\" \\\\ \\n \\r \\t \\xHH, or single quotes) becomes an array of bulk strings;
 each line of a payload is one command. A payload that already starts with a RESP type byte
 and ends with CRLF is sent as it is (it is RESP already).
+
+`payload(spec, message)`, what a rule matches: a command (an array of bulk strings, as a
+client sends it) is its words joined by single spaces (`SET k v`, each word's bytes as they
+are); a bulk string is its bytes; a simple string, error, integer, double, big number or
+boolean its text after the type byte (`OK`, `ERR no`, `42`, `t`); a verbatim string its text
+after its format (`txt:`); a null nothing; any aggregate its elements' payloads joined by
+spaces (a map's keys and values in turn). Attributes are left out.
 """
 
 from __future__ import annotations
@@ -583,3 +590,92 @@ def split_words(line: bytes) -> list[bytes]:
             word.append(byte)
             pos += 1
         words.append(bytes(word))
+
+
+# --- what a rule matches ---
+
+
+def payload(spec: FramingSpec, message: Message) -> bytes:
+    """What a rule matches in `message` (see the module's docstring)."""
+    return b" ".join(_leaves(message.data))
+
+
+@dataclass(slots=True)
+class _Open:
+    left: int  # elements still to come (-1: streamed, until ".")
+    hidden: bool  # inside an attribute: not part of the payload
+    attribute: bool  # this is an attribute: no element of what holds it
+
+
+def _leaves(data: bytes) -> list[bytes]:
+    """The strings and scalars of the value in `data`, in order, without attributes. Reads
+    what a framer made; a value cut short gives the leaves it holds."""
+    leaves: list[bytes] = []
+    stack: list[_Open] = []
+    pos, end = 0, len(data)
+    streamed: bytearray | None = None  # the parts of a `$?` string so far
+    while pos < end:
+        crlf = data.find(b"\r\n", pos)
+        if crlf < 0:
+            break
+        kind, rest = chr(data[pos]), data[pos + 1 : crlf]
+        pos = crlf + 2
+        hidden = bool(stack) and stack[-1].hidden
+        done = True
+        if streamed is not None:
+            length = _number(rest) if kind == ";" else None
+            if length is None:
+                break
+            if length:
+                streamed += data[pos : pos + length]
+                pos += length + 2
+                continue
+            value: bytes | None = bytes(streamed)
+            streamed = None
+        elif kind == "$" and rest == b"?":
+            streamed = bytearray()
+            continue
+        elif kind in BULK_TYPES and rest != b"-1":
+            length = _number(rest)
+            if length is None:
+                break
+            value = data[pos : pos + length]
+            pos += length + 2
+            if kind == "=" and value[3:4] == b":":
+                value = value[4:]
+        elif kind in AGGREGATE_TYPES and rest != b"-1":
+            count = -1 if rest == b"?" else _number(rest)
+            if count is None:
+                break
+            value = None
+            done = not count and kind != "|"  # an empty attribute is no element either
+            if count:
+                count = count * 2 if kind in "%|" and count > 0 else count
+                stack.append(_Open(count, hidden or kind == "|", kind == "|"))
+        elif kind == "." and stack and stack[-1].left < 0:
+            value = None
+            closed = stack.pop()
+            done = not closed.attribute
+        elif kind in "$*_":  # a null
+            value = None
+        else:
+            value = rest
+        if value is not None and not hidden:
+            leaves.append(value)
+        if done:
+            _element_done(stack)
+    return leaves
+
+
+def _element_done(stack: list[_Open]) -> None:
+    """An element is complete: the aggregates it completes are closed."""
+    while stack:
+        top = stack[-1]
+        if top.left < 0:  # streamed: ends at "."
+            return
+        top.left -= 1
+        if top.left:
+            return
+        stack.pop()
+        if top.attribute:  # what it describes is still to come
+            return

@@ -3,11 +3,15 @@ with its name, the line and what is wrong, and refuses nothing else).
 
     policy = "first"        # or "all": every rule that matches answers, in order
     encoding = "utf-8"      # of the text in this file: matches, replies (latin-1 for binary)
+    framing = "len:2:be"    # optional: the messages of `on = "message"` rules (else the
+                            # listener's or connection's framing=)
 
     [[rule]]
     regex = '^HELO (?P<name>\\w+)'   # or exact, contains, prefix (text with the composer's
     reply = "250 hi {name} #{counter}\\r\\n"   # escapes), or exact_hex... (hex bytes)
-    on = "line"             # (default) each line without its line ending; "read": each read
+    on = "line"             # (default) each line without its line ending; "read": each read;
+                            # "message": each message's payload (workbench.framing)
+    reply_raw = false       # a message rule's reply as it is, not made one message
     delay_ms = 0            # optional: answer this much later
     close = false           # close the connection after the reply
     once = false            # answer once per connection
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.codec import ENCODINGS, EscapeError, HexError, encode_text, parse_hex
+from workbench.framing.messages import FramingError, FramingSpec, parse_framing
 from workbench.rules.matchers import Contains, Exact, Matcher, PatternError, Prefix, Regex
 from workbench.rules.template import FIELDS, Template, TemplateError, parse_template
 
@@ -32,15 +37,15 @@ MAX_RULES = 1000
 MAX_DELAY_MS = 60_000
 
 POLICIES = ("first", "all")
-ON = ("line", "read")
+ON = ("line", "read", "message")
 MATCHERS: dict[str, type[Exact | Contains | Prefix]] = {
     "exact": Exact,
     "contains": Contains,
     "prefix": Prefix,
 }
 MATCH_KEYS = (*MATCHERS, *(f"{name}_hex" for name in MATCHERS), "regex")
-RULE_KEYS = (*MATCH_KEYS, "reply", "on", "delay_ms", "close", "once")
-TOP_KEYS = ("policy", "encoding", "rule")
+RULE_KEYS = (*MATCH_KEYS, "reply", "on", "delay_ms", "close", "once", "reply_raw")
+TOP_KEYS = ("policy", "encoding", "framing", "rule")
 
 
 class RulesError(ValueError):
@@ -58,11 +63,12 @@ class Rule:
     number: int  # its place in the file, from 1: `rule 3` in the Log
     line: int  # where its [[rule]] is (0: unknown)
     matcher: Matcher
-    on_lines: bool
+    on: str  # what it matches: "line", "read" or "message" (ON)
     reply: Template | None
     delay: float  # seconds
     close: bool
     once: bool
+    reply_raw: bool = False  # a message rule's reply as it is, not made one message
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +77,38 @@ class RuleSet:
     rules: tuple[Rule, ...]
     answer_all: bool  # policy "all"
     encoding: str
+    framing: FramingSpec | None = None  # the file's own `framing`
 
     @property
     def on_lines(self) -> bool:
-        return any(rule.on_lines for rule in self.rules)
+        return any(rule.on == "line" for rule in self.rules)
+
+    @property
+    def message_rule(self) -> Rule | None:
+        """The first rule that matches messages, if any."""
+        return next((rule for rule in self.rules if rule.on == "message"), None)
+
+    def framing_for(self, option: str | None) -> FramingSpec | None:
+        """The framing of the message rules: the file's own, else `option` (the listener's
+        or connection's framing=); None if there are none or nothing says it. FramingError
+        for an option that is no framing."""
+        if self.message_rule is None:
+            return None
+        if self.framing is not None:
+            return self.framing
+        return parse_framing(option) if option else None
+
+    def missing_framing(self) -> RulesError:
+        """The error for message rules with no framing anywhere."""
+        rule = self.message_rule
+        number, line = (rule.number, rule.line) if rule is not None else (0, 0)
+        return RulesError(
+            self.path,
+            f'rule {number} matches messages (on = "message") but no framing says what a '
+            'message is: add framing = "len:2:be" (or netstring, resp, http, delim:\\n...) at '
+            "the top of the file, or framing=SPEC to the URL (--framing SPEC)",
+            f"line {line}" if line else "",
+        )
 
 
 def load_rules(path: str) -> RuleSet:
@@ -147,6 +181,16 @@ def _ruleset(document: Mapping[str, Any], text: str, path: str) -> RuleSet:
     if encoding not in ENCODINGS:
         known = ", ".join(ENCODINGS)
         raise refuse(f"encoding is one of {known}", _key_line(text, "encoding"))
+    framing = None
+    if "framing" in document:
+        line = _key_line(text, "framing")
+        value = document["framing"]
+        if not isinstance(value, str):
+            raise refuse('framing takes text: a framing such as "len:2:be"', line)
+        try:
+            framing = parse_framing(value)
+        except FramingError as exc:
+            raise refuse(f"framing: {exc}", line) from None
     tables = document.get("rule", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise refuse("'rule' must be [[rule]] tables", _key_line(text, "rule"))
@@ -164,7 +208,7 @@ def _ruleset(document: Mapping[str, Any], text: str, path: str) -> RuleSet:
         except _RuleError as exc:
             line = _key_line(text, exc.key, start, end) if exc.key else start
             raise refuse(f"rule {number}: {exc}", line or start) from None
-    return RuleSet(path, tuple(rules), policy == "all", encoding)
+    return RuleSet(path, tuple(rules), policy == "all", encoding, framing)
 
 
 class _RuleError(ValueError):
@@ -187,7 +231,14 @@ def _rule(number: int, line: int, table: Mapping[str, Any], encoding: str) -> Ru
     matcher = _matcher(key, _typed(table, key, str), encoding)
     on = _typed(table, "on", str, "line")
     if on not in ON:
-        raise _RuleError('on is "line" or "read"', "on")
+        raise _RuleError('on is "line", "read" or "message"', "on")
+    reply_raw = _typed(table, "reply_raw", bool, False)
+    if reply_raw and on != "message":
+        raise _RuleError(
+            f'reply_raw is for on = "message" rules (an on = "{on}" rule\'s reply is sent as '
+            "it is)",
+            "reply_raw",
+        )
     delay_ms = _typed(table, "delay_ms", int, 0)
     if not 0 <= delay_ms <= MAX_DELAY_MS:
         raise _RuleError(f"delay_ms must be 0-{MAX_DELAY_MS:,}", "delay_ms")
@@ -208,11 +259,12 @@ def _rule(number: int, line: int, table: Mapping[str, Any], encoding: str) -> Ru
         number,
         line,
         matcher,
-        on == "line",
+        on,
         reply,
         delay_ms / 1000,
         close,
         _typed(table, "once", bool, False),
+        reply_raw,
     )
 
 
