@@ -4,8 +4,10 @@ changes a running listener's (`b` on a listener, or the palette), against real p
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from peers import connect_client, recv_exactly, recv_until_eof
+from test_app_palette import Scenario
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Label, Select, Static
 from ui_helpers import (
@@ -135,3 +137,37 @@ def test_a_connection_from_the_connect_dialog_echoes_what_its_server_sends() -> 
             await wait_log(pilot, "↺ echo: ping")
 
         run_app(make_app(), scenario)
+
+
+def test_the_behaviour_dialog_refuses_message_rules_without_a_framing(tmp_path: Path) -> None:
+    """Rules on messages need the listener's framing= (or the file's own): the dialog says so
+    before the engine would refuse the change; with the listener's framing the same file is
+    taken."""
+    rules = tmp_path / "messages.toml"
+    rules.write_text('[[rule]]\nexact = "ping"\non = "message"\nreply = "pong"\n')
+
+    def scenario_for(framed: bool) -> Scenario:
+        async def scenario(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            await wait_listener_port(pilot)
+            await focus(pilot, app.query_one(ListenersTree))
+            await pilot.press("b")
+            dialog = await wait_ui(
+                pilot, lambda: isinstance(app.screen, BehaviourDialog) and app.screen, "dialog"
+            )
+            dialog.query_one("#behaviour", Select).value = "rules"
+            argument = dialog.query_one("#behaviour-argument", Input)
+            await wait_ui(pilot, lambda: argument.display, "the rules file field")
+            argument.value = str(rules)
+            if not framed:
+                error = await submitted_error(pilot, dialog)
+                assert "no framing says what a message is" in error, error
+                return
+            await focus(pilot, argument)
+            await pilot.press("enter")
+            await wait_log(pilot, "behaviour now: rules")
+
+        return scenario
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"]), scenario_for(False))
+    run_app(make_app(listen=["tcp://127.0.0.1:0?framing=len:2:be"]), scenario_for(True))

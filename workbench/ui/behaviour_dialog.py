@@ -13,7 +13,12 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from workbench.behaviour_options import check_behaviours, refuse_untaken
+from workbench.behaviour_options import (
+    check_behaviours,
+    checked_rules,
+    refuse_untaken,
+    rules_framing,
+)
 from workbench.codec import sanitize_text
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.options import SocketOptions, parse_options
@@ -43,9 +48,16 @@ def current_behaviour(listener: ListenerInfo) -> SocketOptions:
 class BehaviourDialog(ModalScreen[BehaviourRequest | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, listeners: list[ListenerInfo], selected: str) -> None:
+    def __init__(
+        self,
+        listeners: list[ListenerInfo],
+        selected: str,
+        framings: dict[str, str | None] | None = None,
+    ) -> None:
+        """`framings`: each listener's framing= (rules on messages need one)."""
         super().__init__()
         self.listeners = {listener.lid: listener for listener in listeners}
+        self.framings = framings or {}
         self.selected = selected
 
     def compose(self) -> ComposeResult:
@@ -98,6 +110,9 @@ class BehaviourDialog(ModalScreen[BehaviourRequest | None]):
             behaviour = self.query_one(BehaviourFields).behaviour()
             refuse_untaken(behaviour, listener.transport)
             check_behaviours(behaviour)
+            if behaviour.rules is not None:
+                framing = self.framings.get(self.selected)
+                rules_framing(checked_rules(behaviour.rules), framing)
         except EndpointError as exc:
             error = self.query_one("#error", Static)
             error.update(Content(sanitize_text(str(exc))))
@@ -124,4 +139,5 @@ def change_behaviour(main: MainScreen, lid: str | None) -> None:
             main.engine.set_behaviour(request.lid, request.behaviour)
         main.composer.focus()
 
-    main.app.push_screen(BehaviourDialog(listeners, selected), chosen)
+    framings = {info.lid: main.opened.framing_of_listener(info.lid) for info in listeners}
+    main.app.push_screen(BehaviourDialog(listeners, selected, framings), chosen)

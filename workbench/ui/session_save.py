@@ -54,6 +54,10 @@ class OpenedEndpoints:
                 spec = self.listeners.get(conn.listener)
         return spec.endpoint.options.framing if spec is not None else None
 
+    def framing_of_listener(self, lid: str) -> str | None:
+        spec = self.listeners.get(lid)
+        return spec.endpoint.options.framing if spec is not None else None
+
     def choose_framing(self, cid: str, framing: str | None) -> None:
         """`cid` framed as `framing` from now on; a connection of the user's is saved so."""
         self.framings_chosen[cid] = framing
