@@ -4,7 +4,8 @@ the engine, without the screen, printing the Log as `sockbench run` does.
 --serve: a listener whose replay behaviour plays the recorded server to each new client.
 --against: one connection per recorded connection, each playing the recorded client to a
 live server; the run is recorded to a transcript and each connection's responses are then
-compared with the recording's (workbench.transcript.diff).
+compared with the recording's (workbench.transcript.diff). --framing, --match and --pace
+are the replayed endpoints' framing=, replay-match= and replay-pace= options.
 """
 
 from __future__ import annotations
