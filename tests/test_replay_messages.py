@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from peers import ThreadedServer, connect_client, recv_exactly, recv_until_eof
+from peers import ThreadedServer, connect_client, free_port, recv_exactly, recv_until_eof
 from test_replay import ended, record, serve, sockbench
 
 from workbench.framing.messages import encode, parse_framing
@@ -258,3 +258,23 @@ def test_bad_match_pace_and_framing_exit_2(recording: Path) -> None:
         result = sockbench("replay", f"{recording}@1", "--serve", "tcp://127.0.0.1:0", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_session_files_listener_takes_the_framing_and_the_match_as_keys(
+    recording: Path, tmp_path: Path
+) -> None:
+    """`framing` and `replay-match` keys beside `replay` (any engine opens it: the app,
+    `sockbench run`), checked by the same file's connection asking another key."""
+    port = free_port()
+    session = tmp_path / "mock.toml"
+    session.write_text(
+        f'[[listen]]\nurl = "tcp://127.0.0.1:{port}"\nreplay = "{recording}@1"\n'
+        'framing = "len:2:be"\nreplay-match = "count"\n\n'
+        f'[[connect]]\nname = "check"\nurl = "tcp://127.0.0.1:{port}"\nsteps = [\n'
+        f'  {{ send_hex = "{hex_of(message(b"GET another key"))}" }},\n'
+        "  { expect = 'ack abc' },\n]\n"
+    )
+    result = sockbench("run", str(session))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "↺ replay: \\x00\\x07ack abc" in result.stdout
+    assert "differs" not in result.stdout + result.stderr
