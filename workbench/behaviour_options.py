@@ -100,6 +100,9 @@ def check_behaviours(options: SocketOptions) -> None:
             f"{first} and {second} do not go together: {first} {ANSWERING[first]}, and "
             f"{second} {ANSWERING[second]}; choose one (greet= goes with any)"
         )
+    if options.replay is None and (options.replay_match or options.replay_pace):
+        said = "replay-match=" if options.replay_match else "replay-pace="
+        raise EndpointError(f"{said} needs replay=FILE: it says how a recording is played")
     if options.rules is not None:  # last: the file is read
         checked_rules(options.rules)
 

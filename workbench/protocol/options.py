@@ -37,6 +37,11 @@ MAX_IDLE_SECONDS = 7 * 24 * 3600
 DEFAULT_EOF_GRACE = 0.5
 MAX_EOF_GRACE = 3600.0
 MAX_CONNECTIONS_LIMIT = 1_000_000
+# A replay's matching and pacing (workbench.engine.behaviours.replay; a test keeps them the
+# same): the protocol is a leaf and cannot ask it.
+REPLAY_MATCHES = ("exact", "count")
+REPLAY_PACES = ("none", "recorded")
+MAX_REPLAY_PAUSE = 10.0
 
 UDP = frozenset({Transport.UDP})
 STREAMS = frozenset({Transport.TCP, Transport.UNIX})
@@ -365,6 +370,29 @@ class SocketOptions:
             "client (see sockbench replay)",
         ),
     )
+    replay_match: str | None = declared(  # None: exact
+        None,
+        Option(
+            "replay-match",
+            Choice(REPLAY_MATCHES, "|".join(REPLAY_MATCHES)),
+            STREAMS,
+            "replay=: how the other side's turns are matched: exact (compare the bytes, or "
+            "with framing= each message) or count (only wait for as many bytes or messages, "
+            "answer whatever is asked)",
+            note="default exact",
+        ),
+    )
+    replay_pace: str | None = declared(  # None: none
+        None,
+        Option(
+            "replay-pace",
+            Choice(REPLAY_PACES, "|".join(REPLAY_PACES)),
+            STREAMS,
+            "replay=: none (answer at once) or recorded (each turn after the pause the "
+            f"recording had before it, at most {MAX_REPLAY_PAUSE:g} s)",
+            note="default none",
+        ),
+    )
 
     # How the stream's messages are framed: the Log's messages view, per connection.
     framing: str | None = declared(
@@ -571,6 +599,8 @@ BEHAVIOUR_FIELDS = (
     "exec_command",
     "sh_command",
     "replay",
+    "replay_match",
+    "replay_pace",
 )
 
 

@@ -4,7 +4,8 @@ the engine, without the screen, printing the Log as `sockbench run` does.
 --serve: a listener whose replay behaviour plays the recorded server to each new client.
 --against: one connection per recorded connection, each playing the recorded client to a
 live server; the run is recorded to a transcript and each connection's responses are then
-compared with the recording's (workbench.transcript.diff).
+compared with the recording's (workbench.transcript.diff). --framing, --match and --pace
+are the replayed endpoints' framing=, replay-match= and replay-pace= options.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import Endpoint, parse_url
 from workbench.protocol.enums import Direction
+from workbench.protocol.options import MAX_REPLAY_PAUSE, REPLAY_MATCHES, REPLAY_PACES
 from workbench.replay.recording import RecordingError, scripts_selected
 from workbench.replay.script import Script, Selection, SelectionError, Side, parse_selection
 from workbench.runner.headless import HeadlessRun, stop_on_signals
@@ -43,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play a recording back. --serve URL: a mock server that plays the "
         "recorded server to each new client in order (the first client gets the first "
         "recorded connection...; after the last, the first again), waiting for as many of "
-        "the client's bytes as were recorded before each answer; a client that sends other "
-        "bytes is reported (stderr and the Log) and served on. Serves until SIGINT or "
+        "the client's bytes (--framing: messages) as were recorded before each answer; a "
+        "client that sends others is reported (stderr and the Log) and served on. Serves "
+        "until SIGINT or "
         "SIGTERM, exit 0. --against URL: plays each recorded client against a live server "
         "and shows where its responses differ from the recording's: exit 0 when every "
         "response is the same, 1 when one differs, 2 for a bad transcript or usage.",
@@ -77,7 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--framing",
         metavar="SPEC",
-        help="--against: diff message by message in this framing (default: text lines)",
+        help="wait for and compare the other side's messages in this framing, not its bytes "
+        "(len:2:be, netstring, delim:\\r\\n, resp, http); --against: diff message by message "
+        "(default: text lines)",
+    )
+    parser.add_argument(
+        "--match",
+        choices=REPLAY_MATCHES,
+        help="exact: compare what the other side sends with the recording (the default); "
+        "count: only wait for as many bytes or messages, answer whatever is asked",
+    )
+    parser.add_argument(
+        "--pace",
+        choices=REPLAY_PACES,
+        help="none: answer at once (the default); recorded: each turn after the pause the "
+        f"recording had before it (at most {MAX_REPLAY_PAUSE:g} s)",
     )
     parser.add_argument(
         "--context", metavar="N", type=int, default=DEFAULT_CONTEXT, help="diff context lines"
@@ -127,14 +144,20 @@ def main(argv: Sequence[str]) -> int:
     return against(args, selection, scripts, framing)
 
 
-def replaying(url: str, for_listen: bool, selection: Selection) -> Endpoint:
-    """`url`'s endpoint, replaying `selection` (EndpointError for a bad URL)."""
+def replaying(
+    url: str, for_listen: bool, selection: Selection, args: argparse.Namespace
+) -> Endpoint:
+    """`url`'s endpoint, replaying `selection` with --framing, --match and --pace where
+    given (EndpointError for a bad URL)."""
     from workbench.behaviour_options import checked
 
     endpoint = parse_url(url, for_listen=for_listen)
     if endpoint.is_datagram:
         raise EndpointError(f"'{url}': replay plays stream connections (tcp://, unix://)")
-    return checked(replace(endpoint, options=replace(endpoint.options, replay=str(selection))))
+    options = replace(endpoint.options, replay=str(selection))
+    given = {"framing": args.framing, "replay_match": args.match, "replay_pace": args.pace}
+    options = replace(options, **{name: value for name, value in given.items() if value})
+    return checked(replace(endpoint, options=options))
 
 
 @dataclass
@@ -211,7 +234,7 @@ class ReplayRun(HeadlessRun):
 
 def serve(args: argparse.Namespace, selection: Selection, scripts: tuple[Script, ...]) -> int:
     try:
-        endpoint = replaying(args.serve, True, selection)
+        endpoint = replaying(args.serve, True, selection, args)
     except EndpointError as exc:
         return fail(str(exc))
     spec = SessionSpec(listeners=(ListenSpec(endpoint, "replay"),))
@@ -240,7 +263,7 @@ def against(
 ) -> int:
     try:
         endpoints = [
-            replaying(args.against, False, Selection(selection.path, s.session, s.cid))
+            replaying(args.against, False, Selection(selection.path, s.session, s.cid), args)
             for s in scripts
         ]
     except EndpointError as exc:

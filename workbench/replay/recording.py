@@ -63,12 +63,17 @@ def script_of(recorded: RecordedConnection) -> Script:
 
     turns: list[Turn] = []
     ended: set[Side] = set()
-    sending: tuple[Side, bytearray] | None = None  # the turn being gathered
+    sending: tuple[Side, bytearray, float] | None = None  # the turn being gathered, its pause
+    # When the last record was: each turn's pause counts from there (the first's, the open).
+    last = recorded.opened
+
+    def pause_until(ts: float) -> float:
+        return max(0.0, ts - last) if last is not None else 0.0
 
     def gathered() -> None:
         nonlocal sending
         if sending is not None and sending[1]:
-            turns.append(Sent(sending[0], bytes(sending[1])))
+            turns.append(Sent(sending[0], bytes(sending[1]), sending[2]))
         sending = None
 
     for item in recorded.items:
@@ -76,8 +81,9 @@ def script_of(recorded: RecordedConnection) -> Script:
             side = side_of(item.dir)
             if sending is None or sending[0] is not side:
                 gathered()
-                sending = (side, bytearray())
+                sending = (side, bytearray(), pause_until(item.ts))
             sending[1].extend(item.data)
+            last = item.ts
             continue
         gathered()
         if item.event is RecordKind.EOF:
@@ -86,7 +92,8 @@ def script_of(recorded: RecordedConnection) -> Script:
             side = ours.other if item.fields.get("cause") == CloseCause.PEER else ours
         if side not in ended:
             ended.add(side)
-            turns.append(Ended(side))
+            turns.append(Ended(side, pause_until(item.ts)))
+        last = item.ts
     gathered()
     return Script(recorded.session, recorded.cid, recorded.transport, tuple(turns))
 

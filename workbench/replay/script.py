@@ -24,17 +24,20 @@ class Side(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """`side` sent `data` (consecutive sends of one side are one turn)."""
+    """`side` sent `data` (consecutive sends of one side are one turn). `pause`: the seconds
+    the recording had before it, since the turn before it (or the connection's open)."""
 
     side: Side
     data: bytes
+    pause: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Ended:
-    """`side` ended its stream (EOF, or closed)."""
+    """`side` ended its stream (EOF, or closed), `pause` seconds after the turn before it."""
 
     side: Side
+    pause: float = 0.0
 
 
 Turn = Sent | Ended

@@ -30,6 +30,7 @@ class RecordedConnection:
     transport: str
     accepted: bool  # a peer of a sockbench listener: sockbench was the server
     items: list[Data | Event] = field(default_factory=list)  # data, eof and close records
+    opened: float | None = None  # its open record's time (a replay's first pause counts from it)
 
     @property
     def is_stream(self) -> bool:
@@ -87,6 +88,7 @@ def _load(
                         record.conn,
                         str(record.fields.get("transport", "")),
                         record.fields.get("listener") is not None,
+                        opened=record.ts,
                     )
                 continue
             recorded = current.get(record.conn if isinstance(record, Event) else record.cid)
