@@ -297,3 +297,18 @@ def test_an_error_is_a_value_error_with_its_parts(tmp_path: Path) -> None:
     assert isinstance(error, ValueError)
     assert (error.path, error.line, error.key) == (str(tmp_path / "s.toml"), 3, "listen[1].echoo")
     assert str(error).startswith(f"{tmp_path / 's.toml'}:3: listen[1].echoo: unknown key; known:")
+
+
+def test_a_recording_named_by_replay_is_found_beside_the_session_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recording's session and connection stay on the path made the session file's."""
+    (tmp_path / "mock").mkdir()
+    monkeypatch.chdir(tmp_path)
+    spec = session_at(
+        tmp_path / "mock",
+        '[[listen]]\nurl = "tcp://127.0.0.1:0"\nreplay = "rec.jsonl@2#C3"\n'
+        '[[listen]]\nurl = "tcp://127.0.0.1:0"\nreplay = "/srv/rec.jsonl"\n',
+    )
+    assert spec.listeners[0].endpoint.options.replay == str(tmp_path / "mock" / "rec.jsonl@2#C3")
+    assert spec.listeners[1].endpoint.options.replay == "/srv/rec.jsonl"

@@ -24,7 +24,7 @@ from workbench.protocol.options import (
 from workbench.session_file.values import kind_of
 
 # Options that name a file: a relative path is the session file's directory's.
-FILE_FIELDS = ("rules", "tls_cert", "tls_key", "tls_ca", "tls_keylog")
+FILE_FIELDS = ("rules", "tls_cert", "tls_key", "tls_ca", "tls_keylog", "replay")
 
 
 def option_names(transport: str, for_listen: bool) -> list[str]:
