@@ -27,7 +27,6 @@ from workbench.codec import sanitize_text
 from workbench.replay.script import Script
 from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.evidence_forms import (
-    NO_TRANSCRIPT,
     REPLAY_MODES,
     ExportRequest,
     FormError,
@@ -66,7 +65,8 @@ class JobForm(ModalScreen[Notice]):
     ExportCaptureDialog, ReplayDialog {
         align: center middle;
     }
-    .macro-box #status {
+    ExportCaptureDialog #status, ExportCaptureDialog #error,
+    ReplayDialog #status, ReplayDialog #error {
         margin-top: 1;
     }
     """
@@ -191,14 +191,16 @@ class ExportCaptureDialog(JobForm):
         self.request: ExportRequest | None = None  # the export last started
 
     def question(self) -> str:
-        if self.recording is None:
-            intro = NO_TRANSCRIPT
-        else:
-            intro = f"This app records its transcript to {self.recording}: it is flushed first."
-        return (
-            f"{intro} Writes a capture Wireshark and tshark open, synthesised from what the "
-            "transcript recorded."
+        what = (
+            "Writes a capture Wireshark and tshark open, synthesised from what a transcript "
+            "recorded."
         )
+        if self.recording is None:
+            return (
+                f"{what} This app records none (sockbench --transcript FILE records one): "
+                "give the transcript's file."
+            )
+        return f"{what} This app records to {self.recording}: it is flushed first."
 
     def form_fields(self) -> list[Field]:
         transcript, output, conn = self.initial
@@ -292,7 +294,7 @@ class ReplayDialog(JobForm):
         if not address and mode is ReplayMode.SERVE:
             address = self.serve_address()
         select: Select[ReplayMode] = Select(
-            REPLAY_MODES, value=mode, allow_blank=False, id="mode", compact=True
+            REPLAY_MODES, value=mode, allow_blank=False, id="play", compact=True
         )
         return [
             ("Recording", compact_input(recording, "recording", "FILE.jsonl, FILE@2, FILE#C3")),
@@ -302,9 +304,9 @@ class ReplayDialog(JobForm):
 
     @property
     def mode(self) -> ReplayMode:
-        return ReplayMode(str(self.query_one("#mode", Select).value))
+        return ReplayMode(str(self.query_one("#play", Select).value))
 
-    @on(Select.Changed, "#mode")
+    @on(Select.Changed, "#play")
     def mode_changed(self, event: Select.Changed) -> None:
         """The listener's default address is no server to play against, and back."""
         address = self.query_one("#address", Input)

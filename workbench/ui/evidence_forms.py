@@ -26,8 +26,8 @@ from workbench.replay.script import Script, Selection, SelectionError, parse_sel
 
 CAPTURE_SUFFIX = ".pcapng"
 NO_TRANSCRIPT = (
-    "This app records no transcript: start it with --transcript FILE to export what it "
-    "sees, or give a transcript file here."
+    "Transcript: give a transcript file. This app records none: start sockbench with "
+    "--transcript FILE to record what it sees."
 )
 _IDS = re.compile(r"[\s,]+")
 
