@@ -34,6 +34,7 @@ from ui_helpers import (
     wait_ui,
 )
 
+from workbench.log.plain_rows import ORIGIN_SYMBOL
 from workbench.protocol.endpoints import parse_url
 from workbench.ui.evidence_dialogs import ReplayDialog
 from workbench.ui.evidence_forms import ReplayMode
@@ -187,5 +188,22 @@ def test_a_replay_that_cannot_be_done_says_why_in_the_form(recording: Path, tmp_
         port = closed_port()
         await fill(pilot, dialog, f"{recording}@2", ReplayMode.AGAINST, f"127.0.0.1:{port}")
         await wait_log(pilot, "refused")
+
+    run_app(make_app(), scenario)
+
+
+def test_the_help_of_the_log_and_the_listeners_names_both_commands() -> None:
+    from test_app_help import close_help, meaning_of, open_help_on
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        for pane in (app.listeners_tree, app.log_view):
+            lines = await open_help_on(pilot, pane)
+            assert "Evidence, in the palette (ctrl+p)" in lines
+            assert "pcapng" in meaning_of(lines, "Export capture (pcapng)...")
+            assert "live server" in meaning_of(lines, "Replay a recording...")
+            await close_help(pilot)
+        # The Log's: what its rows' replay mark means.
+        assert meaning_of(lines, f"{ORIGIN_SYMBOL} replay").startswith("sent by a recording")
 
     run_app(make_app(), scenario)

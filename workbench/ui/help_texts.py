@@ -16,6 +16,7 @@ from workbench.payloads import (
     LINE_ENDING_NAMES,
     MODES,
 )
+from workbench.ui.evidence_actions import EXPORT_CAPTURE, REPLAY_RECORDING
 from workbench.ui.log_rows import CUT_MARK
 from workbench.ui.main_screen import MODE_PLACEHOLDERS
 from workbench.ui.panes import ConnectionsTable
@@ -61,6 +62,7 @@ LOG_MARKS: list[Pair] = [
     # As a row shows them: a bare ← would read as the key that scrolls left.
     *((f"C1 {KIND_SYMBOL[kind]}", meaning) for kind, meaning in KIND_MEANINGS.items()),
     (f"{ORIGIN_SYMBOL} echo", "sent by a behaviour (echo), not typed"),
+    (f"{ORIGIN_SYMBOL} replay", "sent by a recording played back (Replay a recording...)"),
     (f"C1 {CONTINUATION_MARK}", "the same record continued: a read over several rows"),
     (f"{CUT_MARK} (reversed)", "the row goes on past the edge: w wraps, ← → scroll sideways"),
     ("12 new rows ↓", "bottom border: rows that arrived below while you read (end follows)"),
@@ -76,6 +78,24 @@ ESCAPES: list[Pair] = [
     (r"\u{e9}", r"\u{H…}: a code point, 1 to 6 hex digits, in the connection's encoding"),
     (r"\u00e9 \U0001F600", "the same with exactly 4 or 8 hex digits"),
 ]
+
+
+# The palette's commands for evidence (workbench/ui/evidence_actions.py): no key of theirs.
+EVIDENCE: list[Pair] = [
+    (
+        EXPORT_CAPTURE,
+        "What a transcript recorded, as a pcapng capture Wireshark and tshark open: this "
+        "app's (sockbench --transcript FILE; flushed first) or another, a session, some "
+        "connections",
+    ),
+    (
+        REPLAY_RECORDING,
+        "A transcript's connections played back (FILE, FILE@2, FILE#C3): a listener serving "
+        "the recorded server to each client (a mock), or connections playing the recorded "
+        "client against a live server; the Log says where its answers differ",
+    ),
+]
+EVIDENCE_HEADING = "Evidence, in the palette (ctrl+p)"
 
 
 def escapes() -> Iterator[Pair]:
@@ -113,11 +133,11 @@ def connection_columns() -> list[Pair]:
 def sections(topic: str) -> list[tuple[str, list[Pair]]]:
     """The 'what you see' sections of a pane's help, by topic."""
     if topic == "listeners":
-        return [("What the tree shows", LISTENERS)]
+        return [("What the tree shows", LISTENERS), (EVIDENCE_HEADING, EVIDENCE)]
     if topic == "connections":
         return [("Columns", connection_columns())]
     if topic == "log":
-        return [("What a row shows", LOG_MARKS)]
+        return [("What a row shows", LOG_MARKS), (EVIDENCE_HEADING, EVIDENCE)]
     if topic == "composer":
         return [
             ("Modes (ctrl+t)", list(modes())),
