@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,28 +53,39 @@ class Capture:
         """The TCP bytes of each direction (source port, destination port), in order."""
         flows: dict[tuple[int, int], bytearray] = {}
         for packet in self.packets:
-            assert packet[0] >> 4 == 4, "an IPv4 packet"
-            header = (packet[0] & 0x0F) * 4
-            total = struct.unpack("!H", packet[2:4])[0]
-            assert total == len(packet), "the IP length is the packet's"
-            assert packet[9] == socket.IPPROTO_TCP
-            segment = packet[header:]
-            ports = struct.unpack("!HH", segment[:4])
-            offset = (segment[12] >> 4) * 4
-            flows.setdefault(ports, bytearray()).extend(segment[offset:])
+            ports, payload = tcp_payload(packet)
+            flows.setdefault(ports, bytearray()).extend(payload)
         return {ports: bytes(data) for ports, data in flows.items()}
 
 
+def tcp_payload(packet: bytes) -> tuple[tuple[int, int], bytes]:
+    """An IPv4 TCP packet's ports (source, destination) and payload."""
+    assert packet[0] >> 4 == 4, "an IPv4 packet"
+    header = (packet[0] & 0x0F) * 4
+    assert struct.unpack("!H", packet[2:4])[0] == len(packet), "the IP length is the packet's"
+    assert packet[9] == socket.IPPROTO_TCP
+    segment = packet[header:]
+    ports = struct.unpack("!HH", segment[:4])
+    return ports, segment[(segment[12] >> 4) * 4 :]
+
+
+def blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Each block of a little-endian pcapng file (its type and body), read one at a time,
+    its lengths checked at both ends."""
+    with path.open("rb") as file:
+        while head := file.read(8):
+            kind, length = struct.unpack("<II", head)
+            assert length % 4 == 0 and length >= 12, f"a block of length {length}"
+            rest = file.read(length - 8)
+            assert len(rest) == length - 8, "a block cut short"
+            assert struct.unpack_from("<I", rest, length - 12)[0] == length, "trailing length"
+            yield kind, rest[:-4]
+
+
 def read_capture(path: Path) -> Capture:
-    """Every block of a little-endian pcapng file, its lengths checked at both ends."""
-    data = path.read_bytes()
+    """Every block of a pcapng file: its interfaces and packets."""
     found = Capture()
-    at = 0
-    while at < len(data):
-        kind, length = struct.unpack_from("<II", data, at)
-        assert length % 4 == 0 and at + length <= len(data), f"block at {at}: length {length}"
-        assert struct.unpack_from("<I", data, at + length - 4)[0] == length, "trailing length"
-        body = data[at + 8 : at + length - 4]
+    for kind, body in blocks(path):
         found.kinds.append(kind)
         if kind == SECTION_HEADER:
             assert struct.unpack_from("<I", body)[0] == 0x1A2B3C4D, "little-endian"
@@ -83,8 +95,7 @@ def read_capture(path: Path) -> Capture:
             interface, _, _, captured, size = struct.unpack_from("<IIIII", body)
             assert interface < len(found.interfaces) and captured == size
             found.packets.append(body[20 : 20 + captured])
-        at += length
-    assert found.kinds[0] == SECTION_HEADER, "a section header first"
+    assert found.kinds and found.kinds[0] == SECTION_HEADER, "a section header first"
     return found
 
 
