@@ -21,6 +21,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from ui_helpers import (
     blocking,
+    focus,
     make_app,
     run_app,
     the_app,
@@ -246,3 +247,49 @@ def test_another_transcript_exports_one_connection_of_a_session(tmp_path: Path) 
     run_app(make_app(), scenario)
     payloads = read_capture(capture).tcp_payloads()
     assert sorted(payloads.values(), key=len) == sorted([FROM_APP_BYTES, FROM_CLIENT], key=len)
+
+
+def test_the_log_cursors_connection_is_offered(tmp_path: Path) -> None:
+    transcript = tmp_path / "run.jsonl"
+    second = b"from the second client\n"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        client = await traffic(pilot)  # C1
+        port = await wait_listener_port(pilot)
+        other = await blocking(connect_client, port)  # C2, the last rows
+        with client, other:
+            other.sendall(second)
+            await wait_log(pilot, "from the second client")
+            dialog = await open_export(pilot)  # the cursor on no row: every connection
+            assert dialog.query_one("#conns", Input).value == ""
+            await pilot.press("escape")
+            await focus(pilot, app.log_view)
+            await pilot.press("up")
+            await wait_ui(pilot, lambda: app.log_view.cursor is not None, "the Log's cursor")
+            dialog = await open_export(pilot)
+            assert dialog.query_one("#conns", Input).value == "C2"
+            await pilot.press("enter")
+            await wait_notified(pilot, "packets of 1 connection")
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"], transcript=str(transcript)), scenario)
+    payloads = read_capture(tmp_path / "run.pcapng").tcp_payloads()
+    assert sorted(payloads.values()) == [b"", second]  # C2's only: the app sent it nothing
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is Linux's")
+def test_a_transcript_that_stopped_recording_is_said_so() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        with await blocking(connect_client, port) as client:
+            client.sendall(b"x" * 100_000)
+            await wait_log(pilot, "/dev/full")  # the Log says recording stopped
+            dialog = await open_export(pilot)
+            question = str(dialog.query_one("#question", Static).render())
+            assert "stopped recording its transcript, /dev/full (" in question
+            assert dialog.query_one("#transcript", Input).value == "/dev/full"
+            await pilot.press("escape")
+        assert app.engine.transcript_path is None
+
+    run_app(make_app(listen=["tcp://127.0.0.1:0"], transcript="/dev/full"), scenario)

@@ -47,12 +47,17 @@ AWKWARD_NAME = "rec @1 #C9 ?a=1&b=%41.jsonl"
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Session 1: a greeting-then-close server's; session 2: an echo server's (two lines,
-    then our EOF)."""
+    then our EOF); session 3: two connections to the echo server."""
     where = tmp_path_factory.mktemp("recording")
     transcript = where / AWKWARD_NAME
     with GreetingServer(GREETING) as greeting, EchoServer() as echo:
         record(transcript, where / "1.toml", f'[[connect]]\nurl = "{greeting.url}"\n')
         record(transcript, where / "2.toml", echo_steps(echo.url, "echo", ["hello", "world"]))
+        record(
+            transcript,
+            where / "3.toml",
+            echo_steps(echo.url, "first", ["aaa"]) + echo_steps(echo.url, "second", ["bbb"]),
+        )
     return transcript
 
 
@@ -137,6 +142,33 @@ def test_against_a_live_echo_server_the_log_says_it_answered_as_recorded(
             assert not log_contains(app, "differs")
             conn = app.session.connections["C1"]
             assert conn.outgoing and conn.bytes_out == len(b"hello\nworld\n")
+
+    run_app(make_app(), scenario)
+
+
+def test_against_plays_each_recorded_connection_on_a_connection_of_its_own(
+    recording: Path,
+) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        with EchoServer() as echo:
+            dialog = await open_replay(pilot)
+            await fill(pilot, dialog, f"{recording}@3", ReplayMode.AGAINST, echo.url)
+            await wait_notified(pilot, "C1, C2 play the recorded client of 2 recorded connections")
+            await wait_ui(
+                pilot,
+                lambda: all(c.closed_at for c in app.session.connections.values()),
+                "both replays to end",
+            )
+            assert echo.connections == 2
+            assert not log_contains(app, "differs")
+            sent = {c.cid: c.bytes_out for c in app.session.connections.values()}
+            assert sent == {"C1": len(b"aaa\n"), "C2": len(b"bbb\n")}
+        # Each opened as the Connect dialog opens one, playing its own recorded connection.
+        replays = [
+            spec.endpoint.options.replay for spec in app.main_screen.opened.connections.values()
+        ]
+        assert replays == [f"{recording}@3#C1", f"{recording}@3#C2"]
 
     run_app(make_app(), scenario)
 

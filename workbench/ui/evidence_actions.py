@@ -69,8 +69,13 @@ class EvidenceActions:
         recording = self.recording()
         if recording is not None and not transcript:
             transcript = recording  # this app's; the capture beside it
+        engine = self.main.engine
+        stopped = ""
+        if recording is None and engine.transcript is not None:  # writing it failed
+            stopped = f"{engine.transcript.path} ({engine.transcript_error or 'stopped'})"
+            transcript = transcript or engine.transcript.path
         dialog = ExportCaptureDialog(
-            recording, self.flush, transcript, output, self.cursor_connection()
+            recording, self.flush, transcript, output, self.cursor_connection(), stopped
         )
 
         def exported(notice: Notice | None) -> None:

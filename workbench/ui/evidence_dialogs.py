@@ -180,11 +180,14 @@ class ExportCaptureDialog(JobForm):
         transcript: str = "",
         output: str = "",
         conn: str = "",
+        stopped: str = "",
     ) -> None:
         """`recording`: the transcript this app records (None: none); `flush` makes it
-        current on disk. The fields start with `transcript`, `output` and `conn`."""
+        current on disk; `stopped`: the one it stopped recording, and why. The fields start
+        with `transcript`, `output` and `conn`."""
         super().__init__()
         self.recording = recording
+        self.stopped = stopped
         self.flush = flush
         self.initial = (transcript or recording or "", output, conn)
         self.transcript_before = self.initial[0]  # what the capture's default name follows
@@ -195,6 +198,11 @@ class ExportCaptureDialog(JobForm):
             "Writes a capture Wireshark and tshark open, synthesised from what a transcript "
             "recorded."
         )
+        if self.stopped:
+            return (
+                f"{what} This app stopped recording its transcript, {self.stopped}: it holds "
+                "what came before."
+            )
         if self.recording is None:
             return (
                 f"{what} This app records none (sockbench --transcript FILE records one): "
