@@ -26,6 +26,7 @@ from ui_helpers import (
     blocking,
     log_contains,
     make_app,
+    notified,
     run_app,
     the_app,
     wait_listener_port,
@@ -110,6 +111,7 @@ def test_the_app_serves_a_recorded_greeting_to_a_client(recording: Path) -> None
         assert dialog.query_one("#address", Input).value == "127.0.0.1:0"  # serve, by default
         await fill(pilot, dialog, f"{recording}@1", ReplayMode.SERVE, "127.0.0.1:0")
         await wait_notified(pilot, "L1 plays the recorded server of 1 recorded connection")
+        assert notified(app, "at 127.0.0.1, on the port the Listeners pane shows")
         port = await wait_listener_port(pilot, "L1")
         listener = app.session.listeners["L1"]
         assert "replay" in listener.behaviour  # the Listeners pane's note

@@ -220,14 +220,18 @@ def replay_told(request: ReplayRequest, scripts: tuple[Script, ...], opened: lis
     """What the notice says once the replay's sockets are asked for."""
     names = ", ".join(f"{script.cid} of session {script.session}" for script in scripts)
     count = f"{len(scripts)} recorded connection{'s' if len(scripts) != 1 else ''}"
+    endpoint = request.endpoint
     if request.mode is ReplayMode.SERVE:
+        where = endpoint.address
+        if endpoint.port == 0 and not endpoint.is_unix:
+            where = f"{endpoint.host}, on the port the Listeners pane shows"
         text = (
             f"{opened[0]} plays the recorded server of {count} ({names}) to each client, "
-            f"in turn, at {request.endpoint.address}"
+            f"in turn, at {where}"
         )
     else:
         text = (
             f"{', '.join(opened)} play{'s' if len(opened) == 1 else ''} the recorded client of "
-            f"{count} ({names}) against {request.endpoint.address}; differences show in the Log"
+            f"{count} ({names}) against {endpoint.address}; differences show in the Log"
         )
     return sanitize_text(text)
