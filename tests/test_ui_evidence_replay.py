@@ -226,18 +226,18 @@ def test_a_replay_that_cannot_be_done_says_why_in_the_form(recording: Path, tmp_
     run_app(make_app(), scenario)
 
 
-def test_the_help_of_the_log_and_the_listeners_names_both_commands() -> None:
+def test_the_help_of_the_composer_and_the_listeners_names_both_commands() -> None:
     from test_app_help import close_help, meaning_of, open_help_on
 
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
-        for pane in (app.listeners_tree, app.log_view):
+        for pane in (app.listeners_tree, app.composer):
             lines = await open_help_on(pilot, pane)
             assert "Evidence, in the palette (ctrl+p)" in lines
             assert "pcapng" in meaning_of(lines, "Export capture (pcapng)...")
             assert "live server" in meaning_of(lines, "Replay a recording...")
             await close_help(pilot)
-        # The Log's: what its rows' replay mark means.
-        assert meaning_of(lines, f"{ORIGIN_SYMBOL} replay").startswith("sent by a recording")
+        # What its rows' replay mark means.
+        assert f"marked {ORIGIN_SYMBOL} replay" in meaning_of(lines, "Replay a recording...")
 
     run_app(make_app(), scenario)

@@ -62,7 +62,6 @@ LOG_MARKS: list[Pair] = [
     # As a row shows them: a bare ← would read as the key that scrolls left.
     *((f"C1 {KIND_SYMBOL[kind]}", meaning) for kind, meaning in KIND_MEANINGS.items()),
     (f"{ORIGIN_SYMBOL} echo", "sent by a behaviour (echo), not typed"),
-    (f"{ORIGIN_SYMBOL} replay", "sent by a recording played back (Replay a recording...)"),
     (f"C1 {CONTINUATION_MARK}", "the same record continued: a read over several rows"),
     (f"{CUT_MARK} (reversed)", "the row goes on past the edge: w wraps, ← → scroll sideways"),
     ("12 new rows ↓", "bottom border: rows that arrived below while you read (end follows)"),
@@ -81,6 +80,7 @@ ESCAPES: list[Pair] = [
 
 
 # The palette's commands for evidence (workbench/ui/evidence_actions.py): no key of theirs.
+# In the composer's help (the one f1 opens first) and the Listeners' (a replay serves there).
 EVIDENCE: list[Pair] = [
     (
         EXPORT_CAPTURE,
@@ -92,7 +92,8 @@ EVIDENCE: list[Pair] = [
         REPLAY_RECORDING,
         "A transcript's connections played back (FILE, FILE@2, FILE#C3): a listener serving "
         "the recorded server to each client (a mock), or connections playing the recorded "
-        "client against a live server; the Log says where its answers differ",
+        "client against a live server; what it sends is marked "
+        f"{ORIGIN_SYMBOL} replay in the Log, which says where a peer's bytes differ",
     ),
 ]
 EVIDENCE_HEADING = "Evidence, in the palette (ctrl+p)"
@@ -137,12 +138,13 @@ def sections(topic: str) -> list[tuple[str, list[Pair]]]:
     if topic == "connections":
         return [("Columns", connection_columns())]
     if topic == "log":
-        return [("What a row shows", LOG_MARKS), (EVIDENCE_HEADING, EVIDENCE)]
+        return [("What a row shows", LOG_MARKS)]
     if topic == "composer":
         return [
             ("Modes (ctrl+t)", list(modes())),
             ("Escapes in text mode", list(escapes())),
             ("Line ending (f7) and encoding (f8)", send_settings()),
+            (EVIDENCE_HEADING, EVIDENCE),  # the help f1 opens first: the composer has the focus
         ]
     return []
 
