@@ -65,3 +65,19 @@ def test_a_recordings_name_survives_the_url_the_session_file_saves(name: str) ->
         (endpoint,) = replay_endpoints(request, scripts)
         again = parse_url(endpoint.url, for_listen=mode is ReplayMode.SERVE)
         assert again.options.replay == f"{name}@2#C3"
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        ("9000", "tcp://127.0.0.1:9000"),
+        ("[::1]:9000", "tcp://[::1]:9000"),
+        ("tls://example.net:443", "tls://example.net:443"),
+        ("/tmp/mock.sock", "unix:///tmp/mock.sock"),
+        ("unix:///tmp/mock.sock", "unix:///tmp/mock.sock"),
+        ("@mock", "unix://@mock"),
+    ],
+)
+def test_the_replay_address_is_what_the_dialogs_take_or_a_path(address: str, url: str) -> None:
+    request = read_replay_fields("rec.jsonl", ReplayMode.AGAINST, address)
+    assert request.endpoint.url == url

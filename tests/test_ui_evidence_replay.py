@@ -16,7 +16,9 @@ from peers import (
     ThreadedServer,
     closed_port,
     connect_client,
+    recv_exactly,
     recv_until_eof,
+    short_temp_dir,
 )
 from test_app_palette import run_command
 from test_replay import echo_steps, record
@@ -241,3 +243,30 @@ def test_the_help_of_the_composer_and_the_listeners_names_both_commands() -> Non
         assert f"marked {ORIGIN_SYMBOL} replay" in meaning_of(lines, "Replay a recording...")
 
     run_app(make_app(), scenario)
+
+
+def test_the_app_serves_a_recorded_echo_on_a_unix_socket(recording: Path) -> None:
+    """A Unix URL has no query string: the form gives the endpoint its replay= itself. A
+    path alone is a Unix socket's."""
+    with short_temp_dir() as where:
+        path = where / "mock.sock"
+
+        async def scenario(pilot: Pilot[None]) -> None:
+            app = the_app(pilot)
+            dialog = await open_replay(pilot)
+            await fill(pilot, dialog, f"{recording}@2", ReplayMode.SERVE, str(path))
+            await wait_notified(pilot, f"at {path}")
+            await wait_ui(pilot, lambda: "L1" in app.session.listeners, "the listener")
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(5)
+            with client:
+                await blocking(client.connect, str(path))
+                client.sendall(b"hello\n")
+                assert await blocking(recv_exactly, client, 6) == b"hello\n"
+                client.sendall(b"world\n")
+                client.shutdown(socket.SHUT_WR)
+                assert await blocking(recv_until_eof, client) == b"world\n"
+            await wait_log(pilot, "replay: closed as recorded")
+            assert not log_contains(app, "differs")
+
+        run_app(make_app(), scenario)

@@ -307,7 +307,10 @@ class ReplayDialog(JobForm):
         return [
             ("Recording", compact_input(recording, "recording", "FILE.jsonl, FILE@2, FILE#C3")),
             ("Play", select),
-            ("Address", compact_input(address, "address", "host:port or a URL")),
+            (
+                "Address",
+                compact_input(address, "address", "host:port, a URL or a Unix socket's path"),
+            ),
         ]
 
     @property

@@ -165,10 +165,12 @@ def read_replay_fields(
     except SelectionError as exc:
         raise FormError(f"Recording: {exc}") from None
     serve = mode is ReplayMode.SERVE
+    # A path is a Unix socket's (a URL says its own transport).
+    unix = address.strip().startswith(("/", "./", "../", "~/", "@"))
     try:
         endpoint = parse_address(
-            address,
-            Transport.TCP,
+            os.path.expanduser(address.strip()) if unix else address,
+            Transport.UNIX if unix else Transport.TCP,
             for_listen=serve,
             default_host=bind_host if serve else DEFAULT_HOST,
         )
