@@ -21,7 +21,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from workbench.codec import sanitize_text
 from workbench.replay.script import Script
@@ -39,19 +39,12 @@ from workbench.ui.evidence_forms import (
     read_replay_fields,
     same_file,
 )
-from workbench.ui.file_jobs import Notice
+from workbench.ui.file_jobs import Notice, cancelled
 from workbench.ui.macro_dialog import DIALOG_CSS, compact_input, show_error
 
 EVIDENCE_JOBS = "evidence"
 
 Field = tuple[str, Widget]  # a label and its field
-
-
-def job_cancelled() -> bool:
-    try:
-        return get_current_worker().is_cancelled
-    except Exception:  # not in a worker
-        return False
 
 
 class JobForm(ModalScreen[Notice]):
@@ -157,7 +150,9 @@ class JobForm(ModalScreen[Notice]):
         try:
             if event.state == WorkerState.ERROR:
                 error = worker.error
-                raise error if isinstance(error, FormError) else FormError(f"failed: {error!r}")
+                if isinstance(error, FormError):
+                    raise error
+                raise FormError(f"{self.TITLE_TEXT} failed: {error!r}")
             notice = self.finished(worker.result)
         except FormError as exc:
             show_error(self, str(exc))
@@ -248,7 +243,7 @@ class ExportCaptureDialog(JobForm):
     def export(self, request: ExportRequest) -> None:
         self.request = request
         flush = self.flush if self.is_recording(request.transcript) else None
-        self.run_job(lambda: export_capture(request, flush, job_cancelled))
+        self.run_job(lambda: export_capture(request, flush, cancelled))
 
     def is_recording(self, transcript: str) -> bool:
         return self.recording is not None and same_file(transcript, self.recording)
