@@ -112,7 +112,7 @@ def test_the_export_runs_while_the_form_answers_keys_and_escape_cancels_it(
         f"answered meanwhile, max {max(latencies, default=0) * 1000:.0f} ms, median "
         f"{statistics.median(latencies or [0]) * 1000:.0f} ms"
     )
-    assert len(latencies) >= 3, f"the form answered {len(latencies)} key(s) during the export"
+    assert len(latencies) >= 2, f"the form answered {len(latencies)} key(s) during the export"
     assert max(latencies) < KEY_BOUND, latencies
     assert statistics.median(latencies) < MEDIAN_BOUND, latencies
     sizes: dict[tuple[int, int], int] = {}
