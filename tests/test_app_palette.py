@@ -101,7 +101,7 @@ def test_the_logs_actions_work_from_the_palette_while_the_composer_has_the_focus
         await wait_ui(pilot, lambda: app.log_view.search_pattern == "hello", "the search")
 
         await focus(pilot, app.composer)
-        await run_command(pilot, "export", "Log: export")
+        await run_command(pilot, "log: export", "Log: export")
         dialog = await wait_ui(
             pilot, lambda: isinstance(app.screen, PathDialog) and app.screen, "export dialog"
         )

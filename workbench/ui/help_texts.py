@@ -16,6 +16,7 @@ from workbench.payloads import (
     LINE_ENDING_NAMES,
     MODES,
 )
+from workbench.ui.evidence_actions import EXPORT_CAPTURE, REPLAY_RECORDING
 from workbench.ui.log_rows import CUT_MARK
 from workbench.ui.main_screen import MODE_PLACEHOLDERS
 from workbench.ui.panes import ConnectionsTable
@@ -78,6 +79,26 @@ ESCAPES: list[Pair] = [
 ]
 
 
+# The palette's commands for evidence (workbench/ui/evidence_actions.py): no key of theirs.
+# In the composer's help (the one f1 opens first) and the Listeners' (a replay serves there).
+EVIDENCE: list[Pair] = [
+    (
+        EXPORT_CAPTURE,
+        "What a transcript recorded, as a pcapng capture Wireshark and tshark open: this "
+        "app's (sockbench --transcript FILE; flushed first) or another, a session, some "
+        "connections",
+    ),
+    (
+        REPLAY_RECORDING,
+        "A transcript's connections played back (FILE, FILE@2, FILE#C3): a listener serving "
+        "the recorded server to each client (a mock), or connections playing the recorded "
+        "client against a live server; what it sends is marked "
+        f"{ORIGIN_SYMBOL} replay in the Log, which says where a peer's bytes differ",
+    ),
+]
+EVIDENCE_HEADING = "Evidence, in the palette (ctrl+p)"
+
+
 def escapes() -> Iterator[Pair]:
     """Each escape with what it means and the bytes it sends in UTF-8 (computed, not
     written: these are the bytes the composer sends)."""
@@ -113,7 +134,7 @@ def connection_columns() -> list[Pair]:
 def sections(topic: str) -> list[tuple[str, list[Pair]]]:
     """The 'what you see' sections of a pane's help, by topic."""
     if topic == "listeners":
-        return [("What the tree shows", LISTENERS)]
+        return [("What the tree shows", LISTENERS), (EVIDENCE_HEADING, EVIDENCE)]
     if topic == "connections":
         return [("Columns", connection_columns())]
     if topic == "log":
@@ -123,6 +144,7 @@ def sections(topic: str) -> list[tuple[str, list[Pair]]]:
             ("Modes (ctrl+t)", list(modes())),
             ("Escapes in text mode", list(escapes())),
             ("Line ending (f7) and encoding (f8)", send_settings()),
+            (EVIDENCE_HEADING, EVIDENCE),  # the help f1 opens first: the composer has the focus
         ]
     return []
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from workbench.engine import Engine
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.cleanup import Cleanup
+    from workbench.ui.evidence_actions import EvidenceActions
 
 WidgetType = TypeVar("WidgetType", bound=Widget)
 # What handling the engine's events touches.
@@ -588,6 +589,12 @@ class MainScreen(Screen[None]):
         from workbench.ui.cleanup import Cleanup
 
         return Cleanup(self)
+
+    @cached_property
+    def evidence(self) -> EvidenceActions:  # pcapng export, replay: the palette's
+        from workbench.ui.evidence_actions import EvidenceActions
+
+        return EvidenceActions(self)
 
     def action_clean_up(self) -> None:
         self.cleanup.open_menu()

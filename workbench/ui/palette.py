@@ -71,6 +71,7 @@ def with_help(
 def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
     yield from connection_commands(main)
     yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
+    yield from main.evidence.system_commands()  # workbench/ui/evidence_actions.py
     yield from log_commands(main)
     yield from composer_commands(main)
     yield from macro_commands(main)
