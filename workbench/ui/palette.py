@@ -71,6 +71,7 @@ def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
     yield from connection_commands(main)
     yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
     yield from log_commands(main)
+    yield from main.diffs.system_commands()  # workbench/ui/diff_actions.py
     yield from composer_commands(main)
     yield from macro_commands(main)
 
