@@ -32,6 +32,7 @@ from workbench.ui.app import SockbenchApp
 from workbench.ui.connection_picker import ConnectionPicker
 from workbench.ui.diff_actions import DiffRecordingsDialog
 from workbench.ui.diff_screen import DiffScreen
+from workbench.ui.help_screen import HelpScreen
 from workbench.ui.log_dialogs import PathDialog
 
 LISTENER = "tcp://127.0.0.1:0"
@@ -129,6 +130,13 @@ def test_two_marked_connections_diff_per_direction() -> None:
             assert lines[sent + 1] == ("same", "identical")
             assert not any(kind == "warning" for kind, _ in lines), lines
             assert "-world\\n" in drawn(screen)
+            await pilot.press("f1")  # the diff screen's keys, in words
+            await wait_ui(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+            said = [str(static.render()) for static in app.screen.query(Static)]
+            assert "Next change: a hunk, or a direction that is identical" in said
+            assert "Save the diff to a text file, every line whole, escapes as shown" in said
+            await pilot.press("escape")
+            await wait_ui(pilot, lambda: app.screen is screen, "back on the diff")
             await pilot.press("escape")
             await wait_ui(pilot, lambda: app.screen is app.main_screen, "back on the main screen")
 
@@ -292,9 +300,7 @@ def test_a_recording_that_cannot_be_loaded_is_said_on_the_screen(tmp_path: Path)
         screen = await shown_diff(pilot)
         (line,) = kinds(screen)
         assert line[0] == "error"
-        assert (
-            line[1]
-            == f"cannot diff {transcript}@1 vs {transcript}@7: {transcript}: no session 7 (it has 2)"
-        )
+        why = f"{transcript}: no session 7 (it has 2)"
+        assert line[1] == f"cannot diff {transcript}@1 vs {transcript}@7: {why}"
 
     run_app(make_app(listen=[LISTENER]), scenario)

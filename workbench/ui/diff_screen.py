@@ -58,7 +58,7 @@ class DiffView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     DiffView { background: $surface; }
     DiffView > .diff--summary { text-style: bold; }
-    DiffView > .diff--note { color: $text-muted; }
+    DiffView > .diff--note { text-style: dim; }
     DiffView > .diff--warning { color: $text-warning; }
     DiffView > .diff--error { color: $text-error; text-style: bold; }
     DiffView > .diff--heading { color: $text-primary; text-style: bold; }
@@ -67,7 +67,7 @@ class DiffView(ScrollView, can_focus=True):
     DiffView > .diff--hunk { color: $text-accent; }
     DiffView > .diff--added { color: $text-success; }
     DiffView > .diff--removed { color: $text-error; }
-    DiffView > .diff--context { color: $text-muted; }
+    DiffView > .diff--context { text-style: dim; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -127,8 +127,8 @@ class DiffScreen(ModalScreen[None]):
     """
 
     BINDINGS = [
-        Binding("escape,q", "close", "Close"),
-        Binding("s", "save", "Save"),
+        Binding("escape,q", "close_diff", "Close"),
+        Binding("s", "save_diff", "Save"),
         Binding("n", "change(1)", "Next change"),
         Binding("N", "change(-1)", "Previous change", show=False),
     ]
@@ -175,7 +175,7 @@ class DiffScreen(ModalScreen[None]):
                 text = str(error) if isinstance(error, OSError) else repr(error)
                 self.notify(sanitize_text(text), severity="error", markup=False)
 
-    def action_close(self) -> None:
+    def action_close_diff(self) -> None:
         self.dismiss(None)
 
     def action_change(self, step: int) -> None:
@@ -189,7 +189,7 @@ class DiffScreen(ModalScreen[None]):
             view.scroll_to(y=max(0, at - 1), animate=False, immediate=True)
             self._change = (at, int(view.scroll_offset.y))
 
-    def action_save(self) -> None:
+    def action_save_diff(self) -> None:
         from workbench.ui.log_dialogs import PathDialog
 
         report = self.report
