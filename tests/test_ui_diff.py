@@ -237,6 +237,51 @@ def test_a_log_that_dropped_a_connections_first_records_says_so() -> None:
     run_app(make_app(listen=[LISTENER], log_max_rows=20), scenario)
 
 
+def test_a_long_diff_is_drawn_a_screen_at_a_time(tmp_path: Path) -> None:
+    """6,000 lines each, every other one different (from the transcript): more than
+    6,000 diff lines, of which the view draws those on screen; end reaches the
+    last, and the app goes on answering."""
+    count = 6_000
+
+    def stream(tag: bytes) -> bytes:
+        return b"".join(b"%s %d\n" % (tag if n % 2 else b"same", n) for n in range(count))
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        with ExitStack() as stack:
+            first, second = await two_peers(pilot, stack)
+            first.sendall(stream(b"first"))
+            second.sendall(stream(b"second"))
+            size = len(stream(b"first"))
+            await wait_ui(
+                pilot,
+                lambda: (
+                    app.session.connections["C1"].bytes_in == size
+                    and app.session.connections["C2"].bytes_in == size + count // 2
+                ),
+                "every byte received",
+            )
+            app.core.toggle_mark("C1")
+            app.core.toggle_mark("C2")
+            screen = await open_diff(pilot)
+            view = screen.view
+            assert len(view.lines) > count
+            assert ("removed", f"-first {count - 1}\\n") in view.lines
+            await pilot.press("end")
+            await wait_ui(pilot, lambda: view.scroll_offset.y == view.max_scroll_y > 0, "the end")
+            assert "identical: no bytes either side" in drawn_now(screen)
+            await pilot.press("escape")
+            await wait_ui(pilot, lambda: app.screen is app.main_screen, "back on the main screen")
+
+    run_app(make_app(listen=[LISTENER], transcript=str(tmp_path / "t.jsonl")), scenario)
+
+
+def drawn_now(screen: DiffScreen) -> list[str]:
+    view = screen.view
+    height = view.scrollable_content_region.height
+    return ["".join(s.text for s in view.render_line(y)).rstrip() for y in range(height)]
+
+
 def recordings(where: Path) -> Path:
     """Two sessions of one transcript: an echo server's, then a changed one's."""
     transcript = where / "rec.jsonl"

@@ -70,6 +70,14 @@ class DiffView(ScrollView, can_focus=True):
     DiffView > .diff--context { text-style: dim; }
     """
 
+    # At once, not animated: a long diff is crossed in one frame.
+    BINDINGS = [
+        Binding("home", "jump(0)", "First line", show=False),
+        Binding("end", "jump(-1)", "Last line", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+    ]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.lines: list[Line] = []  # (kind, text) as drawn
@@ -103,6 +111,13 @@ class DiffView(ScrollView, can_focus=True):
         kind, text = self.lines[index]
         strip = Strip([Segment(text, self._style(kind))])
         return strip.crop_extend(x, x + width, self.rich_style)
+
+    def action_jump(self, line: int) -> None:
+        self.scroll_to(y=self.max_scroll_y if line < 0 else line, animate=False)
+
+    def action_page(self, step: int) -> None:
+        height = self.scrollable_content_region.height
+        self.scroll_to(y=self.scroll_offset.y + step * height, animate=False)
 
     def change_after(self, index: int, step: int) -> int | None:
         """The next (step 1) or previous (-1) hunk or "identical" from `index`."""

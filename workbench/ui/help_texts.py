@@ -173,4 +173,8 @@ ACTION_TEXTS: dict[str, str] = {
     "save_diff": "Save the diff to a text file, every line whole, escapes as shown",
     "change(1)": "Next change: a hunk, or a direction that is identical",
     "change(-1)": "Previous change",
+    "jump(0)": "The first line",
+    "jump(-1)": "The last line",
+    "page(-1)": "Scroll a page",
+    "page(1)": "Scroll a page",
 }
