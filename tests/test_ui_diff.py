@@ -9,7 +9,7 @@ import socket
 from contextlib import ExitStack
 from pathlib import Path
 
-from peers import EchoServer, connect_client, recv_exactly
+from peers import EchoServer, connect_client, recv_exactly, udp_socket
 from test_app_palette import picker_ids, run_command
 from test_diff import ShoutingEcho, record
 from textual.pilot import Pilot
@@ -49,9 +49,13 @@ async def two_peers(pilot: Pilot[None], stack: ExitStack) -> list[socket.socket]
     return clients
 
 
-async def send_and_log(pilot: Pilot[None], client: socket.socket, data: bytes, shown: str) -> None:
+async def peer_sends(pilot: Pilot[None], client: socket.socket, data: bytes, cid: str) -> None:
+    """Send `data` from a peer and wait until the app has all of it (its count, its
+    records: both come from the same events)."""
+    conn = the_app(pilot).session.connections[cid]
+    wanted = conn.bytes_in + len(data)
     client.sendall(data)
-    await wait_log(pilot, shown)
+    await wait_ui(pilot, lambda: conn.bytes_in == wanted, f"{len(data)} bytes more on {cid}")
 
 
 def request(name: bytes) -> bytes:
@@ -101,8 +105,8 @@ def test_two_marked_connections_diff_per_direction() -> None:
         app = the_app(pilot)
         with ExitStack() as stack:
             first, second = await two_peers(pilot, stack)
-            await send_and_log(pilot, first, b"hello\nworld\nbye\n", "world")
-            await send_and_log(pilot, second, b"hello\nWORLD\nbye\n", "WORLD")
+            await peer_sends(pilot, first, b"hello\nworld\nbye\n", "C1")
+            await peer_sends(pilot, second, b"hello\nWORLD\nbye\n", "C2")
             table = app.connections_table
             await focus(pilot, table)
             table.move_cursor(row=0)
@@ -152,8 +156,8 @@ def test_two_picked_connections_are_read_back_from_the_transcript(tmp_path: Path
         app = the_app(pilot)
         with ExitStack() as stack:
             first, second = await two_peers(pilot, stack)
-            await send_and_log(pilot, first, request(b"a"), "X-a-39")
-            await send_and_log(pilot, second, request(b"b"), "X-b-39")
+            await peer_sends(pilot, first, request(b"a"), "C1")
+            await peer_sends(pilot, second, request(b"b"), "C2")
             await run_command(pilot, "diff two conn", "Diff two connections")
             picker = await wait_screen(pilot, ConnectionPicker, "OptionList", "the picker")
             assert picker_ids(picker) == ["C1", "C2"]
@@ -197,8 +201,8 @@ def test_hostile_bytes_are_shown_escaped_never_as_markup_or_controls() -> None:
         app = the_app(pilot)
         with ExitStack() as stack:
             first, second = await two_peers(pilot, stack)
-            await send_and_log(pilot, first, b"plain\n", "plain")
-            await send_and_log(pilot, second, HOSTILE, "markup")
+            await peer_sends(pilot, first, b"plain\n", "C1")
+            await peer_sends(pilot, second, HOSTILE, "C2")
             app.core.toggle_mark("C1")
             app.core.toggle_mark("C2")
             screen = await open_diff(pilot)
@@ -224,8 +228,8 @@ def test_a_log_that_dropped_a_connections_first_records_says_so() -> None:
         with ExitStack() as stack:
             first, second = await two_peers(pilot, stack)
             for n in range(30):
-                await send_and_log(pilot, first, f"line {n}\n".encode(), f"line {n}")
-            await send_and_log(pilot, second, b"other\n", "other")
+                await peer_sends(pilot, first, f"line {n}\n".encode(), "C1")
+            await peer_sends(pilot, second, b"other\n", "C2")
             app.core.toggle_mark("C1")
             app.core.toggle_mark("C2")
             screen = await open_diff(pilot)
@@ -280,6 +284,34 @@ def drawn_now(screen: DiffScreen) -> list[str]:
     view = screen.view
     height = view.scrollable_content_region.height
     return ["".join(s.text for s in view.render_line(y)).rstrip() for y in range(height)]
+
+
+def test_two_udp_peers_are_compared_datagram_by_datagram() -> None:
+    """Each datagram is one line of the diff, even one without a line ending; the same
+    bytes cut into other datagrams differ."""
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        port = await wait_listener_port(pilot)
+        with udp_socket() as alice, udp_socket() as bob:
+            for data in (b"ping 1", b"ping 2"):
+                alice.sendto(data, ("127.0.0.1", port))
+                await wait_log(pilot, data.decode())
+            bob.sendto(b"ping 1ping 2", ("127.0.0.1", port))
+            await wait_log(pilot, "ping 1ping 2")
+            app.core.toggle_mark("C1")
+            app.core.toggle_mark("C2")
+            screen = await open_diff(pilot)
+            lines = kinds(screen)
+            assert ("note", "datagrams compared one by one, each one line") in lines
+            assert ("heading", "C1 vs C2, received (in): 12 bytes") in lines
+            assert [line for line in lines if line[0] in ("removed", "added")] == [
+                ("removed", "-ping 1"),
+                ("removed", "-ping 2"),
+                ("added", "+ping 1ping 2"),
+            ]
+
+    run_app(make_app(listen=["udp://127.0.0.1:0"]), scenario)
 
 
 def recordings(where: Path) -> Path:

@@ -207,7 +207,7 @@ class DiffRecordingsDialog(FieldsDialog[tuple[str, str, str]]):
 
         given = []
         for label, field_id in (("A", "diff-a"), ("B", "diff-b")):
-            text = self.field(field_id).strip()
+            text = os.path.expanduser(self.field(field_id).strip())
             if not text:
                 raise MacroError(f"{label}: a transcript file (FILE, FILE@2, FILE#C3)")
             try:
