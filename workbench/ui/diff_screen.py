@@ -10,6 +10,7 @@ sanitizer made, drawn as plain Segments: never markup, never ANSI.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 from rich.cells import cell_len
@@ -235,6 +236,6 @@ def save_job(lines: list[str], path: str) -> Callable[[], str]:
             count = save_lines(lines, path)
         except OSError as exc:
             raise OSError(f"cannot save {path}: {exc.strerror or exc}") from None
-        return sanitize_text(f"saved the diff ({count:,} lines) to {path}")
+        return sanitize_text(f"saved the diff ({count:,} lines) to {os.path.abspath(path)}")
 
     return run
