@@ -12,7 +12,7 @@ decided on their bytes, never on their text.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from workbench.codec import sanitize, sanitize_text
@@ -157,11 +157,33 @@ def diff_connections(
     context: int = DEFAULT_CONTEXT,
 ) -> ConnectionDiff:
     """Two recorded connections compared per direction (in, then out)."""
-    datagrams = not (a.is_stream and b.is_stream)
+    return diff_directions(
+        {direction: pieces_of(a, direction) for direction in DIRECTIONS},
+        {direction: pieces_of(b, direction) for direction in DIRECTIONS},
+        name_a=name_a,
+        name_b=name_b,
+        framing=framing,
+        datagrams=not (a.is_stream and b.is_stream),
+        context=context,
+    )
+
+
+def diff_directions(
+    a: Mapping[Direction, Sequence[bytes]],
+    b: Mapping[Direction, Sequence[bytes]],
+    *,
+    name_a: str,
+    name_b: str,
+    framing: FramingSpec | None = None,
+    datagrams: bool = False,
+    context: int = DEFAULT_CONTEXT,
+) -> ConnectionDiff:
+    """Two connections given as their reads or sends per direction (in, then out; a
+    direction not given has no bytes): what the UI compares of live connections."""
     streams = tuple(
         diff_pieces(
-            pieces_of(a, direction),
-            pieces_of(b, direction),
+            a.get(direction, ()),
+            b.get(direction, ()),
             name_a=name_a,
             name_b=name_b,
             direction=direction,

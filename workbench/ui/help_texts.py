@@ -190,4 +190,13 @@ ACTION_TEXTS: dict[str, str] = {
     "cursor_page(1)": MOVE,
     "cursor_home": MOVE,
     "cursor_end": "The last row: follow new rows again",
+    # The diff screen's (the palette's Diff two connections... and Diff two recordings...).
+    "close_diff": "Close the diff",
+    "save_diff": "Save the diff to a text file, every line whole, escapes as shown",
+    "change(1)": "Next change: a hunk, or a direction that is identical",
+    "change(-1)": "Previous change",
+    "jump(0)": "The first line",
+    "jump(-1)": "The last line",
+    "page(-1)": "Scroll a page",
+    "page(1)": "Scroll a page",
 }

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from workbench.engine import Engine
     from workbench.ui.block_composer import BlockComposer
     from workbench.ui.cleanup import Cleanup
+    from workbench.ui.diff_actions import DiffActions
     from workbench.ui.evidence_actions import EvidenceActions
 
 WidgetType = TypeVar("WidgetType", bound=Widget)
@@ -602,3 +603,11 @@ class MainScreen(Screen[None]):
     def action_clear_log(self) -> None:
         if self.cleanup.main_screen_only():
             self.cleanup.clear_log()
+
+    # --- diffs (the palette's): workbench/ui/diff_actions.py ---
+
+    @cached_property
+    def diffs(self) -> DiffActions:
+        from workbench.ui.diff_actions import DiffActions
+
+        return DiffActions(self)

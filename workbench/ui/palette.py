@@ -73,6 +73,7 @@ def session_commands(main: MainScreen) -> Iterator[SystemCommand]:
     yield from main.cleanup.system_commands()  # workbench/ui/cleanup.py
     yield from main.evidence.system_commands()  # workbench/ui/evidence_actions.py
     yield from log_commands(main)
+    yield from main.diffs.system_commands()  # workbench/ui/diff_actions.py
     yield from composer_commands(main)
     yield from macro_commands(main)
 
