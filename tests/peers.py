@@ -416,7 +416,11 @@ class EchoServer(ThreadedServer):
             if not chunk:
                 conn.shutdown(socket.SHUT_WR)
                 return
-            conn.sendall(chunk)
+            conn.sendall(self.answer(chunk))
+
+    def answer(self, chunk: bytes) -> bytes:
+        """What it sends back for `chunk` (a changed server overrides it)."""
+        return chunk
 
 
 class GreetingServer(ThreadedServer):

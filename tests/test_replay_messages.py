@@ -160,6 +160,7 @@ def test_a_counting_mock_answers_whatever_is_asked_without_a_word(
     status, err = ended(process)
     assert status == 0, err
     assert "differs" not in err + out.text()
+    assert "the client sent as much as recorded (not compared)" in out.text()
 
 
 def test_the_match_and_the_framing_are_url_options_too(

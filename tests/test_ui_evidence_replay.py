@@ -13,7 +13,6 @@ import pytest
 from peers import (
     EchoServer,
     GreetingServer,
-    ThreadedServer,
     closed_port,
     connect_client,
     recv_exactly,
@@ -64,19 +63,11 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return transcript
 
 
-class ShoutingEchoServer(ThreadedServer):
+class ShoutingEchoServer(EchoServer):
     """An echo server changed since the recording: it answers in capitals."""
 
-    def handle(self, conn: socket.socket) -> None:
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(1 << 16)
-            except TimeoutError:
-                continue
-            if not chunk:
-                conn.shutdown(socket.SHUT_WR)
-                return
-            conn.sendall(chunk.upper())
+    def answer(self, chunk: bytes) -> bytes:
+        return chunk.upper()
 
 
 async def open_replay(pilot: Pilot[None]) -> ReplayDialog:
@@ -142,7 +133,7 @@ def test_against_a_live_echo_server_the_log_says_it_answered_as_recorded(
             dialog = await open_replay(pilot)
             await fill(pilot, dialog, f"{recording}@2", ReplayMode.AGAINST, echo.url)
             await wait_notified(pilot, "C1 plays the recorded client")
-            await wait_log(pilot, "replay: closed as recorded")
+            await wait_log(pilot, "replay: closed as recorded; the server sent what was recorded")
             assert not log_contains(app, "differs")
             conn = app.session.connections["C1"]
             assert conn.outgoing and conn.bytes_out == len(b"hello\nworld\n")
@@ -184,6 +175,7 @@ def test_against_a_changed_server_the_log_says_where_it_differs(recording: Path)
             await fill(pilot, dialog, f"{recording}@2", ReplayMode.AGAINST, shouting.url)
             await wait_log(pilot, "replay: differs from the recording")
             await wait_log(pilot, "recorded 'hello")
+            await wait_log(pilot, "closed as recorded; the server differed from the recording")
 
     run_app(make_app(), scenario)
 

@@ -138,7 +138,7 @@ class Replay:
                     self.inbox.sent(turn.data)
                     steps.append((turn.pause, Send(turn.data)))
                 elif self.done:
-                    steps.append((turn.pause, Close(ENDED_AS_RECORDED)))
+                    steps.append((turn.pause, Close(self._verdict())))
                 else:
                     steps.append((turn.pause, HalfClose()))
                 continue
@@ -154,7 +154,7 @@ class Replay:
         if self.done and not was_done and turns and turns[-1].side is not self.mine:
             if self.inbox.holds:
                 steps.append((None, self._more("")))
-            steps.append((0.0, Close(ENDED_AS_RECORDED)))  # its last turn was the other side's
+            steps.append((0.0, Close(self._verdict())))  # its last turn was the other side's
         elif self.done and self.inbox.holds:
             if not self.extra_said:  # once: a peer may go on sending for ever
                 self.extra_said = True
@@ -180,6 +180,16 @@ class Replay:
             wait = pause + start if at == 0 else pause
             chained = [Later(wait, [action, *chained])] if wait > 0 else [action, *chained]
         return now_actions + chained
+
+    def _verdict(self) -> str:
+        """Why it closes, with what the other side's bytes came to: a replay that says
+        nothing on the way leaves no doubt at its end."""
+        other = self.mine.other
+        if self.differed:
+            return f"{ENDED_AS_RECORDED}; the {other} differed from the recording (said above)"
+        if self.match != EXACT:
+            return f"{ENDED_AS_RECORDED}; the {other} sent as much as recorded (not compared)"
+        return f"{ENDED_AS_RECORDED}; the {other} sent what was recorded"
 
     def _differs(self, words: str) -> Report:
         self.differed = True
