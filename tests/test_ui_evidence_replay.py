@@ -25,6 +25,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 from ui_helpers import (
     blocking,
+    focus,
     log_contains,
     make_app,
     notified,
@@ -262,3 +263,34 @@ def test_the_app_serves_a_recorded_echo_on_a_unix_socket(recording: Path) -> Non
             assert not log_contains(app, "differs")
 
         run_app(make_app(), scenario)
+
+
+def test_the_behaviour_dialog_shows_a_replay_and_keeps_its_pace(recording: Path) -> None:
+    """A listener replaying at the recorded pace, given a greeting in the Behaviour dialog,
+    goes on replaying at that pace: the dialog shows the replay and keeps what it does not
+    show."""
+    from urllib.parse import quote
+
+    from workbench.ui.behaviour_dialog import BehaviourDialog
+    from workbench.ui.panes import ListenersTree
+
+    url = f"tcp://127.0.0.1:0?replay={quote(f'{recording}@1')}&replay-pace=recorded"
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        app = the_app(pilot)
+        await wait_listener_port(pilot)
+        await focus(pilot, app.query_one(ListenersTree))
+        await pilot.press("b")
+        dialog = await wait_ui(
+            pilot, lambda: isinstance(app.screen, BehaviourDialog) and app.screen, "the dialog"
+        )
+        assert dialog.query_one("#behaviour", Select).value == "replay"
+        assert dialog.query_one("#behaviour-argument", Input).value == f"{recording}@1"
+        dialog.query_one("#greet", Input).value = "hi\\n"
+        await focus(pilot, dialog.query_one("#greet", Input))
+        await pilot.press("enter")
+        await wait_log(pilot, "behaviour now:")
+        behaviour = app.session.listeners["L1"].behaviour
+        assert "replay-pace=recorded" in behaviour and "greet=hi" in behaviour, behaviour
+
+    run_app(make_app(listen=[url]), scenario)

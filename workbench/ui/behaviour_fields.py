@@ -1,5 +1,5 @@
 """The behaviour fields, in the Listen dialog and the Behaviour dialog: what a listener does on
-its own (nothing, echo, rules, broker, chat, a program), its greeting, and hanging up once
+its own (nothing, echo, rules, broker, chat, a program, a replay), its greeting, and hanging up once
 greeted. They read and write the behaviour options (`BEHAVIOUR_FIELDS`)."""
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ CHOICES = {
     "chat": Choice("chat: relay with <C3> names", "chat"),
     "exec": Choice("run a program per peer", "exec_command", "Command", "tr a-z A-Z"),
     "sh": Choice("run sh -c per peer", "sh_command", "Command", "cat | tee -a peers.log"),
+    "replay": Choice("replay a recording (a mock)", "replay", "Recording", "rec.jsonl@2#C3"),
 }
+# How a replay matches and paces (URL options): kept as they were, the fields do not show them.
+REPLAY_SETTINGS = {"replay-match": "replay_match", "replay-pace": "replay_pace"}
 NO_BEHAVIOUR = "none"
 GREETING_HINTS = {
     True: "sent as each peer connects (\\r \\n \\xNN)",
@@ -60,7 +63,7 @@ def values_of(options: SocketOptions) -> FieldValues:
         "behaviour-argument": text,
         "greet": options.greet or "",
         "hangup": options.hangup,
-    }
+    } | {key: getattr(options, field) or "" for key, field in REPLAY_SETTINGS.items()}
 
 
 class BehaviourFields(Grid):
@@ -151,6 +154,10 @@ class BehaviourFields(Grid):
             values[choice.field] = text
         elif choice.field:
             values[choice.field] = True
+        if choice.field == "replay":
+            for key, field in REPLAY_SETTINGS.items():
+                if setting := self.values.get(key):
+                    values[field] = setting
         greeting = self.query_one("#greet", Input).value
         if greeting:
             values["greet"] = greeting
