@@ -61,6 +61,9 @@ class MessageRecordFramer:
         # "accepted" note, so one whose first is data began before the records held.
         # In the order they were first seen, so that the oldest are forgotten first.
         self._seen: dict[str, None] = {}
+        # The messages framed so far (malformed ones too; not notes or gaps): what the view
+        # made of the bytes, for `--stats-file`.
+        self.messages = 0
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
@@ -83,11 +86,14 @@ class MessageRecordFramer:
         out: list[Record] = []
         if first:
             out.append(_joined_late(record))
-        out += [_message_record(record, m) for m in framer.feed(record.data)]
+        messages = framer.feed(record.data)
         if record.missing > 0:
             # Bytes the Log never got (merged under load): the framing cannot go on through
             # them. What was held ends there, and a new framer starts after the gap.
-            out += [_message_record(record, message) for message in framer.end()]
+            messages = messages + framer.end()
+        self.messages += len(messages)
+        out += [_message_record(record, m) for m in messages]
+        if record.missing > 0:
             gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"
             labels = _labels(record)
             out.append(MessageRecord(*labels, b"", record.missing, summary="not kept", error=gap))

@@ -101,6 +101,13 @@ class LogModel:
             self._stage.framer.forget(source)
 
     @property
+    def messages_framed(self) -> int:
+        """Messages the messages view framed from the records it was given (0 in the other
+        views; a relayout frames the held records again and counts from there)."""
+        framer = self._stage.framer
+        return framer.messages if isinstance(framer, MessageRecordFramer) else 0
+
+    @property
     def records_dropped(self) -> int:
         return self.store.dropped
 
