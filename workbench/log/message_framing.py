@@ -10,9 +10,11 @@ bounded amount; a framing that cannot be used is said once, in an error record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench.codec import sanitize_text
 from workbench.framing.messages import (
     Framer,
     FramingError,
@@ -40,6 +42,12 @@ class MessageRecord(Record):
     summary: str = ""
     error: str = ""
     fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
+
+
+@functools.lru_cache(maxsize=1024)
+def shown_summary(summary: str) -> str:
+    """A message's summary, sanitized to show (once per summary: a flood's are often alike)."""
+    return sanitize_text(summary)
 
 
 class MessageRecordFramer:

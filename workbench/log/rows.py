@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from workbench.codec import decode_for_display
+from workbench.log.message_framing import MessageRecord, shown_summary
 from workbench.log.records import DATA, SEQ, RawRecord, Record
 from workbench.log.ring import Ring
 
@@ -54,9 +55,15 @@ class Row:
         return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
-class RowRing(Ring[Row | RawRecord]):
-    """The view's rows. A data record shown whole on one row is held as itself (raw) and
-    gets its Row when first asked for: under a flood most rows are never drawn."""
+# What the view holds for a row: the row, or what stands for it until it is drawn.
+RowItem = Row | RawRecord | MessageRecord
+
+
+class RowRing(Ring[RowItem]):
+    """The view's rows. A data record shown whole on one row is held as itself (raw), and so
+    is a message shown whole on one row with its summary (a MessageRecord, text display,
+    no error); each gets its Row when first asked for: under a flood most rows are never
+    drawn."""
 
     __slots__ = ()
 
@@ -67,7 +74,12 @@ class RowRing(Ring[Row | RawRecord]):
         if isinstance(item, Row):
             return item
         assert item is not None  # a position that holds an item
-        row = items[at] = Row.of_bytes(Record(*item), item[DATA], True)
+        if isinstance(item, MessageRecord):
+            row = Row.of_bytes(item, item.data, True)
+            row.lead = shown_summary(item.summary)
+        else:
+            row = Row.of_bytes(Record(*item), item[DATA], True)
+        items[at] = row
         return row
 
     def __iter__(self) -> Iterator[Row]:
@@ -86,7 +98,13 @@ class RowRing(Ring[Row | RawRecord]):
             middle = (low + high) // 2
             item = items[(start + middle) % size]
             assert item is not None  # a position that holds an item
-            if (item.record.seq if isinstance(item, Row) else item[SEQ]) < seq:
+            if isinstance(item, Row):
+                item_seq = item.record.seq
+            elif isinstance(item, MessageRecord):
+                item_seq = item.seq
+            else:
+                item_seq = item[SEQ]
+            if item_seq < seq:
                 low = middle + 1
             else:
                 high = middle
