@@ -281,7 +281,14 @@ def framed_flood(plan: FloodPlan) -> Case:
         with app_with_stats("--listen", listen, "--log-framing", "messages") as (app, stats, port):
             limit = str(plan.records * 10)
             sender = python_peer("framed-messages", str(port), str(plan.seconds), limit)
-            return flood_figures(app, stats, sender, "messages", plan)
+            figures = flood_figures(app, stats, sender, "messages", plan)
+            last = stats.lines[-1]
+            # Every message framed as sent: a gap (bytes the Log did not get) would leave the
+            # framing in the wrong place, and what it framed after it would not count.
+            for key in ("message_gaps", "malformed_messages"):
+                if counted(last, key):
+                    raise BenchError(f"the Log reported {counted(last, key):,} {key}")
+            return figures
 
     return Case(
         "Framed Log under flood",

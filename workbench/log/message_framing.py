@@ -44,6 +44,13 @@ class MessageRecord(Record):
     fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
 
 
+@dataclass(slots=True)
+class FramedCounts:
+    messages: int = 0
+    malformed: int = 0
+    gaps: int = 0
+
+
 @functools.lru_cache(maxsize=1024)
 def shown_summary(summary: str) -> str:
     """A message's summary, sanitized to show (once per summary: a flood's are often alike)."""
@@ -69,9 +76,10 @@ class MessageRecordFramer:
         # "accepted" note, so one whose first is data began before the records held.
         # In the order they were first seen, so that the oldest are forgotten first.
         self._seen: dict[str, None] = {}
-        # The messages framed so far (malformed ones too; not notes or gaps): what the view
-        # made of the bytes, for `--stats-file`.
-        self.messages = 0
+        # What the view made of the bytes so far, for `--stats-file`: messages (malformed
+        # ones too; not notes), the malformed among them, and gaps (bytes the Log never got,
+        # after which a stream's framing starts again and may be wrong).
+        self.counts = FramedCounts()
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
@@ -99,7 +107,13 @@ class MessageRecordFramer:
             # Bytes the Log never got (merged under load): the framing cannot go on through
             # them. What was held ends there, and a new framer starts after the gap.
             messages = messages + framer.end()
-        self.messages += len(messages)
+        counts = self.counts
+        counts.messages += len(messages)
+        for message in messages:
+            if message.error:
+                counts.malformed += 1
+        if record.missing > 0:
+            counts.gaps += 1
         out += [_message_record(record, m) for m in messages]
         if record.missing > 0:
             gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"

@@ -17,6 +17,7 @@ from workbench.log.framing import RecordFramer
 from workbench.log.message_framing import (
     MAX_FRAMED_SOURCES,
     PENDING_MESSAGE,
+    FramedCounts,
     MessageRecord,
     MessageRecordFramer,
 )
@@ -102,11 +103,12 @@ class LogModel:
             self._stage.framer.forget(source)
 
     @property
-    def messages_framed(self) -> int:
-        """Messages the messages view framed from the records it was given (0 in the other
-        views; a relayout frames the held records again and counts from there)."""
+    def framed_counts(self) -> FramedCounts:
+        """What the messages view framed from the records it was given: messages, malformed
+        ones, gaps (all 0 in the other views; a relayout frames the held records again and
+        counts from there)."""
         framer = self._stage.framer
-        return framer.messages if isinstance(framer, MessageRecordFramer) else 0
+        return framer.counts if isinstance(framer, MessageRecordFramer) else FramedCounts()
 
     @property
     def records_dropped(self) -> int:

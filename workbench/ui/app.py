@@ -367,11 +367,14 @@ class SockbenchApp(App[None]):
     def write_stats(self) -> None:
         if self.stats_file is not None and not self._exit_requested:
             listening = [a for lis in self.session.listeners.values() for a in lis.local]
+            framed = self.log_view.model.framed_counts
             self.stats_file.write(
                 self.core.records.seq,
                 self.connections_table.row_count,
                 listening,
-                messages=self.log_view.model.messages_framed,
+                messages=framed.messages,
+                malformed_messages=framed.malformed,
+                message_gaps=framed.gaps,
                 batches=self.drainer.batches,
                 batch_seconds=round(self.drainer.seconds, 6),
             )
