@@ -292,10 +292,12 @@ def framed_flood(plan: FloodPlan) -> Case:
 
     return Case(
         "Framed Log under flood",
-        f"the real app in a pty with the Log's messages view (--log-framing messages), one "
-        f"peer sending {FRAMING} messages of 100 bytes (98 of payload) at full speed over TCP "
-        f"until the Log framed {plan.records:,} of them (counted as its framer makes each "
-        f"message a row, as they arrive); a key every {KEY_INTERVAL * 1000:.0f} ms",
+        f"the real app in a pty, its Log in the messages view (--log-framing messages); one "
+        f"peer sends {FRAMING} messages of 100 bytes (98 of payload) over TCP at full speed "
+        f"(a framed stream is read as fast as the Log takes it, never merged) until the Log "
+        f"framed {plan.records:,}; counted by the Log's framer as each read arrives (the view "
+        f"frames eagerly: every message is a row, drawn or not), a gap or a malformed message "
+        f"fails the round; a key every {KEY_INTERVAL * 1000:.0f} ms",
         flood_metrics(Metric("messages", "messages/s")),
         flood_goals("messages"),
         [Variant(SOCKBENCH, flood)],
