@@ -138,6 +138,22 @@ def test_the_stats_count_no_messages_while_the_log_shows_reads(tmp_path: Path) -
     run_app(app, scenario)
 
 
+def test_a_whole_chunk_comes_in_pieces_a_view_holds_and_a_full_batch_pauses_its_reader() -> None:
+    bridge = EventBridge(max_bytes=100_000)
+    drained: list[bool] = []
+    bridge.on_drained = lambda: drained.append(True)
+    chunk = bytes(range(256)) * 800  # 204,800 bytes
+    assert bridge.push_whole(1.0, "C1", False, memoryview(chunk)) is True  # full: pause
+    events = bridge.drain()
+    assert [e.size for e in events] == [65_536, 65_536, 65_536, 8_192]
+    assert all(isinstance(e, ev.Data) and e.size == len(e.data) for e in events)
+    assert b"".join(e.data for e in events) == chunk  # type: ignore[attr-defined]
+    assert drained == [True]  # the drain says so: reading resumes
+    assert bridge.push_whole(2.0, "C1", False, b"small") is False
+    assert bridge.drain()[0].data == b"small"  # type: ignore[attr-defined]
+    assert drained == [True]
+
+
 def flood_through(make_engine, url: str) -> tuple[bytes, list[ev.Data]]:
     """4 MiB sent at once to a listener at `url`, drained by a consumer slower than the
     sender (a small batch, a rest between drains): what was sent, and the Data events."""

@@ -12,6 +12,9 @@ chunk costs the engine thread time the UI thread needs (they share one GIL). Pas
 bound, or `max_chunks` chunks since the last drain, the bridge is `saturated`: the engine then
 pauses reading on the sockets that push more, and resumes them when `on_drained` says the
 consumer caught up.
+
+A stream with a framing is never merged (`push_whole`): its view frames every byte, and a gap
+would lose the framing's place, so its reader pauses as soon as a batch is full instead.
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ class MessageRecord(Record):
 
 @dataclass(slots=True)
 class FramedCounts:
+    """What a view framed: messages (malformed ones too), the malformed, and the gaps."""
+
     messages: int = 0
     malformed: int = 0
     gaps: int = 0
