@@ -191,11 +191,13 @@ def flood_figures(
     app: PtyApp, stats: StatsReader, sender_argv: list[str], count: str, plan: FloodPlan
 ) -> Figures:
     """Start the sender, type a key every KEY_INTERVAL until the app's stats count
-    `plan.records` more of `count` (at most `plan.seconds`): `count` per second between the
-    first and last stats lines that moved it, frames per second, the keys' p99 from press to
-    screen, and the memory grown meanwhile."""
+    `plan.records` more of `count` (at most `plan.seconds`): `count` per second from the last
+    stats line before it moved to the last one read, frames per second, the keys' p99 from
+    press to screen, and the memory grown meanwhile. `stats` has read a line already."""
     time.sleep(0.5)  # let the first screen settle
-    base = stats.poll() or {}
+    base = stats.poll()
+    if base is None:
+        raise BenchError("the app wrote no stats")
     base_count = counted(base, count)
     rss_before = rss_bytes(app.pid)
     sender = spawn(sender_argv)
@@ -224,12 +226,15 @@ def flood_figures(
         (w.seen_at - sent) if w.found.is_set() else KEY_TIMEOUT  # type: ignore[attr-defined]
         for sent, w in keys
     ]
-    first = next((s for s in stats.lines if counted(s, count) > base_count), None)
-    last = stats.lines[-1] if stats.lines else base
+    lines = [base, *stats.lines]
+    moved = next((i for i, s in enumerate(lines) if counted(s, count) > base_count), None)
+    last = lines[-1]
     done = counted(last, count) - base_count
-    if first is None or done < plan.records:
+    if moved is None or done < plan.records:
         raise BenchError(f"only {done:,} {count} reached the Log in {plan.seconds:g} s")
-    span = float(last["t"]) - float(first["t"])  # type: ignore[arg-type]
+    # From the last line before the count moved: the first moving line counts what came
+    # since that one.
+    span = float(last["t"]) - float(lines[moved - 1]["t"])  # type: ignore[arg-type]
     return {
         count: done / span if span > 0 else 0.0,
         "fps": frames / elapsed,

@@ -44,6 +44,25 @@ class MessageRecord(Record):
     fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
 
 
+# A message shown whole on one row, held as little as that takes until it is drawn (RowRing):
+# the record that completed it, where its bytes lie in that record's (start << 32 | length),
+# its summary and its fields. Under a flood the Log then holds a message's bytes once, in its
+# record, not again in a MessageRecord of its own.
+MessageRow = tuple[Record, int, str, tuple[tuple[str, str], ...]]
+MESSAGE_ROW_FIELDS = 4
+
+
+def message_of_row(row: MessageRow) -> MessageRecord:
+    """The MessageRecord a MessageRow stands for (the same one `feed` makes)."""
+    label, place, summary, fields = row
+    start = place >> 32
+    data = label.data[start : start + (place & 0xFFFFFFFF)]
+    return MessageRecord(
+        label.seq, label.ts, label.source, label.kind, data, len(data), 1, label.unit,
+        label.encoding, label.text, False, summary, "", fields,
+    )  # fmt: skip
+
+
 @dataclass(slots=True)
 class FramedCounts:
     """What a view framed: messages (malformed ones too), the malformed, and the gaps."""
@@ -85,6 +104,12 @@ class MessageRecordFramer:
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
+        return self.feed_rows(record, 0)  # type: ignore[return-value]  # no MessageRow
+
+    def feed_rows(self, record: Record, one_row_bytes: int) -> list[Record | MessageRow]:
+        """As `feed`, with each message of at most `one_row_bytes` that is one line (a line
+        feed at most at its end), whole in `record`'s bytes and not malformed, as a
+        MessageRow: its row until it is drawn. (0: none.)"""
         first = record.source not in self._seen
         if first:
             self._seen[record.source] = None
@@ -101,9 +126,10 @@ class MessageRecordFramer:
         key = (record.source, record.kind)
         stream = self._streams.get(key)
         framer = stream[0] if stream is not None else self._new_framer(maker, key)
-        out: list[Record] = []
+        out: list[Record | MessageRow] = []
         if first:
             out.append(_joined_late(record))
+        held = framer.held  # the bytes before record's of the first message it completes
         messages = framer.feed(record.data)
         if record.missing > 0:
             # Bytes the Log never got (merged under load): the framing cannot go on through
@@ -116,7 +142,10 @@ class MessageRecordFramer:
                 counts.malformed += 1
         if record.missing > 0:
             counts.gaps += 1
-        out += [_message_record(record, m) for m in messages]
+        if one_row_bytes:
+            self._add_rows(out, record, messages, -held, one_row_bytes)
+        else:
+            out += [_message_record(record, m) for m in messages]
         if record.missing > 0:
             gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"
             labels = _labels(record)
@@ -124,6 +153,36 @@ class MessageRecordFramer:
             framer = self._new_framer(maker, key)
         self._streams[key] = (framer, record)
         return out
+
+    @staticmethod
+    def _add_rows(
+        out: list[Record | MessageRow],
+        record: Record,
+        messages: list[Message],
+        at: int,
+        one_row_bytes: int,
+    ) -> None:
+        """`messages` as rows where they can be (see `feed_rows`), else as records; `at`:
+        where the first one begins in the record's bytes (before them: negative)."""
+        data = record.data
+        add = out.append
+        for message in messages:
+            part = message.data
+            end = at + len(part)
+            # Its place is checked, not trusted: a row shows exactly the message's bytes.
+            # (row_layout's one short line, written out: this runs for every message.)
+            if (
+                at >= 0
+                and message.size < 0
+                and not message.error
+                and len(part) <= one_row_bytes
+                and part.find(b"\n") in (-1, len(part) - 1)
+                and data.startswith(part, at)
+            ):
+                add((record, at << 32 | len(part), message.summary, message.fields))
+            else:
+                add(_message_record(record, message))
+            at = end if message.size < 0 else at + message.size
 
     def _new_framer(self, maker: Callable[[], Framer], key: tuple[str, str]) -> Framer:
         """A framer for one direction, made with the other direction's and told of it from

@@ -20,6 +20,7 @@ from workbench.log.message_framing import (
     FramedCounts,
     MessageRecord,
     MessageRecordFramer,
+    MessageRow,
 )
 from workbench.log.records import DATA_KINDS, TS, RawRecord, Record
 from workbench.log.row_layout import MAX_ROW_BYTES, layout, text_rows
@@ -151,13 +152,30 @@ class LogModel:
         return rows
 
     def _rows_for(self, record: Record, stage: _Stage) -> list[RowItem]:
-        framed = stage.framer.feed(record) if stage.framer is not None else (record,)
+        framer = stage.framer
         accept = stage.accept
         settings = stage.settings
+        text = settings.display == "text"
+        framed: Iterable[Record | MessageRow]
+        if framer is None:
+            framed = (record,)
+        elif (
+            text
+            and accept is accept_all
+            and isinstance(framer, MessageRecordFramer)
+            and record.encoding not in LINE_FEEDS
+        ):
+            # A message shown whole on one row stands for its row (a MessageRow).
+            framed = framer.feed_rows(record, MAX_ROW_BYTES)
+        else:
+            framed = framer.feed(record)
         rows: list[RowItem] = []
         add = rows.append
-        text = settings.display == "text"
         for item in framed:
+            if type(item) is tuple:
+                add(item)
+                continue
+            assert isinstance(item, Record)
             if not accept(item):
                 continue
             # A message shown whole on one row stands for its row (RowRing), as a raw record

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from workbench.codec import decode_for_display
-from workbench.log.message_framing import MessageRecord, shown_summary
+from workbench.log.message_framing import (
+    MESSAGE_ROW_FIELDS,
+    MessageRecord,
+    MessageRow,
+    message_of_row,
+    shown_summary,
+)
 from workbench.log.records import DATA, SEQ, RawRecord, Record
 from workbench.log.ring import Ring
 
@@ -55,15 +62,22 @@ class Row:
         return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
+def _message_row(message: MessageRecord) -> Row:
+    """A message's one row (row_layout's, for one short line): its summary, then its bytes."""
+    row = Row.of_bytes(message, message.data, True)
+    row.lead = shown_summary(message.summary)
+    return row
+
+
 # What the view holds for a row: the row, or what stands for it until it is drawn.
-RowItem = Row | RawRecord | MessageRecord
+RowItem = Row | RawRecord | MessageRecord | MessageRow
 
 
 class RowRing(Ring[RowItem]):
     """The view's rows. A data record shown whole on one row is held as itself (raw), and so
-    is a message shown whole on one row with its summary (a MessageRecord, text display,
-    no error); each gets its Row when first asked for: under a flood most rows are never
-    drawn."""
+    is a message shown whole on one row with its summary (text display, no error: a
+    MessageRecord, or a MessageRow, its place in its record); each gets its Row when first
+    asked for: under a flood most rows are never drawn."""
 
     __slots__ = ()
 
@@ -75,10 +89,12 @@ class RowRing(Ring[RowItem]):
             return item
         assert item is not None  # a position that holds an item
         if isinstance(item, MessageRecord):
-            row = Row.of_bytes(item, item.data, True)
-            row.lead = shown_summary(item.summary)
+            row = _message_row(item)
+        elif len(item) == MESSAGE_ROW_FIELDS:
+            row = _message_row(message_of_row(cast("MessageRow", item)))
         else:
-            row = Row.of_bytes(Record(*item), item[DATA], True)
+            raw = cast("RawRecord", item)
+            row = Row.of_bytes(Record(*raw), raw[DATA], True)
         items[at] = row
         return row
 
@@ -102,8 +118,10 @@ class RowRing(Ring[RowItem]):
                 item_seq = item.record.seq
             elif isinstance(item, MessageRecord):
                 item_seq = item.seq
+            elif len(item) == MESSAGE_ROW_FIELDS:
+                item_seq = cast("MessageRow", item)[0].seq
             else:
-                item_seq = item[SEQ]
+                item_seq = cast("RawRecord", item)[SEQ]
             if item_seq < seq:
                 low = middle + 1
             else:
