@@ -44,17 +44,21 @@ class MessageRecord(Record):
     fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
 
 
+# What a message says besides its bytes: its summary and fields (one pair for a flood's alike
+# messages).
+Shape = tuple[str, tuple[tuple[str, str], ...]]
 # A message shown whole on one row, held as little as that takes until it is drawn (RowRing):
 # the record that completed it, where its bytes lie in that record's (start << 32 | length),
-# its summary and its fields. Under a flood the Log then holds a message's bytes once, in its
-# record, not again in a MessageRecord of its own.
-MessageRow = tuple[Record, int, str, tuple[tuple[str, str], ...]]
-MESSAGE_ROW_FIELDS = 4
+# and its shape. Under a flood the Log then holds a message's bytes once, in its record, not
+# again in a MessageRecord of its own.
+MessageRow = tuple[Record, int, Shape]
+MESSAGE_ROW_FIELDS = 3
+MAX_SHAPES = 1024  # shapes remembered, to share one pair among alike messages
 
 
 def message_of_row(row: MessageRow) -> MessageRecord:
     """The MessageRecord a MessageRow stands for (the same one `feed` makes)."""
-    label, place, summary, fields = row
+    label, place, (summary, fields) = row
     start = place >> 32
     data = label.data[start : start + (place & 0xFFFFFFFF)]
     return MessageRecord(
@@ -101,6 +105,7 @@ class MessageRecordFramer:
         # ones too; not notes), the malformed among them, and gaps (bytes the Log never got,
         # after which a stream's framing starts again and may be wrong).
         self.counts = FramedCounts()
+        self._shapes: dict[str, Shape] = {}  # by summary: see MessageRow
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
@@ -154,8 +159,8 @@ class MessageRecordFramer:
         self._streams[key] = (framer, record)
         return out
 
-    @staticmethod
     def _add_rows(
+        self,
         out: list[Record | MessageRow],
         record: Record,
         messages: list[Message],
@@ -166,6 +171,7 @@ class MessageRecordFramer:
         where the first one begins in the record's bytes (before them: negative)."""
         data = record.data
         add = out.append
+        shapes = self._shapes
         for message in messages:
             part = message.data
             end = at + len(part)
@@ -179,7 +185,13 @@ class MessageRecordFramer:
                 and part.find(b"\n") in (-1, len(part) - 1)
                 and data.startswith(part, at)
             ):
-                add((record, at << 32 | len(part), message.summary, message.fields))
+                summary, fields = message.summary, message.fields
+                shape = shapes.get(summary)
+                if shape is None or (shape[1] is not fields and shape[1] != fields):
+                    if len(shapes) >= MAX_SHAPES:
+                        shapes.clear()
+                    shape = shapes[summary] = (summary, fields)
+                add((record, at << 32 | len(part), shape))
             else:
                 add(_message_record(record, message))
             at = end if message.size < 0 else at + message.size
