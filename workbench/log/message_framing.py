@@ -134,7 +134,7 @@ class MessageRecordFramer:
         out: list[Record | MessageRow] = []
         if first:
             out.append(_joined_late(record))
-        held = framer.held  # the bytes before record's of the first message it completes
+        held = framer.held  # what of the first message it completes came before record
         messages = framer.feed(record.data)
         if record.missing > 0:
             # Bytes the Log never got (merged under load): the framing cannot go on through

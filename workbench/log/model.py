@@ -178,9 +178,9 @@ class LogModel:
             assert isinstance(item, Record)
             if not accept(item):
                 continue
-            # A message shown whole on one row stands for its row (RowRing), as a raw record
-            # does: a flood's messages, each a short line. (_short_line, written out: this
-            # runs for every message.)
+            # Under a filter too, a message shown whole on one row stands for its row
+            # (RowRing), as a raw record does. (_short_line, written out: this runs for every
+            # message.)
             if text and type(item) is MessageRecord and not item.error:
                 data = item.data
                 if (
