@@ -15,6 +15,7 @@ from workbench.codec import ENCODINGS
 from workbench.command_line import EXIT_USAGE, OneLineParser, argument, transcript_file
 from workbench.config import CONFIG_DIR_VARIABLE
 from workbench.log import MAX_LOG_RECORDS
+from workbench.log.settings import FRAMINGS as LOG_FRAMINGS
 from workbench.nc_forms import QUICK_FORMS, USAGE, NcFormError, add_nc_arguments, nc_endpoint
 from workbench.payloads import DEFAULT_ENCODING, DEFAULT_LINE_ENDING, LINE_ENDING_NAMES
 from workbench.protocol.addresses import EndpointError, check_host
@@ -206,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"how many recent records the Log keeps (default: 100000, at most "
         f"{MAX_LOG_RECORDS}; the transcript keeps all)",
     )
+    parser.add_argument(
+        "--log-framing",
+        choices=LOG_FRAMINGS,
+        default="raw",
+        help="how the Log shows data at start: raw (records as read), lines, or messages "
+        "(each connection's framing=); l changes it (default: raw)",
+    )
     # For `sockbench bench`, which measures the app from outside.
     parser.add_argument("--stats-file", metavar="FILE", help=argparse.SUPPRESS)
     parser.add_argument("--version", action="version", version=f"sockbench {__version__}")
@@ -379,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default_settings=settings,
         log_max_rows=args.log_records,
         stats_path=args.stats_file,
+        log_framing=args.log_framing,
         after_first_screen=tune_for_long_run,
         first_screen=True,
         theme=theme,

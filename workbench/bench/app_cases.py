@@ -177,7 +177,7 @@ KEY_TIMEOUT = 2.0  # a key not shown by then counts as this late
 
 @dataclass
 class FloodPlan:
-    records: int  # how many records must reach the Log
+    records: int  # how many must reach the Log (records; messages in the framed case)
     seconds: float  # at most this long
 
 
@@ -187,70 +187,124 @@ def key_marker(index: int) -> bytes:
     return chr(0x4E00 + index % 20000).encode()
 
 
+def flood_figures(
+    app: PtyApp, stats: StatsReader, sender_argv: list[str], count: str, plan: FloodPlan
+) -> Figures:
+    """Start the sender, type a key every KEY_INTERVAL until the app's stats count
+    `plan.records` more of `count` (at most `plan.seconds`): `count` per second from the last
+    stats line before it moved to the last one read, frames per second, the keys' p99 from
+    press to screen, and the memory grown meanwhile. `stats` has read a line already."""
+    time.sleep(0.5)  # let the first screen settle
+    base = stats.poll()
+    if base is None:
+        raise BenchError("the app wrote no stats")
+    base_count = counted(base, count)
+    rss_before = rss_bytes(app.pid)
+    sender = spawn(sender_argv)
+    keys: list[tuple[float, object]] = []
+    frames_before = app.frames
+    started = time.monotonic()
+    try:
+        index = 0
+        while time.monotonic() - started < plan.seconds:
+            line = stats.poll() or base
+            if counted(line, count) - base_count >= plan.records:
+                break
+            marker = key_marker(index)
+            watch = app.watch(marker)
+            app.write(marker)
+            keys.append((time.monotonic(), watch))
+            index += 1
+            time.sleep(KEY_INTERVAL)
+        rss_after = rss_bytes(app.pid)
+    finally:
+        end(sender)
+    elapsed = time.monotonic() - started
+    frames = app.frames - frames_before
+    time.sleep(KEY_TIMEOUT)  # the last keys' echo
+    latencies = [
+        (w.seen_at - sent) if w.found.is_set() else KEY_TIMEOUT  # type: ignore[attr-defined]
+        for sent, w in keys
+    ]
+    lines = [base, *stats.lines]
+    moved = next((i for i, s in enumerate(lines) if counted(s, count) > base_count), None)
+    last = lines[-1]
+    done = counted(last, count) - base_count
+    if moved is None or done < plan.records:
+        raise BenchError(f"only {done:,} {count} reached the Log in {plan.seconds:g} s")
+    # From the last line before the count moved: the first moving line counts what came
+    # since that one.
+    span = float(last["t"]) - float(lines[moved - 1]["t"])  # type: ignore[arg-type]
+    return {
+        count: done / span if span > 0 else 0.0,
+        "fps": frames / elapsed,
+        "key_p99": 1000 * percentile(latencies, 99),
+        "memory": (rss_after - rss_before) / MB,
+    }
+
+
+def flood_metrics(count: Metric) -> list[Metric]:
+    return [
+        count,
+        Metric("fps", "frames/s", digits=1),
+        Metric("key_p99", "ms key-to-screen p99", higher_is_better=False),
+        Metric("memory", "MB RSS growth", higher_is_better=False, digits=1),
+    ]
+
+
+def flood_goals(count: str) -> list[Goal]:
+    return [Goal(count, 100_000), Goal("fps", 20), Goal("key_p99", 100), Goal("memory", 100)]
+
+
 def ui_flood(plan: FloodPlan) -> Case:
     def flood() -> Figures:
         with app_with_stats("--listen", "udp://127.0.0.1:0") as (app, stats, port):
-            time.sleep(0.5)  # let the first screen settle
-            base = stats.poll() or {}
-            base_records = counted(base, "records")
-            rss_before = rss_bytes(app.pid)
-            sender = spawn(
-                python_peer("datagrams", str(port), "0", str(plan.seconds), str(plan.records * 50))
-            )
-            keys: list[tuple[float, object]] = []
-            frames_before = app.frames
-            started = time.monotonic()
-            try:
-                index = 0
-                while time.monotonic() - started < plan.seconds:
-                    line = stats.poll() or base
-                    if counted(line, "records") - base_records >= plan.records:
-                        break
-                    marker = key_marker(index)
-                    watch = app.watch(marker)
-                    app.write(marker)
-                    keys.append((time.monotonic(), watch))
-                    index += 1
-                    time.sleep(KEY_INTERVAL)
-                rss_after = rss_bytes(app.pid)
-            finally:
-                end(sender)
-            elapsed = time.monotonic() - started
-            frames = app.frames - frames_before
-            time.sleep(KEY_TIMEOUT)  # the last keys' echo
-            latencies = [
-                (w.seen_at - sent) if w.found.is_set() else KEY_TIMEOUT  # type: ignore[attr-defined]
-                for sent, w in keys
-            ]
-            first = next(s for s in stats.lines if counted(s, "records") > base_records)
-            last = stats.lines[-1]
-            records = counted(last, "records") - base_records
-        if records < plan.records:
-            raise BenchError(f"only {records:,} records reached the Log in {plan.seconds:g} s")
-        span = float(last["t"]) - float(first["t"])  # type: ignore[arg-type]
-        return {
-            "records": records / span if span > 0 else 0.0,
-            "fps": frames / elapsed,
-            "key_p99": 1000 * percentile(latencies, 99),
-            "memory": (rss_after - rss_before) / MB,
-        }
+            limit = str(plan.records * 50)
+            sender = python_peer("datagrams", str(port), "0", str(plan.seconds), limit)
+            return flood_figures(app, stats, sender, "records", plan)
 
     return Case(
         "UI under flood",
         f"the real app in a pty, 100-byte datagrams at full speed until {plan.records:,} "
         f"records reached the Log; a key every {KEY_INTERVAL * 1000:.0f} ms",
-        [
-            Metric("records", "records/s"),
-            Metric("fps", "frames/s", digits=1),
-            Metric("key_p99", "ms key-to-screen p99", higher_is_better=False),
-            Metric("memory", "MB RSS growth", higher_is_better=False, digits=1),
-        ],
-        [
-            Goal("records", 100_000),
-            Goal("fps", 20),
-            Goal("key_p99", 100),
-            Goal("memory", 100),
-        ],
+        flood_metrics(Metric("records", "records/s")),
+        flood_goals("records"),
+        [Variant(SOCKBENCH, flood)],
+    )
+
+
+FRAMING = "len:2:be"
+
+
+def framed_flood(plan: FloodPlan) -> Case:
+    """As the UI flood, over one TCP connection framed `len:2:be`, the Log in its messages
+    view: the count is of messages the Log's framer made (each one a row the user can see),
+    not of bytes or reads."""
+
+    def flood() -> Figures:
+        listen = f"tcp://127.0.0.1:0?framing={FRAMING}"
+        with app_with_stats("--listen", listen, "--log-framing", "messages") as (app, stats, port):
+            limit = str(plan.records * 10)
+            sender = python_peer("framed-messages", str(port), str(plan.seconds), limit)
+            figures = flood_figures(app, stats, sender, "messages", plan)
+            last = stats.lines[-1]
+            # Every message framed as sent: a gap (bytes the Log did not get) would leave the
+            # framing in the wrong place, and what it framed after it would not count.
+            for key in ("message_gaps", "malformed_messages"):
+                if counted(last, key):
+                    raise BenchError(f"the Log reported {counted(last, key):,} {key}")
+            return figures
+
+    return Case(
+        "Framed Log under flood",
+        f"the real app in a pty, its Log in the messages view (--log-framing messages); one "
+        f"peer sends {FRAMING} messages of 100 bytes (98 of payload) over TCP at full speed "
+        f"(a framed stream is read as fast as the Log takes it, never merged) until the Log "
+        f"framed {plan.records:,}; counted by the Log's framer as each read arrives (the view "
+        f"frames eagerly: every message is a row, drawn or not), a gap or a malformed message "
+        f"fails the round; a key every {KEY_INTERVAL * 1000:.0f} ms",
+        flood_metrics(Metric("messages", "messages/s")),
+        flood_goals("messages"),
         [Variant(SOCKBENCH, flood)],
     )
 

@@ -44,15 +44,38 @@ class Sizes:
     udp_seconds: float
     storm_connections: int
     flood: app_cases.FloodPlan
+    framed_flood: app_cases.FloodPlan  # messages, not records
     soak_seconds: float
     round_trips: int
     handshakes: int
 
 
 FULL = Sizes(
-    5, GIB, 2.0, 100_000, 2.0, 5_000, app_cases.FloodPlan(1_000_000, 60.0), 30.0, 20_000, 1_000
+    rounds=5,
+    bulk_bytes=GIB,
+    small_seconds=2.0,
+    udp_rate=100_000,
+    udp_seconds=2.0,
+    storm_connections=5_000,
+    flood=app_cases.FloodPlan(1_000_000, 60.0),
+    framed_flood=app_cases.FloodPlan(1_000_000, 60.0),
+    soak_seconds=30.0,
+    round_trips=20_000,
+    handshakes=1_000,
 )
-QUICK = Sizes(1, 32 * MIB, 0.3, 20_000, 0.3, 200, app_cases.FloodPlan(20_000, 20.0), 4.0, 500, 100)
+QUICK = Sizes(
+    rounds=1,
+    bulk_bytes=32 * MIB,
+    small_seconds=0.3,
+    udp_rate=20_000,
+    udp_seconds=0.3,
+    storm_connections=200,
+    flood=app_cases.FloodPlan(20_000, 20.0),
+    framed_flood=app_cases.FloodPlan(20_000, 20.0),
+    soak_seconds=4.0,
+    round_trips=500,
+    handshakes=100,
+)
 
 
 def cases(sizes: Sizes) -> list[Callable[[], Case]]:
@@ -69,6 +92,7 @@ def cases(sizes: Sizes) -> list[Callable[[], Case]]:
         lambda: udp_case.datagram_case(sizes.udp_rate, sizes.udp_seconds),
         lambda: app_cases.accept_storm(sizes.storm_connections),
         lambda: app_cases.ui_flood(sizes.flood),
+        lambda: app_cases.framed_flood(sizes.framed_flood),
         app_cases.startup,
         lambda: app_cases.soak(sizes.soak_seconds),
         lambda: pcapng_case.pcapng_export(sizes.bulk_bytes),

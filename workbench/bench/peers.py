@@ -15,6 +15,7 @@ import time
 LOCALHOST = "127.0.0.1"
 MESSAGE_BYTES = 100
 STALL_SECONDS = 10.0
+FRAMED_BATCH = 100  # framed messages per send: a flood, not a message per system call
 
 
 def message(size: int) -> bytes:
@@ -63,6 +64,34 @@ def datagrams(port: int, rate: float, seconds: float, limit: int, size: int) -> 
             sent += burst
         elapsed = time.monotonic() - started
     return {"datagrams": sent, "refused": refused, "seconds": elapsed}
+
+
+def framed_messages(port: int, seconds: float, limit: int, size: int) -> dict[str, float]:
+    """`limit` messages of `size` bytes on the wire, each a 2-byte big-endian length
+    (`len:2:be`) and its payload, as fast as the kernel takes them (FRAMED_BATCH messages a
+    send); stops after `seconds`, or STALL_SECONDS without progress."""
+    framed = framed_message(size)
+    batch = framed * FRAMED_BATCH
+    sent = 0
+    started = time.time()
+    with socket.create_connection((LOCALHOST, port), timeout=STALL_SECONDS) as sock:
+        sendall = sock.sendall
+        deadline = time.monotonic() + seconds
+        try:
+            while sent < limit and time.monotonic() < deadline:
+                count = min(FRAMED_BATCH, limit - sent)
+                sendall(batch if count == FRAMED_BATCH else framed * count)
+                sent += count
+        except OSError:  # the app went away or stalled: the bench judges what it framed
+            pass
+    return {"messages": sent, "started": started}
+
+
+def framed_message(size: int) -> bytes:
+    """One `len:2:be` message of `size` bytes in all (its 2-byte prefix included)."""
+    if not 2 < size <= 0xFFFF + 2:
+        raise ValueError(f"a len:2:be message is 3 to {0xFFFF + 2:,} bytes, not {size:,}")
+    return (size - 2).to_bytes(2, "big") + message(size - 2)
 
 
 def connect_storm(port: int, count: int, hold: float) -> dict[str, float]:
@@ -133,6 +162,11 @@ def main() -> None:
     udp.add_argument("seconds", type=float)
     udp.add_argument("limit", type=int)
     udp.add_argument("--size", type=int, default=MESSAGE_BYTES)
+    framed = sub.add_parser("framed-messages")
+    framed.add_argument("port", type=int)
+    framed.add_argument("seconds", type=float)
+    framed.add_argument("limit", type=int)
+    framed.add_argument("--size", type=int, default=MESSAGE_BYTES)
     storm = sub.add_parser("connect-storm")
     storm.add_argument("port", type=int)
     storm.add_argument("count", type=int)
@@ -147,6 +181,8 @@ def main() -> None:
         done = small_messages(args.port, args.seconds, args.limit)
     elif args.peer == "datagrams":
         done = datagrams(args.port, args.rate, args.seconds, args.limit, args.size)
+    elif args.peer == "framed-messages":
+        done = framed_messages(args.port, args.seconds, args.limit, args.size)
     elif args.peer == "echo-pings":
         done = echo_pings(args.port, args.count, args.size, args.limit)
     else:

@@ -77,13 +77,21 @@ class EngineBase:
         self.bridge.push(event)
 
     def _emit_data(
-        self, cid: str, outgoing: bool, chunk: bytes | memoryview, origin: OriginName = Origin.YOU
+        self,
+        cid: str,
+        outgoing: bool,
+        chunk: bytes | memoryview,
+        origin: OriginName = Origin.YOU,
+        whole: bool = False,
     ) -> bool:
         """`_emit` for a chunk, formatted by the transcript by hand (the hot path); True if
-        the bridge is saturated: reading should pause."""
+        the bridge is saturated: reading should pause. `whole`: the view needs every byte
+        (a framed stream; see EventBridge.push_whole)."""
         ts = time.time()
         if self.transcript is not None:
             self.transcript.data(ts, cid, outgoing, chunk, origin)
+        if whole:
+            return self.bridge.push_whole(ts, cid, outgoing, chunk, origin)
         return self.bridge.push_data(ts, cid, outgoing, chunk, origin)
 
     def _info(self, source: str, message: str) -> None:

@@ -12,6 +12,9 @@ chunk costs the engine thread time the UI thread needs (they share one GIL). Pas
 bound, or `max_chunks` chunks since the last drain, the bridge is `saturated`: the engine then
 pauses reading on the sockets that push more, and resumes them when `on_drained` says the
 consumer caught up.
+
+A stream with a framing is never merged (`push_whole`): its view frames every byte, and a gap
+would lose the framing's place, so its reader pauses as soon as a batch is full instead.
 """
 
 from __future__ import annotations
@@ -115,6 +118,37 @@ class EventBridge:
         """Record a chunk; copies at most what the view may keep, never the whole flood.
         Returns True if the backlog is saturated: the caller should pause reading."""
         return self.push_runs(ts, outgoing, [(cid, [chunk])], origin)
+
+    def push_whole(
+        self,
+        ts: float,
+        cid: str,
+        outgoing: bool,
+        chunk: bytes | memoryview,
+        origin: OriginName = Origin.YOU,
+    ) -> bool:
+        """`push_data` for a stream whose view needs every byte (its Log frames it: a gap
+        would lose the framing's place): never merged into a preview, in pieces of at most
+        MAX_CHUNK_BYTES (what a view holds of one chunk). Returns True once the batch is full:
+        the caller pauses reading (TCP then holds the peer back) until the consumer drained
+        it. Bounded: a reader adds at most one chunk past the batch's bounds."""
+        size = len(chunk)
+        with self._lock:
+            events = self._events
+            was_empty = not events
+            # Its later chunks never merge into one before these.
+            self._merge_index.pop((cid, outgoing), None)
+            for at in range(0, size, MAX_CHUNK_BYTES):
+                piece = bytes(chunk[at : at + MAX_CHUNK_BYTES])
+                events.append(Data(ts, cid, outgoing, piece, len(piece), 1, origin))
+            self._held_bytes += size
+            self._chunks += 1
+            full = len(events) >= self.max_events or self._held_bytes >= self.max_bytes
+            # A drain then says it emptied a full bridge (on_drained): reading resumes.
+            self._was_saturated = self._was_saturated or full
+            if was_empty and events:
+                self._ready.notify_all()
+            return full
 
     def push_runs(
         self,

@@ -51,6 +51,7 @@ class Lifecycle(Upgrading):
         )
         conn.behaviour = self._behaviour_of(lid, cid)
         conn.endpoint = endpoint
+        conn.framed = options.framing is not None
         if options.starttls:
             conn.negotiation = self._negotiation_for(
                 conn, options.starttls, endpoint.host or "localhost"

@@ -114,6 +114,9 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.close_error = False  # closed on purpose, for an error (a certificate refused)
         # Its endpoint (a listener's peer: the listener's), for TLS options when upgraded.
         self.endpoint: Endpoint | None = None
+        # Its endpoint has a framing=: the Log frames what it reads, so every byte reaches
+        # the Log (a gap would lose the framing's place) and reading waits for the Log.
+        self.framed = False
         # STARTTLS: the plain-text exchange in progress, and the handshake after it.
         self.negotiation: Negotiation | None = None
         self.upgrading = False

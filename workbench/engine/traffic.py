@@ -269,7 +269,7 @@ class Traffic(Listening):
         self._act(conn, actions[early:])
 
     def _record_read(self, conn: StreamConnection, chunk: memoryview) -> None:
-        if self._emit_data(conn.cid, False, chunk):
+        if self._emit_data(conn.cid, False, chunk, whole=conn.framed):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)
         if self.transcript is not None and self.transcript.behind:
             self._transcript_behind(conn.cid, conn.flow)

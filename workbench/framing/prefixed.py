@@ -41,6 +41,8 @@ class PrefixedFramer:
         self._header: Header | None = None  # None: the header is not complete yet
         self._last = b""  # the last byte of the message read so far
         self._lost = False  # a bad header: the rest is raw
+        # Whether the subclass checks how a message ends (netstrings: the comma).
+        self._checks_end = type(self).ending_error is not PrefixedFramer.ending_error
 
     # --- what a subclass says ---
 
@@ -71,25 +73,31 @@ class PrefixedFramer:
                 return out
             if self._kept:  # still incomplete: `data` is all used
                 return out
-        # Whole messages straight from `data`, the common case.
+        # Whole messages straight from `data`, the common case (a flood's: this runs for
+        # every message, so a message that needs no check of its end is made inline).
         max_header = self.max_header
+        header = self.header
+        add = out.append
+        checks_end = self._checks_end
         while pos < n:
-            found = self.header(data[pos : pos + max_header])
+            found = header(data[pos : pos + max_header])
             if found is None:
                 break
             if isinstance(found, str):
-                out.append(self._bad_header(data[pos : pos + max_header], found))
+                add(self._bad_header(data[pos : pos + max_header], found))
                 out.extend(raw_pieces(data[pos + max_header :]))
                 return out
-            total = found.total
-            if n - pos < total:
+            end = pos + found.total
+            if end > n:
                 break
-            last = data[pos + total - 1 : pos + total]
-            out.append(self._message(data[pos : pos + total], found, last))
-            pos += total
-            if self._lost:  # the message ended wrong: the rest is raw
-                out.extend(raw_pieces(data[pos:]))
-                return out
+            if checks_end or end - pos > MAX_MESSAGE_BYTES:
+                add(self._message(data[pos:end], found, data[end - 1 : end]))
+                if self._lost:  # the message ended wrong: the rest is raw
+                    out.extend(raw_pieces(data[end:]))
+                    return out
+            else:
+                add(Message(data[pos:end], -1, found.summary, "", found.fields))
+            pos = end
         if pos < n:  # the start of a message: held (its header was checked above)
             self._continue(data, pos, out)
         return out

@@ -10,9 +10,11 @@ bounded amount; a framing that cannot be used is said once, in an error record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench.codec import sanitize_text
 from workbench.framing.messages import (
     Framer,
     FramingError,
@@ -42,6 +44,44 @@ class MessageRecord(Record):
     fields: tuple[tuple[str, str], ...] = ()  # more for the detail view: ("length", "102")
 
 
+# What a message says besides its bytes: its summary and fields (one pair for a flood's alike
+# messages).
+Shape = tuple[str, tuple[tuple[str, str], ...]]
+# A message shown whole on one row, held as little as that takes until it is drawn (RowRing):
+# the record that completed it, where its bytes lie in that record's (start << 32 | length),
+# and its shape. Under a flood the Log then holds a message's bytes once, in its record, not
+# again in a MessageRecord of its own.
+MessageRow = tuple[Record, int, Shape]
+MESSAGE_ROW_FIELDS = 3
+MAX_SHAPES = 1024  # shapes remembered, to share one pair among alike messages
+
+
+def message_of_row(row: MessageRow) -> MessageRecord:
+    """The MessageRecord a MessageRow stands for (the same one `feed` makes)."""
+    label, place, (summary, fields) = row
+    start = place >> 32
+    data = label.data[start : start + (place & 0xFFFFFFFF)]
+    return MessageRecord(
+        label.seq, label.ts, label.source, label.kind, data, len(data), 1, label.unit,
+        label.encoding, label.text, False, summary, "", fields,
+    )  # fmt: skip
+
+
+@dataclass(slots=True)
+class FramedCounts:
+    """What a view framed: messages (malformed ones too), the malformed, and the gaps."""
+
+    messages: int = 0
+    malformed: int = 0
+    gaps: int = 0
+
+
+@functools.lru_cache(maxsize=1024)
+def shown_summary(summary: str) -> str:
+    """A message's summary, sanitized to show (once per summary: a flood's are often alike)."""
+    return sanitize_text(summary)
+
+
 class MessageRecordFramer:
     """Frames the data of each (source, direction) with the source's framing (`framing_of`:
     its spec, or None for none)."""
@@ -61,9 +101,20 @@ class MessageRecordFramer:
         # "accepted" note, so one whose first is data began before the records held.
         # In the order they were first seen, so that the oldest are forgotten first.
         self._seen: dict[str, None] = {}
+        # What the view made of the bytes so far, for `--stats-file`: messages (malformed
+        # ones too; not notes), the malformed among them, and gaps (bytes the Log never got,
+        # after which a stream's framing starts again and may be wrong).
+        self.counts = FramedCounts()
+        self._shapes: dict[str, Shape] = {}  # by summary: see MessageRow
 
     def feed(self, record: Record) -> list[Record]:
         """The messages `record` completes (or `record` itself: not data, or not framed)."""
+        return self.feed_rows(record, 0)  # type: ignore[return-value]  # no MessageRow
+
+    def feed_rows(self, record: Record, one_row_bytes: int) -> list[Record | MessageRow]:
+        """As `feed`, with each message of at most `one_row_bytes` that is one line (a line
+        feed at most at its end), whole in `record`'s bytes and not malformed, as a
+        MessageRow: its row until it is drawn. (0: none.)"""
         first = record.source not in self._seen
         if first:
             self._seen[record.source] = None
@@ -80,20 +131,70 @@ class MessageRecordFramer:
         key = (record.source, record.kind)
         stream = self._streams.get(key)
         framer = stream[0] if stream is not None else self._new_framer(maker, key)
-        out: list[Record] = []
+        out: list[Record | MessageRow] = []
         if first:
             out.append(_joined_late(record))
-        out += [_message_record(record, m) for m in framer.feed(record.data)]
+        held = framer.held  # what of the first message it completes came before record
+        messages = framer.feed(record.data)
         if record.missing > 0:
             # Bytes the Log never got (merged under load): the framing cannot go on through
             # them. What was held ends there, and a new framer starts after the gap.
-            out += [_message_record(record, message) for message in framer.end()]
+            messages = messages + framer.end()
+        counts = self.counts
+        counts.messages += len(messages)
+        for message in messages:
+            if message.error:
+                counts.malformed += 1
+        if record.missing > 0:
+            counts.gaps += 1
+        if one_row_bytes:
+            self._add_rows(out, record, messages, -held, one_row_bytes)
+        else:
+            out += [_message_record(record, m) for m in messages]
+        if record.missing > 0:
             gap = f"{record.missing:,} bytes were not kept (under load): framing starts again"
             labels = _labels(record)
             out.append(MessageRecord(*labels, b"", record.missing, summary="not kept", error=gap))
             framer = self._new_framer(maker, key)
         self._streams[key] = (framer, record)
         return out
+
+    def _add_rows(
+        self,
+        out: list[Record | MessageRow],
+        record: Record,
+        messages: list[Message],
+        at: int,
+        one_row_bytes: int,
+    ) -> None:
+        """`messages` as rows where they can be (see `feed_rows`), else as records; `at`:
+        where the first one begins in the record's bytes (before them: negative)."""
+        data = record.data
+        add = out.append
+        shapes = self._shapes
+        for message in messages:
+            part = message.data
+            end = at + len(part)
+            # Its place is checked, not trusted: a row shows exactly the message's bytes.
+            # (row_layout's one short line, written out: this runs for every message.)
+            if (
+                at >= 0
+                and message.size < 0
+                and not message.error
+                and len(part) <= one_row_bytes
+                and part.find(b"\n") in (-1, len(part) - 1)
+                and data.startswith(part, at)
+            ):
+                summary, fields = message.summary, message.fields
+                shape = shapes.get(summary)
+                if shape is None or (shape[1] is not fields and shape[1] != fields):
+                    if len(shapes) >= MAX_SHAPES:
+                        shapes.clear()
+                    shape = shapes[summary] = (summary, fields)
+                add((record, at << 32 | len(part), shape))
+            else:
+                add(_message_record(record, message))
+            at = end if message.size < 0 else at + message.size
 
     def _new_framer(self, maker: Callable[[], Framer], key: tuple[str, str]) -> Framer:
         """A framer for one direction, made with the other direction's and told of it from

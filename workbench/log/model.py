@@ -17,11 +17,14 @@ from workbench.log.framing import RecordFramer
 from workbench.log.message_framing import (
     MAX_FRAMED_SOURCES,
     PENDING_MESSAGE,
+    FramedCounts,
+    MessageRecord,
     MessageRecordFramer,
+    MessageRow,
 )
 from workbench.log.records import DATA_KINDS, TS, RawRecord, Record
 from workbench.log.row_layout import MAX_ROW_BYTES, layout, text_rows
-from workbench.log.rows import Row, RowRing
+from workbench.log.rows import Row, RowItem, RowRing
 from workbench.log.settings import ViewSettings
 from workbench.log.store import (
     DEFAULT_MAX_BYTES,
@@ -103,6 +106,14 @@ class LogModel:
             self._stage.framer.forget(source)
 
     @property
+    def framed_counts(self) -> FramedCounts:
+        """What the messages view framed from the records it was given: messages, malformed
+        ones, gaps (all 0 in the other views; a relayout frames the held records again and
+        counts from there)."""
+        framer = self._stage.framer
+        return framer.counts if isinstance(framer, MessageRecordFramer) else FramedCounts()
+
+    @property
     def records_dropped(self) -> int:
         return self.store.dropped
 
@@ -119,10 +130,10 @@ class LogModel:
         self._drop_rows_of_dropped_records()
         return len(new_rows)
 
-    def _rows_of(self, raws: Iterable[RawRecord], stage: _Stage) -> list[Row | RawRecord]:
+    def _rows_of(self, raws: Iterable[RawRecord], stage: _Stage) -> list[RowItem]:
         if not stage.fast:
             return [row for raw in raws for row in self._rows_for(Record(*raw), stage)]
-        rows: list[Row | RawRecord] = []
+        rows: list[RowItem] = []
         add = rows.append
         for raw in raws:
             # The common case, and a flood's: the record stands for its one row (RowRing).
@@ -142,14 +153,47 @@ class LogModel:
             rows += text_rows(record) if record.is_data else layout(record, stage.settings)
         return rows
 
-    def _rows_for(self, record: Record, stage: _Stage) -> list[Row]:
-        framed = stage.framer.feed(record) if stage.framer is not None else (record,)
+    def _rows_for(self, record: Record, stage: _Stage) -> list[RowItem]:
+        framer = stage.framer
         accept = stage.accept
         settings = stage.settings
-        rows: list[Row] = []
+        text = settings.display == "text"
+        framed: Iterable[Record | MessageRow]
+        if framer is None:
+            framed = (record,)
+        elif (
+            text
+            and accept is accept_all
+            and isinstance(framer, MessageRecordFramer)
+            and record.encoding not in LINE_FEEDS
+        ):
+            # A message shown whole on one row stands for its row (a MessageRow).
+            framed = framer.feed_rows(record, MAX_ROW_BYTES)
+        else:
+            framed = framer.feed(record)
+        rows: list[RowItem] = []
+        add = rows.append
         for item in framed:
-            if accept(item):
-                rows += layout(item, settings)
+            if type(item) is tuple:
+                add(item)
+                continue
+            assert isinstance(item, Record)
+            if not accept(item):
+                continue
+            # Under a filter too, a message shown whole on one row stands for its row
+            # (RowRing), as a raw record does. (_short_line, written out: this runs for every
+            # message.)
+            if text and type(item) is MessageRecord and not item.error:
+                data = item.data
+                if (
+                    len(data) <= MAX_ROW_BYTES
+                    and item.size == len(data)
+                    and item.encoding not in LINE_FEEDS
+                    and data.find(b"\n") in (-1, len(data) - 1)
+                ):
+                    add(item)
+                    continue
+            rows += layout(item, settings)
         return rows
 
     def _drop_rows_of_dropped_records(self) -> None:

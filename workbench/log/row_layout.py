@@ -3,11 +3,9 @@ record may take of the view (the detail view and transcript have more)."""
 
 from __future__ import annotations
 
-import functools
-
 from workbench.codec import format_size, hexdump, sanitize_text
 from workbench.framing import LINE_FEEDS, split_lines, whole_characters
-from workbench.log.message_framing import MessageRecord
+from workbench.log.message_framing import MessageRecord, shown_summary
 from workbench.log.records import Record
 from workbench.log.rows import TAB_SIZE, Row
 from workbench.log.settings import ViewSettings
@@ -84,12 +82,6 @@ def _hex_rows(record: Record, dump: bool) -> list[Row]:
     return rows
 
 
-@functools.lru_cache(maxsize=1024)
-def _shown_summary(summary: str) -> str:
-    """A message's summary, sanitized (once per summary: a flood's are often alike)."""
-    return sanitize_text(summary)
-
-
 def layout(record: Record, settings: ViewSettings) -> list[Row]:
     """The rows that show `record` under `settings` (at most MAX_ROWS_PER_RECORD)."""
     if not record.is_data:
@@ -100,7 +92,7 @@ def layout(record: Record, settings: ViewSettings) -> list[Row]:
         rows = _hex_rows(record, settings.display == "both")
     if isinstance(record, MessageRecord):
         # Its summary before the bytes, what is malformed after them (a peer's words).
-        rows[0].lead = _shown_summary(record.summary)
+        rows[0].lead = shown_summary(record.summary)
         if record.error:
             rows[-1].note += f" ✗ {sanitize_text(record.error)}"
     return rows

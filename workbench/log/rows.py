@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from workbench.codec import decode_for_display
+from workbench.log.message_framing import (
+    MESSAGE_ROW_FIELDS,
+    MessageRecord,
+    MessageRow,
+    message_of_row,
+    shown_summary,
+)
 from workbench.log.records import DATA, SEQ, RawRecord, Record
 from workbench.log.ring import Ring
 
@@ -54,9 +62,22 @@ class Row:
         return f"Row({self.record.seq}, {self.text!r}, first={self.first}, note={self.note!r})"
 
 
-class RowRing(Ring[Row | RawRecord]):
-    """The view's rows. A data record shown whole on one row is held as itself (raw) and
-    gets its Row when first asked for: under a flood most rows are never drawn."""
+def _message_row(message: MessageRecord) -> Row:
+    """A message's one row (row_layout's, for one short line): its summary, then its bytes."""
+    row = Row.of_bytes(message, message.data, True)
+    row.lead = shown_summary(message.summary)
+    return row
+
+
+# What the view holds for a row: the row, or what stands for it until it is drawn.
+RowItem = Row | RawRecord | MessageRecord | MessageRow
+
+
+class RowRing(Ring[RowItem]):
+    """The view's rows. A data record shown whole on one row is held as itself (raw), and so
+    is a message shown whole on one row with its summary (text display, no error: a
+    MessageRecord, or a MessageRow, its place in its record); each gets its Row when first
+    asked for: under a flood most rows are never drawn."""
 
     __slots__ = ()
 
@@ -67,7 +88,14 @@ class RowRing(Ring[Row | RawRecord]):
         if isinstance(item, Row):
             return item
         assert item is not None  # a position that holds an item
-        row = items[at] = Row.of_bytes(Record(*item), item[DATA], True)
+        if isinstance(item, MessageRecord):
+            row = _message_row(item)
+        elif len(item) == MESSAGE_ROW_FIELDS:
+            row = _message_row(message_of_row(cast("MessageRow", item)))
+        else:
+            raw = cast("RawRecord", item)
+            row = Row.of_bytes(Record(*raw), raw[DATA], True)
+        items[at] = row
         return row
 
     def __iter__(self) -> Iterator[Row]:
@@ -86,7 +114,15 @@ class RowRing(Ring[Row | RawRecord]):
             middle = (low + high) // 2
             item = items[(start + middle) % size]
             assert item is not None  # a position that holds an item
-            if (item.record.seq if isinstance(item, Row) else item[SEQ]) < seq:
+            if isinstance(item, Row):
+                item_seq = item.record.seq
+            elif isinstance(item, MessageRecord):
+                item_seq = item.seq
+            elif len(item) == MESSAGE_ROW_FIELDS:
+                item_seq = cast("MessageRow", item)[0].seq
+            else:
+                item_seq = cast("RawRecord", item)[SEQ]
+            if item_seq < seq:
                 low = middle + 1
             else:
                 high = middle

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
@@ -140,6 +141,7 @@ class SockbenchApp(App[None]):
         bind_host: str = DEFAULT_HOST,
         memory: Loaded | None = None,
         macros: Iterable[Macro] = (),
+        log_framing: str = "raw",
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
@@ -152,7 +154,8 @@ class SockbenchApp(App[None]):
         `keymap`: the config file's [keys], checked (action id: keys); `bind_host`: the host
         a listener given only a port binds; `memory`: what was remembered from the last
         launches, remembered again as the app runs (workbench/ui/remembering.py);
-        `macros`: a session file's (workbench/ui/macro_control.py holds them)."""
+        `macros`: a session file's (workbench/ui/macro_control.py holds them);
+        `log_framing`: the Log's framing at start (raw, lines or messages; `l` changes it)."""
         super().__init__()
         self.notices = list(notices)
         if theme is not None:
@@ -174,6 +177,7 @@ class SockbenchApp(App[None]):
         self._made_with = (default_settings, clock, time_format, log_max_rows, stats_path)
         self._main: MainScreen | None = None
         self._macros = list(macros)
+        self._log_framing = log_framing
         self._macro_control: MacroControl | None = None
         self.stats_file: StatsFile | None = None
         self.stand_in: FirstScreen | None = None
@@ -313,8 +317,10 @@ class SockbenchApp(App[None]):
             importlib.import_module(module)
         if self.after_first_screen is not None:
             self.after_first_screen()
-        self.engine.start()
         main = self.main_screen
+        if self._log_framing != main.log_view.settings.framing:
+            main.log_view.apply(replace(main.log_view.settings, framing=self._log_framing))
+        self.engine.start()
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, main.refresh_ages)
         self.set_interval(COUNTERS_SECONDS, main.show_counters)
@@ -365,10 +371,14 @@ class SockbenchApp(App[None]):
     def write_stats(self) -> None:
         if self.stats_file is not None and not self._exit_requested:
             listening = [a for lis in self.session.listeners.values() for a in lis.local]
+            framed = self.log_view.model.framed_counts
             self.stats_file.write(
                 self.core.records.seq,
                 self.connections_table.row_count,
                 listening,
+                messages=framed.messages,
+                malformed_messages=framed.malformed,
+                message_gaps=framed.gaps,
                 batches=self.drainer.batches,
                 batch_seconds=round(self.drainer.seconds, 6),
             )

@@ -1,6 +1,8 @@
 """What the app reports to `sockbench bench` while it runs (`--stats-file`): a JSON line
 every STATS_SECONDS with how many records reached the Log and how many connections the
-Connections table lists. Measuring from outside needs these; nothing else reads them."""
+Connections table lists, and more as keywords (the messages the Log's messages view framed,
+the malformed among them and the gaps it framed across). Measuring from outside needs
+these; nothing else reads them."""
 
 from __future__ import annotations
 
