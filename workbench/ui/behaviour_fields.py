@@ -58,12 +58,15 @@ def values_of(options: SocketOptions) -> FieldValues:
         if value:
             chosen, text = name, value if isinstance(value, str) else ""
             break
-    return {
+    values: FieldValues = {
         "behaviour": chosen,
         "behaviour-argument": text,
         "greet": options.greet or "",
         "hangup": options.hangup,
-    } | {key: getattr(options, field) or "" for key, field in REPLAY_SETTINGS.items()}
+    }
+    for key, field in REPLAY_SETTINGS.items():
+        values[key] = str(getattr(options, field) or "")
+    return values
 
 
 class BehaviourFields(Grid):
