@@ -1,7 +1,8 @@
 """The engine as the app runs it, without a screen: the same Engine and EventBridge, drained
 about 30 times a second by a consumer thread that drives the app's session core (the
 Session's counters and the Log model's records), so the engine competes for the GIL as in
-the app."""
+the app; and the app's garbage collection (workbench.gc_tuning: tuned once started, the
+young generation collected by the consumer between drains, as the UI does)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from types import TracebackType
 from workbench.bench.tools import BenchError
 from workbench.engine import Engine, EventBridge
 from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
+from workbench.gc_tuning import collect_young, tune_for_long_run
 from workbench.log import LogModel
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
@@ -31,13 +33,14 @@ class EngineHarness:
         self.session = self.core.session
         self.log = LogModel()
         self.events: list[ev.Event] = []  # every event but Data, for timestamps
-        self._drainer = Drainer(self.bridge, self._handle)
+        self._drainer = Drainer(self.bridge, self._handle, collect_young)
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._consumer = threading.Thread(target=self._consume, name="bench-consumer", daemon=True)
 
     def __enter__(self) -> EngineHarness:
         self.engine.start()
+        tune_for_long_run()  # what the app does once its first screen is drawn
         self._consumer.start()
         return self
 
