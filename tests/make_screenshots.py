@@ -19,8 +19,10 @@ from scenes import (
     framed_scene,
     frozen_app,
     listen_dialog_with_behaviour,
+    playing,
     traffic_scene,
 )
+from test_snapshots_diff import DiffScene
 from test_snapshots_tls import hostile_certificate_details
 from textual.pilot import Pilot
 from ui_helpers import TERMINAL_SIZE
@@ -60,6 +62,8 @@ async def main() -> None:
     print(await capture(frozen_app(), hostile_certificate_details, "tls-details"))
     with framed_scene() as (app, scene):
         print(await capture(app, scene.run, "framed-log", FRAMED_SIZE))
+    with playing(DiffScene()) as (app, scene):
+        print(await capture(app, scene.run, "diff"))
 
 
 if __name__ == "__main__":

@@ -422,7 +422,11 @@ class FramedScene(Scene):
         redis = client_from(FRAMED_REDIS_CLIENT_PORT, FRAMED_RESP_PORT)
         self.sockets.append(redis)
         await wait_log(pilot, f"accepted {SCENE_HOST}:{FRAMED_REDIS_CLIENT_PORT}")
-        redis.sendall(b"*3\r\n$3\r\nSET\r\n$4\r\ngree\r\n$11\r\nhello world\r\n")
+        set_command = b"*3\r\n$3\r\nSET\r\n$4\r\ngree\r\n$11\r\nhello world\r\n"
+        redis.sendall(set_command)
+        # One read each, whatever the machine: the second is sent once the first is in.
+        got = lambda: app.session.connections.get("C1")  # noqa: E731
+        await wait_ui(pilot, lambda: (c := got()) and c.bytes_in == len(set_command), "SET")
         redis.sendall(b"*2\r\n$3\r\nGET\r\n$4\r\ngree\r\n")
         await wait_log(pilot, "GET")
         app.main_screen.choose_target("C1")
