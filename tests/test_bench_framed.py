@@ -154,12 +154,21 @@ def test_a_whole_chunk_comes_in_pieces_a_view_holds_and_a_full_batch_pauses_its_
     assert drained == [True]
 
 
-def flood_through(make_engine, url: str) -> tuple[bytes, list[ev.Data]]:
+def flood_through(make_engine, url: str, framed_later: bool = False) -> tuple[bytes, list[ev.Data]]:
     """4 MiB sent at once to a listener at `url`, drained by a consumer slower than the
-    sender (a small batch, a rest between drains): what was sent, and the Data events."""
+    sender (a small batch, a rest between drains): what was sent, and the Data events.
+    `framed_later`: the peer's stream is framed once accepted (the palette's framing)."""
     engine, events = make_engine(EventBridge(max_bytes=64 * 1024))
     lid, port = listen(engine, events, url)
     client, cid = accept(events, lid, port)
+    if framed_later:
+        engine.frame_whole(cid, True)
+        client.sendall(b"\x00\x02hi")  # sent once the command is in: it was taken first
+        deadline = time.monotonic() + WAIT
+        while not any(isinstance(e, ev.Data) and e.cid == cid for e in events.events):
+            assert time.monotonic() < deadline, "the first message did not arrive"
+            events.pump()
+            time.sleep(0.01)
     wire = messages_of([b"x" * 98] * 41_943)
     sender = threading.Thread(target=client.sendall, args=(wire,), daemon=True)
     sender.start()
@@ -184,6 +193,14 @@ def test_a_framed_stream_reaches_the_log_whole_under_a_flood(make_engine) -> Non
     # Without a framing the same flood is merged into previews (the view's bound).
     _, unframed = flood_through(make_engine, "tcp://127.0.0.1:0")
     assert any(e.size > len(e.data) for e in unframed)
+
+
+def test_a_stream_framed_while_it_runs_reaches_the_log_whole_too(make_engine) -> None:
+    """The palette's "Framing of a connection..." tells the engine: from then on its reads
+    are not merged either."""
+    wire, data = flood_through(make_engine, "tcp://127.0.0.1:0", framed_later=True)
+    assert all(e.size == len(e.data) <= 64 * 1024 for e in data)
+    assert b"".join(e.data for e in data) == b"\x00\x02hi" + wire
 
 
 def test_the_framed_flood_case_runs_in_a_tiny_form() -> None:

@@ -205,6 +205,9 @@ class Engine(BehaviourSwitch):
     def set_behaviour(self, lid: str, options: SocketOptions) -> None:
         self.submit(cmd.SetBehaviour(lid, options))
 
+    def frame_whole(self, cid: str, whole: bool) -> None:
+        self.submit(cmd.FrameWhole(cid, whole))
+
     def send_file(self, cid: str, path: str) -> None:
         self.submit(cmd.SendFile(cid, path))
 
@@ -253,6 +256,7 @@ class Engine(BehaviourSwitch):
                 c.rid, c.cids, c.payload, c.interval, c.times, c.origin
             ),
             cmd.StopRepeat: lambda c: self.repeats.stop(c.rid),
+            cmd.FrameWhole: lambda c: self._frame_whole(c.cid, c.whole),
         }
 
     def _do_listen(self, command: cmd.Listen) -> None:

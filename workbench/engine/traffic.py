@@ -268,6 +268,12 @@ class Traffic(Listening):
             self._record_sent(conn.cid, action.data, action.origin or origin)
         self._act(conn, actions[early:])
 
+    def _frame_whole(self, cid: str, whole: bool) -> None:
+        """From its next read on (a datagram is whole as it is)."""
+        conn = self.connections.get(cid)
+        if isinstance(conn, StreamConnection):
+            conn.framed = whole
+
     def _record_read(self, conn: StreamConnection, chunk: memoryview) -> None:
         if self._emit_data(conn.cid, False, chunk, whole=conn.framed):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)

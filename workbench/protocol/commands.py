@@ -106,6 +106,15 @@ class StopRepeat(NamedTuple):
     rid: str
 
 
+class FrameWhole(NamedTuple):
+    """The Log frames what stream `cid` reads (a framing chosen while it runs), or no longer
+    does (`whole` False): its reads reach the Log whole, never merged, at the Log's pace, as
+    those of a stream opened with framing=."""
+
+    cid: str
+    whole: bool
+
+
 Command = (
     Listen
     | CloseListener
@@ -121,4 +130,5 @@ Command = (
     | RunSequence
     | StartRepeat
     | StopRepeat
+    | FrameWhole
 )

@@ -1,6 +1,7 @@
 """Choosing a connection's framing while it runs (the palette's "Framing of a connection..."):
 the Log's messages view frames its records with it (the whole history again) and the composer
-sends one message of it per Enter. A listener's behaviours (rules on messages, replay) keep
+sends one message of it per Enter; the engine hands the Log its reads whole from then on
+(never merged under a flood: a gap would lose the framing's place). A listener's behaviours (rules on messages, replay) keep
 the framing their listener opened with: that is the listener's `framing=`."""
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def ask_framing(main: MainScreen, cid: str) -> None:
 def set_framing(main: MainScreen, cid: str, spec: str | None) -> None:
     """`cid` framed as `spec` (None: none) from now on, its history laid out again."""
     main.opened.choose_framing(cid, spec)
+    main.engine.frame_whole(cid, spec is not None)  # every byte reaches the Log to frame
     view = main.log_view
     view.model.set_framing(cid, spec)
     view.apply(view.settings, relayout=True)
