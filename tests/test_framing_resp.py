@@ -14,6 +14,7 @@ from workbench.framing.messages import (
     encode,
     make_framer,
     parse_framing,
+    payload_of,
 )
 from workbench.framing.resp import RespFramer, split_words
 
@@ -104,7 +105,8 @@ def test_a_long_aggregate_shows_its_first_elements() -> None:
 @pytest.mark.parametrize(
     ("wire", "error"),
     [
-        (b"PING\r\n", "'P' is no RESP type byte (an inline command?)"),
+        (b"?PING\r\n", "'?' is no RESP type byte"),
+        (b'GET "k\r\n', 'inline command: unclosed " quote in "GET \\"k"'),
         (b"\x00x\r\n", "'\\\\x00' is no RESP type byte"),
         (b"$abc\r\n", "bulk string length 'abc' is no number"),
         (b"$-2\r\n", "bulk string length '-2' is no number"),
@@ -124,6 +126,22 @@ def test_malformed_input_is_an_error_in_words_and_the_framer_resyncs(
     wire: bytes, error: str
 ) -> None:
     assert frame(wire + b"+after\r\n") == [(frame_summary(wire), error), ("+after", "")]
+
+
+def test_a_line_that_starts_with_a_letter_is_an_inline_command_as_redis_reads_it() -> None:
+    """What nc or telnet send to a Redis server: a line, CRLF or LF, its words split as
+    redis-cli splits them; framed among RESP values, and matched by its words."""
+    spec = parse_framing("resp")
+    framer = make_framer(spec)
+    wire = b'PING\r\nSET k "a b"\n*1\r\n$4\r\nPING\r\n'
+    messages = framer.feed(wire)
+    assert [(m.summary, m.error) for m in messages] == [
+        ("inline PING", ""),
+        ('inline SET k "a b"', ""),
+        ("*1 PING", ""),
+    ]
+    assert [payload_of(spec, m) for m in messages] == [b"PING", b"SET k a b", b"PING"]
+    assert dict(messages[1].fields) == {"type": "inline command", "words": "3"}
 
 
 def frame_summary(wire: bytes) -> str:

@@ -195,17 +195,33 @@ def test_a_malformed_message_is_not_answered_and_the_connection_goes_on(
     lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
     client, cid = accept(events, lid, port)
     with client:
-        # An inline command is no RESP value, nor is a bulk string of a wrong length.
-        client.sendall(b"PING\r\n*1\r\n$3\r\nPING\r\n" + command(b"PING"))
+        # A line that starts with no type byte (nor a letter: no inline command) is no
+        # RESP value, nor is a bulk string of a wrong length.
+        client.sendall(b"?PING\r\n*1\r\n$3\r\nPING\r\n" + command(b"PING"))
         assert recv_exactly(client, 7) == b"+PONG\r\n"
         client.sendall(command(b"PING"))
         assert recv_exactly(client, 7) == b"+PONG\r\n"
         events.wait_until(lambda: notes(events, cid) and len(replies(events, cid)) == 2)
     events.settle()
     (said,) = notes(events, cid)
-    assert said.startswith(f"rules on {cid}: a malformed resp message is not answered: 'P' is")
+    assert said.startswith(f"rules on {cid}: a malformed resp message is not answered: '?' is")
     assert said.endswith(" (later ones are not said)")
     assert len(replies(events, cid)) == 2
+
+
+def test_an_inline_command_typed_in_a_terminal_is_answered(make_engine, tmp_path: Path) -> None:
+    """`PING` and `SET k v` as nc sends them (no RESP array, LF alone too) are commands, as a
+    Redis server takes them: matched by their words."""
+    rules = write(tmp_path / "rules.toml", RESP_RULES)
+    engine, events = make_engine()
+    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
+    client, cid = accept(events, lid, port)
+    with client:
+        client.sendall(b"PING\r\n")
+        assert recv_exactly(client, 7) == b"+PONG\r\n"
+        client.sendall(b'SET greeting "hello world"\n')
+        assert recv_exactly(client, 5) == b"+OK\r\n"
+    assert not notes(events, cid)
 
 
 def test_a_reply_the_framing_cannot_carry_is_said_not_sent(make_engine, tmp_path: Path) -> None:

@@ -26,9 +26,12 @@ counted as it streams through, never buffered whole).
 Malformed input (a byte that is no RESP type, a length that is no number or is past its
 bound, nesting too deep, a bulk string not followed by CRLF, a line too long) comes out as a
 message with `error`, holding the value read so far and the bad line, and the framer resyncs
-at the next line end (LF): what follows is read as a new top-level value. So a stray inline
-command (`PING` typed in a terminal) is one error line, and the stream goes on framed. Every
-byte fed is in exactly one message.
+at the next line end (LF): what follows is read as a new top-level value. Every byte fed is
+in exactly one message.
+
+A top-level line that starts with a letter is an inline command, as Redis reads one (`PING`
+or `SET k "a b"` typed in nc or telnet, ended by LF or CRLF): one message, `inline PING`, its
+words split as redis-cli splits them.
 
 `encode(spec, payload)`: the composer's line `SET k "a b"` (words split at spaces; double
 quotes with escapes \\" \\\\ \\n \\r \\t \\xHH, or single quotes) becomes an array of bulk strings;
@@ -36,11 +39,11 @@ each line of a payload is one command. A payload that already starts with a RESP
 and ends with CRLF is sent as it is (it is RESP already).
 
 `payload(spec, message)`, what a rule matches: a command (an array of bulk strings, as a
-client sends it) is its words joined by single spaces (`SET k v`, each word's bytes as they
-are); a bulk string is its bytes; a simple string, error, integer, double, big number or
-boolean its text after the type byte (`OK`, `ERR no`, `42`, `t`); a verbatim string its text
-after its format (`txt:`); a null nothing; any aggregate its elements' payloads joined by
-spaces (a map's keys and values in turn). Attributes are left out.
+client sends it, or an inline command) is its words joined by single spaces (`SET k v`,
+each word's bytes as they are); a bulk string is its bytes; a simple string, error, integer,
+double, big number or boolean its text after the type byte (`OK`, `ERR no`, `42`, `t`); a
+verbatim string its text after its format (`txt:`); a null nothing; any aggregate its
+elements' payloads joined by spaces (a map's keys and values in turn). Attributes are left out.
 """
 
 from __future__ import annotations
@@ -231,6 +234,10 @@ class RespFramer:
     # --- lines ---
 
     def _read_line(self, line: bytes, out: list[Message]) -> None:
+        top = not self._stack and not self._streamed_string and not self._prefix
+        if top and line[:1].isalpha():  # no type byte: a command typed in a terminal
+            self._read_inline(line, out)
+            return
         if not line.endswith(b"\r\n"):
             self._emit_error("line ends in LF without CR", out)
             return
@@ -260,6 +267,22 @@ class RespFramer:
             self._emit_error(f"{line_text(line[:-2], 40)!r} outside {where}", out)
         else:
             self._emit_error(_not_a_type(line, at_top=not self._stack), out)
+
+    def _read_inline(self, line: bytes, out: list[Message]) -> None:
+        """An inline command (`PING`, `SET k "a b"`, as nc or telnet send them): Redis
+        splits it into words as redis-cli does, and so does this; LF alone ends it too."""
+        try:
+            words = split_words(line.rstrip(b"\r\n"))
+        except FramingError as exc:
+            self._emit_error(f"inline command: {exc}", out)
+            return
+        shown = " ".join(quoted(word, ITEM_BYTES) for word in words[:SUMMARY_ITEMS])
+        more = " ..." if len(words) > SUMMARY_ITEMS else ""
+        data, size = self._take()
+        summary = shorten(f"inline {shown}{more}", MAX_SUMMARY)
+        fields = (("type", "inline command"), ("words", str(len(words))))
+        out.append(Message(data, size if size > len(data) else -1, summary, "", fields))
+        self._reset()
 
     def _read_bulk_header(self, kind: str, rest: bytes, out: list[Message]) -> None:
         if kind == "$" and rest == b"?":
@@ -597,6 +620,11 @@ def split_words(line: bytes) -> list[bytes]:
 
 def payload(spec: FramingSpec, message: Message) -> bytes:
     """What a rule matches in `message` (see the module's docstring)."""
+    if message.data[:1].isalpha():  # an inline command: its words
+        try:
+            return b" ".join(split_words(message.data.rstrip(b"\r\n")))
+        except FramingError:
+            return message.data
     return b" ".join(_leaves(message.data))
 
 
