@@ -16,11 +16,10 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from workbench.codec import sanitize_text
@@ -40,7 +39,7 @@ from workbench.ui.evidence_forms import (
     same_file,
 )
 from workbench.ui.file_jobs import Notice, cancelled
-from workbench.ui.macro_dialog import DIALOG_CSS, compact_input, show_error
+from workbench.ui.macro_dialog import DIALOG_CSS, compact_input, show_error, small_form
 
 EVIDENCE_JOBS = "evidence"
 
@@ -85,23 +84,10 @@ class JobForm(ModalScreen[Notice]):
         return self.query_one(f"#{field_id}", Input).value
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="macro-box") as dialog:
-            dialog.border_title = self.TITLE_TEXT
-            yield Static(Content(sanitize_text(self.question())), id="question")
-            with Grid(classes="macro-fields"):
-                for label, widget in self.form_fields():
-                    yield Label(label, classes="macro-label")
-                    yield widget
-            yield Static("", id="status")
-            error = Static("", id="error")
-            error.display = False
-            yield error
-            with Horizontal(id="buttons"):
-                yield Button(self.OK_LABEL, variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+        fields = self.form_fields()
+        yield from small_form(self.TITLE_TEXT, self.question(), fields, self.OK_LABEL, status=True)
 
     def on_mount(self) -> None:
-        self.query_one("#status", Static).display = False
         self.query(Input).first().focus()
 
     @on(Button.Pressed, "#cancel")

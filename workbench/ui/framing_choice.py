@@ -1,8 +1,9 @@
 """Choosing a connection's framing while it runs (the palette's "Framing of a connection..."):
 the Log's messages view frames its records with it (the whole history again) and the composer
 sends one message of it per Enter; the engine hands the Log its reads whole from then on
-(never merged under a flood: a gap would lose the framing's place). A listener's behaviours (rules on messages, replay) keep
-the framing their listener opened with: that is the listener's `framing=`."""
+(never merged under a flood: a gap would lose the framing's place). A listener's behaviours
+(rules on messages, replay) keep the framing their listener opened with: that is the
+listener's `framing=`."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ macro_control.py), which answers with an error in words or "" when it went.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from textual import on
@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from workbench.codec import sanitize_text
@@ -360,6 +361,32 @@ def parse_repeat(interval: str, count: str) -> RepeatRequest:
     return RepeatRequest(int(text), int(counted) if counted else 0)
 
 
+def small_form(
+    title: str,
+    question: str,
+    fields: Iterable[tuple[str, Widget]],
+    ok_label: str,
+    *,
+    status: bool = False,
+) -> ComposeResult:
+    """The small forms' layout: a sentence, each field with its label, a hidden status line
+    (`status`: work under way) and error line, OK and Cancel."""
+    with Vertical(classes="macro-box") as dialog:
+        dialog.border_title = title
+        yield Static(Content(sanitize_text(question)), id="question")
+        with Grid(classes="macro-fields"):
+            for label, widget in fields:
+                yield Label(label, classes="macro-label")
+                yield widget
+        lines = [Static("", id="status")] if status else []
+        for line in [*lines, Static("", id="error")]:
+            line.display = False
+            yield line
+        with Horizontal(id="buttons"):
+            yield Button(ok_label, variant="primary", id="ok")
+            yield Button("Cancel", id="cancel")
+
+
 class FieldsDialog(ModalScreen[T]):
     """A small form: a sentence, labelled fields, OK and Cancel; `result()` reads the fields
     (MacroError says what is wrong, in the dialog) and the dialog closes with it."""
@@ -381,19 +408,11 @@ class FieldsDialog(ModalScreen[T]):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="macro-box") as dialog:
-            dialog.border_title = self.TITLE_TEXT
-            yield Static(Content(sanitize_text(self.question())), id="question")
-            with Grid(classes="macro-fields"):
-                for label, field_id, value, placeholder in self.fields():
-                    yield Label(label, classes="macro-label")
-                    yield compact_input(value, field_id, placeholder)
-            error = Static("", id="error")
-            error.display = False
-            yield error
-            with Horizontal(id="buttons"):
-                yield Button(self.OK_LABEL, variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+        fields = [
+            (label, compact_input(value, field_id, placeholder))
+            for label, field_id, value, placeholder in self.fields()
+        ]
+        yield from small_form(self.TITLE_TEXT, self.question(), fields, self.OK_LABEL)
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
