@@ -19,6 +19,7 @@ import pytest
 from peers import connect_client
 from test_export_big import send_key
 from test_ui_evidence_export import ENHANCED_PACKET, blocks, open_export, tcp_payload
+from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 from ui_helpers import (
     make_app,
@@ -55,7 +56,11 @@ def flood(sock: Any) -> None:
 
 
 def working(dialog: ExportCaptureDialog) -> bool:
-    return bool(dialog.query_one("#status", Static).display)
+    """Whether the form says it is exporting (False once it closed: the export is done)."""
+    try:
+        return bool(dialog.query_one("#status", Static).display)
+    except NoMatches:
+        return False
 
 
 def test_the_export_runs_while_the_form_answers_keys_and_escape_cancels_it(
@@ -90,7 +95,12 @@ def test_the_export_runs_while_the_form_answers_keys_and_escape_cancels_it(
             before = typed.value
             pressed = time.perf_counter()
             send_key(app, "x")
-            await wait_ui(pilot, lambda b=before: typed.value != b, "the key typed")
+            # (The export may end and the form close while the key is on its way.)
+            await wait_ui(
+                pilot,
+                lambda b=before: typed.value != b or app.screen is not dialog,
+                "the key typed",
+            )
             if working(dialog):  # answered while the export ran
                 latencies.append(time.perf_counter() - pressed)
             await pilot.pause(0.05)
