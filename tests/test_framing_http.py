@@ -425,3 +425,31 @@ def test_a_head_without_a_body_is_sent_with_crlf_and_its_blank_line(
     typed: bytes, wire: bytes
 ) -> None:
     assert encode(HTTP, typed) == wire
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        (b"HTTP/1.1 200 OK\n\nhi bob", b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhi bob"),
+        (
+            b"POST /x HTTP/1.1\nHost: a\n\nbody",
+            b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody",
+        ),
+        # counted already, chunked, no body, a status without a body, no HTTP: as written
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi", None),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\n\r\n", None),
+        (b"HTTP/1.1 304 Not Modified\r\n\r\nx", None),
+        (b"hello\n\nworld", None),
+    ],
+)
+def test_a_written_message_with_a_body_gets_the_length_of_it(
+    written: bytes, sent: bytes | None
+) -> None:
+    from workbench.framing.http1 import with_content_length
+
+    message = with_content_length(written)
+    assert message == (written if sent is None else sent)
+    if sent is not None:  # and it frames as one whole message
+        (framed,) = make_framer(HTTP).feed(message)
+        assert framed.data == message and not framed.error

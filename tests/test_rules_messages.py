@@ -224,6 +224,35 @@ def test_an_inline_command_typed_in_a_terminal_is_answered(make_engine, tmp_path
     assert not notes(events, cid)
 
 
+HTTP_RULES = r"""
+framing = "http"
+[[rule]]
+on = "message"
+regex = '^GET /hello/(?P<name>\w+) '
+reply = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello {name}"
+"""
+
+
+def test_an_http_mock_counts_the_body_a_capture_made(make_engine, tmp_path: Path) -> None:
+    """A response whose body comes from a capture cannot carry a Content-Length written by
+    hand: the reply gets one, and a real HTTP client reads the body whole, twice on one
+    connection (keep-alive)."""
+    import http.client
+
+    rules = write(tmp_path / "rules.toml", HTTP_RULES)
+    engine, events = make_engine()
+    _, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=DEFAULT_TIMEOUT)
+    try:
+        for name in ("world", "sockbench"):
+            client.request("GET", f"/hello/{name}")
+            response = client.getresponse()
+            assert (response.status, response.read()) == (200, f"hello {name}".encode())
+            assert response.getheader("Content-Length") == str(len(f"hello {name}"))
+    finally:
+        client.close()
+
+
 def test_a_reply_the_framing_cannot_carry_is_said_not_sent(make_engine, tmp_path: Path) -> None:
     rules = write(
         tmp_path / "rules.toml",
@@ -340,6 +369,12 @@ def test_a_reload_changes_the_framing_and_one_without_keeps_the_old_rules(
         ("resp", True, b":1\r\n", b":1\r\n"),
         ("resp", False, b"GET k", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
         ("http", True, b"HTTP/1.1 204 No Content\n", b"HTTP/1.1 204 No Content\r\n\r\n"),
+        (
+            "http",
+            True,
+            b"HTTP/1.1 200 OK\nX: y\n\nhello",
+            b"HTTP/1.1 200 OK\r\nX: y\r\nContent-Length: 5\r\n\r\nhello",
+        ),
     ],
 )
 def test_replies_are_made_one_message(spec: str, server: bool, reply: bytes, sent: bytes) -> None:

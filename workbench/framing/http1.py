@@ -508,6 +508,31 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def with_content_length(message: bytes) -> bytes:
+    """A response or request written with a body but no Content-Length or Transfer-Encoding,
+    with a Content-Length that counts its body (its head's line ends made CRLF); anything
+    else as it is. A response that has no body (1xx, 204, 304) gets none."""
+    first = message.split(b"\n", 1)[0].removesuffix(b"\r")
+    response = first.startswith(b"HTTP/")
+    if _status_line_error(first) if response else _request_line_error(first):
+        return message
+    ends = [at for at in (message.find(b"\r\n\r\n"), message.find(b"\n\n")) if at >= 0]
+    if not ends:
+        return message
+    end = min(ends)
+    body = message[end + (4 if message.startswith(b"\r\n\r\n", end) else 2) :]
+    lines = [line.removesuffix(b"\r") for line in message[:end].split(b"\n")]
+    names = {line.split(b":", 1)[0].strip().lower() for line in lines[1:]}
+    if not body or names & {b"content-length", b"transfer-encoding"}:
+        return message
+    if response:
+        status = int(first.split()[1])
+        if status < 200 or status in (204, 304):
+            return message
+    head = b"\r\n".join([*lines, b"Content-Length: %d" % len(body)])
+    return head + b"\r\n\r\n" + body
+
+
 def payload(spec: FramingSpec, message: Message) -> bytes:
     """The whole message, head and body, as it was on the wire (a response written for it is
     written whole too)."""
