@@ -177,10 +177,7 @@ class Acceptor:
     async def _handshake(
         self, conn: socket.socket, protocol: StreamConnection, done: Callable[[], None]
     ) -> None:
-        try:
-            remote = format_sockname(conn.getpeername())
-        except OSError:
-            remote = "a client"
+        remote = remote_of(conn)
         assert self.tls is not None
         try:
             context = await self.tls  # the listener's TLS, once set up
@@ -207,10 +204,7 @@ class Acceptor:
         try:
             protocol.proxy_header = await read_proxy_header(conn)
         except NoProxyHeader as exc:
-            try:
-                remote = format_sockname(conn.getpeername())
-            except OSError:
-                remote = "a client"
+            remote = remote_of(conn)
             conn.close()
             done()
             self.owner.proxy_header_refused(self.lid, remote, str(exc))
@@ -221,17 +215,8 @@ class Acceptor:
             raise
         if self.tls is not None:
             await self._handshake(conn, protocol, done)
-            return
-        try:
-            await self._loop.connect_accepted_socket(lambda: protocol, conn)
-        except OSError as exc:
-            conn.close()
-            self.owner.accept_failed(self.lid, exc)
-        except BaseException:
-            conn.close()
-            raise
-        finally:
-            done()
+        else:
+            await self._connect_all([(conn, protocol, done)])
 
     def _full(self) -> bool:
         return self.owner.live_peers(self.lid) + self.attaching >= self.max_connections
@@ -459,3 +444,11 @@ def bind_stream_sockets(
             sock.close()
         raise
     return sockets
+
+
+def remote_of(conn: socket.socket) -> str:
+    """An accepted socket's peer, for a line about it (it may be gone already)."""
+    try:
+        return format_sockname(conn.getpeername())
+    except OSError:
+        return "a client"

@@ -145,28 +145,9 @@ def export_from_transcript(
                 file.seek(0)
                 file.truncate()
 
-        def copy(start: int) -> int:
-            copied = copy_connection(
-                transcript.path,
-                cid,
-                transcript.session_id,
-                file_in.write,
-                file_out.write,
-                restart,
-                Stats(),
-                start=start,
-                cancelled=cancelled,
-            )
-            return copied.skipped
-
-        try:
-            # Straight to this run's session when its place is known; else from the top.
-            skipped = copy(transcript.offset)
-        except SessionNotFound:
-            if transcript.offset == 0:
-                raise
-            restart()
-            skipped = copy(0)
+        skipped = copy_session_connection(
+            transcript, cid, file_in.write, file_out.write, restart, cancelled
+        )
         sizes = file_in.tell(), file_out.tell()
         finish(file_in, temp_in, received, file_out, temp_out, sent)
     why = []
@@ -175,6 +156,43 @@ def export_from_transcript(
     if skipped:
         why.append(f"{skipped:,} line(s) of this session in the transcript are cut or damaged")
     return Exported(received, sent, *sizes, not why, "transcript", "; ".join(why))
+
+
+def copy_session_connection(
+    session: TranscriptSession,
+    cid: str,
+    write_in: Callable[[bytes], object],
+    write_out: Callable[[bytes], object],
+    restart: Callable[[], None],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> int:
+    """Copy `cid`'s bytes of this run's session of the transcript, each direction to its
+    writer (`restart`: a later session of the file began, start again); how many of the
+    session's lines were cut or damaged. Straight to the session when its place is known,
+    else from the file's top. Raises OSError, SessionNotFound, or InterruptedError once
+    `cancelled()`."""
+
+    def copy(start: int) -> int:
+        copied = copy_connection(
+            session.path,
+            cid,
+            session.session_id,
+            write_in,
+            write_out,
+            restart,
+            Stats(),
+            start=start,
+            cancelled=cancelled,
+        )
+        return copied.skipped
+
+    try:
+        return copy(session.offset)
+    except SessionNotFound:
+        if session.offset == 0:
+            raise
+        restart()
+        return copy(0)
 
 
 def paths(prefix: str) -> tuple[Path, Path]:

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from workbench.codec import format_size
 from workbench.protocol.enums import Direction
-from workbench.transcript.export import TranscriptSession
-from workbench.transcript.reader import SessionNotFound, Stats, copy_connection
+from workbench.transcript.export import TranscriptSession, copy_session_connection
 
 if TYPE_CHECKING:  # the Log's records are read, not made
     from workbench.log import Record
@@ -110,28 +109,10 @@ def collect_from_transcript(
             pieces.clear()
         held = 0
 
-    def copy(start: int) -> int:
-        copied = copy_connection(
-            session.path,
-            cid,
-            session.session_id,
-            keep(Direction.IN),
-            keep(Direction.OUT),
-            restart,
-            Stats(),
-            start=start,
-            cancelled=cancelled,
-        )
-        return copied.skipped
-
     try:
-        try:  # straight to this run's session when its place is known; else from the top
-            skipped = copy(session.offset)
-        except SessionNotFound:
-            if session.offset == 0:
-                raise
-            restart()
-            skipped = copy(0)
+        skipped = copy_session_connection(
+            session, cid, keep(Direction.IN), keep(Direction.OUT), restart, cancelled
+        )
     except _Enough:
         got.warnings.append(
             f"{cid} has more than {format_size(limit)}: only its first {format_size(limit)} "
