@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -161,3 +162,14 @@ def driven() -> Iterator[Driven]:
         yield made
     finally:
         made.engine.stop()
+
+
+@pytest.fixture
+def serving() -> Iterator[list[subprocess.Popen[str]]]:
+    """The processes a test starts (sockbench replay --serve...): killed if still running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)

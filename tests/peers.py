@@ -403,20 +403,26 @@ class ThreadedServer:
     def handle(self, conn: socket.socket) -> None:
         raise NotImplementedError
 
-
-class EchoServer(ThreadedServer):
-    """Sends back everything it receives; answers our EOF with its own."""
-
-    def handle(self, conn: socket.socket) -> None:
+    def received(self, conn: socket.socket) -> Iterator[bytes]:
+        """What the client sends, read by read, until its EOF or the server stops."""
         while not self._stopping.is_set():
             try:
                 chunk = conn.recv(1 << 16)
             except TimeoutError:
                 continue
             if not chunk:
-                conn.shutdown(socket.SHUT_WR)
                 return
+            yield chunk
+
+
+class EchoServer(ThreadedServer):
+    """Sends back everything it receives; answers our EOF with its own."""
+
+    def handle(self, conn: socket.socket) -> None:
+        for chunk in self.received(conn):
             conn.sendall(self.answer(chunk))
+        if not self._stopping.is_set():
+            conn.shutdown(socket.SHUT_WR)
 
     def answer(self, chunk: bytes) -> bytes:
         """What it sends back for `chunk` (a changed server overrides it)."""

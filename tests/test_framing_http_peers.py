@@ -83,13 +83,7 @@ class ChunkedServer(ThreadedServer):
 
     def handle(self, conn: socket.socket) -> None:
         framer = HttpFramer()
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
+        for chunk in self.received(conn):
             for request in framer.feed(chunk):
                 path = request.summary.split(" ")[1].encode()
                 wire = self.response(path * 10)

@@ -146,13 +146,7 @@ class ScriptedRespPeer(ThreadedServer):
     def handle(self, conn: socket.socket) -> None:
         store: dict[bytes, bytes] = {}
         framer = RespFramer()
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
+        for chunk in self.received(conn):
             for message in framer.feed(chunk):
                 for byte in self.reply(words_of(message.data), store):
                     conn.sendall(bytes([byte]))

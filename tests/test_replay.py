@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,16 +73,6 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
             echo_steps(echo.url, "first", ["aaa"]) + echo_steps(echo.url, "second", ["bbb"]),
         )
     return transcript
-
-
-@pytest.fixture
-def serving() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(DEFAULT_TIMEOUT)
 
 
 def serve(

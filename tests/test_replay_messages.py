@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -53,13 +53,7 @@ class TakesItsTime(ThreadedServer):
     """Answers each line with `pong\\n`, PAUSE seconds after it came (the peer's own pace)."""
 
     def handle(self, conn: socket.socket) -> None:
-        while not self._stopping.is_set():
-            try:
-                chunk = conn.recv(1 << 16)
-            except TimeoutError:
-                continue
-            if not chunk:
-                return
+        for _ in self.received(conn):
             time.sleep(PAUSE)
             conn.sendall(b"pong\n")
 
@@ -96,16 +90,6 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "  { send = 'ping\\n' },\n  { expect = 'pong' },\n  { close = \"eof\" },\n]\n",
         )
     return transcript
-
-
-@pytest.fixture
-def serving() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(5)
 
 
 def ask(port: int, questions: list[bytes], answers: list[bytes]) -> None:
