@@ -133,6 +133,20 @@ def test_files_that_cannot_be_read_or_written(tmp_path: Path, capsys) -> None:
     assert "newer sockbench" in capsys.readouterr().err
 
 
+def test_the_transcript_is_never_replaced_by_its_own_capture(tmp_path: Path, capsys) -> None:
+    """The capture named as the transcript (by its name, or another path to it) is refused:
+    the recording is what is asked for, and replacing it loses it."""
+    transcript = tmp_path / "t.jsonl"
+    two_sessions(transcript)
+    kept = transcript.read_bytes()
+    (tmp_path / "again").symlink_to(tmp_path)
+    for capture in (transcript, tmp_path / "again" / "t.jsonl"):
+        assert export(transcript, capture) == 2
+        assert "is the transcript itself" in capsys.readouterr().err
+        assert transcript.read_bytes() == kept
+    assert sorted(os.listdir(tmp_path)) == ["again", "t.jsonl"]  # nothing left behind
+
+
 def test_a_planted_link_is_replaced_not_written_through(tmp_path: Path) -> None:
     transcript, capture = tmp_path / "t.jsonl", tmp_path / "c.pcapng"
     two_sessions(transcript)

@@ -51,6 +51,16 @@ class TranscriptInUse(OSError):
     """Another process (another sockbench) holds the transcript's lock."""
 
 
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (by name, or by another path to it)."""
+    if os.path.abspath(a) == os.path.abspath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
 def refused(code: int, why: str, path: str) -> OSError:
     return OSError(code, why, path)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from workbench import __version__
-from workbench.files import NewFile, commit, new_file_beside, open_for_reading
+from workbench.files import NewFile, commit, new_file_beside, open_for_reading, same_file
 from workbench.protocol.addresses import socket_peer
 from workbench.protocol.enums import CloseCause, Direction, RecordKind, Transport
 from workbench.transcript.pcapng import LINKTYPE_IPV4, LINKTYPE_IPV6, PcapngWriter
@@ -89,6 +89,8 @@ def export_pcapng(
     """Write session `session` (1 = the first; None: the last) of `transcript` to `output`
     as pcapng, every connection or only `connections`. Raises ExportError (in words), OSError
     (reading or writing), or InterruptedError once `cancelled()`."""
+    if same_file(transcript, output):
+        raise ExportError(f"{output} is the transcript itself; give the capture another name")
     try:
         start, end, count = 0, None, 0
         if session is not None:  # found first, to read only it

@@ -23,6 +23,7 @@ from textual.widgets import Button, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from workbench.codec import sanitize_text
+from workbench.files import same_file
 from workbench.replay.script import Script
 from workbench.ui.dialogs import ConfirmDialog
 from workbench.ui.evidence_forms import (
@@ -36,7 +37,6 @@ from workbench.ui.evidence_forms import (
     load_recording,
     read_export_fields,
     read_replay_fields,
-    same_file,
 )
 from workbench.ui.file_jobs import Notice, cancelled
 from workbench.ui.macro_dialog import DIALOG_CSS, compact_input, show_error, small_form

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from workbench.codec import sanitize_text
+from workbench.files import same_file
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import DEFAULT_HOST, Endpoint
 from workbench.protocol.enums import Transport
@@ -78,15 +79,6 @@ def read_export_fields(transcript: str, output: str, session: str, conns: str) -
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", cid):
             raise FormError(f"Connection: '{cid}' is not a connection id (C1, C2...)")
     return ExportRequest(source, target, number, ids)
-
-
-def same_file(a: str, b: str) -> bool:
-    if os.path.abspath(a) == os.path.abspath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist (yet)
-        return False
 
 
 def export_capture(
