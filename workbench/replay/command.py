@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from workbench.command_line import EXIT_USAGE, OneLineParser, transcript_file
+from workbench.engine.behaviours.replay import DIFFERS
 from workbench.framing.messages import FramingError, FramingSpec, parse_framing
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
@@ -206,7 +207,7 @@ class ReplayRun(HeadlessRun):
             elif isinstance(event, ev.Data):
                 self.last_heard[event.cid] = now
             elif isinstance(event, ev.ErrorReported) and event.source in self.replayed:
-                if event.message.startswith("replay: differs"):
+                if event.message.startswith(DIFFERS):
                     self.differed.add(event.source)
                     print(f"{PROG}: {event.source}: {event.message}", file=sys.stderr)
             elif isinstance(event, ev.ConnectionClosed):
