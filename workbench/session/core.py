@@ -101,7 +101,10 @@ class SessionCore:
         self.release(changes.forgotten)
         update.target_moved = self.targeting.update(self.session, changes.opened)
         notices = update.notices
+        data = ev.Data
         for event in events:
+            if type(event) is data:  # nearly every event of a flood: nothing to look at
+                continue
             if isinstance(event, ev.PeerResolved):  # "Send to..." chose this peer
                 self.targeting.choose(event.cid)
                 update.chosen = True

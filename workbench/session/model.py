@@ -139,51 +139,51 @@ class Session:
 
     def apply(self, events: Iterable[ev.Event]) -> Changes:
         changes = Changes()
-        # Nearly every event under a flood is Data, mostly long runs from one connection in
-        # one direction: a run is summed, then counted once (one rate-history update).
-        run: ev.Data | None = None  # the run's first event
-        run_end = 0.0  # the run stays within one second, for the rate history
-        size = chunks = 0
-        last_ts = 0.0
+        # Nearly every event under a flood is Data: it is summed per connection and direction
+        # (an echo's reads and replies alternate), and counted once per second of timestamps
+        # and before any other event (one rate-history update each).
+        sums: dict[tuple[str, bool], list[float]] = {}  # [size, chunks, last ts]
+        second = 0
         for event in events:
             if type(event) is ev.Data:
-                if (
-                    run is not None
-                    and event.cid == run.cid
-                    and event.outgoing == run.outgoing
-                    and event.ts < run_end
-                ):
-                    size += event.size
-                    chunks += event.chunks
-                    last_ts = event.ts
-                    continue
-                if run is not None:
-                    self._count(run, size, chunks, last_ts, changes)
-                run, run_end = event, int(event.ts) + 1.0
-                size, chunks, last_ts = event.size, event.chunks, event.ts
+                ts = event.ts
+                if int(ts) != second:
+                    if sums:
+                        self._count(sums, changes)
+                    second = int(ts)
+                key = (event.cid, event.outgoing)
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = [event.size, event.chunks, ts]
+                else:
+                    total[0] += event.size
+                    total[1] += event.chunks
+                    total[2] = ts
                 continue
-            if run is not None:
-                self._count(run, size, chunks, last_ts, changes)
-                run = None
+            if sums:
+                self._count(sums, changes)
             self._apply_one(event, changes)
-        if run is not None:
-            self._count(run, size, chunks, last_ts, changes)
+        if sums:
+            self._count(sums, changes)
         self._prune_closed(changes)
         return changes
 
-    def _count(self, run: ev.Data, size: int, chunks: int, ts: float, changes: Changes) -> None:
-        conn = self.connections.get(run.cid)
-        if conn is None:
-            return
-        if run.outgoing:
-            conn.bytes_out += size
-            conn.chunks_out += chunks
-        else:
-            conn.bytes_in += size
-            conn.chunks_in += chunks
-        conn.last_activity = ts
-        conn.history.add(ts, size, run.outgoing)
-        changes.counted.add(run.cid)
+    def _count(self, sums: dict[tuple[str, bool], list[float]], changes: Changes) -> None:
+        """Count what `sums` holds, and empty it."""
+        for (cid, outgoing), (size, chunks, ts) in sums.items():
+            conn = self.connections.get(cid)
+            if conn is None:
+                continue
+            if outgoing:
+                conn.bytes_out += int(size)
+                conn.chunks_out += int(chunks)
+            else:
+                conn.bytes_in += int(size)
+                conn.chunks_in += int(chunks)
+            conn.last_activity = max(conn.last_activity, ts)
+            conn.history.add(ts, int(size), outgoing)
+            changes.counted.add(cid)
+        sums.clear()
 
     def _apply_one(self, event: ev.Event, changes: Changes) -> None:
         match event:
