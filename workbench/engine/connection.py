@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
-    from workbench.engine.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour, Context
     from workbench.engine.flow import ReadFlow
 
 
@@ -26,6 +26,7 @@ class Connection(Protocol):
     bytes_out: int
     closed: bool  # the socket is gone (a datagram peer: forgotten, or its socket closed)
     behaviour: Behaviour | None  # what answers the peer on sockbench's behalf, if anything
+    context: Context | None  # what its behaviour is told of it, once it was told anything
 
     @property
     def cid(self) -> str: ...

@@ -22,7 +22,7 @@ from workbench.protocol.enums import CloseCause, Transport
 from workbench.protocol.peer_filter import PeerFilter, Refusal
 
 if TYPE_CHECKING:
-    from workbench.engine.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour, Context
 
 DEFAULT_MAX_PEERS = 1000
 # Sources the allow= and deny= lists refused, remembered so that a flood from one is dropped
@@ -61,6 +61,7 @@ class DatagramPeer:
     bytes_out: int = 0
     closed: bool = False
     behaviour: Behaviour | None = None
+    context: Context | None = None  # what its behaviour is told of it, made once
 
     has_stream = False
 

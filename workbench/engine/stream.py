@@ -22,7 +22,7 @@ from workbench.protocol.endpoints import format_sockname
 from workbench.protocol.enums import CloseCause, Transport
 
 if TYPE_CHECKING:
-    from workbench.engine.behaviours import Behaviour
+    from workbench.engine.behaviours import Behaviour, Context
     from workbench.engine.negotiation import Negotiation
     from workbench.framing.proxy_header import ProxyHeader
     from workbench.protocol.endpoints import Endpoint
@@ -86,6 +86,7 @@ class StreamConnection(asyncio.BufferedProtocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self.flow = ReadFlow(self._pause_transport, self._resume_transport)
         self.behaviour: Behaviour | None = None
+        self.context: Context | None = None  # what its behaviour is told of it, made once
         self.reported_queue = 0  # the last SendQueue value the engine reported
         self.transport: asyncio.Transport | None = None
         self.family: int | None = None

@@ -89,7 +89,12 @@ class Traffic(Listening):
 
     @staticmethod
     def _context(conn: Connection) -> Context:
-        return Context(conn.cid, conn.transport_kind, conn.remote, conn.listener is None)
+        # Made once: a frozen dataclass costs more to make than an echo's reply to send.
+        context = conn.context
+        if context is None:
+            context = Context(conn.cid, conn.transport_kind, conn.remote, conn.listener is None)
+            conn.context = context
+        return context
 
     def _send(self, cid: str, data: bytes, origin: OriginName = Origin.YOU) -> bool:
         """Send and record `data`; report and return False if it cannot be sent."""
