@@ -150,6 +150,32 @@ class EventBridge:
                 self._ready.notify_all()
             return full
 
+    def push_echo(self, ts: float, cid: str, data: bytes, origin: OriginName) -> bool:
+        """`push_data` of a read and then of its echo (the same bytes, sent back), under one
+        lock: this runs between an echo's round trips. Returns True if the backlog is
+        saturated (see `push_data`)."""
+        size = len(data)
+        with self._lock:
+            events = self._events
+            count = len(events)
+            if (
+                count + 2 <= self.max_events
+                and self._held_bytes + 2 * size < self.max_bytes
+                and size <= MAX_CHUNK_BYTES
+            ):
+                read = Data(ts, cid, False, data, size, 1, Origin.YOU)  # as every read is
+                events += (read, Data(ts, cid, True, data, size, 1, origin))
+                self._held_bytes += 2 * size
+                self._chunks += 2
+                index = self._merge_index
+                index[(cid, False)], index[(cid, True)] = count, count + 1
+                if not count:
+                    self._ready.notify_all()
+                return False
+        # Near a bound: merged as any chunk would be.
+        saturated = self.push_data(ts, cid, False, data)
+        return self.push_data(ts, cid, True, data, origin) or saturated
+
     def push_runs(
         self,
         ts: float,

@@ -248,20 +248,21 @@ class Traffic(Listening):
         if conn.behaviour is not None:
             self._act(conn, conn.behaviour.on_open(self._context(conn)))
 
-    def data_received(self, conn: StreamConnection, chunk: memoryview) -> None:
+    def data_received(self, conn: StreamConnection, chunk: bytes | memoryview) -> None:
         if conn.negotiation is not None:  # STARTTLS: its plain-text exchange, shown too
             data = bytes(chunk)
             self._record_read(conn, chunk)
             conn.negotiation.feed(data)
             return
-        if conn.behaviour is None:
+        behaviour = conn.behaviour
+        if behaviour is None:
             self._record_read(conn, chunk)
             return
-        actions = conn.behaviour.on_data(self._context(conn), bytes(chunk))
+        actions = behaviour.on_data(self._context(conn), bytes(chunk))
         # The replies leave before the bookkeeping (the read's records, the bridge): a peer
         # waits for its answer on the socket alone. The records keep their order: the read,
         # then what answered it.
-        origin = conn.behaviour.origin
+        origin = behaviour.origin
         early = 0
         for action in actions:
             if not isinstance(action, Send) or not conn.is_open or not conn.try_send(action.data):
@@ -273,13 +274,21 @@ class Traffic(Listening):
             self._record_sent(conn.cid, action.data, action.origin or origin)
         self._act(conn, actions[early:])
 
+    def echoed(self, conn: StreamConnection, data: bytes) -> None:
+        """Record a read that its echo already sent back (from the read: see SmallReads)."""
+        if conn.framed or self.transcript is not None or self._sequence_runs:
+            self._record_read(conn, data)
+            self._record_sent(conn.cid, data, Origin.ECHO)
+        elif self.bridge.push_echo(time.time(), conn.cid, data, Origin.ECHO):
+            self._pause(conn.cid, conn.flow, Pause.BRIDGE)
+
     def _frame_whole(self, cid: str, whole: bool) -> None:
         """From its next read on (a datagram is whole as it is)."""
         conn = self.connections.get(cid)
         if isinstance(conn, StreamConnection):
             conn.framed = whole
 
-    def _record_read(self, conn: StreamConnection, chunk: memoryview) -> None:
+    def _record_read(self, conn: StreamConnection, chunk: bytes | memoryview) -> None:
         if self._emit_data(conn.cid, False, chunk, whole=conn.framed):
             self._pause(conn.cid, conn.flow, Pause.BRIDGE)
         if self.transcript is not None and self.transcript.behind:
