@@ -20,8 +20,10 @@ from peers import Collector, recv_exactly, short_temp_dir
 
 from workbench.engine import Engine, EventBridge
 from workbench.engine import core as engine_core
+from workbench.engine.flow import Pause
 from workbench.engine.stream import (
     BULK_READ_BYTES,
+    MAX_SEND_QUEUE_BYTES,
     SMALL_READS_TO_SWITCH,
     SmallReads,
     StreamConnection,
@@ -223,3 +225,30 @@ def test_an_echo_pushed_as_a_pair_is_what_two_pushes_make(
     apart, saturated_apart = bridge_after("apart")
     assert saturated_paired == saturated_apart
     assert paired.drain() == apart.drain()
+
+
+def test_small_echoes_to_a_peer_that_never_reads_stay_within_the_send_bound(make_engine) -> None:
+    engine, events = make_engine()
+    lid, port = listen(engine, events, "tcp://127.0.0.1:0?echo=1")
+    client, cid = accept(events, lid, port, receive_buffer=4096)  # a small window: fills soon
+    conn = engine.connections[cid]
+    assert isinstance(conn, StreamConnection)
+    message = os.urandom(3000)  # a small read each: the peer waits until it was counted
+    sent = 0
+    with client:
+        while Pause.SEND_QUEUE not in conn.flow.reasons and sent < 64 * MB:
+            client.sendall(message)
+            sent += len(message)
+            events.wait_until(
+                lambda total=sent: (
+                    events.size(cid, outgoing=False) >= total
+                    or Pause.SEND_QUEUE in conn.flow.reasons
+                ),
+                WAIT,
+                "the read counted, or reading paused",
+            )
+        assert Pause.SEND_QUEUE in conn.flow.reasons, "reading paused for the echo"
+        assert way_of(conn) == "small", "the echo went the small reads' way"
+        assert conn.buffered() <= MAX_SEND_QUEUE_BYTES // 16
+        assert recv_exactly(client, sent, WAIT) == message * (sent // len(message))
+    assert events.of(ev.ErrorReported) == [], "nothing was refused"
