@@ -118,6 +118,10 @@ class Changes:
     forgotten: list[str] = field(default_factory=list)
 
 
+# A batch's data summed per connection, reads then sends: [size, chunks, last ts].
+Sums = tuple[dict[str, list[float]], dict[str, list[float]]]
+
+
 class Session:
     def __init__(self, max_closed: int = MAX_CLOSED_CONNECTIONS) -> None:
         self.listeners: dict[str, ListenerInfo] = {}
@@ -141,49 +145,49 @@ class Session:
         changes = Changes()
         # Nearly every event under a flood is Data: it is summed per connection and direction
         # (an echo's reads and replies alternate), and counted once per second of timestamps
-        # and before any other event (one rate-history update each).
-        sums: dict[tuple[str, bool], list[float]] = {}  # [size, chunks, last ts]
-        second = 0
+        # and before any other event (one rate-history update each). A dict per direction,
+        # [size, chunks, last ts] by connection: no key to make per event.
+        sums: Sums = ({}, {})
+        second = end = 0.0  # the second of timestamps being summed: [second, end)
         for event in events:
             if type(event) is ev.Data:
                 ts = event.ts
-                if int(ts) != second:
-                    if sums:
-                        self._count(sums, changes)
-                    second = int(ts)
-                key = (event.cid, event.outgoing)
-                total = sums.get(key)
+                if not second <= ts < end:
+                    self._count(sums, changes)
+                    second = float(int(ts))
+                    end = second + 1.0
+                by_cid = sums[event.outgoing]
+                total = by_cid.get(event.cid)
                 if total is None:
-                    sums[key] = [event.size, event.chunks, ts]
+                    by_cid[event.cid] = [event.size, event.chunks, ts]
                 else:
                     total[0] += event.size
                     total[1] += event.chunks
                     total[2] = ts
                 continue
-            if sums:
-                self._count(sums, changes)
-            self._apply_one(event, changes)
-        if sums:
             self._count(sums, changes)
+            self._apply_one(event, changes)
+        self._count(sums, changes)
         self._prune_closed(changes)
         return changes
 
-    def _count(self, sums: dict[tuple[str, bool], list[float]], changes: Changes) -> None:
+    def _count(self, sums: Sums, changes: Changes) -> None:
         """Count what `sums` holds, and empty it."""
-        for (cid, outgoing), (size, chunks, ts) in sums.items():
-            conn = self.connections.get(cid)
-            if conn is None:
-                continue
-            if outgoing:
-                conn.bytes_out += int(size)
-                conn.chunks_out += int(chunks)
-            else:
-                conn.bytes_in += int(size)
-                conn.chunks_in += int(chunks)
-            conn.last_activity = max(conn.last_activity, ts)
-            conn.history.add(ts, int(size), outgoing)
-            changes.counted.add(cid)
-        sums.clear()
+        for outgoing, by_cid in enumerate(sums):
+            for cid, (size, chunks, ts) in by_cid.items():
+                conn = self.connections.get(cid)
+                if conn is None:
+                    continue
+                if outgoing:
+                    conn.bytes_out += int(size)
+                    conn.chunks_out += int(chunks)
+                else:
+                    conn.bytes_in += int(size)
+                    conn.chunks_in += int(chunks)
+                conn.last_activity = max(conn.last_activity, ts)
+                conn.history.add(ts, int(size), bool(outgoing))
+                changes.counted.add(cid)
+            by_cid.clear()
 
     def _apply_one(self, event: ev.Event, changes: Changes) -> None:
         match event:
