@@ -139,13 +139,14 @@ class LogModel:
             # The common case, and a flood's: the record stands for its one row (RowRing).
             # (_short_line, written out: this runs for every record.)
             data = raw[4]
+            size = len(data)
             if (
                 raw[3] in DATA_KINDS
-                and len(data) <= MAX_ROW_BYTES
-                and raw[5] == len(data)
+                and size <= MAX_ROW_BYTES
+                and raw[5] == size
                 and not raw[10]
                 and raw[8] not in LINE_FEEDS
-                and data.find(b"\n") in (-1, len(data) - 1)
+                and data.find(b"\n", 0, size - 1) < 0  # no line feed but a last one
             ):
                 add(raw)
                 continue
