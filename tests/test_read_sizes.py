@@ -90,94 +90,84 @@ def send_counted(client: socket.socket, events: Collector, cid: str, data: bytes
 
 @pytest.mark.parametrize("url", ["tcp://127.0.0.1:0", "unix:"])
 def test_reads_change_way_with_their_size_and_every_byte_arrives_in_order(
-    loop_kind: str, url: str, tmp_path: Path, unix_dir: Path
+    loop_kind: str, url: str, make_engine, tmp_path: Path, unix_dir: Path
 ) -> None:
     transcript = tmp_path / "t.jsonl"
-    bridge = EventBridge()
-    engine = Engine(bridge, transcript_path=str(transcript))
-    engine.start()
-    events = Collector(bridge)
-    try:
-        client, cid = connected_pair(engine, events, url, unix_dir)
-        conn = engine.connections[cid]
-        assert isinstance(conn, StreamConnection)
-        sent = bytearray()
-        with client:
-            assert way_of(conn) == "buffered", "nothing switched before the first read"
-            for n in range(20):
-                piece = bytes([n]) * (n + 1)
-                send_counted(client, events, cid, piece)
-                sent += piece
-            assert way_of(conn) == "small"
+    engine, events = make_engine(transcript_path=str(transcript))
+    client, cid = connected_pair(engine, events, url, unix_dir)
+    conn = engine.connections[cid]
+    assert isinstance(conn, StreamConnection)
+    sent = bytearray()
+    with client:
+        assert way_of(conn) == "buffered", "nothing switched before the first read"
+        for n in range(20):
+            piece = bytes([n]) * (n + 1)
+            send_counted(client, events, cid, piece)
+            sent += piece
+        assert way_of(conn) == "small"
 
-            bulk = os.urandom(4 * MB)
-            send_counted(client, events, cid, bulk)
-            sent += bulk
-            assert way_of(conn) == "buffered", "a bulk read switched to the shared buffer"
+        bulk = os.urandom(4 * MB)
+        send_counted(client, events, cid, bulk)
+        sent += bulk
+        assert way_of(conn) == "buffered", "a bulk read switched to the shared buffer"
 
-            for n in range(SMALL_READS_TO_SWITCH + 2):
-                piece = b"line %d\n" % n
-                send_counted(client, events, cid, piece)
-                sent += piece
-            assert way_of(conn) == "small", "small reads in a row switched back"
+        for n in range(SMALL_READS_TO_SWITCH + 2):
+            piece = b"line %d\n" % n
+            send_counted(client, events, cid, piece)
+            sent += piece
+        assert way_of(conn) == "small", "small reads in a row switched back"
 
-            tail = os.urandom(BULK_READ_BYTES)  # one more switch, then the end
-            send_counted(client, events, cid, tail)
-            sent += tail
-        events.wait_closed(cid)
-        assert conn.bytes_in == len(sent)
-    finally:
-        engine.stop()
+        tail = os.urandom(BULK_READ_BYTES)  # one more switch, then the end
+        send_counted(client, events, cid, tail)
+        sent += tail
+    events.wait_closed(cid)
+    assert conn.bytes_in == len(sent)
+    engine.stop()
     assert transcript_streams(transcript)[cid, "in"] == bytes(sent)
 
 
 def test_an_echo_answers_small_reads_from_the_read_and_keeps_the_order_of_cause(
-    loop_kind: str, tmp_path: Path
+    loop_kind: str, make_engine, tmp_path: Path
 ) -> None:
     transcript = tmp_path / "t.jsonl"
-    bridge = EventBridge()
-    engine = Engine(bridge, transcript_path=str(transcript))
-    engine.start()
-    events = Collector(bridge)
-    try:
-        client, cid = connected_pair(engine, events, "tcp://127.0.0.1:0?echo=1")
-        conn = engine.connections[cid]
-        assert isinstance(conn, StreamConnection)
-        sent = bytearray()
-        with client:
-            for n in range(1, 101):  # round trips, one at a time
-                ping = os.urandom(n)
-                client.sendall(ping)
-                assert recv_exactly(client, n, WAIT) == ping
-                sent += ping
-            assert way_of(conn) == "small"
+    engine, events = make_engine(transcript_path=str(transcript))
+    client, cid = connected_pair(engine, events, "tcp://127.0.0.1:0?echo=1")
+    conn = engine.connections[cid]
+    assert isinstance(conn, StreamConnection)
+    sent = bytearray()
+    with client:
+        for n in range(1, 101):  # round trips, one at a time
+            ping = os.urandom(n)
+            client.sendall(ping)
+            assert recv_exactly(client, n, WAIT) == ping
+            sent += ping
+        assert way_of(conn) == "small"
 
-            bulk = os.urandom(8 * MB)  # read back while it is sent: the echo is flow-controlled
-            got = bytearray()
-            reader = threading.Thread(
-                target=lambda: got.extend(recv_exactly(client, len(bulk), WAIT)), daemon=True
-            )
-            reader.start()
-            client.sendall(bulk)
-            reader.join(WAIT)
-            assert bytes(got) == bulk
-            sent += bulk
-
-            for n in range(SMALL_READS_TO_SWITCH + 5):
-                ping = b"again %d" % n
-                client.sendall(ping)
-                assert recv_exactly(client, len(ping), WAIT) == ping
-                sent += ping
-        events.wait_closed(cid)
-        assert (conn.bytes_in, conn.bytes_out) == (len(sent), len(sent))
-        outs = events.data(cid, outgoing=True)
-        assert {e.origin for e in outs} == {Origin.ECHO}
-        first = [(e.outgoing, e.size) for e in events.of(ev.Data, cid)][:200]
-        assert first == [(way, n) for n in range(1, 101) for way in (False, True)], (
-            "each small read, then its echo"
+        bulk = os.urandom(8 * MB)  # read back while it is sent: the echo is flow-controlled
+        got = bytearray()
+        reader = threading.Thread(
+            target=lambda: got.extend(recv_exactly(client, len(bulk), WAIT)), daemon=True
         )
-    finally:
-        engine.stop()
+        reader.start()
+        client.sendall(bulk)
+        reader.join(WAIT)
+        assert bytes(got) == bulk
+        sent += bulk
+
+        for n in range(SMALL_READS_TO_SWITCH + 5):
+            ping = b"again %d" % n
+            client.sendall(ping)
+            assert recv_exactly(client, len(ping), WAIT) == ping
+            sent += ping
+    events.wait_closed(cid)
+    assert (conn.bytes_in, conn.bytes_out) == (len(sent), len(sent))
+    outs = events.data(cid, outgoing=True)
+    assert {e.origin for e in outs} == {Origin.ECHO}
+    first = [(e.outgoing, e.size) for e in events.of(ev.Data, cid)][:200]
+    assert first == [(way, n) for n in range(1, 101) for way in (False, True)], (
+        "each small read, then its echo"
+    )
+    engine.stop()
     streams = transcript_streams(transcript)
     assert streams[cid, "in"] == streams[cid, "out"] == bytes(sent)
     data = [r for r in transcript_records(transcript) if r["event"] == "data"]
