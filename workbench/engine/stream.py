@@ -4,9 +4,9 @@ Reads come one of two ways, by their size. Bulk reads land in one buffer shared 
 connection of the engine (as a BufferedProtocol: no copy per read); reads happen one at a
 time on the engine's loop, and each read is handed on before the next one starts. Small reads
 (a typed line, a request) come as the loop's own bytes (through `SmallReads`, a plain
-Protocol): one call per read instead of two, and an echo answers from the read itself. That
-is about a microsecond of an echo's 15 µs round trip here. A plain connection switches to
-small reads at its first small one, and back and forth as the size of its reads changes.
+Protocol): one call per read instead of two, and an echo answers from the read itself. The
+two save about a microsecond of an echo's 15 µs round trip here. A plain connection switches
+to small reads at its first small one, and back and forth as the size of its reads changes.
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ class StreamConnection(asyncio.BufferedProtocol):
         self.proxy_sent = b""
         # The plain protocol its small reads come through, made at its first small read (a
         # connection that never sends, one of a storm of thousands, does not pay for it), and
-        # how many small reads in a row came into the shared buffer.
+        # how many small reads in a row came into the shared buffer (at first one short of
+        # the switch: the first small read switches).
         self._small_reads: SmallReads | None = None
         self._small_in_a_row = SMALL_READS_TO_SWITCH - 1
 
@@ -183,7 +184,7 @@ class StreamConnection(asyncio.BufferedProtocol):
         else:
             self._small_in_a_row += 1
             if self._small_in_a_row >= SMALL_READS_TO_SWITCH:
-                self._read_small(True)
+                self._switch_reads(small=True)
 
     def small_read(self, data: bytes, echoed: bool = False) -> None:
         """A read that came as bytes (see SmallReads); `echoed`: sent back already."""
@@ -196,9 +197,9 @@ class StreamConnection(asyncio.BufferedProtocol):
         else:
             self.owner.data_received(self, data)
         if nbytes >= BULK_READ_BYTES:
-            self._read_small(False)
+            self._switch_reads(small=False)
 
-    def _read_small(self, small: bool) -> None:
+    def _switch_reads(self, small: bool) -> None:
         """Switch to small reads (as bytes) or to bulk ones (into the shared buffer); the
         transport restarts reading if it was reading. Not over TLS: it reads whole records
         into a buffer of its own."""
