@@ -10,7 +10,6 @@ sanitizer made, drawn as plain Segments: never markup, never ANSI.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 from rich.cells import cell_len
@@ -184,11 +183,13 @@ class DiffScreen(ModalScreen[None]):
             elif event.state == WorkerState.ERROR:
                 self.show_report(DiffReport(self.title_text, error=repr(worker.error)))
         elif worker.group == SAVE_JOB:
-            if event.state == WorkerState.SUCCESS and isinstance(worker.result, str):
-                self.notify(worker.result, markup=False)
+            from workbench.ui.file_jobs import JobError, Notice
+
+            if event.state == WorkerState.SUCCESS and isinstance(worker.result, Notice):
+                self.notify(sanitize_text(worker.result.text), markup=False)
             elif event.state == WorkerState.ERROR:
                 error = worker.error
-                text = str(error) if isinstance(error, OSError) else repr(error)
+                text = str(error) if isinstance(error, JobError) else repr(error)
                 self.notify(sanitize_text(text), severity="error", markup=False)
 
     def action_close_diff(self) -> None:
@@ -206,6 +207,7 @@ class DiffScreen(ModalScreen[None]):
             self._change = (at, int(view.scroll_offset.y))
 
     def action_save_diff(self) -> None:
+        from workbench.ui.file_jobs import save_job
         from workbench.ui.log_dialogs import PathDialog
 
         report = self.report
@@ -217,7 +219,7 @@ class DiffScreen(ModalScreen[None]):
             if path:
                 self.last_save = path
                 self.run_worker(
-                    save_job(text_lines(report), path),
+                    save_job(text_lines(report), path, "the diff ({count:,} lines)"),
                     name=SAVE_JOB,
                     group=SAVE_JOB,
                     thread=True,
@@ -226,16 +228,3 @@ class DiffScreen(ModalScreen[None]):
 
         help_text = "Saves the diff as shown (escapes included), every line whole, as text."
         self.app.push_screen(PathDialog("Save the diff", self.last_save, help_text), chosen)
-
-
-def save_job(lines: list[str], path: str) -> Callable[[], str]:
-    def run() -> str:
-        from workbench.transcript.export import save_lines
-
-        try:
-            count = save_lines(lines, path)
-        except OSError as exc:
-            raise OSError(f"cannot save {path}: {exc.strerror or exc}") from None
-        return sanitize_text(f"saved the diff ({count:,} lines) to {os.path.abspath(path)}")
-
-    return run

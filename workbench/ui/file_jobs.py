@@ -53,13 +53,16 @@ def cancelled() -> bool:
         return False
 
 
-def save_job(rows: list[str], path: str) -> Callable[[], Notice]:
+def save_job(rows: list[str], path: str, saved: str = "{count:,} rows") -> Callable[[], Notice]:
+    """Write `rows` as text lines; the notice names what was saved (`saved`, with the
+    number of lines as `count`)."""
+
     def run() -> Notice:
         try:
             count = save_lines(rows, path)
         except OSError as exc:
             raise JobError(f"cannot save {path}: {exc.strerror or exc}") from None
-        return Notice(f"saved {count:,} rows to {path}")
+        return Notice(f"saved {saved.format(count=count)} to {path}")
 
     return run
 
