@@ -18,6 +18,7 @@ from ui_helpers import (
     the_app,
     wait_listener_port,
     wait_log,
+    wait_screen,
     wait_ui,
 )
 
@@ -40,6 +41,13 @@ async def submitted_error(pilot: Pilot[None], dialog: ListenDialog | BehaviourDi
     error = dialog.query_one("#error", Static)
     await wait_ui(pilot, lambda: error.display, "the dialog's error")
     return str(error.render())
+
+
+async def open_behaviour_dialog(pilot: Pilot[None]) -> BehaviourDialog:
+    """`b` on the Listeners pane: the Behaviour dialog of its selected listener."""
+    await focus(pilot, the_app(pilot).query_one(ListenersTree))
+    await pilot.press("b")
+    return await wait_screen(pilot, BehaviourDialog, "#behaviour", "the Behaviour dialog")
 
 
 def test_the_listen_dialog_asks_for_what_a_behaviour_needs() -> None:
@@ -87,10 +95,7 @@ def test_the_behaviour_dialog_turns_echo_on_for_an_open_connection() -> None:
         port = await wait_listener_port(pilot)
         with connect_client(port) as client:
             await wait_log(pilot, "accepted")
-            await focus(pilot, app.query_one(ListenersTree))
-            await pilot.press("b")
-            await wait_ui(pilot, lambda: isinstance(app.screen, BehaviourDialog), "the dialog")
-            dialog = app.screen
+            dialog = await open_behaviour_dialog(pilot)
             assert dialog.query_one("#greet", Input).value == "hi\\n", "filled in from L1's"
             dialog.query_one("#behaviour", Select).value = "echo"
             await pilot.click("#ok")
@@ -148,13 +153,8 @@ def test_the_behaviour_dialog_refuses_message_rules_without_a_framing(tmp_path: 
 
     def scenario_for(framed: bool) -> Scenario:
         async def scenario(pilot: Pilot[None]) -> None:
-            app = the_app(pilot)
             await wait_listener_port(pilot)
-            await focus(pilot, app.query_one(ListenersTree))
-            await pilot.press("b")
-            dialog = await wait_ui(
-                pilot, lambda: isinstance(app.screen, BehaviourDialog) and app.screen, "dialog"
-            )
+            dialog = await open_behaviour_dialog(pilot)
             dialog.query_one("#behaviour", Select).value = "rules"
             argument = dialog.query_one("#behaviour-argument", Input)
             await wait_ui(pilot, lambda: argument.display, "the rules file field")

@@ -58,13 +58,11 @@ def record(transcript: Path, session: Path, text: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.fixture(scope="module")
-def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One transcript, three sessions: 1 a greeting-then-close server's, 2 an echo
-    server's (two lines, then our EOF), 3 two connections to the echo server."""
-    where = tmp_path_factory.mktemp("recording")
-    transcript = where / "recorded.jsonl"
-    with GreetingServer() as greeting, EchoServer() as echo:
+def record_three_sessions(transcript: Path) -> Path:
+    """One transcript, three sessions: 1 a greeting-then-close server's (GREETING), 2 an
+    echo server's (two lines, then our EOF), 3 two connections to the echo server."""
+    where = transcript.parent
+    with GreetingServer(GREETING) as greeting, EchoServer() as echo:
         record(transcript, where / "1.toml", f'[[connect]]\nurl = "{greeting.url}"\n')
         record(transcript, where / "2.toml", echo_steps(echo.url, "echo", ["hello", "world"]))
         record(
@@ -73,6 +71,11 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
             echo_steps(echo.url, "first", ["aaa"]) + echo_steps(echo.url, "second", ["bbb"]),
         )
     return transcript
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return record_three_sessions(tmp_path_factory.mktemp("recording") / "recorded.jsonl")
 
 
 def serve(

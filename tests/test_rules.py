@@ -51,7 +51,8 @@ def write(path: Path, text: str) -> str:
 
 
 def listen_with_rules(engine: Engine, events: Collector, url: str, rules: str) -> tuple[str, int]:
-    return listen(engine, events, f"{url}?rules={rules}")
+    separator = "&" if "?" in url else "?"
+    return listen(engine, events, f"{url}{separator}rules={rules}")
 
 
 def replies(events: Collector, cid: str) -> list[tuple[str, bytes]]:

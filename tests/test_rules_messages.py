@@ -16,12 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import accept, endpoint, listen
+from fault_helpers import accept, endpoint
 from peers import DEFAULT_TIMEOUT, recv_exactly, recv_until_eof
-from test_rules import errors, notes, replies, write
+from test_rules import errors, listen_with_rules, notes, replies, write
 
 from workbench.behaviour_options import checked
-from workbench.engine import Engine
 from workbench.engine.behaviours.rules import RATE
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
@@ -76,17 +75,12 @@ def command(*words: bytes) -> bytes:
     return b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
 
 
-def listen_rules(engine: Engine, events, url: str, rules: str) -> tuple[str, int]:
-    separator = "&" if "?" in url else "?"
-    return listen(engine, events, f"{url}{separator}rules={rules}")
-
-
 def test_a_length_prefixed_listener_answers_each_message_once_framed(
     make_engine, tmp_path: Path
 ) -> None:
     rules = write(tmp_path / "rules.toml", LENGTH_RULES)
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=len:2:be", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0?framing=len:2:be", rules)
     (opened,) = [e for e in events.of(ev.ListenerOpened) if e.lid == lid]
     assert f"rules: 2 from {rules} (messages: len:2:be)" in opened.notes
     client, cid = accept(events, lid, port)
@@ -137,7 +131,7 @@ def test_datagrams_are_framed_each_alone(make_engine, tmp_path: Path) -> None:
         'reply = "got {1}"\n',
     )
     engine, events = make_engine()
-    _lid, port = listen_rules(engine, events, "udp://127.0.0.1:0", rules)
+    _lid, port = listen_with_rules(engine, events, "udp://127.0.0.1:0", rules)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
         peer.settimeout(DEFAULT_TIMEOUT)
         peer.sendto(b"2:n1,2:n2,", ("127.0.0.1", port))
@@ -154,7 +148,7 @@ def test_a_resp_listener_answers_command_arrays_raw_and_as_bulk_strings(
 ) -> None:
     rules = write(tmp_path / "rules.toml", RESP_RULES)
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
     client, cid = accept(events, lid, port)
     with client:
         client.sendall(command(b"PING") + command(b"SET", b"k", b"a b"))
@@ -170,7 +164,7 @@ def test_a_resp_listener_answers_command_arrays_raw_and_as_bulk_strings(
 def test_redis_cli_gets_its_answers(make_engine, tmp_path: Path) -> None:
     rules = write(tmp_path / "rules.toml", RESP_RULES)
     engine, events = make_engine()
-    _lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
+    _lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
 
     def redis_cli(*words: str) -> str:
         done = subprocess.run(
@@ -192,7 +186,7 @@ def test_a_malformed_message_is_not_answered_and_the_connection_goes_on(
 ) -> None:
     rules = write(tmp_path / "rules.toml", RESP_RULES)
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
     client, cid = accept(events, lid, port)
     with client:
         # A line that starts with no type byte (nor a letter: no inline command) is no
@@ -214,7 +208,7 @@ def test_an_inline_command_typed_in_a_terminal_is_answered(make_engine, tmp_path
     Redis server takes them: matched by their words."""
     rules = write(tmp_path / "rules.toml", RESP_RULES)
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0?framing=resp", rules)
     client, cid = accept(events, lid, port)
     with client:
         client.sendall(b"PING\r\n")
@@ -241,7 +235,7 @@ def test_an_http_mock_counts_the_body_a_capture_made(make_engine, tmp_path: Path
 
     rules = write(tmp_path / "rules.toml", HTTP_RULES)
     engine, events = make_engine()
-    _, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    _, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=DEFAULT_TIMEOUT)
     try:
         for name in ("world", "sockbench"):
@@ -260,7 +254,7 @@ def test_a_reply_the_framing_cannot_carry_is_said_not_sent(make_engine, tmp_path
         '[[rule]]\non = "message"\nexact = "y"\nreply = "ok"\n',
     )
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client, cid = accept(events, lid, port)
     with client:
         client.sendall(b"x\ny\n")
@@ -342,7 +336,7 @@ def test_a_reload_changes_the_framing_and_one_without_keeps_the_old_rules(
     rule = '[[rule]]\non = "message"\nexact = "v"\nreply = "{counter}"\n'
     rules = write(file, f'framing = "len:1"\n{rule}')
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client, _cid = accept(events, lid, port)
     with client:
         client.sendall(b"\x01v")
@@ -391,7 +385,7 @@ def test_once_delay_and_policy_all_apply_to_message_rules(make_engine, tmp_path:
         '[[rule]]\non = "message"\nprefix = "hi"\nreply = "later"\ndelay_ms = 200\n',
     )
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client, _cid = accept(events, lid, port)
     with client:
         start = time.monotonic()
@@ -407,7 +401,7 @@ def test_a_message_rule_answered_back_hits_the_rate_bound(make_engine, tmp_path:
         'framing = "netstring"\n[[rule]]\non = "message"\nexact = "ping"\nreply = "ping"\n',
     )
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client, cid = accept(events, lid, port)
     with client:
         client.settimeout(0.2)
@@ -449,7 +443,7 @@ def test_a_framing_without_message_rules_frames_nothing(make_engine, tmp_path: P
         tmp_path / "rules.toml", 'framing = "netstring"\n[[rule]]\nexact = "x"\nreply = "y"\n'
     )
     engine, events = make_engine()
-    lid, port = listen_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
     client, cid = accept(events, lid, port)
     with client:
         client.sendall(b"x\n")  # a malformed netstring, were it framed

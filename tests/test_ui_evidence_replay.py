@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from peers import (
     EchoServer,
-    GreetingServer,
     closed_port,
     connect_client,
     recv_exactly,
@@ -20,7 +19,7 @@ from peers import (
     short_temp_dir,
 )
 from test_app_palette import run_command
-from test_replay import echo_steps, record
+from test_replay import GREETING, record_three_sessions
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 from ui_helpers import (
@@ -42,26 +41,14 @@ from workbench.protocol.endpoints import parse_url
 from workbench.ui.evidence_dialogs import ReplayDialog
 from workbench.ui.evidence_forms import ReplayMode
 
-GREETING = b"hello from the greeting server\n"
 # Spaces, @, #, ?, & and %: the file's name survives the listener's URL (saved sessions).
 AWKWARD_NAME = "rec @1 #C9 ?a=1&b=%41.jsonl"
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Session 1: a greeting-then-close server's; session 2: an echo server's (two lines,
-    then our EOF); session 3: two connections to the echo server."""
-    where = tmp_path_factory.mktemp("recording")
-    transcript = where / AWKWARD_NAME
-    with GreetingServer(GREETING) as greeting, EchoServer() as echo:
-        record(transcript, where / "1.toml", f'[[connect]]\nurl = "{greeting.url}"\n')
-        record(transcript, where / "2.toml", echo_steps(echo.url, "echo", ["hello", "world"]))
-        record(
-            transcript,
-            where / "3.toml",
-            echo_steps(echo.url, "first", ["aaa"]) + echo_steps(echo.url, "second", ["bbb"]),
-        )
-    return transcript
+    """test_replay's three sessions, in a file whose name needs quoting in a URL."""
+    return record_three_sessions(tmp_path_factory.mktemp("recording") / AWKWARD_NAME)
 
 
 class ShoutingEchoServer(EchoServer):
@@ -271,19 +258,14 @@ def test_the_behaviour_dialog_shows_a_replay_and_keeps_its_pace(recording: Path)
     show."""
     from urllib.parse import quote
 
-    from workbench.ui.behaviour_dialog import BehaviourDialog
-    from workbench.ui.panes import ListenersTree
+    from test_app_behaviours import open_behaviour_dialog
 
     url = f"tcp://127.0.0.1:0?replay={quote(f'{recording}@1')}&replay-pace=recorded"
 
     async def scenario(pilot: Pilot[None]) -> None:
         app = the_app(pilot)
         await wait_listener_port(pilot)
-        await focus(pilot, app.query_one(ListenersTree))
-        await pilot.press("b")
-        dialog = await wait_ui(
-            pilot, lambda: isinstance(app.screen, BehaviourDialog) and app.screen, "the dialog"
-        )
+        dialog = await open_behaviour_dialog(pilot)
         assert dialog.query_one("#behaviour", Select).value == "replay"
         assert dialog.query_one("#behaviour-argument", Input).value == f"{recording}@1"
         dialog.query_one("#greet", Input).value = "hi\\n"
