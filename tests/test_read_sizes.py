@@ -18,7 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from peers import Collector, recv_exactly, short_temp_dir
 from test_tls import connect, established, served_once
-from tls_certs import issue, server_context
+from test_tls_starttls_engine import mail_server
+from tls_certs import issue
 
 from workbench.engine import Engine, EventBridge
 from workbench.engine import core as engine_core
@@ -253,17 +254,8 @@ def test_starttls_after_small_reads_reads_inside_tls_on_either_loop(
     issued = issue(tmp_path, "mail", None)
     said: list[bytes] = []
 
-    def serve(conn: socket.socket) -> None:  # a mail server: small plain lines, then TLS
-        conn.sendall(b"220 mail.example ESMTP\r\n")
-        said.append(conn.recv(200))  # EHLO
-        conn.sendall(b"250-mail.example\r\n250 STARTTLS\r\n")
-        said.append(recv_exactly(conn, 10))  # STARTTLS\r\n
-        conn.sendall(b"220 2.0.0 go ahead\r\n")
-        with server_context(issued).wrap_socket(conn, server_side=True) as tls:
-            said.append(tls.recv(100))
-            tls.sendall(b"221 bye\r\n" + bytes(BULK_READ_BYTES))  # a small read, then bulk
-
-    with served_once(serve) as port:
+    tail = b"221 bye\r\n" + bytes(BULK_READ_BYTES)  # a small read, then bulk
+    with served_once(mail_server(issued, said, tail)) as port:
         cid = connect(engine, f"tcp://localhost:{port}?starttls=smtp&pin={issued.sha256}")
         assert established(events, cid).info.version.startswith("TLSv1.")
         conn = engine.connections[cid]
@@ -271,7 +263,6 @@ def test_starttls_after_small_reads_reads_inside_tls_on_either_loop(
         assert conn._small_reads is not None, "the plain lines came as small reads"
         engine.send(cid, b"QUIT\r\n")
         events.wait_until(lambda: len(said) == 3, WAIT, "QUIT inside TLS")
-        tail = b"221 bye\r\n" + bytes(BULK_READ_BYTES)
         events.wait_until(lambda: events.received(cid).endswith(tail), WAIT, "the reply in TLS")
     assert said[2] == b"QUIT\r\n"
     assert conn.ssl_object is not None

@@ -8,12 +8,13 @@ import shutil
 import socket
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from peers import Collector, recv_exactly
 from test_tls import connect, established, listen, served_once
-from tls_certs import issue, server_context
+from tls_certs import Issued, issue, server_context
 
 from workbench.engine import Engine
 from workbench.tls.local_ca import local_ca
@@ -21,6 +22,25 @@ from workbench.tls.local_ca import local_ca
 requires_openssl = pytest.mark.skipif(
     shutil.which("openssl") is None, reason="openssl is not installed (apt-get install openssl)"
 )
+
+
+def mail_server(
+    issued: Issued, said: list[bytes], reply: bytes = b""
+) -> Callable[[socket.socket], None]:
+    """A mail server for `served_once`: its plain lines up to STARTTLS, then TLS, where it
+    keeps the client's first read and answers `reply`. What the client said goes to `said`."""
+
+    def serve(conn: socket.socket) -> None:
+        conn.sendall(b"220 mail.example ESMTP\r\n")
+        said.append(conn.recv(200))  # EHLO
+        conn.sendall(b"250-mail.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
+        said.append(recv_exactly(conn, 10))  # STARTTLS\r\n
+        conn.sendall(b"220 2.0.0 go ahead\r\n")
+        with server_context(issued).wrap_socket(conn, server_side=True) as tls:
+            said.append(tls.recv(100))
+            tls.sendall(reply)
+
+    return serve
 
 
 @requires_openssl
@@ -58,16 +78,7 @@ def test_a_starttls_smtp_connection_negotiates_with_a_mail_server(
     issued = issue(tmp_path, "mail", None)
     said: list[bytes] = []
 
-    def serve(conn: socket.socket) -> None:
-        conn.sendall(b"220 mail.example ESMTP\r\n")
-        said.append(conn.recv(200))  # EHLO
-        conn.sendall(b"250-mail.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
-        said.append(recv_exactly(conn, 10))  # STARTTLS\r\n
-        conn.sendall(b"220 2.0.0 go ahead\r\n")
-        with server_context(issued).wrap_socket(conn, server_side=True) as tls:
-            said.append(tls.recv(100))
-
-    with served_once(serve) as port:
+    with served_once(mail_server(issued, said)) as port:
         cid = connect(engine, f"tcp://localhost:{port}?starttls=smtp&pin={issued.sha256}")
         info = established(events, cid).info
         assert info.verified and info.version.startswith("TLSv1.")
