@@ -81,6 +81,33 @@ def test_ring_extend_is_appending_each(capacity: int, batches: list[list[int]]) 
         assert [ring[i] for i in range(len(ring))] == list(model)
 
 
+@given(
+    st.integers(1, 70),
+    st.lists(
+        st.one_of(st.integers(0, 40), st.lists(st.integers(0, 1000), max_size=50)), max_size=20
+    ),
+)
+def test_ring_grows_in_one_step_whatever_it_held(
+    capacity: int, steps: list[int | list[int]]
+) -> None:
+    # Its backing list grows past 16 and 32 places with the items wrapped round it (the
+    # oldest ones taken first), one batch at a time.
+    ring: Ring[int] = Ring(capacity)
+    model: deque[int] = deque(maxlen=capacity)
+    for step in steps:
+        if isinstance(step, int):
+            ring.popleft_many(step)
+            for _ in range(min(step, len(model))):
+                model.popleft()
+        else:
+            expected_out = list(model) + step
+            assert ring.extend(step) == expected_out[: max(0, len(expected_out) - capacity)]
+            model.extend(step)
+        assert list(ring) == list(model)
+        assert [ring[i] for i in range(len(ring))] == list(model)
+        assert ring.slice(0, len(ring)) == list(model)
+
+
 @given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 12)), max_size=30))
 def test_row_ring_drops_the_rows_before_a_seq(steps: list[tuple[int, int]]) -> None:
     # Rows of consecutive records (one or two rows each), some held raw, the ring wrapping.

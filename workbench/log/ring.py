@@ -39,12 +39,9 @@ class Ring(Generic[T]):
                 self._start = (self._start + 1) % size
                 return old
             # Grow by doubling (unrolled so the order is 0..n-1): amortised O(1).
-            grown = min(self.capacity, max(16, size * 2))
-            start = self._start
-            items = items[start:] + items[:start] + [None] * (grown - size)
-            self._items = items
-            self._start = 0
-            size = grown
+            self._grow(size + 1)
+            items = self._items
+            size = len(items)
         items[(self._start + n) % size] = item
         self._len = n + 1
         return None
@@ -81,8 +78,25 @@ class Ring(Generic[T]):
                 items[: end - size] = new[first:]
             self._start = end % size
             return overwritten  # type: ignore[return-value]
+        if n + k <= self.capacity:  # room once the backing list grows: grow it once
+            self._grow(n + k)
+            items = self._items
+            items[n : n + k] = new
+            self._len = n + k
+            return []
         append = self.append
         return [old for old in map(append, new) if old is not None]
+
+    def _grow(self, needed: int) -> None:
+        """A backing list of at least `needed` places (doubling, up to `capacity`), with
+        the items in order from place 0."""
+        items, size, start = self._items, len(self._items), self._start
+        grown = max(16, size)
+        while grown < needed:
+            grown *= 2
+        grown = min(self.capacity, grown)
+        self._items = items[start:] + items[:start] + [None] * (grown - size)
+        self._start = 0
 
     def popleft(self) -> T:
         if not self._len:
