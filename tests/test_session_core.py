@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import subprocess
 import sys
@@ -9,9 +10,10 @@ import time
 from collections.abc import Callable
 
 import pytest
+from peers import recv_exactly
 
 from workbench.engine import Engine, EventBridge
-from workbench.log import Record
+from workbench.log import LogModel, Record
 from workbench.protocol import events as ev
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.enums import CloseCause, ConnState, Origin
@@ -120,6 +122,28 @@ def test_echoed_bytes_are_marked_with_their_origin_in_the_log_and_details() -> N
     conn = core.session.connections["C1"]
     assert describe_record(records[1], conn, lambda ts: "T")[0] == "C1  sent by echo  at T"
     assert describe_record(records[0], conn, lambda ts: "T")[0] == "C1  sent  at T"
+
+
+def test_the_records_of_what_an_echo_sent_leave_the_collector_s_sight(driven: Driven) -> None:
+    # The collector stops tracking a tuple of plain values the first time it sees it; a
+    # record holding the Origin member itself stayed tracked, so every older-generation
+    # collection walked each echo record the Log held (up to 100,000 of them under a flood).
+    log = LogModel()
+    driven.drainer.handle = lambda events, last: log.append(driven.core.apply(events).records)
+    core, engine = driven.core, driven.engine
+    lid = engine.listen(parse_url("tcp://127.0.0.1:0?echo=1", for_listen=True))
+    driven.until("the listener", lambda: lid in core.session.listeners)
+    port = int(core.session.listeners[lid].local[0].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT_SECONDS) as client:
+        for number in range(3):
+            line = f"ping {number}\n".encode()
+            client.sendall(line)
+            assert recv_exactly(client, len(line)) == line
+        driven.until("the echoes", lambda: sum(raw[3] == "out" for raw in log.store.raw()) == 3)
+    echoed = [raw for raw in log.store.raw() if raw[3] == "out"]
+    assert [(raw[9], type(raw[9])) for raw in echoed] == [("echo", str)] * 3
+    gc.collect()
+    assert [raw for raw in log.store.raw() if gc.is_tracked(raw)] == []
 
 
 def test_a_forgotten_datagram_peer_is_counted_from_the_close_cause_not_its_words() -> None:

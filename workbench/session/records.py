@@ -70,9 +70,11 @@ class RecordMaker:
                 (
                     seq, event.ts, cid, "out" if event.outgoing else "in", event.data,
                     event.size, event.chunks, unit, encoding,
-                    "" if origin == you else origin, False,
+                    "" if origin == you else str(origin), False,
                 )
             )  # fmt: skip
+            # (str: an Origin member is an object the collector tracks, and a record holding
+            # one would stay in its sight as long as the Log holds it.)
         self.seq = seq
         return records
 
