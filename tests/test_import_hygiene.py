@@ -66,13 +66,23 @@ AFTER_FIRST_SCREEN = (
     "workbench.ui.file_jobs",
     "workbench.ui.log_dialogs",
     "workbench.transcript.export",
+    "workbench.ui.session_save",
+    "workbench.session.model",
+    "workbench.session_file.model",
+    "workbench.protocol.sequences",
+    "secrets",
+    "tomllib",  # read only from a config file that is there
 )
 
 
 def test_the_app_loads_what_the_first_screen_does_without_after_it() -> None:
     probe = f"""
-import sys
+import pathlib, sys
 import workbench.cli, workbench.ui.app
+# What the command line loads and does before the first screen (workbench/cli.py's main).
+import workbench.engine.bridge, workbench.memory, workbench.session.startup
+from workbench.config import load_config
+load_config(pathlib.Path("/nonexistent/sockbench/config.toml"))
 print(" ".join(name for name in {AFTER_FIRST_SCREEN!r} if name in sys.modules))
 """
     result = subprocess.run(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +227,8 @@ def load_config(path: Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return Config(path, True, notices=[f"{path}: cannot be read ({reason}); it is ignored"])
+    import tomllib  # here: most starts have no config file, and it costs start-up 2 ms
+
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -31,7 +31,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,7 +254,9 @@ def new_file_beside(path: str) -> Iterator[tuple[NewFile, BinaryIO]]:
     """A new file (mode 0600, created exclusively, never through a link) in `path`'s
     directory, removed at the end unless renamed by then (see `commit`)."""
     with directory_of(path) as (directory, name):
-        temp = NewFile(directory, name, f".{name}.{secrets.token_hex(6)}.tmp")
+        # (os.urandom, as secrets.token_hex does: the secrets module costs a millisecond of
+        # start-up, before the first screen.)
+        temp = NewFile(directory, name, f".{name}.{os.urandom(6).hex()}.tmp")
         fd = os.open(temp.temp, NEW_FILE_FLAGS, PRIVATE_MODE, dir_fd=directory)
         try:
             file = os.fdopen(fd, "wb")

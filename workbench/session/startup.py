@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.protocol import events as ev
-from workbench.protocol.endpoints import Endpoint
-from workbench.protocol.sequences import Sequence
-from workbench.session_file.model import SessionSpec
+
+if TYPE_CHECKING:  # not loaded before the first screen
+    from workbench.protocol.endpoints import Endpoint
+    from workbench.protocol.sequences import Sequence
+    from workbench.session_file.model import SessionSpec
 
 # The longest connections wait for the listeners before they go out anyway.
 LISTEN_WAIT_SECONDS = 10.0

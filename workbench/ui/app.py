@@ -29,7 +29,6 @@ from workbench.session.startup import StartupAction, StartupPlan
 from workbench.ui import exit_signals
 from workbench.ui.first_screen import FirstScreen
 from workbench.ui.paste_guard import paste_safe
-from workbench.ui.session_save import RecordingOpener
 
 if TYPE_CHECKING:
     from workbench.engine import Engine, EventBridge
@@ -192,6 +191,7 @@ class SockbenchApp(App[None]):
         from workbench.session.drain import Drainer
         from workbench.ui.log_view import DEFAULT_MAX_ROWS
         from workbench.ui.main_screen import MainScreen
+        from workbench.ui.session_save import RecordingOpener
         from workbench.ui.stats_file import StatsFile
 
         settings, clock, time_format, log_max_rows, stats_path = self._made_with
