@@ -19,7 +19,7 @@ from workbench.engine.behaviours import behaviour_for
 from workbench.engine.behaviours.replay import use_loader
 from workbench.engine.bridge import EventBridge
 from workbench.engine.connection import NotSent
-from workbench.engine.limits import raise_open_files_limit
+from workbench.engine.limits import raise_open_files_limit, reserve_descriptor_room
 from workbench.engine.listener import Listener
 from workbench.engine.repeats import Repeats
 from workbench.engine.sequences import Sequences
@@ -84,6 +84,7 @@ class Engine(BehaviourSwitch):
 
     def start(self) -> None:
         raise_open_files_limit()
+        reserve_descriptor_room()
         # The UI thread runs long pure-Python stretches (a batch of records, a frame). With
         # the default 5 ms switch interval, the engine waited up to 5 ms for the GIL after
         # every poll of its sockets and read only a few datagrams each time: 45 % of 100k
