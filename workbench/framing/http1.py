@@ -35,9 +35,9 @@ skipped), what was read of the message comes out with `error`, and the framer re
 follows as a new message.
 
 `encode(spec, payload)`: a payload is sent as it is, except a head without a body (a start
-line and headers, nothing after a blank line): its line ends become CRLF (a bare LF is
-made CRLF) and it ends with the blank line, so typing `GET / HTTP/1.1` and `Host: x` on two
-lines sends a whole request.
+line and headers, nothing after a blank line, no Transfer-Encoding and no Content-Length but
+0): its line ends become CRLF (a bare LF is made CRLF) and it ends with the blank line, so
+typing `GET / HTTP/1.1` and `Host: x` on two lines sends a whole request.
 """
 
 from __future__ import annotations
@@ -501,11 +501,25 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
     if not is_head:
         return payload
     lines = [line.removesuffix(b"\r") for line in payload.split(b"\n")]
+    if _declares_body(lines):  # what follows its blank line is the body, even line ends
+        return payload
     while lines and not lines[-1]:
         lines.pop()
     if b"" in lines:  # a blank line with something after it: a body, sent as it is
         return payload
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _declares_body(lines: list[bytes]) -> bool:
+    """Whether a head's header lines (up to its blank line) say a body follows: a
+    Transfer-Encoding, or a Content-Length that is not 0."""
+    head = lines[1 : lines.index(b"")] if b"" in lines else lines[1:]
+    for line in head:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
 
 
 def with_content_length(message: bytes) -> bytes:
