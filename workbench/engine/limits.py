@@ -55,7 +55,8 @@ def reserve_descriptor_room(room: int = DESCRIPTOR_ROOM) -> None:
         return
     try:
         # The lowest free descriptor from `highest` up (dup2 would close one in use there).
-        os.close(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, highest))
+        duplicate = getattr(fcntl, "F_DUPFD_CLOEXEC", fcntl.F_DUPFD)
+        os.close(fcntl.fcntl(fd, duplicate, highest))
     except OSError:  # none free up there: the table is that large already
         pass
     finally:
