@@ -513,13 +513,11 @@ def encode(spec: FramingSpec, payload: bytes) -> bytes:
 def _declares_body(lines: list[bytes]) -> bool:
     """Whether a head's header lines (up to its blank line) say a body follows: a
     Transfer-Encoding, or a Content-Length that is not 0."""
-    head = lines[1 : lines.index(b"")] if b"" in lines else lines[1:]
-    for line in head:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return True
-    return False
+    fields, _ = _header_fields(lines[1 : lines.index(b"")] if b"" in lines else lines[1:])
+    return any(
+        name.lower() == "transfer-encoding" or (name.lower() == "content-length" and value != "0")
+        for name, value in fields
+    )
 
 
 def with_content_length(message: bytes) -> bytes:
