@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fault_helpers import accept, listen, transcript_close, transcript_records
-from peers import Collector, recv_exactly
+from peers import Collector, recv_exactly, wait_until
 
 from workbench.behaviour_options import check_behaviours
 from workbench.engine import Engine
@@ -25,6 +25,7 @@ from workbench.protocol.enums import CloseCause
 from workbench.protocol.options import SocketOptions
 
 WAIT = 30.0
+SEND_PIECE = 1024 * 1024
 CUT_OFF = "cut off: 4 MiB waiting that it did not read (broker)"
 
 
@@ -120,10 +121,21 @@ def test_a_peer_that_does_not_read_is_cut_off_and_the_others_keep_talking(
     ).cid
     total = 2 * RELAY_LIMIT
     got = bytearray()
-    reading = threading.Thread(target=lambda: got.extend(recv_exactly(reader, total, WAIT)))
+
+    def read_all() -> None:
+        while len(got) < total and (piece := reader.recv(1 << 20)):
+            got.extend(piece)
+
+    reading = threading.Thread(target=read_all)
     reading.start()
     with sender, reader, stuck:
-        sender.sendall(b"x" * total)  # never held back by the stuck peer
+        # Never held back by the stuck peer. Paced by the reading one, which reads in this
+        # process, sharing its GIL with the engine: a reader left RELAY_LIMIT behind (a
+        # loaded machine) is cut off as well, as it should be.
+        for sent in range(SEND_PIECE, total + 1, SEND_PIECE):
+            sender.sendall(b"x" * SEND_PIECE)
+            behind = sent - RELAY_LIMIT // 2
+            wait_until(lambda behind=behind: len(got) >= behind, WAIT, "the reader's progress")
         reading.join(WAIT)
         assert len(got) == total, "the reading peer got everything"
         closed = events.wait_closed(stuck_cid)
