@@ -105,6 +105,27 @@ def test_sh_runs_through_the_shell_and_its_exit_status_ends_the_connection(make_
     assert (closed.reason, closed.cause) == ("sh: sh exited with status 3", CloseCause.BEHAVIOUR)
 
 
+def test_what_a_program_wrote_reaches_a_client_that_sends_on_after_it_exits(make_engine) -> None:
+    """`head -n 1` answers the first line and exits while the client still sends: closing
+    with those bytes unread answered with a reset, which dropped the answer at the client.
+    The exit ends sockbench's side; what the client sends after is recorded, not lost."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, url("exec", "head -n 1"))
+    for attempt in range(5):
+        client, cid = accept(events, lid, port)
+        with client:
+            client.sendall(b"first\n")
+            try:
+                assert recv_exactly(client, 6) == b"first\n"
+                client.sendall(b"more\n" * 2000)
+                assert recv_until_eof(client, WAIT) == b"", f"try {attempt + 1}"
+            except ConnectionResetError:
+                pytest.fail(f"try {attempt + 1}: the client was reset before the answer")
+        closed = events.wait_closed(cid)
+        assert closed.reason == "exec: head exited with status 0"
+        assert events.size(cid, outgoing=False) == 6 + 5 * 2000
+
+
 def test_a_program_killed_by_a_signal_says_which(make_engine) -> None:
     engine, events = make_engine()
     lid, port = listen(engine, events, url("sh", "kill -9 $$"))

@@ -17,11 +17,14 @@ from peers import Collector, recv_exactly, recv_until_eof
 from workbench.cli import parse_command_line, startup_endpoints
 from workbench.engine.behaviours import Close, Context, HalfClose, Send, behaviour_for
 from workbench.engine.behaviours.greet import HUNG_UP
+from workbench.engine.stream import LINGER_SECONDS
+from workbench.log.records import Record
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url
 from workbench.protocol.enums import CloseCause, Origin, Transport
 from workbench.protocol.options import SocketOptions
+from workbench.session.core import SessionCore
 
 WAIT = 30.0
 SEED = "tcp://127.0.0.1:0?greet=Hello,%20client!\\n&hangup=1"
@@ -220,3 +223,70 @@ def test_the_engine_refuses_a_greeting_it_cannot_send(make_engine) -> None:
     assert error.message == "cannot listen: greet 'bad \\q': unknown escape \\q at column 5; " + (
         "use \\\\ for a backslash"
     )
+
+
+def test_a_client_that_speaks_first_still_gets_the_greeting_then_eof(make_engine) -> None:
+    """`echo hi | nc`: the client's bytes may reach sockbench after it hung up. Closing a
+    socket with unread bytes (or that gets some after) answers with a reset, which threw the
+    greeting away at the client in 2 of 3 tries of `echo hi | nc` here. The hangup ends
+    sockbench's side first and reads until the client's EOF, recording what it sent."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, SEED)
+    for attempt in range(20):
+        client, cid = accept(events, lid, port)
+        with client:
+            client.sendall(b"hi\n" * 1000)  # more than one read, as the greeting leaves
+            try:
+                got = recv_until_eof(client, WAIT)
+            except ConnectionResetError:
+                pytest.fail(f"try {attempt + 1}: the client was reset before the greeting")
+            assert got == b"Hello, client!\n", f"try {attempt + 1}"
+        closed = events.wait_closed(cid)
+        assert (closed.reason, closed.cause) == (HUNG_UP, CloseCause.BEHAVIOUR)
+        assert events.size(cid, outgoing=False) == 3000  # nothing it sent is lost
+
+
+@pytest.mark.skipif(shutil.which("nc") is None, reason="nc is not installed (apt-get install nc)")
+def test_echo_hi_into_nc_prints_the_greeting(make_engine) -> None:
+    engine, events = make_engine()
+    _lid, port = listen(engine, events, SEED)
+    for _ in range(5):
+        done = subprocess.run(
+            ["nc", "127.0.0.1", str(port)], input=b"hi\n", capture_output=True, timeout=WAIT
+        )
+        assert done.stdout == b"Hello, client!\n"
+
+
+def test_the_log_tells_the_hang_up_then_the_peer_s_eof_as_closing_now(make_engine) -> None:
+    """What the Log says of a hang-up the peer answers with its EOF: not "half-open: you can
+    still send", which it said when an EOF came after sockbench had ended its side."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, SEED)
+    client, cid = accept(events, lid, port)
+    with client:
+        assert recv_until_eof(client) == b"Hello, client!\n"
+    events.wait_closed(cid)
+    update = SessionCore().apply(list(events.events))
+    texts = [(raw if isinstance(raw, Record) else Record(*raw)).text for raw in update.records]
+    assert [t for t in texts if "EOF" in t or t == HUNG_UP] == [
+        "greet sent EOF (end of stream)",
+        "peer sent EOF; closing now",
+        HUNG_UP,
+    ]
+    (peer_eof,) = [e for e in events.of(ev.HalfClosed) if not e.outgoing]
+    assert peer_eof.closes_after == 0.0
+
+
+def test_a_timeout_ends_a_hang_up_the_client_does_not_answer(make_engine) -> None:
+    """A client that keeps its socket open after the greeting: sockbench closes anyway once
+    it has waited LINGER_SECONDS for the client's EOF."""
+    engine, events = make_engine()
+    lid, port = listen(engine, events, SEED)
+    client, cid = accept(events, lid, port)
+    with client:
+        assert recv_until_eof(client) == b"Hello, client!\n"
+        closed = events.wait_closed(cid, timeout=LINGER_SECONDS + WAIT)
+        opened = events.first(lambda e: isinstance(e, ev.ConnectionOpened))
+        assert opened is not None
+        assert closed.ts - opened.ts >= LINGER_SECONDS * 0.9
+        assert (closed.reason, closed.cause) == (HUNG_UP, CloseCause.BEHAVIOUR)

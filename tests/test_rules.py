@@ -299,3 +299,26 @@ def test_a_connection_of_yours_answers_its_server_by_rules(make_engine, tmp_path
             assert recv_exactly(peer, 6) == b"admin\n"
             peer.sendall(b"password:\n")
             assert recv_exactly(peer, 7) == b"secret\n"
+
+
+def test_a_closing_rule_s_reply_reaches_a_client_that_sends_on(make_engine, tmp_path: Path) -> None:
+    """The client sends more after BYE: those bytes reach sockbench after the rule closed. A
+    closed socket answers them with a reset, which the client got instead of the end of the
+    stream; the rule now ends sockbench's side and reads on until the client's EOF."""
+    rules = write(tmp_path / "rules.toml", CHAT_RULES)
+    engine, events = make_engine()
+    lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
+    for attempt in range(10):
+        client, cid = accept(events, lid, port)
+        with client:
+            client.sendall(b"BYE\n")
+            try:
+                assert recv_exactly(client, 4) == b"bye\n"
+                client.sendall(b"PING\n" * 2000)
+                assert recv_until_eof(client, WAIT) == b"", f"try {attempt + 1}"
+            except ConnectionResetError:
+                pytest.fail(f"try {attempt + 1}: the client was reset before the reply")
+        closed = events.wait_closed(cid)
+        assert closed.reason == "closed by rule 3 (close = true)"
+        assert events.size(cid, outgoing=False) == 4 + 5 * 2000, "what came after is recorded"
+        assert replies(events, cid) == [("rule 3", b"bye\n")], "and not answered"

@@ -27,7 +27,7 @@ from workbench.engine.flow import Pause, ReadFlow
 from workbench.engine.stderr_lines import StderrLines
 from workbench.engine.stream import StreamConnection
 from workbench.exec_command import Program
-from workbench.protocol.enums import CloseCause, Origin, OriginName
+from workbench.protocol.enums import Origin, OriginName
 from workbench.transcript.writer import TranscriptWriter
 
 # Reads of the program's stdout (each one send to the peer).
@@ -47,6 +47,7 @@ class ProgramOwner(Protocol):
     """What of the engine a program uses: its send path, the Log, and pausing a peer."""
 
     def _send(self, cid: str, data: bytes, origin: OriginName = ...) -> bool: ...
+    def _hang_up(self, conn: Connection, reason: str, origin: OriginName) -> None: ...
     def _info(self, source: str, message: str) -> None: ...
     def _error(self, source: str, message: str) -> None: ...
     def _pause(self, key: str, flow: ReadFlow, reason: Pause) -> None: ...
@@ -242,7 +243,7 @@ class RunningProgram:
 
     def _end_connection(self, reason: str) -> None:
         if self.conn.is_open:
-            self.conn.close(reason, CloseCause.BEHAVIOUR)
+            self.owner._hang_up(self.conn, reason, Origin.EXEC)
 
     # ending it
 

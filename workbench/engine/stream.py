@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 
 # How often a connection in its EOF grace looks again whether what it sends has left.
 GRACE_RECHECK_SECONDS = 0.05
+# After a behaviour hangs up (see `hang_up`), how long sockbench reads on, waiting for the
+# peer's EOF, before it closes anyway (what it sent has left by then).
+LINGER_SECONDS = 2.0
 # What sockbench holds for one stream connection whose peer does not read (asyncio's buffer
 # grows without bound otherwise); sends beyond it are refused and reported as not sent.
 MAX_SEND_QUEUE_BYTES = 16 * 1024 * 1024
@@ -403,6 +406,42 @@ class StreamConnection(asyncio.BufferedProtocol):
         if self.peer_eof:
             self.close("closed by both sides", CloseCause.PEER)
         return True
+
+    def hang_up(self, reason: str, cause: CloseCause = CloseCause.BEHAVIOUR) -> bool:
+        """End the connection for a behaviour (a greeting's hangup, a rule's close, a
+        program's exit) without throwing away what it sent: EOF after what is queued, then
+        read on (recording what comes, answering nothing) until the peer's EOF, or for
+        LINGER_SECONDS. A close with unread bytes, or that gets some after it, is answered
+        with a reset, which drops at the peer what it had not read yet: `echo hi | nc` lost
+        the greeting of a greet-then-hang-up listener in 2 of 3 tries.
+
+        Returns True if it sent EOF (the caller reports it). Closes at once when the peer
+        already sent EOF, and over TLS (its close_notify ends the connection)."""
+        transport = self.transport
+        if transport is None or self.closed or self.closing:
+            return False
+        if self.peer_eof or not transport.can_write_eof():
+            self.close(reason, cause)
+            return False
+        self._mark_closing()
+        self.close_reason, self.close_cause = reason, cause
+        sent_eof = not self.local_eof
+        if sent_eof:
+            self.local_eof = True
+            transport.write_eof()  # after what asyncio still holds
+        self._grace_timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._end_linger)
+        return sent_eof
+
+    def _end_linger(self) -> None:
+        """The peer did not end its side: close once what we sent has left."""
+        self._grace_timer = None
+        if self.closed or self.transport is None:
+            return
+        if self.buffered():  # a peer that stopped reading is the user's to reset
+            loop = asyncio.get_running_loop()
+            self._grace_timer = loop.call_later(GRACE_RECHECK_SECONDS, self._end_linger)
+            return
+        self.transport.close()
 
     @property
     def transport_kind(self) -> Transport:

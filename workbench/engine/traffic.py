@@ -58,7 +58,7 @@ class Traffic(Listening):
                 case HalfClose(sender):
                     self._behaviour_half_close(conn, sender or origin)
                 case Close(reason):
-                    conn.close(reason, CloseCause.BEHAVIOUR)
+                    self._hang_up(conn, reason, origin)
                 case Later(seconds, later):  # dropped if the connection is closed by then
                     assert self._loop is not None
                     self._loop.call_later(seconds, self._act, conn, later)
@@ -70,6 +70,13 @@ class Traffic(Listening):
                     self.programs.feed(conn.cid, data)
                 case EndInput():
                     self.programs.end_input(conn.cid)
+
+    def _hang_up(self, conn: Connection, reason: str, origin: OriginName) -> None:
+        """A behaviour ends `conn`: a stream gracefully (see StreamConnection.hang_up)."""
+        if not isinstance(conn, StreamConnection):
+            conn.close(reason, CloseCause.BEHAVIOUR)
+        elif conn.hang_up(reason, CloseCause.BEHAVIOUR):
+            self._half_closed(conn.cid, outgoing=True, origin=origin)
 
     def _behaviour_half_close(self, conn: Connection, origin: OriginName) -> None:
         try:
@@ -255,7 +262,7 @@ class Traffic(Listening):
             conn.negotiation.feed(data)
             return
         behaviour = conn.behaviour
-        if behaviour is None:
+        if behaviour is None or conn.closing:  # closing: it hung up, and reads on (hang_up)
             self._record_read(conn, chunk)
             return
         actions = behaviour.on_data(self._context(conn), bytes(chunk))
@@ -307,8 +314,12 @@ class Traffic(Listening):
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
         # A program (exec=) keeps the connection until it exits, not for the grace.
         waits = conn.ending and conn.cid not in self.programs.running
-        self._half_closed(conn.cid, False, conn.eof_grace if waits else None)
-        if conn.behaviour is not None:
+        if conn.local_eof or conn.closing:
+            closes_after: float | None = 0.0  # our side had ended: it closes now
+        else:
+            closes_after = conn.eof_grace if waits else None
+        self._half_closed(conn.cid, False, closes_after)
+        if conn.behaviour is not None and not conn.closing:
             self._act(conn, conn.behaviour.on_eof(self._context(conn)))
 
     def connection_closing(self, conn: StreamConnection) -> None:

@@ -114,8 +114,8 @@ class Data:
 
 class HalfClosed(NamedTuple):
     """One direction ended: the peer sent EOF (`outgoing` False) or we did. After the peer's
-    EOF the connection closes in `closes_after` seconds, or stays open for sending (None:
-    half-open, or we had sent EOF too)."""
+    EOF the connection closes in `closes_after` seconds (0: now, as we had sent EOF too), or
+    stays open for sending (None: half-open)."""
 
     ts: float
     cid: str

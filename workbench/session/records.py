@@ -152,6 +152,8 @@ def half_closed_text(
         return f"{origin} sent EOF (end of stream)"
     if outgoing:
         return "you sent EOF (end of stream); still receiving"
+    if closes_after == 0:  # ours had ended, or TLS (its close_notify ends it all)
+        return "peer sent EOF; closing now"
     if closes_after is not None:
         return (
             f"peer sent EOF; closing in {closes_after:g} s (?halfopen=1 or --half-open keeps "
