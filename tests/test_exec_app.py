@@ -51,7 +51,9 @@ def test_a_hostile_programs_stdout_and_stderr_are_shown_safely(tmp_path: Path) -
         assert "↺ exec: " in screen
         assert "pwned" not in app.title
 
-    run_app(make_app(listen=[url("sh", command)]), scenario, size=BIG_TERMINAL)
+    # Taller than BIG_TERMINAL: the Log shows both copies of the lines and the hang-up's.
+    width, height = BIG_TERMINAL
+    run_app(make_app(listen=[url("sh", command)]), scenario, size=(width, height + 10))
 
 
 def test_the_listen_dialog_takes_a_command_in_its_options_and_refuses_a_missing_one() -> None:
