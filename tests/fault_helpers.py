@@ -10,7 +10,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from peers import DEFAULT_TIMEOUT, LOCALHOST, Collector, connect_client, port_of
+import pytest
+from peers import (
+    DEFAULT_TIMEOUT,
+    LOCALHOST,
+    Collector,
+    connect_client,
+    port_of,
+    recv_exactly,
+    recv_until_eof,
+)
 
 from workbench.engine import Engine
 from workbench.protocol import events as ev
@@ -68,3 +77,25 @@ def transcript_streams(path: Path) -> dict[tuple[str, str], bytes]:
 
 def transcript_close(path: Path, cid: str) -> dict[str, Any]:
     return next(r for r in transcript_records(path) if r["event"] == "close" and r["conn"] == cid)
+
+
+def answered_then_sent_on(
+    events: Collector, lid: str, port: int, ask: bytes, answer: bytes, tries: int
+) -> list[str]:
+    """`tries` clients that each send `ask`, read `answer` (after which the listener's
+    behaviour ends the connection), send on (5 bytes 2,000 times) and read to the end of the
+    stream: their connections' ids. Fails if a client was reset instead: a close with those
+    bytes unread answers with one, and the client loses what it had not read yet."""
+    cids = []
+    for attempt in range(1, tries + 1):
+        client, cid = accept(events, lid, port)
+        with client:
+            client.sendall(ask)
+            try:
+                assert recv_exactly(client, len(answer)) == answer, f"try {attempt}"
+                client.sendall(b"more\n" * 2000)
+                assert recv_until_eof(client, 30.0) == b"", f"try {attempt}"
+            except ConnectionResetError:
+                pytest.fail(f"try {attempt}: the client was reset")
+        cids.append(cid)
+    return cids

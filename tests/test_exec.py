@@ -15,7 +15,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from fault_helpers import accept, listen, transcript_close, transcript_records, transcript_streams
+from fault_helpers import (
+    accept,
+    answered_then_sent_on,
+    listen,
+    transcript_close,
+    transcript_records,
+    transcript_streams,
+)
 from peers import Collector, recv_exactly, recv_until_eof, short_temp_dir, wait_until
 
 from workbench.behaviour_options import check_behaviours
@@ -111,16 +118,7 @@ def test_what_a_program_wrote_reaches_a_client_that_sends_on_after_it_exits(make
     The exit ends sockbench's side; what the client sends after is recorded, not lost."""
     engine, events = make_engine()
     lid, port = listen(engine, events, url("exec", "head -n 1"))
-    for attempt in range(5):
-        client, cid = accept(events, lid, port)
-        with client:
-            client.sendall(b"first\n")
-            try:
-                assert recv_exactly(client, 6) == b"first\n"
-                client.sendall(b"more\n" * 2000)
-                assert recv_until_eof(client, WAIT) == b"", f"try {attempt + 1}"
-            except ConnectionResetError:
-                pytest.fail(f"try {attempt + 1}: the client was reset before the answer")
+    for cid in answered_then_sent_on(events, lid, port, b"first\n", b"first\n", tries=5):
         closed = events.wait_closed(cid)
         assert closed.reason == "exec: head exited with status 0"
         assert events.size(cid, outgoing=False) == 6 + 5 * 2000

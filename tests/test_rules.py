@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_helpers import accept, endpoint, listen, transcript_records
+from fault_helpers import accept, answered_then_sent_on, endpoint, listen, transcript_records
 from peers import Collector, recv_exactly, recv_until_eof
 
 from workbench.engine import Engine
@@ -308,16 +308,7 @@ def test_a_closing_rule_s_reply_reaches_a_client_that_sends_on(make_engine, tmp_
     rules = write(tmp_path / "rules.toml", CHAT_RULES)
     engine, events = make_engine()
     lid, port = listen_with_rules(engine, events, "tcp://127.0.0.1:0", rules)
-    for attempt in range(10):
-        client, cid = accept(events, lid, port)
-        with client:
-            client.sendall(b"BYE\n")
-            try:
-                assert recv_exactly(client, 4) == b"bye\n"
-                client.sendall(b"PING\n" * 2000)
-                assert recv_until_eof(client, WAIT) == b"", f"try {attempt + 1}"
-            except ConnectionResetError:
-                pytest.fail(f"try {attempt + 1}: the client was reset before the reply")
+    for cid in answered_then_sent_on(events, lid, port, b"BYE\n", b"bye\n", tries=10):
         closed = events.wait_closed(cid)
         assert closed.reason == "closed by rule 3 (close = true)"
         assert events.size(cid, outgoing=False) == 4 + 5 * 2000, "what came after is recorded"
