@@ -306,18 +306,16 @@ class Traffic(Listening):
                 run.feed(chunk)
 
     def eof_received(self, conn: StreamConnection) -> None:
+        ends_now = conn.local_eof or conn.closing  # our side had ended (a hang-up, say)
         listener = self.listeners.get(conn.listener) if conn.listener else None
         if listener is not None:
-            if conn.ending:
+            if conn.ending or ends_now:
                 listener.free_slot(conn.cid)  # at once, not after the grace
             else:
                 listener.room_to_make(conn.cid)  # half-open: the first to go at the maximum
         # A program (exec=) keeps the connection until it exits, not for the grace.
         waits = conn.ending and conn.cid not in self.programs.running
-        if conn.local_eof or conn.closing:
-            closes_after: float | None = 0.0  # our side had ended: it closes now
-        else:
-            closes_after = conn.eof_grace if waits else None
+        closes_after = 0.0 if ends_now else conn.eof_grace if waits else None
         self._half_closed(conn.cid, False, closes_after)
         if conn.behaviour is not None and not conn.closing:
             self._act(conn, conn.behaviour.on_eof(self._context(conn)))
