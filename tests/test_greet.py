@@ -22,7 +22,7 @@ from workbench.log.records import Record
 from workbench.protocol import events as ev
 from workbench.protocol.addresses import EndpointError
 from workbench.protocol.endpoints import parse_url
-from workbench.protocol.enums import CloseCause, Origin, Transport
+from workbench.protocol.enums import CloseCause, ConnState, Origin, Transport
 from workbench.protocol.options import SocketOptions
 from workbench.session.core import SessionCore
 
@@ -269,7 +269,7 @@ def test_the_log_tells_the_hang_up_then_the_peer_s_eof_as_closing_now(make_engin
     update = SessionCore().apply(list(events.events))
     texts = [(raw if isinstance(raw, Record) else Record(*raw)).text for raw in update.records]
     assert [t for t in texts if "EOF" in t or t == HUNG_UP] == [
-        "greet sent EOF (end of stream)",
+        "greet sent EOF; closing when the peer ends its side (2 s at most)",
         "peer sent EOF; closing now",
         HUNG_UP,
     ]
@@ -285,6 +285,11 @@ def test_a_timeout_ends_a_hang_up_the_client_does_not_answer(make_engine) -> Non
     client, cid = accept(events, lid, port)
     with client:
         assert recv_until_eof(client) == b"Hello, client!\n"
+        events.wait_for(lambda e: isinstance(e, ev.HalfClosed) and e.outgoing and e.cid == cid)
+        core = SessionCore()
+        core.apply(list(events.events))
+        # Hung up, waiting for the client: no longer a connection to type to.
+        assert core.session.connections[cid].state is ConnState.CLOSING
         closed = events.wait_closed(cid, timeout=LINGER_SECONDS + WAIT)
         opened = events.first(lambda e: isinstance(e, ev.ConnectionOpened))
         assert opened is not None

@@ -21,7 +21,7 @@ from workbench.engine.proxy_accept import describe_header
 from workbench.engine.relay import may_relay_to
 from workbench.engine.repeats import Repeats
 from workbench.engine.sequences import SequenceRun, Sequences
-from workbench.engine.stream import StreamConnection
+from workbench.engine.stream import LINGER_SECONDS, StreamConnection
 from workbench.files import open_to_send
 from workbench.protocol import events as ev
 from workbench.protocol.enums import CloseCause, Origin, OriginName
@@ -76,7 +76,7 @@ class Traffic(Listening):
         if not isinstance(conn, StreamConnection):
             conn.close(reason, CloseCause.BEHAVIOUR)
         elif conn.hang_up(reason, CloseCause.BEHAVIOUR):
-            self._half_closed(conn.cid, outgoing=True, origin=origin)
+            self._half_closed(conn.cid, True, LINGER_SECONDS, origin)
 
     def _behaviour_half_close(self, conn: Connection, origin: OriginName) -> None:
         try:

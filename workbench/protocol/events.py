@@ -115,7 +115,8 @@ class Data:
 class HalfClosed(NamedTuple):
     """One direction ended: the peer sent EOF (`outgoing` False) or we did. After the peer's
     EOF the connection closes in `closes_after` seconds (0: now, as we had sent EOF too), or
-    stays open for sending (None: half-open)."""
+    stays open for sending (None: half-open). Our EOF with `closes_after`: a behaviour hung
+    up, and the connection closes at the peer's EOF, or after that many seconds."""
 
     ts: float
     cid: str

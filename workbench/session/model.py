@@ -217,6 +217,7 @@ class Session:
                     return
                 if outgoing:
                     conn.local_eof = True
+                    conn.ending = conn.ending or closes_after is not None  # a hang-up
                 else:
                     conn.peer_eof = True
                     conn.ending = closes_after is not None

@@ -148,6 +148,10 @@ def unit_of(conn: ConnectionInfo | None) -> str:
 def half_closed_text(
     outgoing: bool, closes_after: float | None, origin: OriginName = Origin.YOU
 ) -> str:
+    if outgoing and closes_after is not None:  # a behaviour hung up
+        return (
+            f"{origin} sent EOF; closing when the peer ends its side ({closes_after:g} s at most)"
+        )
     if outgoing and origin != Origin.YOU:
         return f"{origin} sent EOF (end of stream)"
     if outgoing:
