@@ -34,7 +34,7 @@ from workbench.protocol.options import (
 )
 
 if TYPE_CHECKING:
-    from workbench.engine import Engine
+    from workbench.engine import Engine, EventBridge
 
 HELP_WIDTH = 90
 
@@ -331,7 +331,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here so --help and usage errors answer without loading Textual.
     from textual.theme import BUILTIN_THEMES  # loaded with the app already
 
-    from workbench.engine.bridge import EventBridge
     from workbench.memory import load_memory
     from workbench.payloads import SendSettings
     from workbench.session.startup import StartupAction, actions_of
@@ -346,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         None if configured is None else str(configured), memory.memory.theme, BUILTIN_THEMES
     )
 
-    bridge = EventBridge()
+    bridge: EventBridge | None = None  # without a transcript: the app's, made after the screen
     # With a transcript the engine is made now: a file it cannot write is said before the
     # screen. Without one it is made when it starts, after the first screen: loading its
     # core is not worth a wait for the screen.
@@ -355,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.engine import Engine
 
         try:
+            from workbench.engine.bridge import EventBridge
+
+            bridge = EventBridge()
             opened = Engine(bridge, transcript_path=args.transcript)
         except OSError as exc:
             print(
@@ -372,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def make_engine() -> Engine:
         from workbench.engine import Engine
 
-        return opened if opened is not None else Engine(bridge)
+        return opened if opened is not None else Engine(app.bridge)
 
     listen, connect = startup_endpoints(args)
     startup = [StartupAction("listen", e) for e in listen]

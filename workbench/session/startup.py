@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from workbench.protocol import events as ev
-
 if TYPE_CHECKING:  # not loaded before the first screen
+    from workbench.protocol import events as ev
     from workbench.protocol.endpoints import Endpoint
     from workbench.protocol.sequences import Sequence
     from workbench.session_file.model import SessionSpec
@@ -67,6 +66,8 @@ class StartupPlan:
         (or the wait is over). Their ids."""
         if not self._connects:
             return []
+        from workbench.protocol import events as ev  # loaded by then: after the first screen
+
         for event in events:
             if isinstance(event, ev.ListenerOpened):
                 self._waiting.discard(event.lid)

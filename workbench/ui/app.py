@@ -21,7 +21,6 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from workbench import __version__
-from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
 from workbench.gc_tuning import collect_young
 from workbench.payloads import SendSettings, mode_line
 from workbench.protocol.endpoints import DEFAULT_HOST
@@ -124,7 +123,7 @@ class SockbenchApp(App[None]):
     def __init__(
         self,
         make_engine: Callable[[], Engine],
-        bridge: EventBridge,
+        bridge: EventBridge | None,
         startup: Iterable[StartupAction] = (),
         *,
         clock: Callable[[], float] = time.time,
@@ -144,6 +143,8 @@ class SockbenchApp(App[None]):
     ) -> None:
         """`make_engine`: called once, when the engine is first needed, which is when it
         starts, after the first screen (loading its core is not worth a wait for the screen).
+        `bridge`: the engine's (None: the app makes it when it is first needed, after the
+        first screen too: its module loads the engine's events).
         `after_first_screen`: called once the first screen is drawn, before the engine
         starts (the command line tunes the garbage collector there).
         `first_screen`: draw workbench/ui/first_screen.py's stand-in at once, and load the
@@ -169,7 +170,7 @@ class SockbenchApp(App[None]):
             self.remembering = Remembering(self, memory)
         self._make_engine = make_engine
         self._engine: Engine | None = None
-        self.bridge = bridge
+        self._bridge = bridge
         self.startup = StartupPlan(startup)
         self._exit_requested = False
         self.after_first_screen = after_first_screen
@@ -184,6 +185,14 @@ class SockbenchApp(App[None]):
             self.stand_in = FirstScreen(mode_line("text", default_settings or SendSettings()))
         else:
             self.build()
+
+    @property
+    def bridge(self) -> EventBridge:
+        if self._bridge is None:
+            from workbench.engine.bridge import EventBridge
+
+            self._bridge = EventBridge()
+        return self._bridge
 
     def build(self) -> None:
         """The session core, the main screen and what drains the engine into them."""
@@ -321,6 +330,8 @@ class SockbenchApp(App[None]):
         if self._log_framing != main.log_view.settings.framing:
             main.log_view.apply(replace(main.log_view.settings, framing=self._log_framing))
         self.engine.start()
+        from workbench.engine.bridge import DRAIN_INTERVAL_SECONDS
+
         self.set_interval(DRAIN_INTERVAL_SECONDS, self.drain_engine)
         self.set_interval(1.0, main.refresh_ages)
         self.set_interval(COUNTERS_SECONDS, main.show_counters)
