@@ -38,7 +38,8 @@ CONNECTION_COLUMNS: dict[str, str] = {
     "id": "C1, C2, …: ▶ marks the target (where typing goes), ● a marked connection "
     "(typing goes to every marked one)",
     "proto": "tcp, udp, unix, or udgm (Unix datagram)",
-    "state": "connecting, open, peer sent EOF, you sent EOF, EOF both ways; 3.9M queued while "
+    "state": "connecting, open, peer sent EOF, you sent EOF, EOF both ways, closing (after the "
+    "peer's EOF, or a behaviour hung up); 3.9M queued while "
     "the peer does not take what was sent; once ended, why (closed by peer, reset by peer, …)",
     "remote": "the peer's address",
     "in": "bytes received",
