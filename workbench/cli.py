@@ -374,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def make_engine() -> Engine:
         from workbench.engine import Engine
 
+        # Called by the app (made below) once its first screen is drawn.
         return opened if opened is not None else Engine(app.bridge)
 
     listen, connect = startup_endpoints(args)
